@@ -1,0 +1,231 @@
+/**
+ * The one validated configuration object. Built once at start from defaults, an optional JSON
+ * config file (`PAYWIRE_CONFIG` or `--config <file>`, keys named as the environment variables) and
+ * the environment, in that order of precedence (environment wins). Every problem is reported at once.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  /** HTTP port (0 = any free port). */
+  port: number;
+  host: string;
+  /** Embedded MQTT broker TCP port (0 = any free port). */
+  mqttPort: number;
+  /** False when MQTT_PORT was left at its default: the bridge may then move to a free port nearby. */
+  mqttPortExplicit: boolean;
+  mqttEnabled: boolean;
+  dataDir: string;
+  /** Static admin token; when unset one is generated on first start and printed once. */
+  adminToken: string | undefined;
+  /** Public base URL (LNURLs, poll URLs); defaults to http://localhost:<port>. No trailing slash. */
+  publicUrl: string | undefined;
+  logLevel: LogLevel;
+  /** Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy. */
+  trustProxy: boolean;
+  prefixes: { machines: string; x402: string; license: string };
+  rateLimitPerMinute: number;
+  signupsPerHour: number;
+  bodyLimitBytes: number;
+  webhookTimeoutMs: number;
+  webhookRetryScheduleMs: number[];
+  webhookConcurrency: number;
+  /** fdatasync every journal commit (turn off only for throwaway data). */
+  journalFsync: boolean;
+  /** Compact the journal when its log exceeds this many bytes (and the snapshot's size). */
+  journalCompactBytes: number;
+}
+
+type Parser<T> = (raw: unknown) => { value: T } | { error: string };
+
+interface Setting<K extends keyof Config = keyof Config> {
+  name: string;
+  key: K;
+  default: Config[K];
+  parse: Parser<Config[K]>;
+  doc: string;
+}
+
+const text = (raw: unknown): string | undefined =>
+  typeof raw === 'string' ? raw.trim() : typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : undefined;
+
+const int =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const s = text(raw);
+    if (s === undefined || !/^-?\d+$/.test(s)) return { error: `must be an integer from ${min} to ${max}` };
+    const n = Number(s);
+    return n >= min && n <= max ? { value: n } : { error: `must be an integer from ${min} to ${max}, got ${s}` };
+  };
+
+const bool: Parser<boolean> = (raw) => {
+  const s = text(raw)?.toLowerCase();
+  if (s === 'true' || s === '1' || s === 'yes' || s === 'on') return { value: true };
+  if (s === 'false' || s === '0' || s === 'no' || s === 'off') return { value: false };
+  return { error: 'must be true or false' };
+};
+
+const nonEmpty: Parser<string> = (raw) => {
+  const s = text(raw);
+  return s ? { value: s } : { error: 'must be a non-empty string' };
+};
+
+const optionalSecret: Parser<string | undefined> = (raw) => {
+  const s = text(raw);
+  if (s === undefined || s === '') return { value: undefined };
+  return s.length >= 16 ? { value: s } : { error: 'must be at least 16 characters' };
+};
+
+const optionalUrl: Parser<string | undefined> = (raw) => {
+  const s = text(raw);
+  if (s === undefined || s === '') return { value: undefined };
+  try {
+    const url = new URL(s);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return { error: 'must be an http(s) URL' };
+    if (url.search || url.hash) return { error: 'must not have a query or fragment' };
+    return { value: url.toString().replace(/\/+$/, '') };
+  } catch {
+    return { error: `must be an absolute http(s) URL, got ${JSON.stringify(s)}` };
+  }
+};
+
+const prefix: Parser<string> = (raw) => {
+  const s = text(raw);
+  if (s === undefined) return { error: 'must be a path prefix like /x402, or empty' };
+  if (s === '' || s === '/') return { value: '' };
+  return /^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/.test(s)
+    ? { value: s }
+    : { error: `must be a path prefix like /x402, or empty, got ${JSON.stringify(s)}` };
+};
+
+const level: Parser<LogLevel> = (raw) => {
+  const s = text(raw)?.toLowerCase();
+  const levels: LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  return levels.includes(s as LogLevel) ? { value: s as LogLevel } : { error: `must be one of ${levels.join(', ')}` };
+};
+
+const msList: Parser<number[]> = (raw) => {
+  const parts = Array.isArray(raw) ? raw.map((p) => text(p) ?? '') : (text(raw) ?? '').split(',').map((p) => p.trim());
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || Number(p) > 7 * 86_400_000)) {
+    return { error: 'must be a comma-separated list of delays in milliseconds' };
+  }
+  return { value: parts.map(Number) };
+};
+
+/** Every setting, with its environment name. The README's configuration table mirrors this list. */
+export const SETTINGS: Setting[] = [
+  { name: 'PORT', key: 'port', default: 3000, parse: int(0, 65535), doc: 'HTTP port (0 picks a free port)' },
+  { name: 'HOST', key: 'host', default: '0.0.0.0', parse: nonEmpty, doc: 'HTTP and MQTT bind address' },
+  { name: 'MQTT_PORT', key: 'mqttPort', default: 1883, parse: int(0, 65535), doc: 'embedded MQTT broker port' },
+  { name: 'MQTT_ENABLED', key: 'mqttEnabled', default: true, parse: bool, doc: 'start the embedded MQTT broker' },
+  { name: 'DATA_DIR', key: 'dataDir', default: './data', parse: nonEmpty, doc: 'where the store and secrets live' },
+  { name: 'ADMIN_TOKEN', key: 'adminToken', default: undefined, parse: optionalSecret, doc: 'static admin token (generated and printed once when unset)' },
+  { name: 'PUBLIC_URL', key: 'publicUrl', default: undefined, parse: optionalUrl, doc: 'public base URL used in LNURLs and links (default http://localhost:PORT)' },
+  { name: 'LOG_LEVEL', key: 'logLevel', default: 'info', parse: level, doc: 'fatal, error, warn, info, debug, trace or silent' },
+  { name: 'TRUST_PROXY', key: 'trustProxy', default: false, parse: bool, doc: 'trust X-Forwarded-* headers (behind a reverse proxy)' },
+  { name: 'RATE_LIMIT_PER_MINUTE', key: 'rateLimitPerMinute', default: 60, parse: int(0, 1_000_000), doc: 'requests per minute per API key (0 = unlimited)' },
+  { name: 'SIGNUPS_PER_HOUR', key: 'signupsPerHour', default: 5, parse: int(0, 1_000_000), doc: 'account signups per hour per IP (0 = unlimited)' },
+  { name: 'BODY_LIMIT_BYTES', key: 'bodyLimitBytes', default: 65_536, parse: int(1024, 16_777_216), doc: 'largest accepted JSON body' },
+  { name: 'WEBHOOK_TIMEOUT_MS', key: 'webhookTimeoutMs', default: 10_000, parse: int(100, 120_000), doc: 'outbound webhook request timeout' },
+  { name: 'WEBHOOK_RETRY_SCHEDULE_MS', key: 'webhookRetryScheduleMs', default: [10_000, 60_000, 300_000, 1_800_000, 7_200_000, 21_600_000], parse: msList, doc: 'delays before each webhook retry' },
+  { name: 'WEBHOOK_CONCURRENCY', key: 'webhookConcurrency', default: 8, parse: int(1, 256), doc: 'webhook deliveries in flight at once' },
+  { name: 'JOURNAL_FSYNC', key: 'journalFsync', default: true, parse: bool, doc: 'fdatasync each store commit before answering' },
+  { name: 'JOURNAL_COMPACT_BYTES', key: 'journalCompactBytes', default: 16_777_216, parse: int(4096, 1 << 30), doc: 'log size that triggers a snapshot' },
+] as Setting[];
+
+const PREFIX_SETTINGS = [
+  { name: 'MACHINES_PREFIX', family: 'machines', default: '' },
+  { name: 'X402_PREFIX', family: 'x402', default: '/x402' },
+  { name: 'LICENSE_PREFIX', family: 'license', default: '/license' },
+] as const;
+
+export const PREFIX_SETTING_NAMES = PREFIX_SETTINGS.map((p) => p.name);
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface ConfigSources {
+  env?: Record<string, string | undefined>;
+  /** Path of a JSON config file; `PAYWIRE_CONFIG` in `env` is used when absent. */
+  file?: string;
+  /** Values that win over everything (used by tests and embedders). */
+  overrides?: Partial<Record<string, unknown>>;
+}
+
+function readFileSource(path: string, problems: string[]): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    problems.push(`config file ${path}: ${(err as Error).message}`);
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    problems.push(`config file ${path}: must hold a JSON object`);
+    return {};
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Build and validate the configuration; throws ConfigError listing every problem. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? {};
+  const problems: string[] = [];
+  const known = new Set<string>([...SETTINGS.map((s) => s.name), ...PREFIX_SETTING_NAMES]);
+  const filePath = sources.file ?? env['PAYWIRE_CONFIG'];
+  const file = filePath ? readFileSource(filePath, problems) : {};
+  for (const key of Object.keys(file)) {
+    if (!known.has(key)) problems.push(`config file ${filePath}: unknown setting ${key}`);
+  }
+  const overrides = sources.overrides ?? {};
+
+  const pick = (name: string): { raw: unknown; from: string } | undefined => {
+    if (overrides[name] !== undefined) return { raw: overrides[name], from: 'override' };
+    if (env[name] !== undefined) return { raw: env[name], from: 'environment' };
+    if (file[name] !== undefined) return { raw: file[name], from: `config file ${filePath}` };
+    return undefined;
+  };
+
+  const out: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const source = pick(setting.name);
+    if (!source) {
+      out[setting.key] = setting.default;
+      continue;
+    }
+    const result = setting.parse(source.raw);
+    if ('error' in result) problems.push(`${setting.name} (${source.from}) ${result.error}`);
+    else out[setting.key] = result.value;
+  }
+  out['mqttPortExplicit'] = pick('MQTT_PORT') !== undefined;
+
+  const prefixes: Record<string, string> = {};
+  for (const p of PREFIX_SETTINGS) {
+    const source = pick(p.name);
+    if (!source) {
+      prefixes[p.family] = p.default;
+      continue;
+    }
+    const result = prefix(source.raw);
+    if ('error' in result) problems.push(`${p.name} (${source.from}) ${result.error}`);
+    else prefixes[p.family] = result.value;
+  }
+  const values = Object.values(prefixes);
+  if (new Set(values).size !== values.length) {
+    problems.push(`MACHINES_PREFIX, X402_PREFIX and LICENSE_PREFIX must differ (got ${values.map((v) => JSON.stringify(v)).join(', ')})`);
+  }
+  out['prefixes'] = prefixes;
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const config = out as unknown as Config;
+  config.dataDir = resolve(config.dataDir);
+  return config;
+}

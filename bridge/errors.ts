@@ -1,0 +1,130 @@
+/**
+ * Errors with a stable code. Services throw `AppError`; each API family's error middleware maps the
+ * code to an HTTP status and that family's documented error body. 4xx messages are shown to the
+ * caller, 5xx internals never are.
+ */
+import type { Context, Middleware, Next } from 'koa';
+import type { Logger } from 'pino';
+
+export interface AppErrorOptions {
+  details?: unknown;
+  cause?: unknown;
+  headers?: Record<string, string>;
+  /** Extra fields a family may add to its error body (e.g. the existing event on a duplicate). */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * The codes shared layers throw (auth, body parsing, rate limits, routing, storage). They are the
+ * machine-payments API's own documented codes; the other families translate them to theirs.
+ */
+export type CommonCode =
+  | 'invalid_body'
+  | 'invalid_json'
+  | 'missing_token'
+  | 'invalid_token'
+  | 'invalid_key'
+  | 'forbidden'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'rate_limited'
+  | 'lookup_failed'
+  | 'backend_unavailable'
+  | 'internal_error';
+
+export class AppError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly details: unknown;
+  readonly headers: Record<string, string>;
+  readonly extra: Record<string, unknown>;
+
+  constructor(status: number, code: string, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.status = status;
+    this.code = code;
+    this.details = options.details;
+    this.headers = options.headers ?? {};
+    this.extra = options.extra ?? {};
+  }
+}
+
+export const badBody = (message: string, details?: unknown): AppError =>
+  new AppError(400, 'invalid_body', message, { details });
+
+/** A family's wire format for errors. */
+export interface ErrorFamily {
+  readonly name: string;
+  /** Translate a shared code to this family's code; return the code itself when it is the family's own. */
+  code(code: string, status: number): string;
+  body(err: AppError, code: string): Record<string, unknown>;
+}
+
+/** koa/http-errors style errors (body parser, router) carry `status` and sometimes `type`. */
+interface HttpLikeError {
+  status?: unknown;
+  statusCode?: unknown;
+  type?: unknown;
+  expose?: unknown;
+  message?: unknown;
+  headers?: unknown;
+}
+
+/** Turn anything thrown into an AppError without leaking internals of 5xx errors. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as HttpLikeError;
+  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+  const message = typeof e.message === 'string' ? e.message : 'error';
+  if (err instanceof SyntaxError && status === 400) {
+    // co-body (under koa-bodyparser) rethrows JSON.parse's SyntaxError with status 400.
+    return new AppError(400, 'invalid_json', `Request body is not valid JSON: ${message}`, { cause: err });
+  }
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new AppError(400, 'invalid_json', `Request body is not valid JSON: ${message}`, { cause: err });
+    case 'entity.too.large':
+      return new AppError(413, 'invalid_body', 'Request body is too large', { cause: err });
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new AppError(415, 'invalid_body', message, { cause: err });
+    case 'request.aborted':
+      return new AppError(400, 'invalid_body', 'Request body was aborted', { cause: err });
+    case 'request.size.invalid':
+      return new AppError(400, 'invalid_body', 'Request body size does not match Content-Length', { cause: err });
+  }
+  if (status === 404) return new AppError(404, 'not_found', 'No such endpoint', { cause: err });
+  if (status === 405 || status === 501) {
+    const headers: Record<string, string> = {};
+    const allow = (e.headers as Record<string, unknown> | undefined)?.['Allow'];
+    if (typeof allow === 'string') headers['Allow'] = allow;
+    return new AppError(405, 'method_not_allowed', 'Method not allowed on this endpoint', { cause: err, headers });
+  }
+  if (status >= 400 && status < 500) return new AppError(status, 'invalid_body', message, { cause: err });
+  return new AppError(500, 'internal_error', 'Internal error', { cause: err });
+}
+
+/**
+ * The error middleware of one API family. It must be the family's outermost middleware so every
+ * error (including 404s for unknown routes) leaves in the family's documented shape.
+ */
+export function errorMiddleware(family: ErrorFamily, log: Logger): Middleware {
+  return async (ctx: Context, next: Next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new AppError(404, 'not_found', `No such endpoint: ${ctx.method} ${ctx.originalUrl.split('?')[0]}`);
+      }
+    } catch (thrown) {
+      const err = toAppError(thrown);
+      if (err.status >= 500) {
+        log.error({ err: thrown, family: family.name, method: ctx.method, url: ctx.originalUrl }, 'request failed');
+      }
+      const code = family.code(err.code, err.status);
+      ctx.status = err.status;
+      for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+      ctx.body = family.body(err, code);
+    }
+  };
+}

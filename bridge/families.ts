@@ -1,0 +1,55 @@
+/**
+ * The three API families' error shapes, kept apart on the wire as their documents specify:
+ * machine payments `{error, message}`, the x402 facilitator `{code, message, details}`, the license
+ * server `{ok: false, error, message}`. Shared layers throw the machine-payments codes; the other two
+ * families translate them.
+ */
+import type { AppError, ErrorFamily } from './errors.js';
+
+export const MACHINES_ERRORS: ErrorFamily = {
+  name: 'machines',
+  code: (code) => code,
+  body: (err: AppError, code) => ({ ...err.extra, error: code, message: err.message }),
+};
+
+const X402_CODES: Record<string, string> = {
+  invalid_json: 'INVALID_REQUEST',
+  invalid_body: 'INVALID_REQUEST',
+  missing_token: 'UNAUTHORIZED',
+  invalid_token: 'UNAUTHORIZED',
+  invalid_key: 'UNAUTHORIZED',
+  forbidden: 'FORBIDDEN',
+  not_found: 'NOT_FOUND',
+  method_not_allowed: 'METHOD_NOT_ALLOWED',
+  rate_limited: 'RATE_LIMITED',
+  lookup_failed: 'INTERNAL_ERROR',
+  backend_unavailable: 'INTERNAL_ERROR',
+  internal_error: 'INTERNAL_ERROR',
+};
+
+export const X402_ERRORS: ErrorFamily = {
+  name: 'x402',
+  code: (code) => X402_CODES[code] ?? code,
+  body: (err: AppError, code) => ({
+    code,
+    message: err.message,
+    details: typeof err.details === 'string' ? err.details : err.details === undefined ? '' : JSON.stringify(err.details),
+  }),
+};
+
+const LICENSE_CODES: Record<string, string> = {
+  invalid_json: 'bad_request',
+  invalid_body: 'bad_request',
+  missing_token: 'unauthorized',
+  invalid_token: 'unauthorized',
+  invalid_key: 'unauthorized',
+  lookup_failed: 'internal',
+  backend_unavailable: 'internal',
+  internal_error: 'internal',
+};
+
+export const LICENSE_ERRORS: ErrorFamily = {
+  name: 'license',
+  code: (code) => LICENSE_CODES[code] ?? code,
+  body: (err: AppError, code) => ({ ok: false, error: code, message: err.message }),
+};

@@ -1,0 +1,121 @@
+/** Machine accounts and their API keys: signup, rotation, read-only keys, the GUI session exchange. */
+import { AppError } from '../errors.js';
+import { keyPrefix, newApiKey, newId, sha256Hex } from '../ids.js';
+import type { AuthService, Principal } from './auth.js';
+import type { MachinesStore } from './store.js';
+import type { AccountRecord, ApiKeyRecord, KeyScope } from './types.js';
+
+export interface IssuedKey {
+  key: ApiKeyRecord;
+  /** The plaintext key: returned once, never stored. */
+  apiKey: string;
+}
+
+export function requireWriteScope(principal: Principal): void {
+  if (principal.scope !== 'full') {
+    throw new AppError(403, 'insufficient_scope', 'This API key is read-only: it can read but not write');
+  }
+}
+
+function slug(label: string): string {
+  const s = label
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 32)
+    .replace(/-+$/g, '');
+  return s === '' ? 'machine' : s;
+}
+
+export class AccountsService {
+  private readonly store: MachinesStore;
+  private readonly auth: AuthService;
+
+  constructor(store: MachinesStore, auth: AuthService) {
+    this.store = store;
+    this.auth = auth;
+  }
+
+  async signup(input: { label: string; lightning_address?: string | null | undefined }): Promise<{ account: AccountRecord } & IssuedKey> {
+    const now = new Date().toISOString();
+    const userId = newId();
+    const account: AccountRecord = {
+      user_id: userId,
+      username: await this.uniqueUsername(slug(input.label)),
+      display_name: input.label,
+      lightning_address: input.lightning_address ?? null,
+      role: 'machine',
+      created: now,
+      updated: now,
+    };
+    const issued = this.newKey(userId, 'full', null, now);
+    await this.store.createAccount(account, issued.key);
+    return { account, ...issued };
+  }
+
+  /** Replace the calling key with a new one; the old key stops working at once. */
+  async rotate(principal: Principal): Promise<IssuedKey> {
+    requireWriteScope(principal);
+    const now = new Date().toISOString();
+    const issued = this.newKey(principal.account.user_id, principal.key.scope, principal.key.label, now);
+    await this.store.rotateKey(principal.key.key_id, issued.key, now);
+    return issued;
+  }
+
+  async createKey(principal: Principal, input: { scope: KeyScope; label?: string | null | undefined }): Promise<IssuedKey> {
+    requireWriteScope(principal);
+    const issued = this.newKey(principal.account.user_id, input.scope, input.label ?? null, new Date().toISOString());
+    await this.store.addKey(issued.key);
+    return issued;
+  }
+
+  async listKeys(principal: Principal): Promise<ApiKeyRecord[]> {
+    return (await this.store.listKeys(principal.account.user_id)).filter((k) => k.revoked_at === null);
+  }
+
+  async revokeKey(principal: Principal, keyId: string): Promise<ApiKeyRecord> {
+    requireWriteScope(principal);
+    const key = await this.store.getKey(keyId);
+    if (!key || key.user_id !== principal.account.user_id || key.revoked_at !== null) {
+      throw new AppError(404, 'key_not_found', `No live API key ${keyId} on this account`);
+    }
+    if (key.key_id === principal.key.key_id) {
+      throw new AppError(400, 'invalid_body', 'A key cannot revoke itself: use POST /api/v1/accounts/me/rotate-key');
+    }
+    const at = new Date().toISOString();
+    await this.store.revokeKey(keyId, at);
+    return { ...key, revoked_at: at };
+  }
+
+  /** The GUI login: a live API key buys a 24 h session token. */
+  async exchange(apiKey: string): Promise<{ token: string; principal: Principal }> {
+    const principal = await this.auth.byApiKey(apiKey);
+    return { token: await this.auth.issueSession(principal), principal };
+  }
+
+  private newKey(userId: string, scope: KeyScope, label: string | null, now: string): IssuedKey {
+    const apiKey = newApiKey();
+    return {
+      apiKey,
+      key: {
+        key_id: newId(),
+        user_id: userId,
+        hash: sha256Hex(apiKey),
+        prefix: keyPrefix(apiKey),
+        scope,
+        label,
+        created: now,
+        revoked_at: null,
+      },
+    };
+  }
+
+  private async uniqueUsername(base: string): Promise<string> {
+    if (!(await this.store.usernameTaken(base))) return base;
+    for (;;) {
+      const candidate = `${base}-${newId(6)}`;
+      if (!(await this.store.usernameTaken(candidate))) return candidate;
+    }
+  }
+}

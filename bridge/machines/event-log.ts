@@ -1,0 +1,82 @@
+/**
+ * The account's event log: paid, action, error and custom events, each optionally tied to an asset
+ * and deduplicated by `external_id`. Appending an event also queues its webhook delivery in the same
+ * write, so a crash can never store one without the other.
+ */
+import { AppError } from '../errors.js';
+import type { EventBus } from '../events.js';
+import { newId } from '../ids.js';
+import type { AssetsService } from './assets.js';
+import type { EventFilter, MachinesStore, PageResult } from './store.js';
+import type { DeliveryRecord, EventRecord, EventSource, EventType } from './types.js';
+
+export interface EventInput {
+  type: EventType;
+  asset_id?: string | null | undefined;
+  external_id?: string | null | undefined;
+  data?: Record<string, unknown> | null | undefined;
+}
+
+export type AppendOutcome = { event: EventRecord; duplicate: false } | { event: EventRecord; duplicate: true };
+
+export class EventLog {
+  private readonly store: MachinesStore;
+  private readonly assets: AssetsService;
+  private readonly bus: EventBus;
+
+  constructor(store: MachinesStore, assets: AssetsService, bus: EventBus) {
+    this.store = store;
+    this.assets = assets;
+    this.bus = bus;
+  }
+
+  /** Append an event for `userId`. A repeated `external_id` returns the first event with `duplicate: true`. */
+  async append(userId: string, input: EventInput, source: EventSource): Promise<AppendOutcome> {
+    const assetId = input.asset_id ?? null;
+    if (assetId !== null) await this.assets.owned(userId, assetId);
+    const now = new Date().toISOString();
+    const event: Omit<EventRecord, 'seq'> = {
+      event_id: newId(),
+      user_id: userId,
+      type: input.type,
+      asset_id: assetId,
+      external_id: input.external_id ?? null,
+      data: input.data ?? null,
+      source,
+      created: now,
+    };
+    const webhook = await this.store.getWebhook(userId);
+    const deliveries: Omit<DeliveryRecord, 'seq'>[] =
+      webhook && webhook.disabled_at === null && (webhook.events.length === 0 || webhook.events.includes(input.type))
+        ? [
+            {
+              delivery_id: `msg_${newId()}`,
+              user_id: userId,
+              event_id: event.event_id,
+              event_type: event.type,
+              status: 'pending',
+              attempts: [],
+              next_attempt_at: now,
+              created: now,
+              updated: now,
+            },
+          ]
+        : [];
+    const result = await this.store.appendEvent(event, deliveries);
+    if ('duplicate' in result) return { event: result.duplicate, duplicate: true };
+    this.bus.emit('event.stored', { event: result.stored });
+    for (const d of deliveries) this.bus.emit('webhook.delivery.queued', { deliveryId: d.delivery_id });
+    return { event: result.stored, duplicate: false };
+  }
+
+  async get(userId: string, eventId: string): Promise<EventRecord> {
+    const event = await this.store.getEvent(eventId);
+    // Another account's event is reported as missing: its existence is not ours to reveal.
+    if (!event || event.user_id !== userId) throw new AppError(404, 'event_not_found', `Event ${eventId} does not exist`);
+    return event;
+  }
+
+  list(userId: string, filter: EventFilter, limit: number, before: number | undefined): Promise<PageResult<EventRecord>> {
+    return this.store.listEvents(userId, filter, before === undefined ? { limit } : { limit, before });
+  }
+}

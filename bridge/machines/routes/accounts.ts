@@ -1,0 +1,65 @@
+/** Routes: accounts, API keys (rotation, read-only keys), the session exchange. */
+import type { Router } from '@koa/router';
+import { keyView, accountView } from '../views.js';
+import { createAccountBody, createKeyBody, exchangeBody, noQuery } from '../schemas.js';
+import { SESSION_TTL_SECONDS } from '../auth.js';
+import { enforce } from '../../http/rate-headers.js';
+import { authenticate, body, idParam, noStore, principal, query, SHOWN_ONCE, type MachinesDeps } from './shared.js';
+
+export function accountRoutes(router: Router, deps: MachinesDeps): void {
+  const auth = authenticate(deps);
+  const noBody = noQuery;
+
+  router.post('/api/v1/accounts', async (ctx) => {
+    query(ctx, noQuery);
+    const input = body(ctx, createAccountBody);
+    enforce(ctx, deps.signupLimiter.take(ctx.ip), 'signups from this address');
+    const { account, key, apiKey } = await deps.accounts.signup(input);
+    noStore(ctx);
+    ctx.status = 201;
+    ctx.body = { ...accountView(account, key), api_key: apiKey, warning: SHOWN_ONCE };
+  });
+
+  router.post('/api/v1/auth/exchange', async (ctx) => {
+    query(ctx, noQuery);
+    const input = body(ctx, exchangeBody);
+    const { token, principal: p } = await deps.accounts.exchange(input.api_key);
+    enforce(ctx, deps.keyLimiter.take(p.key.key_id), 'requests for this API key');
+    noStore(ctx);
+    ctx.body = { token, record: accountView(p.account, p.key), expires_in: SESSION_TTL_SECONDS };
+  });
+
+  router.get('/api/v1/accounts/me', auth, async (ctx) => {
+    query(ctx, noQuery);
+    const p = principal(ctx);
+    ctx.body = accountView(p.account, p.key);
+  });
+
+  router.post('/api/v1/accounts/me/rotate-key', auth, async (ctx) => {
+    query(ctx, noQuery);
+    body(ctx, noBody);
+    const { key, apiKey } = await deps.accounts.rotate(principal(ctx));
+    noStore(ctx);
+    ctx.body = { ...keyView(key), api_key: apiKey, warning: `${SHOWN_ONCE} The previous key no longer works.` };
+  });
+
+  router.get('/api/v1/accounts/me/keys', auth, async (ctx) => {
+    query(ctx, noQuery);
+    ctx.body = { keys: (await deps.accounts.listKeys(principal(ctx))).map(keyView) };
+  });
+
+  router.post('/api/v1/accounts/me/keys', auth, async (ctx) => {
+    query(ctx, noQuery);
+    const input = body(ctx, createKeyBody);
+    const { key, apiKey } = await deps.accounts.createKey(principal(ctx), input);
+    noStore(ctx);
+    ctx.status = 201;
+    ctx.body = { ...keyView(key), api_key: apiKey, warning: SHOWN_ONCE };
+  });
+
+  router.delete('/api/v1/accounts/me/keys/:key_id', auth, async (ctx) => {
+    query(ctx, noQuery);
+    const key = await deps.accounts.revokeKey(principal(ctx), idParam(ctx, 'key_id'));
+    ctx.body = keyView(key);
+  });
+}

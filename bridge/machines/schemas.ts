@@ -1,0 +1,111 @@
+/** Request schemas of the machine-payments API. Unknown fields are errors, not silently dropped. */
+import { z } from 'zod';
+import { EVENT_TYPES } from './types.js';
+
+/** The largest price: 21,000 BTC, so amounts in millisatoshis stay exact in a JS number. */
+export const MAX_PRICE_SATS = 2_100_000_000_000;
+export const MAX_DURATION_MS = 86_400_000;
+export const DEFAULT_DURATION_MS = 1_000;
+const MAX_METADATA_BYTES = 4_096;
+const MAX_EVENT_DATA_BYTES = 16_384;
+
+const printable = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+
+const HOST = /^(localhost|(\d{1,3}\.){3}\d{1,3}|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62})(:\d{1,5})?$/;
+
+/** LUD-16 Lightning address: `user@domain`, local part a-z0-9-_.+ (case-insensitive, stored lowercase). */
+export const lightningAddress = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(320)
+  .refine((s) => {
+    const at = s.lastIndexOf('@');
+    return at > 0 && /^[a-z0-9._+-]{1,64}$/.test(s.slice(0, at)) && HOST.test(s.slice(at + 1));
+  }, 'must be a Lightning address like name@example.com');
+
+const jsonObject = (maxBytes: number) =>
+  z.record(z.string(), z.unknown()).refine((o) => Buffer.byteLength(JSON.stringify(o)) <= maxBytes, `must serialise to at most ${maxBytes} bytes`);
+
+export const createAccountBody = z.strictObject({
+  label: printable(64),
+  lightning_address: lightningAddress.nullable().optional(),
+});
+
+export const exchangeBody = z.strictObject({ api_key: z.string().max(200) });
+
+export const createKeyBody = z.strictObject({
+  scope: z.enum(['read', 'full']).default('read'),
+  label: printable(64).nullable().optional(),
+});
+
+const price = z.int('must be a whole number of sats').min(1, 'must be at least 1').max(MAX_PRICE_SATS);
+const duration = z.int('must be a whole number of milliseconds').min(0).max(MAX_DURATION_MS);
+
+export const createAssetBody = z.strictObject({
+  name: printable(100),
+  price_sats: price,
+  duration_ms: duration.optional(),
+  metadata: jsonObject(MAX_METADATA_BYTES).optional(),
+});
+
+export const updateAssetBody = z
+  .strictObject({
+    name: printable(100).optional(),
+    price_sats: price.optional(),
+    duration_ms: duration.optional(),
+    metadata: jsonObject(MAX_METADATA_BYTES).optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
+
+export const createEventBody = z.strictObject({
+  type: z.enum(EVENT_TYPES),
+  asset_id: z.string().max(64).nullable().optional(),
+  external_id: printable(128).nullable().optional(),
+  data: jsonObject(MAX_EVENT_DATA_BYTES).nullable().optional(),
+});
+
+const limit = z
+  .string()
+  .regex(/^\d+$/, 'must be a whole number')
+  .transform(Number)
+  .pipe(z.int().min(1, 'must be at least 1').max(200, 'must be at most 200'));
+
+const cursor = z.string().max(64);
+
+export const listEventsQuery = z.strictObject({
+  type: z.enum(EVENT_TYPES).optional(),
+  asset_id: z.string().max(64).optional(),
+  since: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 timestamp like 2025-01-31T12:00:00Z' }).optional(),
+  limit: limit.optional(),
+  cursor: cursor.optional(),
+});
+
+export const listDeliveriesQuery = z.strictObject({
+  status: z.enum(['pending', 'delivered', 'failed', 'cancelled']).optional(),
+  limit: limit.optional(),
+  cursor: cursor.optional(),
+});
+
+export const noQuery = z.strictObject({});
+
+export const putWebhookBody = z.strictObject({
+  url: z
+    .string()
+    .max(2048)
+    .refine((s) => {
+      try {
+        const u = new URL(s);
+        return (u.protocol === 'https:' || u.protocol === 'http:') && u.username === '' && u.password === '';
+      } catch {
+        return false;
+      }
+    }, 'must be an absolute http(s) URL without credentials'),
+  events: z.array(z.enum(EVENT_TYPES)).max(EVENT_TYPES.length).optional(),
+});

@@ -1,0 +1,94 @@
+/** Records of the machine-payments API, as stored. Views sent on the wire are built in `views.ts`. */
+
+export const EVENT_TYPES = ['paid', 'action', 'error', 'custom'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Where an event came from. */
+export type EventSource = 'api' | 'mqtt' | 'lightning' | 'x402' | 'license' | 'bridge';
+
+export type Role = 'machine' | 'user' | 'admin';
+
+/** `full` keys read and write; `read` keys only read (the roadmap's scoped read-only keys). */
+export type KeyScope = 'full' | 'read';
+
+export interface AccountRecord {
+  user_id: string;
+  username: string;
+  display_name: string;
+  lightning_address: string | null;
+  role: Role;
+  created: string;
+  updated: string;
+}
+
+export interface ApiKeyRecord {
+  key_id: string;
+  user_id: string;
+  /** sha256 of the key, hex. The key itself is never stored. */
+  hash: string;
+  /** `lib_` and the first 8 hex digits, to recognise a key in lists. */
+  prefix: string;
+  scope: KeyScope;
+  label: string | null;
+  created: string;
+  revoked_at: string | null;
+}
+
+export interface AssetRecord {
+  asset_id: string;
+  user_id: string;
+  name: string;
+  price_sats: number;
+  /** How long the machine runs for one payment. */
+  duration_ms: number;
+  metadata: Record<string, unknown>;
+  created: string;
+  updated: string;
+  deleted_at: string | null;
+}
+
+export interface EventRecord {
+  event_id: string;
+  /** Position in the store's event log; orders events and backs cursors. */
+  seq: number;
+  user_id: string;
+  type: EventType;
+  asset_id: string | null;
+  external_id: string | null;
+  data: Record<string, unknown> | null;
+  source: EventSource;
+  created: string;
+}
+
+export interface WebhookRecord {
+  user_id: string;
+  url: string;
+  /** Event types delivered; all when empty. */
+  events: EventType[];
+  /** Set when the receiver answered 410 Gone: deliveries stop until the webhook is set again. */
+  disabled_at: string | null;
+  created: string;
+  updated: string;
+}
+
+export interface DeliveryAttempt {
+  at: string;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'cancelled';
+
+export interface DeliveryRecord {
+  delivery_id: string;
+  seq: number;
+  user_id: string;
+  event_id: string;
+  event_type: EventType;
+  status: DeliveryStatus;
+  attempts: DeliveryAttempt[];
+  next_attempt_at: string | null;
+  created: string;
+  updated: string;
+}

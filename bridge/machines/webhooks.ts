@@ -1,0 +1,47 @@
+/** An account's outbound webhook: where it goes, which event types, and its delivery log. */
+import { AppError } from '../errors.js';
+import { requireWriteScope } from './accounts.js';
+import type { Principal } from './auth.js';
+import type { MachinesStore, PageResult } from './store.js';
+import type { DeliveryRecord, DeliveryStatus, EventType, WebhookRecord } from './types.js';
+
+export class WebhooksService {
+  private readonly store: MachinesStore;
+
+  constructor(store: MachinesStore) {
+    this.store = store;
+  }
+
+  async get(principal: Principal): Promise<WebhookRecord> {
+    const webhook = await this.store.getWebhook(principal.account.user_id);
+    if (!webhook) throw new AppError(404, 'webhook_not_found', 'No webhook is set for this account');
+    return webhook;
+  }
+
+  /** Set (or replace) the webhook. Setting it again re-enables one disabled by a 410 Gone. */
+  async put(principal: Principal, input: { url: string; events?: EventType[] | undefined }): Promise<WebhookRecord> {
+    requireWriteScope(principal);
+    const now = new Date().toISOString();
+    const existing = await this.store.getWebhook(principal.account.user_id);
+    const webhook: WebhookRecord = {
+      user_id: principal.account.user_id,
+      url: input.url,
+      events: [...new Set(input.events ?? [])],
+      disabled_at: null,
+      created: existing?.created ?? now,
+      updated: now,
+    };
+    await this.store.putWebhook(webhook);
+    return webhook;
+  }
+
+  async remove(principal: Principal): Promise<void> {
+    requireWriteScope(principal);
+    await this.get(principal);
+    await this.store.deleteWebhook(principal.account.user_id, new Date().toISOString());
+  }
+
+  deliveries(principal: Principal, status: DeliveryStatus | undefined, limit: number, before: number | undefined): Promise<PageResult<DeliveryRecord>> {
+    return this.store.listDeliveries(principal.account.user_id, before === undefined ? { limit } : { limit, before }, status);
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The composition root: builds every component from one Config and starts and stops them in order.
+ * Nothing here runs on import; `cli.ts` is the process entry point, tests call `Bridge` directly.
+ */
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import pkg from '../package.json' with { type: 'json' };
+import { Broker } from '../broker/broker.js';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { EventBus } from './events.js';
+import { RateLimiter } from './http/rate-limit.js';
+import { licenseFamily } from './license/family.js';
+import { AccountsService } from './machines/accounts.js';
+import { AssetsService } from './machines/assets.js';
+import { AuthService } from './machines/auth.js';
+import { EventLog } from './machines/event-log.js';
+import { machinesFamily } from './machines/family.js';
+import { docsRoutes } from './machines/routes/docs.js';
+import type { MachinesDeps } from './machines/routes/shared.js';
+import { WebhooksService } from './machines/webhooks.js';
+import { loadSecrets } from './secrets.js';
+import { Journal } from './store/journal.js';
+import { JournalMachinesStore } from './store/machines.js';
+import { WebhookSender } from './webhooks/sender.js';
+import { WebhookSigner } from './webhooks/signing.js';
+import { x402Family } from './x402/family.js';
+
+export const VERSION: string = pkg.version;
+
+export interface BridgeInfo {
+  /** Base URL of the HTTP server as bound (e.g. http://127.0.0.1:41234). */
+  url: string;
+  httpPort: number;
+  /** The embedded broker's port, or undefined when MQTT is disabled. */
+  mqttPort: number | undefined;
+  publicUrl: string;
+  /** The admin token, only on the start that generated it. */
+  generatedAdminToken: string | undefined;
+}
+
+interface Running {
+  journal: Journal;
+  server: Server;
+  broker: Broker | undefined;
+  sender: WebhookSender;
+  bus: EventBus;
+}
+
+export class Bridge {
+  readonly config: Config;
+  private readonly log: Logger;
+  private running: Running | undefined;
+
+  constructor(config: Config, log: Logger) {
+    this.config = config;
+    this.log = log;
+  }
+
+  async start(): Promise<BridgeInfo> {
+    if (this.running) throw new Error('bridge already started');
+    const { config, log } = this;
+    await mkdir(config.dataDir, { recursive: true });
+    const secrets = await loadSecrets(config.dataDir, config.adminToken);
+    const journal = new Journal({
+      dir: config.dataDir,
+      fsync: config.journalFsync,
+      compactBytes: config.journalCompactBytes,
+      log: log.child({ component: 'journal' }),
+    });
+    const store = new JournalMachinesStore(journal);
+    await journal.open();
+
+    const bus = new EventBus(log.child({ component: 'bus' }));
+    const signer = await WebhookSigner.create(secrets.webhookSigningSeed);
+    const auth = new AuthService(store, secrets.sessionSecret);
+    const assets = new AssetsService(store);
+    const deps: MachinesDeps = {
+      auth,
+      accounts: new AccountsService(store, auth),
+      assets,
+      events: new EventLog(store, assets, bus),
+      webhooks: new WebhooksService(store),
+      signer,
+      keyLimiter: new RateLimiter(config.rateLimitPerMinute, 60_000),
+      signupLimiter: new RateLimiter(config.signupsPerHour, 3_600_000),
+    };
+    const sender = new WebhookSender(store, bus, signer, log.child({ component: 'webhooks' }), {
+      timeoutMs: config.webhookTimeoutMs,
+      retryScheduleMs: config.webhookRetryScheduleMs,
+      concurrency: config.webhookConcurrency,
+      userAgent: `paywire-webhooks/${VERSION}`,
+    });
+
+    const limit = config.bodyLimitBytes;
+    const app = createApp(
+      [
+        { name: 'machines', prefix: config.prefixes.machines, app: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes] }) },
+        { name: 'x402', prefix: config.prefixes.x402, app: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
+        { name: 'license', prefix: config.prefixes.license, app: licenseFamily({ bodyLimitBytes: limit, log }) },
+      ],
+      { trustProxy: config.trustProxy },
+    );
+    const server = createServer(app.callback());
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+
+    const broker = config.mqttEnabled
+      ? new Broker({
+          host: config.host,
+          port: config.mqttPort,
+          portExplicit: config.mqttPortExplicit,
+          log: log.child({ component: 'broker' }),
+          auth: {
+            authenticate: async (username, password) => {
+              const found = await auth.findLiveKey(password);
+              return found && found.account.user_id === username ? { userId: username, scope: found.key.scope } : undefined;
+            },
+          },
+        })
+      : undefined;
+
+    this.running = { journal, server, broker, sender, bus };
+    try {
+      const httpPort = await new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+      const mqttPort = broker ? await broker.start() : undefined;
+      await sender.start();
+      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      return {
+        url: `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`,
+        httpPort,
+        mqttPort,
+        publicUrl: config.publicUrl ?? `http://localhost:${httpPort}`,
+        generatedAdminToken: secrets.generatedAdminToken,
+      };
+    } catch (err) {
+      await this.stop().catch(() => undefined);
+      throw err instanceof Error && (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+        ? new Error(`PORT ${config.port} is already in use: stop the other server or choose another PORT`)
+        : err;
+    }
+  }
+
+  /** Stop in reverse order: no new requests, let in-flight ones finish, then the store. */
+  async stop(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    this.running = undefined;
+    const closed = new Promise<void>((resolve) => running.server.close(() => resolve()));
+    running.server.closeIdleConnections();
+    const grace = setTimeout(() => running.server.closeAllConnections(), 5_000);
+    await closed;
+    clearTimeout(grace);
+    await running.broker?.stop();
+    await running.sender.stop();
+    running.bus.off(running.sender);
+    await running.journal.close();
+  }
+}

@@ -1,0 +1,99 @@
+/** Start a real bridge on port 0 with a fresh data directory, and talk to it over HTTP. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../bridge/config.js';
+import { createLogger } from '../../bridge/log.js';
+import { Bridge, type BridgeInfo } from '../../bridge/main.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  /** Sent as-is (no JSON encoding); wins over `body`. */
+  raw?: string | Uint8Array;
+  /** An API key or token, sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestBridge {
+  url: string;
+  info: BridgeInfo;
+  bridge: Bridge;
+  dataDir: string;
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<ApiResponse<T>>;
+  /** Create an account; returns its key and id. */
+  signup(label?: string, extra?: Record<string, unknown>): Promise<{ key: string; userId: string; body: any }>;
+  stop(): Promise<void>;
+  /** Stop and delete the data directory (unless it was given). */
+  close(): Promise<void>;
+}
+
+export async function request<T = any>(baseUrl: string, method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  let payload: string | Uint8Array | undefined;
+  if (options.raw !== undefined) payload = options.raw;
+  else if (options.body !== undefined) {
+    payload = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
+  const response = await fetch(`${baseUrl}${path}`, { method, headers, body: payload ?? null });
+  const text = await response.text();
+  let body: unknown = text;
+  if ((response.headers.get('content-type') ?? '').includes('json')) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  return { status: response.status, headers: response.headers, body: body as T, text };
+}
+
+export async function startBridge(overrides: Record<string, unknown> = {}, options: { dataDir?: string } = {}): Promise<TestBridge> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'paywire-test-')));
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      PORT: 0,
+      HOST: '127.0.0.1',
+      MQTT_PORT: 0,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      ADMIN_TOKEN,
+      RATE_LIMIT_PER_MINUTE: 0,
+      SIGNUPS_PER_HOUR: 0,
+      ...overrides,
+    },
+  });
+  const bridge = new Bridge(config, createLogger(config.logLevel));
+  const info = await bridge.start();
+  const url = info.url;
+  const api = <T = any>(method: string, path: string, opts?: RequestOptions) => request<T>(url, method, path, opts);
+  return {
+    url,
+    info,
+    bridge,
+    dataDir,
+    request: api,
+    async signup(label = 'test-bot', extra = {}) {
+      const res = await api('POST', '/api/v1/accounts', { body: { label, ...extra } });
+      if (res.status !== 201) throw new Error(`signup failed: ${res.status} ${res.text}`);
+      return { key: res.body.api_key as string, userId: res.body.user_id as string, body: res.body };
+    },
+    stop: () => bridge.stop(),
+    async close() {
+      await bridge.stop();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
