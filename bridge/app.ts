@@ -1,24 +1,40 @@
 /**
  * The HTTP application: open CORS (with preflight) and common headers for everything, then each API
- * family mounted at its prefix as its own Koa app with its own error middleware and body handling.
+ * family at its prefix. A family is terminal for its prefix: a path under `/x402` that the
+ * facilitator does not know gets the facilitator's 404, never another family's.
  */
 import cors from '@koa/cors';
-import Koa from 'koa';
-import mount from 'koa-mount';
+import Koa, { type Middleware } from 'koa';
 import { randomUUID } from 'node:crypto';
 
 export interface Family {
   name: string;
-  /** '' mounts at the root. */
+  /** '' mounts at the root (the family that answers whatever no other prefix claims). */
   prefix: string;
-  app: Koa;
+  middleware: Middleware;
 }
 
-const EXPOSED_HEADERS = ['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'WWW-Authenticate', 'X-Request-Id', 'Location'];
+const EXPOSED_HEADERS = ['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'WWW-Authenticate', 'X-Request-Id', 'Location', 'Allow'];
+
+/** Run `family` for paths under its prefix, with the prefix stripped from `ctx.path`. */
+function mountFamily(family: Family): Middleware {
+  const { prefix, middleware } = family;
+  if (prefix === '') return (ctx, next) => middleware(ctx, next);
+  return async (ctx, next) => {
+    const path = ctx.path;
+    if (path !== prefix && !path.startsWith(`${prefix}/`)) return next();
+    ctx.path = path.slice(prefix.length) || '/';
+    try {
+      await middleware(ctx, async () => undefined);
+    } finally {
+      ctx.path = path;
+    }
+  };
+}
 
 export function createApp(families: Family[], options: { trustProxy: boolean }): Koa {
   const app = new Koa({ proxy: options.trustProxy });
-  // Koa logs every error to stderr by default; the families' error middleware already decided what to log.
+  // Koa prints every error by default; the families' error middleware already decided what to log.
   app.silent = true;
   app.use(async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
@@ -34,11 +50,7 @@ export function createApp(families: Family[], options: { trustProxy: boolean }):
       maxAge: 86_400,
     }),
   );
-  // Longest prefix first, so '/x402' is matched before the root family.
-  for (const family of [...families].sort((a, b) => b.prefix.length - a.prefix.length)) {
-    for (const sub of [app, family.app]) sub.proxy = options.trustProxy;
-    family.app.silent = true;
-    app.use(family.prefix === '' ? mount(family.app) : mount(family.prefix, family.app));
-  }
+  // Longest prefix first; the root family (if any) last, since it claims everything.
+  for (const family of [...families].sort((a, b) => b.prefix.length - a.prefix.length)) app.use(mountFamily(family));
   return app;
 }

@@ -66,9 +66,7 @@ interface HttpLikeError {
   status?: unknown;
   statusCode?: unknown;
   type?: unknown;
-  expose?: unknown;
   message?: unknown;
-  headers?: unknown;
 }
 
 /** Turn anything thrown into an AppError without leaking internals of 5xx errors. */
@@ -95,12 +93,7 @@ export function toAppError(err: unknown): AppError {
       return new AppError(400, 'invalid_body', 'Request body size does not match Content-Length', { cause: err });
   }
   if (status === 404) return new AppError(404, 'not_found', 'No such endpoint', { cause: err });
-  if (status === 405 || status === 501) {
-    const headers: Record<string, string> = {};
-    const allow = (e.headers as Record<string, unknown> | undefined)?.['Allow'];
-    if (typeof allow === 'string') headers['Allow'] = allow;
-    return new AppError(405, 'method_not_allowed', 'Method not allowed on this endpoint', { cause: err, headers });
-  }
+  if (status === 405 || status === 501) return new AppError(405, 'method_not_allowed', 'Method not allowed on this endpoint', { cause: err });
   if (status >= 400 && status < 500) return new AppError(status, 'invalid_body', message, { cause: err });
   return new AppError(500, 'internal_error', 'Internal error', { cause: err });
 }
@@ -113,8 +106,13 @@ export function errorMiddleware(family: ErrorFamily, log: Logger): Middleware {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new AppError(404, 'not_found', `No such endpoint: ${ctx.method} ${ctx.originalUrl.split('?')[0]}`);
+      if (ctx.body === undefined || ctx.body === null) {
+        const where = `${ctx.method} ${ctx.originalUrl.split('?')[0]}`;
+        if (ctx.status === 404) throw new AppError(404, 'not_found', `No such endpoint: ${where}`);
+        if (ctx.status === 405 || ctx.status === 501) {
+          // The router set Allow; unknown methods (501 from the router) are answered as 405 too.
+          throw new AppError(405, 'method_not_allowed', `Method not allowed: ${where}`, { headers: { Allow: ctx.response.get('Allow') } });
+        }
       }
     } catch (thrown) {
       const err = toAppError(thrown);

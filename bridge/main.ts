@@ -97,9 +97,9 @@ export class Bridge {
     const limit = config.bodyLimitBytes;
     const app = createApp(
       [
-        { name: 'machines', prefix: config.prefixes.machines, app: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes] }) },
-        { name: 'x402', prefix: config.prefixes.x402, app: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
-        { name: 'license', prefix: config.prefixes.license, app: licenseFamily({ bodyLimitBytes: limit, log }) },
+        { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes] }) },
+        { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
+        { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily({ bodyLimitBytes: limit, log }) },
       ],
       { trustProxy: config.trustProxy },
     );

@@ -1,10 +1,9 @@
-/** The machine-payments API as a Koa app: error shape, JSON bodies, routes. */
+/** The machine-payments API as one middleware: error shape, JSON bodies, routes. */
 import { Router } from '@koa/router';
-import Koa from 'koa';
+import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { errorMiddleware } from '../errors.js';
 import { MACHINES_ERRORS } from '../families.js';
-import { jsonBody } from '../http/body.js';
+import { familyMiddleware } from '../http/family.js';
 import { accountRoutes } from './routes/accounts.js';
 import { assetRoutes } from './routes/assets.js';
 import { eventRoutes } from './routes/events.js';
@@ -28,12 +27,7 @@ export function machinesRouter(deps: MachinesDeps, extend: ((router: Router) => 
   return router;
 }
 
-export function machinesFamily(deps: MachinesDeps, options: MachinesFamilyOptions): Koa {
-  const app = new Koa();
+export function machinesFamily(deps: MachinesDeps, options: MachinesFamilyOptions): Middleware {
   const router = machinesRouter(deps, options.extend);
-  app.use(errorMiddleware(MACHINES_ERRORS, options.log));
-  for (const mw of jsonBody(options.bodyLimitBytes)) app.use(mw);
-  app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
-  return app;
+  return familyMiddleware(MACHINES_ERRORS, router, options);
 }

@@ -1,0 +1,49 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Journal } from '../../bridge/store/journal.js';
+import { JournalMachinesStore } from '../../bridge/store/machines.js';
+import { describeMachinesStore } from './machines-store.contract.js';
+
+describeMachinesStore('lowdb journal', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'paywire-store-'));
+  let journal = new Journal({ dir });
+  let store = new JournalMachinesStore(journal);
+  await journal.open();
+  return {
+    store,
+    async reopen() {
+      await journal.close();
+      journal = new Journal({ dir });
+      store = new JournalMachinesStore(journal);
+      await journal.open();
+      return store;
+    },
+    async close() {
+      await journal.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeMachinesStore('lowdb journal, reopened from a snapshot', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'paywire-store-'));
+  let journal = new Journal({ dir });
+  let store = new JournalMachinesStore(journal);
+  await journal.open();
+  return {
+    store,
+    async reopen() {
+      await journal.compact();
+      await journal.close();
+      journal = new Journal({ dir });
+      store = new JournalMachinesStore(journal);
+      await journal.open();
+      return store;
+    },
+    async close() {
+      await journal.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
