@@ -1,0 +1,154 @@
+import { createServer, type Server } from 'node:net';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Broker } from '../../broker/broker.js';
+import { createLogger } from '../../bridge/log.js';
+import { startBridge, type TestBridge } from '../helpers/bridge.js';
+
+let t: TestBridge;
+let url: string;
+const clients: MqttClient[] = [];
+beforeAll(async () => {
+  t = await startBridge();
+  url = `mqtt://127.0.0.1:${t.info.mqttPort}`;
+});
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await t.close();
+});
+
+/** Resolve with the CONNACK outcome: 'connected' or the refusal's return code. */
+function tryConnect(options: mqtt.IClientOptions): Promise<'connected' | number> {
+  return new Promise((resolve) => {
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, protocolVersion: 4, ...options });
+    clients.push(client);
+    client.once('connect', () => resolve('connected'));
+    client.once('error', (err) => resolve((err as Error & { code?: number }).code ?? -1));
+  });
+}
+
+/** SUBACK return codes for each filter (128 = refused), one SUBSCRIBE per filter. */
+async function granted(client: MqttClient, filters: string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const filter of filters) {
+    out.push(
+      await new Promise<number>((resolve) =>
+        client.subscribe(filter, { qos: 1 }, (err, grants) => {
+          const packet = (err as (Error & { packet?: { granted?: number[] } }) | null)?.packet;
+          resolve(packet?.granted?.[0] ?? grants?.[0]?.qos ?? -1);
+        }),
+      ),
+    );
+  }
+  return out;
+}
+
+/** Publish something the broker must refuse: MQTT 3.1.1 has no negative PUBACK, so it closes the connection [MQTT-3.3.5-2]. */
+function refusedPublish(client: MqttClient, topic: string): Promise<void> {
+  return new Promise((resolve) => {
+    client.once('close', () => resolve());
+    client.publish(topic, '{}', { qos: 0 });
+  });
+}
+
+async function connect(username: string, password: string): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, { username, password, reconnectPeriod: 0, protocolVersion: 4 });
+  clients.push(client);
+  return client;
+}
+
+describe('embedded broker authentication', () => {
+  it('refuses anonymous clients with CONNACK 5 (not authorised)', async () => {
+    expect(await tryConnect({})).toBe(5);
+  });
+
+  it('refuses a wrong key, an unknown user and another account’s key with CONNACK 4', async () => {
+    const a = await t.signup('mqtt-a');
+    const b = await t.signup('mqtt-b');
+    expect(await tryConnect({ username: a.userId, password: 'lib_' + '0'.repeat(64) })).toBe(4);
+    expect(await tryConnect({ username: 'nobody', password: a.key })).toBe(4);
+    expect(await tryConnect({ username: a.userId, password: b.key })).toBe(4);
+    expect(await tryConnect({ username: a.userId, password: a.key })).toBe('connected');
+  });
+
+  it('refuses a rotated key', async () => {
+    const a = await t.signup('mqtt-rotor');
+    await t.request('POST', '/api/v1/accounts/me/rotate-key', { token: a.key });
+    expect(await tryConnect({ username: a.userId, password: a.key })).toBe(4);
+  });
+});
+
+describe('embedded broker access control', () => {
+  it('confines a client to its own account’s topics', async () => {
+    const a = await t.signup('acl-a');
+    const b = await t.signup('acl-b');
+    const ca = await connect(a.userId, a.key);
+    const cb = await connect(b.userId, b.key);
+
+    const codes = await granted(ca, [
+      `paywire/${a.userId}/#`,
+      `paywire/${b.userId}/#`,
+      'paywire/+/x/payment',
+      '#',
+      '+/+/#',
+      '$SYS/#',
+      'paywire/#',
+      `paywire/${a.userId}`,
+    ]);
+    expect(codes).toEqual([1, 128, 128, 128, 128, 128, 128, 128]);
+
+    const received: string[] = [];
+    ca.on('message', (topic) => received.push(topic));
+    // b publishing into a's subtree is refused (and b is disconnected); a publishing into its own arrives.
+    await refusedPublish(cb, `paywire/${a.userId}/asset/action`);
+    await ca.publishAsync(`paywire/${a.userId}/asset/action`, '{}', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(received).toEqual([`paywire/${a.userId}/asset/action`]);
+  });
+
+  it('never lets a client write $SYS, and lets read-only keys subscribe but not publish', async () => {
+    const a = await t.signup('acl-ro');
+    const ro = (await t.request('POST', '/api/v1/accounts/me/keys', { token: a.key, body: { scope: 'read' } })).body.api_key;
+    const full = await connect(a.userId, a.key);
+    const reader = await connect(a.userId, ro);
+    const got: string[] = [];
+    await full.subscribeAsync(`paywire/${a.userId}/#`, { qos: 1 });
+    full.on('message', (topic) => got.push(topic));
+    expect(await granted(reader, [`paywire/${a.userId}/#`])).toEqual([1]);
+
+    await refusedPublish(reader, `paywire/${a.userId}/asset/action`);
+    const writer = await connect(a.userId, a.key);
+    await refusedPublish(writer, '$SYS/broker/fake');
+    const again = await connect(a.userId, a.key);
+    await again.publishAsync(`paywire/${a.userId}/ok`, 'x', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual([`paywire/${a.userId}/ok`]);
+  });
+});
+
+describe('broker port', () => {
+  const log = createLogger('silent');
+  const auth = { authenticate: async () => undefined };
+  let blocker: Server;
+  let taken: number;
+  beforeAll(async () => {
+    blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    taken = (blocker.address() as { port: number }).port;
+  });
+  afterAll(() => blocker.close());
+
+  it('moves to the next free port when the default one is taken', async () => {
+    const broker = new Broker({ host: '127.0.0.1', port: taken, portExplicit: false, auth, log });
+    const port = await broker.start();
+    expect(port).toBeGreaterThan(taken);
+    expect(port).toBeLessThan(taken + 10);
+    await broker.stop();
+  });
+
+  it('fails clearly when an explicitly chosen port is taken', async () => {
+    const broker = new Broker({ host: '127.0.0.1', port: taken, portExplicit: true, auth, log });
+    await expect(broker.start()).rejects.toThrow(`MQTT_PORT ${taken} is already in use`);
+    await broker.stop();
+  });
+});
