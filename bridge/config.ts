@@ -129,7 +129,7 @@ export const SETTINGS: Setting[] = [
   { name: 'SIGNUPS_PER_HOUR', key: 'signupsPerHour', default: 5, parse: int(0, 1_000_000), doc: 'account signups per hour per IP (0 = unlimited)' },
   { name: 'BODY_LIMIT_BYTES', key: 'bodyLimitBytes', default: 65_536, parse: int(1024, 16_777_216), doc: 'largest accepted JSON body' },
   { name: 'WEBHOOK_TIMEOUT_MS', key: 'webhookTimeoutMs', default: 10_000, parse: int(100, 120_000), doc: 'outbound webhook request timeout' },
-  { name: 'WEBHOOK_RETRY_SCHEDULE_MS', key: 'webhookRetryScheduleMs', default: [10_000, 60_000, 300_000, 1_800_000, 7_200_000, 21_600_000], parse: msList, doc: 'delays before each webhook retry' },
+  { name: 'WEBHOOK_RETRY_SCHEDULE_MS', key: 'webhookRetryScheduleMs', default: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000], parse: msList, doc: 'delays before each webhook retry (Standard Webhooks schedule: 5 s … 24 h)' },
   { name: 'WEBHOOK_CONCURRENCY', key: 'webhookConcurrency', default: 8, parse: int(1, 256), doc: 'webhook deliveries in flight at once' },
   { name: 'JOURNAL_FSYNC', key: 'journalFsync', default: true, parse: bool, doc: 'fdatasync each store commit before answering' },
   { name: 'JOURNAL_COMPACT_BYTES', key: 'journalCompactBytes', default: 16_777_216, parse: int(4096, 1 << 30), doc: 'log size that triggers a snapshot' },
