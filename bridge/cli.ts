@@ -24,7 +24,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const bridge = new Bridge(config, log);
+  const bridge = new Bridge(config, log, {
+    // Crash-only on storage failure: memory may hold writes the disk does not, so restart from the disk.
+    onFatal: () => process.exit(70),
+  });
   const info = await bridge.start();
 
   if (info.generatedAdminToken) {

@@ -75,6 +75,9 @@ export function toAppError(err: unknown): AppError {
   const e = (typeof err === 'object' && err !== null ? err : {}) as HttpLikeError;
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
   const message = typeof e.message === 'string' ? e.message : 'error';
+  if (err instanceof Error && err.name === 'StoreUnavailableError') {
+    return new AppError(500, 'backend_unavailable', 'Storage is unavailable; the write was not made. Retry with backoff.', { cause: err });
+  }
   if (err instanceof SyntaxError && status === 400) {
     // co-body (under koa-bodyparser) rethrows JSON.parse's SyntaxError with status 400.
     return new AppError(400, 'invalid_json', `Request body is not valid JSON: ${message}`, { cause: err });

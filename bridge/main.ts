@@ -49,14 +49,21 @@ interface Running {
   bus: EventBus;
 }
 
+export interface BridgeOptions {
+  /** A component failed in a way only a restart mends (the store could not write). */
+  onFatal?: (err: Error) => void;
+}
+
 export class Bridge {
   readonly config: Config;
   private readonly log: Logger;
+  private readonly options: BridgeOptions;
   private running: Running | undefined;
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: Config, log: Logger, options: BridgeOptions = {}) {
     this.config = config;
     this.log = log;
+    this.options = options;
   }
 
   async start(): Promise<BridgeInfo> {
@@ -69,6 +76,7 @@ export class Bridge {
       fsync: config.journalFsync,
       compactBytes: config.journalCompactBytes,
       log: log.child({ component: 'journal' }),
+      ...(this.options.onFatal ? { onFailure: this.options.onFatal } : {}),
     });
     const store = new JournalMachinesStore(journal);
     await journal.open();

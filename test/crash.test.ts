@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from './helpers/bridge.js';
+import { request, type ApiResponse } from './helpers/bridge.js';
 import { startCli, type BridgeProcess } from './helpers/process.js';
 
 let dir: string;
@@ -60,7 +60,7 @@ async function allEvents(url: string, key: string): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;
   do {
-    const res: Awaited<ReturnType<typeof request>> = await request(url, 'GET', `/api/public/events?limit=200${cursor ? `&cursor=${cursor}` : ''}`, { token: key });
+    const res: ApiResponse = await request(url, 'GET', `/api/public/events?limit=200${cursor ? `&cursor=${cursor}` : ''}`, { token: key });
     expect(res.status).toBe(200);
     ids.push(...res.body.events.map((e: { external_id: string }) => e.external_id));
     cursor = res.body.next_cursor;

@@ -25,6 +25,11 @@ export interface JournalOptions {
   fsync?: boolean;
   compactBytes?: number;
   log?: Logger;
+  /**
+   * Called once when a write fails. Memory may then hold changes that never reached the disk, so the
+   * process should stop and restart from the disk (the CLI exits); until then every write is refused.
+   */
+  onFailure?: (err: Error) => void;
 }
 
 interface Snapshot {
@@ -68,6 +73,8 @@ export class Journal {
   private readonly fsync: boolean;
   private readonly compactBytes: number;
   private readonly log: Logger | undefined;
+  private readonly onFailure: ((err: Error) => void) | undefined;
+  private failureReported = false;
   private readonly collections = new Map<string, Map<string, unknown>>();
   private readonly hooks: ApplyHook[] = [];
   private readonly snapshotFile: DurableJsonFile<Snapshot>;
@@ -86,6 +93,7 @@ export class Journal {
     this.fsync = options.fsync ?? true;
     this.compactBytes = options.compactBytes ?? 16 * 1024 * 1024;
     this.log = options.log;
+    this.onFailure = options.onFailure;
     this.snapshotFile = new DurableJsonFile<Snapshot>(join(this.dir, `${this.name}.json`));
     this.snapshot = new Low<Snapshot | null>(this.snapshotFile as DurableJsonFile<Snapshot | null>, null);
   }
@@ -146,7 +154,11 @@ export class Journal {
     for (const m of mutations) this.apply(m);
     this.walBytes += Buffer.byteLength(line);
     const durable = wal.append(line).catch((err: Error) => {
-      this.log?.fatal({ err }, 'store write failed; refusing further writes until restart');
+      if (!this.failureReported) {
+        this.failureReported = true;
+        this.log?.fatal({ err }, 'store write failed; refusing further writes until restart');
+        this.onFailure?.(err);
+      }
       throw new StoreUnavailableError(err);
     });
     this.maybeCompact();

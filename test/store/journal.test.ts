@@ -197,3 +197,15 @@ describe('Journal', () => {
     await expect(j.commit([{ c: 'x', id: '3', doc: { v: 3 } }])).rejects.toThrow(/store is unavailable/);
   });
 });
+
+describe('Journal failure callback', () => {
+  it('reports the first failed write once', async () => {
+    const failures: Error[] = [];
+    const j = new Journal({ dir, onFailure: (err) => failures.push(err) });
+    await j.open();
+    await (j as unknown as { wal: { handle: { close(): Promise<void> } } }).wal.handle.close();
+    await expect(j.commit([{ c: 'x', id: '1', doc: {} }])).rejects.toThrow();
+    await expect(j.commit([{ c: 'x', id: '2', doc: {} }])).rejects.toThrow();
+    expect(failures).toHaveLength(1);
+  });
+});
