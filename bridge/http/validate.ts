@@ -35,12 +35,13 @@ function fail(code: string, message: string, details: FieldProblem[]): never {
  * an error, not "the last one wins".
  */
 export function singleValuedQuery(query: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const entries: [string, string][] = [];
   for (const [name, value] of Object.entries(query)) {
     if (Array.isArray(value)) {
       throw new AppError(400, 'invalid_body', `Invalid query: parameter ${name} is given more than once`);
     }
-    if (value !== undefined) out[name] = value;
+    if (value !== undefined) entries.push([name, value]);
   }
-  return out;
+  // fromEntries defines own properties, so `?__proto__=x` is a key like any other (and refused as unknown).
+  return Object.fromEntries(entries);
 }

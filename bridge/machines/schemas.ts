@@ -30,8 +30,27 @@ export const lightningAddress = z
     return at > 0 && /^[a-z0-9._+-]{1,64}$/.test(s.slice(0, at)) && HOST.test(s.slice(at + 1));
   }, 'must be a Lightning address like name@example.com');
 
+const MAX_JSON_DEPTH = 16;
+
+/** Nesting depth of a parsed JSON value, measured without recursion (a hostile body can nest 10,000 deep). */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) max = depth;
+    if (max > MAX_JSON_DEPTH) return max;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return max;
+}
+
 const jsonObject = (maxBytes: number) =>
-  z.record(z.string(), z.unknown()).refine((o) => Buffer.byteLength(JSON.stringify(o)) <= maxBytes, `must serialise to at most ${maxBytes} bytes`);
+  z.record(z.string(), z.unknown()).superRefine((o, ctx) => {
+    if (depthOf(o) > MAX_JSON_DEPTH) ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` });
+    else if (Buffer.byteLength(JSON.stringify(o)) > maxBytes) ctx.addIssue({ code: 'custom', message: `must serialise to at most ${maxBytes} bytes` });
+  });
 
 export const createAccountBody = z.strictObject({
   label: printable(64),
