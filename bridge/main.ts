@@ -105,7 +105,7 @@ export class Bridge {
     const limit = config.bodyLimitBytes;
     const app = createApp(
       [
-        { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes] }) },
+        { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes(config)] }) },
         { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
         { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily({ bodyLimitBytes: limit, log }) },
       ],

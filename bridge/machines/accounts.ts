@@ -11,12 +11,6 @@ export interface IssuedKey {
   apiKey: string;
 }
 
-export function requireWriteScope(principal: Principal): void {
-  if (principal.scope !== 'full') {
-    throw new AppError(403, 'insufficient_scope', 'This API key is read-only: it can read but not write');
-  }
-}
-
 function slug(label: string): string {
   const s = label
     .toLowerCase()
@@ -56,7 +50,6 @@ export class AccountsService {
 
   /** Replace the calling key with a new one; the old key stops working at once. */
   async rotate(principal: Principal): Promise<IssuedKey> {
-    requireWriteScope(principal);
     const now = new Date().toISOString();
     const issued = this.newKey(principal.account.user_id, principal.key.scope, principal.key.label, now);
     await this.store.rotateKey(principal.key.key_id, issued.key, now);
@@ -64,7 +57,6 @@ export class AccountsService {
   }
 
   async createKey(principal: Principal, input: { scope: KeyScope; label?: string | null | undefined }): Promise<IssuedKey> {
-    requireWriteScope(principal);
     const issued = this.newKey(principal.account.user_id, input.scope, input.label ?? null, new Date().toISOString());
     await this.store.addKey(issued.key);
     return issued;
@@ -75,7 +67,6 @@ export class AccountsService {
   }
 
   async revokeKey(principal: Principal, keyId: string): Promise<ApiKeyRecord> {
-    requireWriteScope(principal);
     const key = await this.store.getKey(keyId);
     if (!key || key.user_id !== principal.account.user_id || key.revoked_at !== null) {
       throw new AppError(404, 'key_not_found', `No live API key ${keyId} on this account`);

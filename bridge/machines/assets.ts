@@ -1,7 +1,6 @@
 /** Assets: the machines an account sells time on. Every read and write checks ownership. */
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
-import { requireWriteScope } from './accounts.js';
 import type { Principal } from './auth.js';
 import { DEFAULT_DURATION_MS } from './schemas.js';
 import type { MachinesStore } from './store.js';
@@ -24,7 +23,6 @@ export class AssetsService {
   }
 
   async create(principal: Principal, input: AssetInput): Promise<AssetRecord> {
-    requireWriteScope(principal);
     const now = new Date().toISOString();
     const asset: AssetRecord = {
       asset_id: newId(),
@@ -59,7 +57,6 @@ export class AssetsService {
 
   /** PATCH changes the given fields; PUT (`replace`) resets the optional ones to their defaults. */
   async update(principal: Principal, assetId: string, patch: AssetPatch, replace = false): Promise<AssetRecord> {
-    requireWriteScope(principal);
     const asset = await this.owned(principal.account.user_id, assetId);
     const base = replace ? { ...asset, duration_ms: DEFAULT_DURATION_MS, metadata: {} } : asset;
     const next: AssetRecord = {
@@ -73,7 +70,6 @@ export class AssetsService {
 
   /** Soft delete: the asset disappears from the API, its past events and payments keep their reference. */
   async remove(principal: Principal, assetId: string): Promise<AssetRecord> {
-    requireWriteScope(principal);
     const asset = await this.owned(principal.account.user_id, assetId);
     const now = new Date().toISOString();
     const next: AssetRecord = { ...asset, deleted_at: now, updated: now };

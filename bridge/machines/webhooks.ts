@@ -1,6 +1,5 @@
 /** An account's outbound webhook: where it goes, which event types, and its delivery log. */
 import { AppError } from '../errors.js';
-import { requireWriteScope } from './accounts.js';
 import type { Principal } from './auth.js';
 import type { MachinesStore, PageResult } from './store.js';
 import type { DeliveryRecord, DeliveryStatus, EventType, WebhookRecord } from './types.js';
@@ -20,7 +19,6 @@ export class WebhooksService {
 
   /** Set (or replace) the webhook. Setting it again re-enables one disabled by a 410 Gone. */
   async put(principal: Principal, input: { url: string; events?: EventType[] | undefined }): Promise<WebhookRecord> {
-    requireWriteScope(principal);
     const now = new Date().toISOString();
     const existing = await this.store.getWebhook(principal.account.user_id);
     const webhook: WebhookRecord = {
@@ -36,7 +34,6 @@ export class WebhooksService {
   }
 
   async remove(principal: Principal): Promise<void> {
-    requireWriteScope(principal);
     await this.get(principal);
     await this.store.deleteWebhook(principal.account.user_id, new Date().toISOString());
   }

@@ -7,7 +7,8 @@ import { enforce } from '../../http/rate-headers.js';
 import { authenticate, body, idParam, noStore, principal, query, SHOWN_ONCE, type MachinesDeps } from './shared.js';
 
 export function accountRoutes(router: Router, deps: MachinesDeps): void {
-  const auth = authenticate(deps);
+  const auth = authenticate(deps, 'read');
+  const write = authenticate(deps, 'write');
   const noBody = noQuery;
 
   router.post('/api/v1/accounts', async (ctx) => {
@@ -35,7 +36,7 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
     ctx.body = accountView(p.account, p.key);
   });
 
-  router.post('/api/v1/accounts/me/rotate-key', auth, async (ctx) => {
+  router.post('/api/v1/accounts/me/rotate-key', write, async (ctx) => {
     query(ctx, noQuery);
     body(ctx, noBody);
     const { key, apiKey } = await deps.accounts.rotate(principal(ctx));
@@ -48,7 +49,7 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
     ctx.body = { keys: (await deps.accounts.listKeys(principal(ctx))).map(keyView) };
   });
 
-  router.post('/api/v1/accounts/me/keys', auth, async (ctx) => {
+  router.post('/api/v1/accounts/me/keys', write, async (ctx) => {
     query(ctx, noQuery);
     const input = body(ctx, createKeyBody);
     const { key, apiKey } = await deps.accounts.createKey(principal(ctx), input);
@@ -57,7 +58,7 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
     ctx.body = { ...keyView(key), api_key: apiKey, warning: SHOWN_ONCE };
   });
 
-  router.delete('/api/v1/accounts/me/keys/:key_id', auth, async (ctx) => {
+  router.delete('/api/v1/accounts/me/keys/:key_id', write, async (ctx) => {
     query(ctx, noQuery);
     const key = await deps.accounts.revokeKey(principal(ctx), idParam(ctx, 'key_id'));
     ctx.body = keyView(key);

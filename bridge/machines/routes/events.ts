@@ -1,7 +1,6 @@
 /** Routes: the account's event log. */
 import type { Router } from '@koa/router';
 import { AppError } from '../../errors.js';
-import { requireWriteScope } from '../accounts.js';
 import { eventView } from '../views.js';
 import { createEventBody, listEventsQuery, noQuery } from '../schemas.js';
 import type { EventFilter } from '../store.js';
@@ -10,7 +9,8 @@ import { authenticate, body, decodeCursor, encodeCursor, idParam, principal, que
 const DEFAULT_LIMIT = 50;
 
 export function eventRoutes(router: Router, deps: MachinesDeps): void {
-  const auth = authenticate(deps);
+  const auth = authenticate(deps, 'read');
+  const write = authenticate(deps, 'write');
 
   router.get('/api/public/events', auth, async (ctx) => {
     const q = query(ctx, listEventsQuery);
@@ -22,10 +22,9 @@ export function eventRoutes(router: Router, deps: MachinesDeps): void {
     ctx.body = { events: page.items.map(eventView), next_cursor: encodeCursor(page.next) };
   });
 
-  router.post('/api/public/events', auth, async (ctx) => {
+  router.post('/api/public/events', write, async (ctx) => {
     query(ctx, noQuery);
     const p = principal(ctx);
-    requireWriteScope(p);
     const input = body(ctx, createEventBody);
     const outcome = await deps.events.append(p.account.user_id, input, 'api');
     if (outcome.duplicate) {

@@ -29,11 +29,17 @@ export interface MachinesState {
   principal: Principal;
 }
 
-/** Authenticate the caller and charge the request to its key's rate limit. */
-export function authenticate(deps: MachinesDeps): Middleware {
+/**
+ * Authenticate the caller, charge the request to its key's rate limit and, for writes, require a
+ * full-scope key: a read-only key learns it may not write before anything about its request is judged.
+ */
+export function authenticate(deps: MachinesDeps, access: 'read' | 'write'): Middleware {
   return async (ctx: Context, next: Next) => {
     const principal = await deps.auth.authenticate(ctx.get('authorization') || undefined);
     enforce(ctx, deps.keyLimiter.take(principal.key.key_id), 'requests for this API key');
+    if (access === 'write' && principal.scope !== 'full') {
+      throw new AppError(403, 'insufficient_scope', 'This API key is read-only: it can read but not write');
+    }
     (ctx.state as MachinesState).principal = principal;
     await next();
   };

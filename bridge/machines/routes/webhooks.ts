@@ -7,7 +7,8 @@ import { authenticate, body, decodeCursor, encodeCursor, principal, query, type 
 const DEFAULT_LIMIT = 50;
 
 export function webhookRoutes(router: Router, deps: MachinesDeps): void {
-  const auth = authenticate(deps);
+  const auth = authenticate(deps, 'read');
+  const write = authenticate(deps, 'write');
 
   router.get('/api/public/webhooks/public-key', async (ctx) => {
     query(ctx, noQuery);
@@ -20,13 +21,13 @@ export function webhookRoutes(router: Router, deps: MachinesDeps): void {
     ctx.body = { ...webhookView(await deps.webhooks.get(principal(ctx))), signing: deps.signer.info() };
   });
 
-  router.put('/api/v1/accounts/me/webhook', auth, async (ctx) => {
+  router.put('/api/v1/accounts/me/webhook', write, async (ctx) => {
     query(ctx, noQuery);
     const webhook = await deps.webhooks.put(principal(ctx), body(ctx, putWebhookBody));
     ctx.body = { ...webhookView(webhook), signing: deps.signer.info() };
   });
 
-  router.delete('/api/v1/accounts/me/webhook', auth, async (ctx) => {
+  router.delete('/api/v1/accounts/me/webhook', write, async (ctx) => {
     query(ctx, noQuery);
     await deps.webhooks.remove(principal(ctx));
     ctx.body = { deleted: true };

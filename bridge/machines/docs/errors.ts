@@ -1,0 +1,37 @@
+/** The error codes of the machine-payments API, in the order of its errors table. */
+
+
+export interface ErrorCodeDoc {
+  code: string;
+  /** Every status the code is sent with; the first is the usual one. */
+  statuses: number[];
+  meaning: string;
+}
+
+/** Every code the family answers with, in the order of the errors table. */
+export const ERRORS = [
+  { code: 'invalid_body', statuses: [400, 413, 415], meaning: 'Validation failed on the request body, query or a path id (413: body too large; 415: body is not JSON).' },
+  { code: 'invalid_json', statuses: [400], meaning: 'The request body is not valid JSON.' },
+  { code: 'missing_token', statuses: [401], meaning: 'No Authorization header.' },
+  { code: 'invalid_token', statuses: [401], meaning: 'Malformed Authorization header or key, or an invalid, expired or revoked session token.' },
+  { code: 'invalid_key', statuses: [401], meaning: 'Well-formed API key that is unknown or revoked.' },
+  { code: 'insufficient_scope', statuses: [403], meaning: 'A read-only key tried to write.' },
+  { code: 'asset_not_owned', statuses: [403], meaning: 'The asset belongs to another account.' },
+  { code: 'asset_not_found', statuses: [404], meaning: 'The referenced asset does not exist (or was deleted).' },
+  { code: 'event_not_found', statuses: [404], meaning: 'No such event on this account.' },
+  { code: 'key_not_found', statuses: [404], meaning: 'No such live API key on this account.' },
+  { code: 'webhook_not_found', statuses: [404], meaning: 'No webhook is set for this account.' },
+  { code: 'not_found', statuses: [404], meaning: 'No such endpoint.' },
+  { code: 'method_not_allowed', statuses: [405], meaning: 'The path exists but not with this method; the Allow header lists the methods.' },
+  { code: 'duplicate_event', statuses: [409], meaning: 'An event with the same external_id already exists; event_id names it. Treat as success.' },
+  { code: 'rate_limited', statuses: [429], meaning: 'Too many requests. Inspect Retry-After (seconds) and back off.' },
+  { code: 'lookup_failed', statuses: [500], meaning: 'Transient backend error. Retry with exponential backoff.' },
+  { code: 'backend_unavailable', statuses: [500], meaning: 'The store is unavailable; nothing was written. Retry with exponential backoff.' },
+  { code: 'internal_error', statuses: [500], meaning: 'Unexpected server error. Retry with exponential backoff.' },
+] as const satisfies readonly ErrorCodeDoc[];
+
+export type ErrorCode = (typeof ERRORS)[number]['code'];
+
+export function errorDoc(code: ErrorCode): ErrorCodeDoc {
+  return ERRORS.find((x) => x.code === code) as ErrorCodeDoc;
+}

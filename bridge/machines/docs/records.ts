@@ -1,0 +1,168 @@
+/**
+ * The records the machine-payments API sends, as zod schemas for the reference (OpenAPI and PDF),
+ * with the example values every example uses. `ViewsMatch` proves at compile time that they are
+ * exactly what `views.ts` builds.
+ */
+import { z } from 'zod';
+import type { PublicKeyInfo } from '../../webhooks/signing.js';
+import { EVENT_TYPES } from '../types.js';
+import type { accountView, assetView, deliveryView, eventView, keyView, webhookView } from '../views.js';
+
+
+/** Placeholder values used in every example; tests swap them for live ones. */
+export const EXAMPLE = {
+  apiKey: `lib_${'c0ffee00'.repeat(8)}`,
+  userId: 'x7k2m9q4w1e8r3t',
+  assetId: 'k3x9q2m8v7w1p0z',
+  eventId: 'e5n8b2v6c1x4z7a',
+  keyId: 'r4t7y1u5i8o2p6q',
+  deliveryId: 'msg_d3f6g9h2j5k8l1m',
+  time: '2025-01-31T12:00:00.000Z',
+  sessionToken: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4N2sybTlxNHcxZThyM3QifQ.c2lnbmF0dXJl',
+} as const;
+
+// ---------------------------------------------------------------- response records
+
+const time = z.iso.datetime().meta({ description: 'ISO 8601 UTC timestamp' });
+const eventType = z.enum(EVENT_TYPES);
+const shownOnce = z.string().meta({ description: 'Reminder that the key is shown only once' });
+const newKey = z.string().meta({ description: 'The new API key (lib_ + 64 hex digits). Shown once, never again.' });
+
+const Account = z.strictObject({
+  user_id: z.string().meta({ description: 'Account id (15 lowercase alphanumerics)' }),
+  username: z.string().meta({ description: 'Unique name derived from the signup label' }),
+  display_name: z.string(),
+  lightning_address: z.string().nullable().meta({ description: 'LUD-16 address payments go to' }),
+  api_key_prefix: z.string().meta({ description: 'lib_ and the first 8 hex digits of the calling key' }),
+  key_scope: z.enum(['full', 'read']).meta({ description: 'Scope of the calling key' }),
+  role: z.enum(['machine', 'user', 'admin']),
+  created: time,
+});
+
+const ApiKey = z.strictObject({
+  key_id: z.string(),
+  api_key_prefix: z.string(),
+  scope: z.enum(['full', 'read']).meta({ description: 'full reads and writes; read only reads' }),
+  label: z.string().nullable(),
+  created: time,
+  revoked_at: time.nullable(),
+});
+
+const Asset = z.strictObject({
+  asset_id: z.string(),
+  name: z.string(),
+  price_sats: z.int().meta({ description: 'Price of one run, in satoshis' }),
+  duration_ms: z.int().meta({ description: 'How long the machine runs for one payment' }),
+  metadata: z.record(z.string(), z.unknown()),
+  created: time,
+  updated: time,
+});
+
+const Event = z.strictObject({
+  event_id: z.string(),
+  type: eventType,
+  asset_id: z.string().nullable(),
+  external_id: z.string().nullable().meta({ description: 'Your idempotency id, if given' }),
+  data: z.record(z.string(), z.unknown()).nullable(),
+  source: z.enum(['api', 'mqtt', 'lightning', 'x402', 'license', 'bridge']).meta({ description: 'Where the event came from' }),
+  created: time,
+});
+
+const SigningKey = z.strictObject({
+  algorithm: z.literal('ed25519'),
+  scheme: z.literal('standard-webhooks-v1a'),
+  key_id: z.string(),
+  public_key: z.string().meta({ description: 'whpk_ + base64 of the raw 32-byte Ed25519 public key' }),
+  public_key_hex: z.string(),
+  public_key_pem: z.string().meta({ description: 'SPKI PEM, ready for crypto libraries' }),
+  signed_content: z.string(),
+  headers: z.array(z.string()),
+});
+
+const Webhook = z.strictObject({
+  url: z.string(),
+  events: z.array(eventType).meta({ description: 'Event types delivered; all when empty' }),
+  disabled_at: time.nullable().meta({ description: 'Set when the receiver answered 410 Gone' }),
+  created: time,
+  updated: time,
+});
+
+const Delivery = z.strictObject({
+  delivery_id: z.string().meta({ description: 'Also the webhook-id header of every attempt' }),
+  event_id: z.string(),
+  event_type: eventType,
+  status: z.enum(['pending', 'delivered', 'failed', 'cancelled']),
+  attempts: z.array(
+    z.strictObject({ at: time, status_code: z.int().nullable(), error: z.string().nullable(), duration_ms: z.int() }),
+  ),
+  next_attempt_at: time.nullable(),
+  created: time,
+  updated: time,
+});
+
+const ErrorBody = z.strictObject({
+  error: z.string().meta({ description: 'Stable machine-readable code' }),
+  message: z.string().meta({ description: 'Human-readable explanation' }),
+});
+
+/** Every response body, by component name. */
+export const RESPONSES = {
+  Account,
+  ApiKey,
+  Asset,
+  Event,
+  Webhook,
+  Delivery,
+  SigningKey,
+  Error: ErrorBody,
+  DuplicateEventError: z.strictObject({ error: z.literal('duplicate_event'), message: z.string(), event_id: z.string().meta({ description: 'The event already stored' }) }),
+  AccountCreated: z.strictObject({ ...Account.shape, api_key: newKey, warning: shownOnce }),
+  SessionExchange: z.strictObject({
+    token: z.string().meta({ description: 'Session token (HS256 JWT), valid for 24 h' }),
+    record: Account,
+    expires_in: z.int().meta({ description: 'Seconds until the token expires' }),
+  }),
+  KeyIssued: z.strictObject({ ...ApiKey.shape, api_key: newKey, warning: shownOnce }),
+  KeyList: z.strictObject({ keys: z.array(ApiKey) }),
+  AssetList: z.strictObject({ assets: z.array(Asset) }),
+  AssetDeleted: z.strictObject({ asset_id: z.string(), deleted: z.literal(true), deleted_at: time }),
+  EventPage: z.strictObject({ events: z.array(Event), next_cursor: z.string().nullable().meta({ description: 'Pass as ?cursor= for the next page; null on the last' }) }),
+  WebhookWithSigning: z.strictObject({ ...Webhook.shape, signing: SigningKey }),
+  Deleted: z.strictObject({ deleted: z.literal(true) }),
+  DeliveryPage: z.strictObject({ deliveries: z.array(Delivery), next_cursor: z.string().nullable() }),
+  WebhookPayload: z.strictObject({
+    type: z.enum(EVENT_TYPES.map((t) => `event.${t}` as const) as [`event.${(typeof EVENT_TYPES)[number]}`]),
+    timestamp: time.meta({ description: 'When the event was created' }),
+    data: z.strictObject({ ...Event.shape, user_id: z.string() }),
+  }),
+  Health: z.strictObject({ ok: z.literal(true) }),
+  OpenApiDocument: z.looseObject({ openapi: z.string(), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) }),
+} as const;
+
+export type ResponseName = keyof typeof RESPONSES;
+
+/** Compile-time proof that the documented records are exactly what `views.ts` sends. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type ViewsMatch = [
+  Assert<Same<z.output<typeof Account>, ReturnType<typeof accountView>>>,
+  Assert<Same<z.output<typeof ApiKey>, ReturnType<typeof keyView>>>,
+  Assert<Same<z.output<typeof Asset>, ReturnType<typeof assetView>>>,
+  Assert<Same<z.output<typeof Event>, ReturnType<typeof eventView>>>,
+  Assert<Same<z.output<typeof Webhook>, ReturnType<typeof webhookView>>>,
+  Assert<Same<z.output<typeof Delivery>, ReturnType<typeof deliveryView>>>,
+  Assert<Same<z.output<typeof SigningKey>, PublicKeyInfo>>,
+];
+
+/** JSON Schema 2020-12 of a zod schema, without the noise zod adds for readers of a reference. */
+export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, target: 'draft-2020-12', override: tidyJsonSchema });
+  return rest;
+}
+
+/** A `toJSONSchema` override: drop zod's date-time regex and the safe-integer bounds of `z.int()`. */
+export function tidyJsonSchema({ jsonSchema }: { jsonSchema: Record<string, unknown> }): void {
+  if (jsonSchema['format'] === 'date-time') delete jsonSchema['pattern'];
+  if (jsonSchema['minimum'] === Number.MIN_SAFE_INTEGER) delete jsonSchema['minimum'];
+  if (jsonSchema['maximum'] === Number.MAX_SAFE_INTEGER) delete jsonSchema['maximum'];
+}
