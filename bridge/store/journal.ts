@@ -8,9 +8,9 @@
  */
 import { mkdir, readdir, readFile, truncate, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Low } from 'lowdb';
+import { Low, type Adapter } from 'lowdb';
 import type { Logger } from 'pino';
-import { DurableJsonFile } from './durable-file.js';
+import { SnapshotFile, type Snapshot } from './snapshot-file.js';
 import { decodeRecord, encodeRecord, WalWriter } from './wal.js';
 
 export type Mutation = { c: string; id: string; doc: object } | { c: string; id: string; delete: true };
@@ -30,14 +30,6 @@ export interface JournalOptions {
    * process should stop and restart from the disk (the CLI exits); until then every write is refused.
    */
   onFailure?: (err: Error) => void;
-}
-
-interface Snapshot {
-  format: 1;
-  seq: number;
-  /** The first log generation this snapshot does not include. */
-  walGen: number;
-  collections: Record<string, [string, unknown][]>;
 }
 
 interface WalRecord {
@@ -77,7 +69,7 @@ export class Journal {
   private failureReported = false;
   private readonly collections = new Map<string, Map<string, unknown>>();
   private readonly hooks: ApplyHook[] = [];
-  private readonly snapshotFile: DurableJsonFile<Snapshot>;
+  private readonly snapshotFile: SnapshotFile;
   private readonly snapshot: Low<Snapshot | null>;
   private wal: WalWriter | undefined;
   private seq = 0;
@@ -94,8 +86,8 @@ export class Journal {
     this.compactBytes = options.compactBytes ?? 16 * 1024 * 1024;
     this.log = options.log;
     this.onFailure = options.onFailure;
-    this.snapshotFile = new DurableJsonFile<Snapshot>(join(this.dir, `${this.name}.json`));
-    this.snapshot = new Low<Snapshot | null>(this.snapshotFile as DurableJsonFile<Snapshot | null>, null);
+    this.snapshotFile = new SnapshotFile(join(this.dir, `${this.name}.json`));
+    this.snapshot = new Low<Snapshot | null>(this.snapshotFile as Adapter<Snapshot | null>, null);
   }
 
   /** Register an index hook; must be called before `open()`. */
@@ -186,8 +178,9 @@ export class Journal {
     const wal = this.wal;
     if (!wal || wal.failed) return Promise.resolve();
     const nextGen = this.walGen + 1;
-    // Capture and serialise synchronously: everything up to `seq` is in the snapshot, everything
-    // after goes to the next log generation.
+    // Capture the entry lists synchronously: everything up to `seq` is in the snapshot, everything
+    // after goes to the next log generation. Records are immutable, so the snapshot file can be
+    // streamed out afterwards while commits go on.
     const collections: Snapshot['collections'] = {};
     for (const [c, docs] of this.collections) collections[c] = [...docs.entries()];
     this.snapshot.data = { format: 1, seq: this.seq, walGen: nextGen, collections };
