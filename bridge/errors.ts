@@ -14,24 +14,6 @@ export interface AppErrorOptions {
   extra?: Record<string, unknown>;
 }
 
-/**
- * The codes shared layers throw (auth, body parsing, rate limits, routing, storage). They are the
- * machine-payments API's own documented codes; the other families translate them to theirs.
- */
-export type CommonCode =
-  | 'invalid_body'
-  | 'invalid_json'
-  | 'missing_token'
-  | 'invalid_token'
-  | 'invalid_key'
-  | 'forbidden'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'rate_limited'
-  | 'lookup_failed'
-  | 'backend_unavailable'
-  | 'internal_error';
-
 export class AppError extends Error {
   readonly code: string;
   readonly status: number;
@@ -50,14 +32,11 @@ export class AppError extends Error {
   }
 }
 
-export const badBody = (message: string, details?: unknown): AppError =>
-  new AppError(400, 'invalid_body', message, { details });
-
 /** A family's wire format for errors. */
 export interface ErrorFamily {
   readonly name: string;
   /** Translate a shared code to this family's code; return the code itself when it is the family's own. */
-  code(code: string, status: number): string;
+  code(code: string): string;
   body(err: AppError, code: string): Record<string, unknown>;
 }
 
@@ -122,7 +101,7 @@ export function errorMiddleware(family: ErrorFamily, log: Logger): Middleware {
       if (err.status >= 500) {
         log.error({ err: thrown, family: family.name, method: ctx.method, url: ctx.originalUrl }, 'request failed');
       }
-      const code = family.code(err.code, err.status);
+      const code = family.code(err.code);
       ctx.status = err.status;
       for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
       ctx.body = family.body(err, code);

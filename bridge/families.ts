@@ -1,8 +1,8 @@
 /**
  * The three API families' error shapes, kept apart on the wire as their documents specify:
  * machine payments `{error, message}`, the x402 facilitator `{code, message, details}`, the license
- * server `{ok: false, error, message}`. Shared layers throw the machine-payments codes; the other two
- * families translate them.
+ * server `{ok: false, error, message}`. Shared layers (auth, bodies, rate limits, routing, storage)
+ * throw the machine-payments codes; the other two families translate them.
  */
 import type { AppError, ErrorFamily } from './errors.js';
 
@@ -18,7 +18,6 @@ const X402_CODES: Record<string, string> = {
   missing_token: 'UNAUTHORIZED',
   invalid_token: 'UNAUTHORIZED',
   invalid_key: 'UNAUTHORIZED',
-  forbidden: 'FORBIDDEN',
   not_found: 'NOT_FOUND',
   method_not_allowed: 'METHOD_NOT_ALLOWED',
   rate_limited: 'RATE_LIMITED',

@@ -35,8 +35,3 @@ export function digestsEqual(aHex: string, bHex: string): boolean {
   const b = Buffer.from(bHex, 'hex');
   return a.length === b.length && a.length > 0 && timingSafeEqual(a, b);
 }
-
-/** Constant-time check of a presented secret against a stored sha256 hex digest. */
-export function secretMatches(presented: string, storedSha256Hex: string): boolean {
-  return digestsEqual(sha256Hex(presented), storedSha256Hex);
-}

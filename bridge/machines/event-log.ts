@@ -17,7 +17,11 @@ export interface EventInput {
   data?: Record<string, unknown> | null | undefined;
 }
 
-export type AppendOutcome = { event: EventRecord; duplicate: false } | { event: EventRecord; duplicate: true };
+export interface AppendOutcome {
+  event: EventRecord;
+  /** True when the external_id was taken: `event` is the one stored first. */
+  duplicate: boolean;
+}
 
 export class EventLog {
   private readonly store: MachinesStore;
