@@ -127,7 +127,7 @@ async function prefill(size: number): Promise<Fixture> {
     { user_id: userId, username: 'bench-bot', display_name: 'bench-bot', lightning_address: null, role: 'machine', created: now, updated: now },
     { key_id: newId(), user_id: userId, hash: sha256Hex(apiKey), prefix: keyPrefix(apiKey), scope: 'full', label: null, created: now, revoked_at: null },
   );
-  const asset = { asset_id: assetId, user_id: userId, name: 'bench-machine', price_sats: 100, duration_ms: 60_000, metadata: {} };
+  const asset = { asset_id: assetId, user_id: userId, name: 'bench-machine', price_sats: 100, duration_ms: 60_000, pricing: 'fixed' as const, min_sats: null, max_sats: null, refuse_when_offline: false, metadata: {} };
   await store.putAsset({ ...asset, created: now, updated: now, deleted_at: null });
   for (let i = 0; i < size; i += PREFILL_BATCH) {
     const batch: Promise<unknown>[] = [];

@@ -5,6 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { z } from 'zod';
+import type { BackendChoice } from './lightning/wallets.js';
+import { BACKEND_SPECS } from './lightning/backends/index.js';
+import { BACKEND_KINDS, type BackendKind } from './lightning/types.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -25,7 +29,7 @@ export interface Config {
   logLevel: LogLevel;
   /** Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy. */
   trustProxy: boolean;
-  prefixes: { machines: string; x402: string; license: string };
+  prefixes: { machines: string; x402: string; license: string; lnurl: string };
   rateLimitPerMinute: number;
   signupsPerHour: number;
   bodyLimitBytes: number;
@@ -36,6 +40,12 @@ export interface Config {
   journalFsync: boolean;
   /** Compact the journal when its log exceeds this many bytes (and the snapshot's size). */
   journalCompactBytes: number;
+  /** The server's default Lightning backend and its settings (accounts may choose their own). */
+  lightning: BackendChoice;
+  invoiceExpirySeconds: number;
+  lightningPollMs: number;
+  lightningTimeoutMs: number;
+  lnurlCallbacksPerMinute: number;
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -106,6 +116,11 @@ const level: Parser<LogLevel> = (raw) => {
   return levels.includes(s as LogLevel) ? { value: s as LogLevel } : { error: `must be one of ${levels.join(', ')}` };
 };
 
+const backendKind: Parser<BackendKind> = (raw) => {
+  const s = text(raw)?.toLowerCase();
+  return BACKEND_KINDS.includes(s as BackendKind) ? { value: s as BackendKind } : { error: `must be one of ${BACKEND_KINDS.join(', ')}` };
+};
+
 const msList: Parser<number[]> = (raw) => {
   const parts = Array.isArray(raw) ? raw.map((p) => text(p) ?? '') : (text(raw) ?? '').split(',').map((p) => p.trim());
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || Number(p) > 7 * 86_400_000)) {
@@ -133,12 +148,25 @@ export const SETTINGS: Setting[] = [
   { name: 'WEBHOOK_CONCURRENCY', key: 'webhookConcurrency', default: 8, parse: int(1, 256), doc: 'webhook deliveries in flight at once' },
   { name: 'JOURNAL_FSYNC', key: 'journalFsync', default: true, parse: bool, doc: 'fdatasync each store commit before answering' },
   { name: 'JOURNAL_COMPACT_BYTES', key: 'journalCompactBytes', default: 16_777_216, parse: int(4096, 1 << 30), doc: 'log size that triggers a snapshot' },
+  { name: 'INVOICE_EXPIRY_SECONDS', key: 'invoiceExpirySeconds', default: 600, parse: int(60, 86_400), doc: 'how long a Lightning invoice can be paid' },
+  { name: 'LIGHTNING_POLL_MS', key: 'lightningPollMs', default: 3_000, parse: int(20, 600_000), doc: 'how often pending invoices are looked up at their backend' },
+  { name: 'LIGHTNING_TIMEOUT_MS', key: 'lightningTimeoutMs', default: 10_000, parse: int(100, 120_000), doc: 'timeout of each request to a Lightning backend' },
+  { name: 'LNURL_CALLBACKS_PER_MINUTE', key: 'lnurlCallbacksPerMinute', default: 120, parse: int(0, 1_000_000), doc: 'invoices per minute per client IP (0 = unlimited)' },
 ] as Setting[];
+
+/** `LIGHTNING_BACKEND` is parsed with the settings of the backend it names. */
+export const LIGHTNING_BACKEND_SETTING = 'LIGHTNING_BACKEND';
+
+/** Environment names of every backend's settings (`LNBITS_URL`, …), for the config file check and the README. */
+export function backendSettingNames(): string[] {
+  return Object.values(BACKEND_SPECS).flatMap((spec) => Object.values(spec.env) as string[]);
+}
 
 const PREFIX_SETTINGS = [
   { name: 'MACHINES_PREFIX', family: 'machines', default: '' },
   { name: 'X402_PREFIX', family: 'x402', default: '/x402' },
   { name: 'LICENSE_PREFIX', family: 'license', default: '/license' },
+  { name: 'LNURL_PREFIX', family: 'lnurl', default: '/lnurl' },
 ] as const;
 
 export const PREFIX_SETTING_NAMES = PREFIX_SETTINGS.map((p) => p.name);
@@ -175,11 +203,46 @@ function readFileSource(path: string, problems: string[]): Record<string, unknow
   return parsed as Record<string, unknown>;
 }
 
+type Lookup = (name: string) => { raw: unknown; from: string } | undefined;
+
+/** The default backend and its settings, each field read from its own environment variable. */
+function lightningChoice(pick: Lookup, problems: string[]): BackendChoice {
+  const source = pick(LIGHTNING_BACKEND_SETTING);
+  const parsed = source ? backendKind(source.raw) : { value: 'dev' as const };
+  if ('error' in parsed) {
+    problems.push(`${LIGHTNING_BACKEND_SETTING} (${source?.from}) ${parsed.error}`);
+    return { kind: 'dev', settings: {}, secrets: {} };
+  }
+  const kind = parsed.value;
+  if (kind === 'dev') return { kind, settings: {}, secrets: {} };
+  const spec = BACKEND_SPECS[kind];
+  if (!spec) {
+    problems.push(`${LIGHTNING_BACKEND_SETTING} ${kind} is not available in this build`);
+    return { kind: 'dev', settings: {}, secrets: {} };
+  }
+  const read = (schema: z.ZodType<Record<string, string>>): Record<string, string> => {
+    const shape = (schema as unknown as z.ZodObject).shape;
+    const raw: Record<string, unknown> = {};
+    for (const field of Object.keys(shape)) {
+      const value = pick((spec.env as Record<string, string>)[field] as string)?.raw;
+      if (value !== undefined && value !== '') raw[field] = text(value);
+    }
+    const result = schema.safeParse(raw);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) {
+      const field = String(issue.path[0] ?? '');
+      problems.push(`${(spec.env as Record<string, string>)[field] ?? field} (needed by ${LIGHTNING_BACKEND_SETTING}=${kind}) ${issue.message}`);
+    }
+    return {};
+  };
+  return { kind, settings: read(spec.settings), secrets: read(spec.secrets) };
+}
+
 /** Build and validate the configuration; throws ConfigError listing every problem. */
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? {};
   const problems: string[] = [];
-  const known = new Set<string>([...SETTINGS.map((s) => s.name), ...PREFIX_SETTING_NAMES]);
+  const known = new Set<string>([...SETTINGS.map((s) => s.name), ...PREFIX_SETTING_NAMES, LIGHTNING_BACKEND_SETTING, ...backendSettingNames()]);
   const filePath = sources.file ?? env['PAYWIRE_CONFIG'];
   const file = filePath ? readFileSource(filePath, problems) : {};
   for (const key of Object.keys(file)) {
@@ -220,9 +283,12 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   const values = Object.values(prefixes);
   if (new Set(values).size !== values.length) {
-    problems.push(`MACHINES_PREFIX, X402_PREFIX and LICENSE_PREFIX must differ (got ${values.map((v) => JSON.stringify(v)).join(', ')})`);
+    problems.push(`${PREFIX_SETTING_NAMES.join(', ')} must differ (got ${values.map((v) => JSON.stringify(v)).join(', ')})`);
   }
+  if (prefixes['lnurl'] === '') problems.push('LNURL_PREFIX must not be empty');
   out['prefixes'] = prefixes;
+
+  out['lightning'] = lightningChoice(pick, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   const config = out as unknown as Config;

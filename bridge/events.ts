@@ -4,6 +4,7 @@
  * never stops the others; `off(owner)` removes everything an owner registered.
  */
 import type { Logger } from 'pino';
+import type { PaymentRecord } from './lightning/types.js';
 import type { EventRecord } from './machines/types.js';
 
 export interface BusEvents {
@@ -11,6 +12,8 @@ export interface BusEvents {
   'event.stored': { event: EventRecord };
   /** A webhook delivery became due (new, or its retry time changed). */
   'webhook.delivery.queued': { deliveryId: string };
+  /** A payment settled, once per payment, with the `paid` event stored with it. For the MQTT dispatcher. */
+  'payment.settled': { payment: PaymentRecord; event: EventRecord };
 }
 
 type Listener<K extends keyof BusEvents> = (payload: BusEvents[K]) => void | Promise<void>;

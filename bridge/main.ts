@@ -19,6 +19,16 @@ import { AuthService } from './machines/auth.js';
 import { EventLog } from './machines/event-log.js';
 import { machinesFamily } from './machines/family.js';
 import { docsRoutes } from './machines/routes/docs.js';
+import { BACKEND_SPECS } from './lightning/backends/index.js';
+import { DevBackend } from './lightning/backends/dev.js';
+import { lightningAddressFamily, lnurlFamily } from './lightning/family.js';
+import { PaymentLinks, UNKNOWN_DEVICE_STATE, type DeviceStateSource } from './lightning/links.js';
+import { lightningRoutes } from './lightning/routes.js';
+import { Settlement } from './lightning/settlement.js';
+import { Wallets } from './lightning/wallets.js';
+import { Sealer } from './sealer.js';
+import { JournalLightningStore } from './store/lightning.js';
+import { PublicUrls } from './urls.js';
 import type { MachinesDeps } from './machines/routes/shared.js';
 import { WebhooksService } from './machines/webhooks.js';
 import { loadSecrets } from './secrets.js';
@@ -46,12 +56,15 @@ interface Running {
   server: Server;
   broker: Broker | undefined;
   sender: WebhookSender;
+  settlement: Settlement;
   bus: EventBus;
 }
 
 export interface BridgeOptions {
   /** A component failed in a way only a restart mends (the store could not write). */
   onFatal?: (err: Error) => void;
+  /** Whether each asset's device is online (the MQTT broker's knowledge); unknown by default. */
+  deviceState?: DeviceStateSource;
 }
 
 export class Bridge {
@@ -79,6 +92,7 @@ export class Bridge {
       ...(this.options.onFatal ? { onFailure: this.options.onFatal } : {}),
     });
     const store = new JournalMachinesStore(journal);
+    const lightningStore = new JournalLightningStore(journal, store);
     await journal.open();
 
     const bus = new EventBus(log.child({ component: 'bus' }));
@@ -102,12 +116,51 @@ export class Bridge {
       userAgent: `paywire-webhooks/${VERSION}`,
     });
 
+    const urls = new PublicUrls(config.publicUrl, config.prefixes.lnurl);
+    const dev = config.lightning.kind === 'dev' ? new DevBackend(secrets.devNodeKey, lightningStore) : undefined;
+    const wallets = new Wallets({
+      store: lightningStore,
+      sealer: new Sealer(secrets.walletSealingKey),
+      specs: BACKEND_SPECS,
+      dev,
+      serverDefault: config.lightning,
+      timeoutMs: config.lightningTimeoutMs,
+      log: log.child({ component: 'wallets' }),
+    });
+    const settlement = new Settlement({
+      store: lightningStore,
+      machines: store,
+      events: deps.events,
+      bus,
+      wallets,
+      log: log.child({ component: 'settlement' }),
+      pollMs: config.lightningPollMs,
+    });
+    const links = new PaymentLinks({
+      store: lightningStore,
+      machines: store,
+      assets,
+      wallets,
+      settlement,
+      urls,
+      deviceState: this.options.deviceState ?? UNKNOWN_DEVICE_STATE,
+      invoiceExpirySeconds: config.invoiceExpirySeconds,
+    });
+
     const limit = config.bodyLimitBytes;
+    const lightning = lightningRoutes(deps, { links, wallets, settlement, dev, adminTokenSha256: secrets.adminTokenSha256 });
+    const lnurl = { links, bodyLimitBytes: limit, log };
     const app = createApp(
       [
-        { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes(config)] }) },
+        { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes(config), lightning] }) },
         { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
         { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily({ bodyLimitBytes: limit, log }) },
+        {
+          name: 'lnurl',
+          prefix: config.prefixes.lnurl,
+          middleware: lnurlFamily({ ...lnurl, callbackLimiter: new RateLimiter(config.lnurlCallbacksPerMinute, 60_000) }),
+        },
+        { name: 'lightning-address', prefix: '/.well-known/lnurlp', middleware: lightningAddressFamily(lnurl) },
       ],
       { trustProxy: config.trustProxy },
     );
@@ -131,7 +184,7 @@ export class Bridge {
         })
       : undefined;
 
-    this.running = { journal, server, broker, sender, bus };
+    this.running = { journal, server, broker, sender, settlement, bus };
     try {
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
@@ -140,14 +193,16 @@ export class Bridge {
           resolve((server.address() as AddressInfo).port);
         });
       });
+      urls.bind(config.host, httpPort);
       const mqttPort = broker ? await broker.start() : undefined;
       await sender.start();
+      settlement.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       return {
         url: `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`,
         httpPort,
         mqttPort,
-        publicUrl: config.publicUrl ?? `http://localhost:${httpPort}`,
+        publicUrl: urls.base,
         generatedAdminToken: secrets.generatedAdminToken,
       };
     } catch (err) {
@@ -156,6 +211,12 @@ export class Bridge {
         ? new Error(`PORT ${config.port} is already in use: stop the other server or choose another PORT`)
         : err;
     }
+  }
+
+  /** The running bridge's event bus (for embedders and tests that listen to payments). */
+  get bus(): EventBus {
+    if (!this.running) throw new Error('bridge is not running');
+    return this.running.bus;
   }
 
   /** Stop in reverse order: no new requests, let in-flight ones finish, then the store. */
@@ -169,6 +230,7 @@ export class Bridge {
     await closed;
     clearTimeout(grace);
     await running.broker?.stop();
+    await running.settlement.stop();
     await running.sender.stop();
     running.bus.off(running.sender);
     await running.journal.close();

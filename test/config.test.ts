@@ -35,7 +35,9 @@ describe('loadConfig', () => {
       publicUrl: undefined,
       rateLimitPerMinute: 60,
       signupsPerHour: 5,
-      prefixes: { machines: '', x402: '/x402', license: '/license' },
+      prefixes: { machines: '', x402: '/x402', license: '/license', lnurl: '/lnurl' },
+      lightning: { kind: 'dev', settings: {}, secrets: {} },
+      invoiceExpirySeconds: 600,
       journalFsync: true,
     });
   });
@@ -82,6 +84,7 @@ describe('loadConfig', () => {
   });
 
   it('accepts an empty prefix for a family that runs alone', () => {
-    expect(loadConfig({ env: { X402_PREFIX: '', MACHINES_PREFIX: '/m' } }).prefixes).toEqual({ machines: '/m', x402: '', license: '/license' });
+    expect(loadConfig({ env: { X402_PREFIX: '', MACHINES_PREFIX: '/m' } }).prefixes).toEqual({ machines: '/m', x402: '', license: '/license', lnurl: '/lnurl' });
+    expect(problems(() => loadConfig({ env: { LNURL_PREFIX: '', MACHINES_PREFIX: '/m' } }))).toEqual(['LNURL_PREFIX must not be empty']);
   });
 });

@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { PREFIX_SETTING_NAMES, SETTINGS } from '../bridge/config.js';
+import { backendSettingNames, LIGHTNING_BACKEND_SETTING, PREFIX_SETTING_NAMES, SETTINGS } from '../bridge/config.js';
 
 describe('README', () => {
   it('documents every configuration setting in its table', async () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
     const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Architecture'));
     const documented = [...table.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
-    expect(documented.sort()).toEqual([...SETTINGS.map((s) => s.name), ...PREFIX_SETTING_NAMES].sort());
+    expect(documented.sort()).toEqual([...SETTINGS.map((s) => s.name), ...PREFIX_SETTING_NAMES, LIGHTNING_BACKEND_SETTING, ...backendSettingNames()].sort());
   });
 
   it('gives the two commands', async () => {

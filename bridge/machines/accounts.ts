@@ -1,6 +1,7 @@
 /** Machine accounts and their API keys: signup, rotation, read-only keys, the GUI session exchange. */
 import { AppError } from '../errors.js';
 import { keyPrefix, newApiKey, newId, sha256Hex } from '../ids.js';
+import { slug } from '../slug.js';
 import type { AuthService, Principal } from './auth.js';
 import type { MachinesStore } from './store.js';
 import type { AccountRecord, ApiKeyRecord, KeyScope } from './types.js';
@@ -9,17 +10,6 @@ export interface IssuedKey {
   key: ApiKeyRecord;
   /** The plaintext key: returned once, never stored. */
   apiKey: string;
-}
-
-function slug(label: string): string {
-  const s = label
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 32)
-    .replace(/-+$/g, '');
-  return s === '' ? 'machine' : s;
 }
 
 export class AccountsService {
@@ -36,7 +26,7 @@ export class AccountsService {
     const userId = newId();
     const account: AccountRecord = {
       user_id: userId,
-      username: await this.uniqueUsername(slug(input.label)),
+      username: await this.uniqueUsername(slug(input.label, 32, 'machine')),
       display_name: input.label,
       lightning_address: input.lightning_address ?? null,
       role: 'machine',

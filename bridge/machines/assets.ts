@@ -2,18 +2,39 @@
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Principal } from './auth.js';
-import { DEFAULT_DURATION_MS } from './schemas.js';
+import { DEFAULT_DURATION_MS, MAX_PRICE_SATS } from './schemas.js';
 import type { MachinesStore } from './store.js';
-import type { AssetRecord } from './types.js';
+import type { AssetRecord, Pricing } from './types.js';
 
 export interface AssetInput {
   name: string;
   price_sats: number;
   duration_ms?: number | undefined;
+  pricing?: Pricing | undefined;
+  min_sats?: number | null | undefined;
+  max_sats?: number | null | undefined;
+  refuse_when_offline?: boolean | undefined;
   metadata?: Record<string, unknown> | undefined;
 }
 
 export type AssetPatch = { [K in keyof AssetInput]?: AssetInput[K] | undefined };
+
+/** Variable pricing defaults: at least one unit, at most a hundred. */
+const DEFAULT_MAX_UNITS = 100;
+
+/** Settle the pricing fields: fixed prices have no range; variable ones get a checked range. */
+function withPricing(asset: AssetRecord, given: AssetPatch): AssetRecord {
+  if (asset.pricing === 'fixed') {
+    if ((given.min_sats ?? null) !== null || (given.max_sats ?? null) !== null) {
+      throw new AppError(400, 'invalid_body', 'Invalid body: min_sats and max_sats apply only to pricing "variable"');
+    }
+    return { ...asset, min_sats: null, max_sats: null };
+  }
+  const min = asset.min_sats ?? asset.price_sats;
+  const max = asset.max_sats ?? Math.min(asset.price_sats * DEFAULT_MAX_UNITS, MAX_PRICE_SATS);
+  if (min > max) throw new AppError(400, 'invalid_body', `Invalid body: min_sats (${min}) is above max_sats (${max})`);
+  return { ...asset, min_sats: min, max_sats: max };
+}
 
 export class AssetsService {
   private readonly store: MachinesStore;
@@ -24,17 +45,24 @@ export class AssetsService {
 
   async create(principal: Principal, input: AssetInput): Promise<AssetRecord> {
     const now = new Date().toISOString();
-    const asset: AssetRecord = {
-      asset_id: newId(),
-      user_id: principal.account.user_id,
-      name: input.name,
-      price_sats: input.price_sats,
-      duration_ms: input.duration_ms ?? DEFAULT_DURATION_MS,
-      metadata: input.metadata ?? {},
-      created: now,
-      updated: now,
-      deleted_at: null,
-    };
+    const asset = withPricing(
+      {
+        asset_id: newId(),
+        user_id: principal.account.user_id,
+        name: input.name,
+        price_sats: input.price_sats,
+        duration_ms: input.duration_ms ?? DEFAULT_DURATION_MS,
+        pricing: input.pricing ?? 'fixed',
+        min_sats: input.min_sats ?? null,
+        max_sats: input.max_sats ?? null,
+        refuse_when_offline: input.refuse_when_offline ?? false,
+        metadata: input.metadata ?? {},
+        created: now,
+        updated: now,
+        deleted_at: null,
+      },
+      input,
+    );
     await this.store.putAsset(asset);
     return asset;
   }
@@ -58,12 +86,16 @@ export class AssetsService {
   /** PATCH changes the given fields; PUT (`replace`) resets the optional ones to their defaults. */
   async update(principal: Principal, assetId: string, patch: AssetPatch, replace = false): Promise<AssetRecord> {
     const asset = await this.owned(principal.account.user_id, assetId);
-    const base = replace ? { ...asset, duration_ms: DEFAULT_DURATION_MS, metadata: {} } : asset;
-    const next: AssetRecord = {
-      ...base,
-      ...definedOnly(patch),
-      updated: new Date().toISOString(),
-    };
+    const base: AssetRecord = replace
+      ? { ...asset, duration_ms: DEFAULT_DURATION_MS, pricing: 'fixed', min_sats: null, max_sats: null, refuse_when_offline: false, metadata: {} }
+      : asset;
+    const merged: AssetRecord = { ...base, ...definedOnly(patch), updated: new Date().toISOString() };
+    // A switch to fixed pricing drops the old range; a switch to variable starts from the defaults.
+    if (patch.pricing !== undefined && patch.pricing !== asset.pricing) {
+      if (patch.min_sats === undefined) merged.min_sats = null;
+      if (patch.max_sats === undefined) merged.max_sats = null;
+    }
+    const next = withPricing(merged, patch);
     await this.store.putAsset(next);
     return next;
   }
@@ -79,6 +111,6 @@ export class AssetsService {
 }
 
 /** The fields actually given: an absent field leaves the stored value alone. */
-function definedOnly(patch: AssetPatch): Partial<Pick<AssetRecord, 'name' | 'price_sats' | 'duration_ms' | 'metadata'>> {
-  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+function definedOnly(patch: AssetPatch): Partial<AssetRecord> {
+  return Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as Partial<AssetRecord>;
 }

@@ -36,41 +36,54 @@ export class EventLog {
 
   /** Append an event for `userId`. A repeated `external_id` returns the first event with `duplicate: true`. */
   async append(userId: string, input: EventInput, source: EventSource): Promise<AppendOutcome> {
-    const assetId = input.asset_id ?? null;
-    if (assetId !== null) await this.assets.owned(userId, assetId);
+    if (input.asset_id) await this.assets.owned(userId, input.asset_id);
+    const { event, deliveries } = await this.build(userId, input, source);
+    const result = await this.store.appendEvent(event, deliveries);
+    if ('duplicate' in result) return { event: result.duplicate, duplicate: true };
+    this.announce(result.stored, deliveries);
+    return { event: result.stored, duplicate: false };
+  }
+
+  /**
+   * An event record and the webhook deliveries it causes, not yet stored: for writers that store it
+   * together with their own records (a settling payment). The asset is not checked here.
+   */
+  async build(userId: string, input: EventInput, source: EventSource): Promise<{ event: Omit<EventRecord, 'seq'>; deliveries: Omit<DeliveryRecord, 'seq'>[] }> {
     const now = new Date().toISOString();
     const event: Omit<EventRecord, 'seq'> = {
       event_id: newId(),
       user_id: userId,
       type: input.type,
-      asset_id: assetId,
+      asset_id: input.asset_id ?? null,
       external_id: input.external_id ?? null,
       data: input.data ?? null,
       source,
       created: now,
     };
     const webhook = await this.store.getWebhook(userId);
-    const deliveries: Omit<DeliveryRecord, 'seq'>[] =
-      webhook && webhook.disabled_at === null && (webhook.events.length === 0 || webhook.events.includes(input.type))
-        ? [
-            {
-              delivery_id: `msg_${newId()}`,
-              user_id: userId,
-              event_id: event.event_id,
-              event_type: event.type,
-              status: 'pending',
-              attempts: [],
-              next_attempt_at: now,
-              created: now,
-              updated: now,
-            },
-          ]
-        : [];
-    const result = await this.store.appendEvent(event, deliveries);
-    if ('duplicate' in result) return { event: result.duplicate, duplicate: true };
-    this.bus.emit('event.stored', { event: result.stored });
+    const wanted = webhook && webhook.disabled_at === null && (webhook.events.length === 0 || webhook.events.includes(input.type));
+    const deliveries: Omit<DeliveryRecord, 'seq'>[] = wanted
+      ? [
+          {
+            delivery_id: `msg_${newId()}`,
+            user_id: userId,
+            event_id: event.event_id,
+            event_type: event.type,
+            status: 'pending',
+            attempts: [],
+            next_attempt_at: now,
+            created: now,
+            updated: now,
+          },
+        ]
+      : [];
+    return { event, deliveries };
+  }
+
+  /** Tell listeners about an event that is now stored. */
+  announce(event: EventRecord, deliveries: { delivery_id: string }[]): void {
+    this.bus.emit('event.stored', { event });
     for (const d of deliveries) this.bus.emit('webhook.delivery.queued', { deliveryId: d.delivery_id });
-    return { event: result.stored, duplicate: false };
   }
 
   async get(userId: string, eventId: string): Promise<EventRecord> {

@@ -67,20 +67,23 @@ export const createKeyBody = z.strictObject({
 const price = z.int('must be a whole number of sats').min(1, 'must be at least 1').max(MAX_PRICE_SATS);
 const duration = z.int('must be a whole number of milliseconds').min(0).max(MAX_DURATION_MS);
 
-export const createAssetBody = z.strictObject({
+const sats = z.int('must be a whole number of sats').min(1, 'must be at least 1').max(MAX_PRICE_SATS);
+
+const assetFields = {
   name: printable(100),
   price_sats: price,
   duration_ms: duration.optional(),
+  pricing: z.enum(['fixed', 'variable']).optional(),
+  min_sats: sats.nullable().optional(),
+  max_sats: sats.nullable().optional(),
+  refuse_when_offline: z.boolean().optional(),
   metadata: jsonObject(MAX_METADATA_BYTES).optional(),
-});
+};
+
+export const createAssetBody = z.strictObject(assetFields);
 
 export const updateAssetBody = z
-  .strictObject({
-    name: printable(100).optional(),
-    price_sats: price.optional(),
-    duration_ms: duration.optional(),
-    metadata: jsonObject(MAX_METADATA_BYTES).optional(),
-  })
+  .strictObject({ ...assetFields, name: assetFields.name.optional(), price_sats: assetFields.price_sats.optional() })
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
 
 export const createEventBody = z.strictObject({

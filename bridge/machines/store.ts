@@ -39,6 +39,7 @@ export interface MachinesStore {
   createAccount(account: AccountRecord, key: ApiKeyRecord): Promise<void>;
   getAccount(userId: string): Promise<AccountRecord | undefined>;
   usernameTaken(username: string): Promise<boolean>;
+  getAccountByUsername(username: string): Promise<AccountRecord | undefined>;
 
   findKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;
   getKey(keyId: string): Promise<ApiKeyRecord | undefined>;

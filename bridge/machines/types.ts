@@ -34,13 +34,23 @@ export interface ApiKeyRecord {
   revoked_at: string | null;
 }
 
+/** `fixed`: every payment is `price_sats`. `variable`: the payer chooses between `min_sats` and `max_sats`. */
+export type Pricing = 'fixed' | 'variable';
+
 export interface AssetRecord {
   asset_id: string;
   user_id: string;
   name: string;
+  /** The price, or for variable pricing the price of one `duration_ms`. */
   price_sats: number;
-  /** How long the machine runs for one payment. */
+  /** How long the machine runs for `price_sats` (variable pricing scales it with the amount paid). */
   duration_ms: number;
+  pricing: Pricing;
+  /** Variable pricing only: the smallest and largest payment accepted. */
+  min_sats: number | null;
+  max_sats: number | null;
+  /** Refuse new invoices while the asset's device is known to be offline. */
+  refuse_when_offline: boolean;
   metadata: Record<string, unknown>;
   created: string;
   updated: string;
@@ -91,4 +101,10 @@ export interface DeliveryRecord {
   next_attempt_at: string | null;
   created: string;
   updated: string;
+}
+
+/** Assets stored before pricing fields existed read as fixed-price, always-on assets. */
+export function withAssetDefaults(asset: AssetRecord): AssetRecord {
+  if (asset.pricing !== undefined) return asset;
+  return { ...asset, pricing: 'fixed', min_sats: null, max_sats: null, refuse_when_offline: false };
 }

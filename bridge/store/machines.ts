@@ -14,7 +14,9 @@ import type {
   EventRecord,
   WebhookRecord,
 } from '../machines/types.js';
+import { withAssetDefaults } from '../machines/types.js';
 import type { Journal, Mutation } from './journal.js';
+import { lowerBound, pageNewestFirst } from './paging.js';
 
 const ACCOUNTS = 'accounts';
 const KEYS = 'api_keys';
@@ -23,35 +25,11 @@ const EVENTS = 'events';
 const WEBHOOKS = 'webhooks';
 const DELIVERIES = 'webhook_deliveries';
 
-/** Index of the first element whose seq is >= `seq` (the list is sorted by seq). */
-function lowerBound(list: { seq: number }[], seq: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((list[mid] as { seq: number }).seq < seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function pageNewestFirst<T extends { seq: number }>(list: T[], page: SeqPage, keep: (item: T) => boolean): PageResult<T> {
-  const items: T[] = [];
-  let i = (page.before === undefined ? list.length : lowerBound(list, page.before)) - 1;
-  for (; i >= 0; i--) {
-    const item = list[i] as T;
-    if (!keep(item)) continue;
-    if (items.length === page.limit) return { items, next: (items[items.length - 1] as T).seq };
-    items.push(item);
-  }
-  return { items, next: null };
-}
-
 export class JournalMachinesStore implements MachinesStore {
   private readonly journal: Journal;
   private readonly keyByHash = new Map<string, string>();
   private readonly keysByUser = new Map<string, Set<string>>();
-  private readonly usernames = new Set<string>();
+  private readonly usernames = new Map<string, string>();
   private readonly assetsByUser = new Map<string, Set<string>>();
   private readonly eventsByUser = new Map<string, EventRecord[]>();
   private readonly eventByExternal = new Map<string, string>();
@@ -72,7 +50,7 @@ export class JournalMachinesStore implements MachinesStore {
         const p = prev as AccountRecord | undefined;
         const n = next as AccountRecord | undefined;
         if (p) this.usernames.delete(p.username);
-        if (n) this.usernames.add(n.username);
+        if (n) this.usernames.set(n.username, id);
         break;
       }
       case KEYS: {
@@ -128,6 +106,11 @@ export class JournalMachinesStore implements MachinesStore {
     return this.usernames.has(username);
   }
 
+  async getAccountByUsername(username: string): Promise<AccountRecord | undefined> {
+    const id = this.usernames.get(username);
+    return id === undefined ? undefined : this.journal.get<AccountRecord>(ACCOUNTS, id);
+  }
+
   async findKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
     const id = this.keyByHash.get(hash);
     return id === undefined ? undefined : this.journal.get<ApiKeyRecord>(KEYS, id);
@@ -167,30 +150,43 @@ export class JournalMachinesStore implements MachinesStore {
   }
 
   async getAsset(assetId: string): Promise<AssetRecord | undefined> {
-    return this.journal.get<AssetRecord>(ASSETS, assetId);
+    const asset = this.journal.get<AssetRecord>(ASSETS, assetId);
+    return asset && withAssetDefaults(asset);
   }
 
   async listAssets(userId: string): Promise<AssetRecord[]> {
     return [...(this.assetsByUser.get(userId) ?? [])]
       .map((id) => this.journal.get<AssetRecord>(ASSETS, id))
-      .filter((a): a is AssetRecord => a !== undefined);
+      .filter((a): a is AssetRecord => a !== undefined)
+      .map(withAssetDefaults);
   }
 
   async appendEvent(event: Omit<EventRecord, 'seq'>, deliveries: Omit<DeliveryRecord, 'seq'>[]): Promise<AppendResult> {
+    const staged = this.stageEvent(event, deliveries);
+    if ('duplicate' in staged) {
+      // The first writer may still be syncing: answer "duplicate" only once that event is durable.
+      await this.journal.sync();
+      return staged;
+    }
+    await this.journal.commit(staged.mutations);
+    return { stored: staged.stored };
+  }
+
+  /**
+   * The mutations that append an event and its deliveries, for a caller that commits them together
+   * with its own (the Lightning store settling a payment). Assigns seqs, so the caller must commit in
+   * the same synchronous step.
+   */
+  stageEvent(event: Omit<EventRecord, 'seq'>, deliveries: Omit<DeliveryRecord, 'seq'>[]): { mutations: Mutation[]; stored: EventRecord } | { duplicate: EventRecord } {
     if (event.external_id !== null) {
       const existing = this.eventByExternal.get(externalKey(event.user_id, event.external_id));
-      if (existing !== undefined) {
-        // The first writer may still be syncing: answer "duplicate" only once that event is durable.
-        await this.journal.sync();
-        return { duplicate: this.journal.get<EventRecord>(EVENTS, existing) as EventRecord };
-      }
+      if (existing !== undefined) return { duplicate: this.journal.get<EventRecord>(EVENTS, existing) as EventRecord };
     }
     const stored: EventRecord = { ...event, seq: this.eventSeq + 1 };
     const mutations: Mutation[] = [{ c: EVENTS, id: stored.event_id, doc: stored }];
     let seq = this.deliverySeq;
     for (const d of deliveries) mutations.push({ c: DELIVERIES, id: d.delivery_id, doc: { ...d, seq: ++seq } });
-    await this.journal.commit(mutations);
-    return { stored };
+    return { mutations, stored };
   }
 
   async getEvent(eventId: string): Promise<EventRecord | undefined> {

@@ -24,6 +24,10 @@ describe('assets', () => {
       name: 'Coffee machine',
       price_sats: 1500,
       duration_ms: 1000,
+      pricing: 'fixed',
+      min_sats: null,
+      max_sats: null,
+      refuse_when_offline: false,
       metadata: {},
       created: expect.any(String),
       updated: expect.any(String),
@@ -97,7 +101,28 @@ describe('assets', () => {
     expect(late.body.error).toBe('asset_not_found');
   });
 
+  it('prices variably within a range, defaulting it from the unit price', async () => {
+    const charger = await create({ name: 'Charger', price_sats: 100, duration_ms: 60_000, pricing: 'variable' });
+    expect(charger.status).toBe(201);
+    expect(charger.body).toMatchObject({ pricing: 'variable', min_sats: 100, max_sats: 10_000 });
+    const id = charger.body.asset_id;
+    const ranged = await t.request('PATCH', `/api/v1/assets/${id}`, { token: key, body: { min_sats: 50, max_sats: 500, refuse_when_offline: true } });
+    expect(ranged.body).toMatchObject({ min_sats: 50, max_sats: 500, refuse_when_offline: true });
+    const fixed = await t.request('PATCH', `/api/v1/assets/${id}`, { token: key, body: { pricing: 'fixed' } });
+    expect(fixed.body).toMatchObject({ pricing: 'fixed', min_sats: null, max_sats: null });
+    const back = await t.request('PATCH', `/api/v1/assets/${id}`, { token: key, body: { pricing: 'variable' } });
+    expect(back.body).toMatchObject({ min_sats: 100, max_sats: 10_000 });
+    const inverted = await t.request('PATCH', `/api/v1/assets/${id}`, { token: key, body: { min_sats: 900, max_sats: 800 } });
+    expect(inverted.status).toBe(400);
+    expect(inverted.body.message).toMatch(/min_sats/);
+    const rangeOnFixed = await create({ name: 'X', price_sats: 5, min_sats: 1 });
+    expect(rangeOnFixed.status).toBe(400);
+    expect(rangeOnFixed.body.message).toMatch(/variable/);
+  });
+
   it.each([
+    [{ name: 'x', price_sats: 1, pricing: 'auction' }, /pricing/],
+    [{ name: 'x', price_sats: 1, refuse_when_offline: 'yes' }, /refuse_when_offline/],
     [{ price_sats: 10 }, /name/],
     [{ name: 'x' }, /price_sats/],
     [{ name: 'x', price_sats: 0 }, /price_sats/],

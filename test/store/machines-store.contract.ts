@@ -42,6 +42,10 @@ const asset = (id: string, userId: string): AssetRecord => ({
   name: id,
   price_sats: 100,
   duration_ms: 1000,
+  pricing: 'fixed',
+  min_sats: null,
+  max_sats: null,
+  refuse_when_offline: false,
   metadata: {},
   created: T0,
   updated: T0,
@@ -80,6 +84,8 @@ export function describeMachinesStore(name: string, make: () => Promise<StoreHar
       expect(await h.store.getAccount('u1')).toMatchObject({ username: 'alice' });
       expect(await h.store.usernameTaken('alice')).toBe(true);
       expect(await h.store.usernameTaken('bob')).toBe(false);
+      expect((await h.store.getAccountByUsername('alice'))?.user_id).toBe('u1');
+      expect(await h.store.getAccountByUsername('bob')).toBeUndefined();
       expect((await h.store.findKeyByHash('h1'))?.key_id).toBe('k1');
       expect(await h.store.findKeyByHash('nope')).toBeUndefined();
       await h.close();

@@ -74,7 +74,11 @@ function ok<N extends ResponseName>(status: number, schema: N, description: stri
 const assetFields = {
   name: 'Display name, 1-100 printable characters.',
   price_sats: 'Price of one run in satoshis: a whole number from 1 to 2,100,000,000,000.',
-  duration_ms: 'How long the machine runs for one payment, in milliseconds (0 to 86,400,000; default 1,000).',
+  duration_ms: 'How long the machine runs for price_sats, in milliseconds (0 to 86,400,000; default 1,000). Variable pricing scales it with the amount paid.',
+  pricing: 'fixed (default): every payment is price_sats. variable: the payer chooses an amount between min_sats and max_sats.',
+  min_sats: 'Variable pricing: smallest payment (default price_sats). Must be absent or null for fixed pricing.',
+  max_sats: 'Variable pricing: largest payment (default 100 × price_sats). Must be absent or null for fixed pricing.',
+  refuse_when_offline: 'Refuse new invoices while the machine is known to be offline (default false).',
   metadata: 'Free-form JSON object, at most 4,096 bytes serialised (default {}).',
 };
 const pageFields = { limit: 'Page size, 1-200 (default 50).', cursor: 'The next_cursor of the previous page.' };
@@ -91,7 +95,19 @@ const exAccount = {
   created: EXAMPLE.time,
 };
 const exKey = { key_id: EXAMPLE.keyId, api_key_prefix: EXAMPLE.apiKey.slice(0, 12), scope: 'read' as const, label: 'dashboard', created: EXAMPLE.time, revoked_at: null };
-const exAsset = { asset_id: EXAMPLE.assetId, name: 'Coffee machine', price_sats: 1500, duration_ms: 30000, metadata: { location: 'kitchen' }, created: EXAMPLE.time, updated: EXAMPLE.time };
+const exAsset = {
+  asset_id: EXAMPLE.assetId,
+  name: 'Coffee machine',
+  price_sats: 1500,
+  duration_ms: 30000,
+  pricing: 'fixed' as const,
+  min_sats: null,
+  max_sats: null,
+  refuse_when_offline: false,
+  metadata: { location: 'kitchen' },
+  created: EXAMPLE.time,
+  updated: EXAMPLE.time,
+};
 export const exEvent = {
   event_id: EXAMPLE.eventId,
   type: 'action' as const,

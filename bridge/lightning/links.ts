@@ -1,0 +1,348 @@
+/**
+ * Payment links and the LNURL-pay flow. Each asset gets one permanent link (print it as a sticker):
+ * a payRequest (LUD-06) with fixed or variable amounts, a callback that asks the account's backend
+ * for an invoice committing to the metadata's hash, a success message (LUD-09), comments (LUD-12),
+ * a Lightning address (LUD-16), and a verify URL per invoice (LUD-21).
+ */
+import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { AssetsService } from '../machines/assets.js';
+import type { Principal } from '../machines/auth.js';
+import type { MachinesStore, PageResult } from '../machines/store.js';
+import type { AccountRecord, AssetRecord } from '../machines/types.js';
+import { slug } from '../slug.js';
+import type { PublicUrls } from '../urls.js';
+import type { RemotePayParams } from './backends/backend.js';
+import { ADDRESS_NAME, encodeLnurl, lnurlpUri, metadataHash, payMetadata } from './lnurl.js';
+import { qrContent } from './qr.js';
+import type { Settlement } from './settlement.js';
+import type { LightningStore } from './store.js';
+import type { PaymentLinkRecord, PaymentRecord, PaymentStatus } from './types.js';
+import type { Wallets } from './wallets.js';
+
+/** Where the MQTT broker reports whether an asset's device is connected; undefined = unknown. */
+export interface DeviceStateSource {
+  isOnline(assetId: string): boolean | undefined;
+}
+
+export const UNKNOWN_DEVICE_STATE: DeviceStateSource = { isOnline: () => undefined };
+
+export interface LinkInput {
+  name?: string | undefined;
+  comment_allowed?: number | undefined;
+  success_message?: string | undefined;
+  primary?: boolean | undefined;
+}
+
+/** LUD-06 payRequest response. */
+export interface PayRequestBody {
+  tag: 'payRequest';
+  callback: string;
+  minSendable: number;
+  maxSendable: number;
+  metadata: string;
+  commentAllowed: number;
+}
+
+/** LUD-06 callback response, with LUD-09 successAction and LUD-21 verify. */
+export interface InvoiceBody {
+  pr: string;
+  routes: [];
+  successAction: { tag: 'message'; message: string };
+  verify: string;
+}
+
+/** LUD-21 verify response. */
+export interface VerifyBody {
+  status: 'OK';
+  settled: boolean;
+  preimage: string | null;
+  pr: string;
+}
+
+export const DEFAULT_COMMENT_ALLOWED = 140;
+export const DEFAULT_SUCCESS_MESSAGE = 'Paid. The machine starts now.';
+
+export interface PaymentLinksOptions {
+  store: LightningStore;
+  machines: MachinesStore;
+  assets: AssetsService;
+  wallets: Wallets;
+  settlement: Settlement;
+  urls: PublicUrls;
+  deviceState: DeviceStateSource;
+  invoiceExpirySeconds: number;
+}
+
+/** A link reached either directly or through a Lightning address (which adds `text/identifier`). */
+interface Target {
+  link: PaymentLinkRecord;
+  asset: AssetRecord;
+  account: AccountRecord;
+  identifier: string | undefined;
+  callback: string;
+}
+
+const lnurlError = (status: number, reason: string) => new AppError(status, 'lnurl_error', reason);
+
+export class PaymentLinks {
+  private readonly o: PaymentLinksOptions;
+
+  constructor(options: PaymentLinksOptions) {
+    this.o = options;
+  }
+
+  // ------------------------------------------------------------------ the owner's side
+
+  /** Create the asset's link, or update its settings. The link id and LNURL never change. */
+  async provision(principal: Principal, assetId: string, input: LinkInput): Promise<{ link: PaymentLinkRecord; asset: AssetRecord; created: boolean }> {
+    const asset = await this.o.assets.owned(principal.account.user_id, assetId);
+    const existing = await this.o.store.getLinkByAsset(assetId);
+    const now = new Date().toISOString();
+    const username = principal.account.username;
+    const first = existing === undefined && (await this.o.store.getPrimaryLink(principal.account.user_id)) === undefined;
+    const link: PaymentLinkRecord = {
+      link_id: existing?.link_id ?? newId(),
+      user_id: principal.account.user_id,
+      asset_id: assetId,
+      name: existing?.name ?? '',
+      primary: input.primary ?? existing?.primary ?? first,
+      comment_allowed: input.comment_allowed ?? existing?.comment_allowed ?? DEFAULT_COMMENT_ALLOWED,
+      success_message: input.success_message ?? existing?.success_message ?? DEFAULT_SUCCESS_MESSAGE,
+      created: existing?.created ?? now,
+      updated: now,
+    };
+    if (input.name !== undefined) {
+      link.name = `${username}.${input.name}`;
+      if (!(await this.o.store.putLink(link))) throw new AppError(409, 'name_taken', `The address name ${input.name} is taken on this account`);
+    } else if (existing) {
+      await this.o.store.putLink(link);
+    } else {
+      const base = `${username}.${slug(asset.name, 24, 'machine')}`;
+      for (let n = 1; ; n++) {
+        link.name = n === 1 ? base : `${base}-${n}`;
+        if (await this.o.store.putLink(link)) break;
+      }
+    }
+    if (link.primary) await this.demoteOthers(link);
+    return { link, asset, created: existing === undefined };
+  }
+
+  async get(principal: Principal, assetId: string): Promise<{ link: PaymentLinkRecord; asset: AssetRecord }> {
+    const asset = await this.o.assets.owned(principal.account.user_id, assetId);
+    const link = await this.o.store.getLinkByAsset(assetId);
+    if (!link) {
+      throw new AppError(404, 'payment_link_not_found', `Asset ${assetId} has no payment link yet: POST /api/v1/assets/${assetId}/payment-link first`);
+    }
+    return { link, asset };
+  }
+
+  /** The payment-link body: every form of the link, and the amounts it takes. */
+  view(link: PaymentLinkRecord, asset: AssetRecord) {
+    const { min, max } = satsRange(asset);
+    const url = this.o.urls.lnurlPay(link.link_id);
+    return {
+      link_id: link.link_id,
+      asset_id: link.asset_id,
+      lnurl: encodeLnurl(url),
+      url,
+      lnurlp: lnurlpUri(url),
+      lightning_address: `${link.name}@${this.o.urls.host}`,
+      qr_png_url: this.o.urls.qr(link.link_id, 'png'),
+      qr_svg_url: this.o.urls.qr(link.link_id, 'svg'),
+      min_sats: min,
+      max_sats: max,
+      comment_allowed: link.comment_allowed,
+      success_message: link.success_message,
+      primary: link.primary,
+      created: link.created,
+      updated: link.updated,
+    };
+  }
+
+  async payments(principal: Principal, assetId: string, status: PaymentStatus | undefined, limit: number, before: number | undefined): Promise<PageResult<PaymentRecord>> {
+    await this.o.assets.owned(principal.account.user_id, assetId);
+    return this.o.store.listPayments(assetId, before === undefined ? { limit } : { limit, before }, status);
+  }
+
+  /** What a link's QR code holds. */
+  qrText(link: PaymentLinkRecord): string {
+    return qrContent(encodeLnurl(this.o.urls.lnurlPay(link.link_id)));
+  }
+
+  paymentByHash(paymentHash: string): Promise<PaymentRecord | undefined> {
+    return this.o.store.getPaymentByHash(paymentHash);
+  }
+
+  // ------------------------------------------------------------------ the payer's side (LNURL)
+
+  async linkTarget(linkId: string): Promise<Target> {
+    const link = await this.o.store.getLink(linkId);
+    if (!link) throw lnurlError(404, 'Unknown payment link');
+    return this.target(link, undefined, this.o.urls.lnurlCallback(link.link_id));
+  }
+
+  /** LUD-16: `<username>.<name>` is a link's address, `<username>` the account's primary link. */
+  async addressTarget(name: string): Promise<Target> {
+    const lower = name.toLowerCase();
+    if (!ADDRESS_NAME.test(lower)) throw lnurlError(404, 'Unknown Lightning address');
+    let link = await this.o.store.getLinkByName(lower);
+    if (!link) {
+      const account = await this.o.machines.getAccountByUsername(lower);
+      link = account ? await this.o.store.getPrimaryLink(account.user_id) : undefined;
+    }
+    if (!link) throw lnurlError(404, 'Unknown Lightning address');
+    return this.target(link, `${lower}@${this.o.urls.host}`, this.o.urls.addressCallback(lower));
+  }
+
+  /** LUD-06 payRequest. */
+  async payRequest(target: Target): Promise<PayRequestBody> {
+    this.refuseOffline(target.asset);
+    const terms = await this.terms(target);
+    return {
+      tag: 'payRequest',
+      callback: target.callback,
+      minSendable: terms.minSendable,
+      maxSendable: terms.maxSendable,
+      metadata: terms.metadata,
+      commentAllowed: terms.commentAllowed,
+    };
+  }
+
+  /** LUD-06 callback: an invoice for `amount` millisatoshis, committing to the metadata. */
+  async invoice(target: Target, amountParam: string | undefined, commentParam: string | undefined): Promise<InvoiceBody> {
+    this.refuseOffline(target.asset);
+    const terms = await this.terms(target);
+    if (amountParam === undefined || !/^\d{1,19}$/.test(amountParam)) {
+      throw lnurlError(400, 'amount is required: a whole number of millisatoshis');
+    }
+    const amountMsat = Number(amountParam);
+    if (amountMsat < terms.minSendable || amountMsat > terms.maxSendable) {
+      throw lnurlError(400, `amount must be between ${terms.minSendable} and ${terms.maxSendable} millisatoshis`);
+    }
+    if (amountMsat % 1000 !== 0) throw lnurlError(400, 'amount must be a whole number of sats (a multiple of 1000 millisatoshis)');
+    const comment = commentParam === undefined || commentParam === '' ? null : commentParam;
+    if (comment !== null) {
+      if (terms.commentAllowed === 0) throw lnurlError(400, 'this link takes no comments');
+      if ([...comment].length > terms.commentAllowed) throw lnurlError(400, `comment is longer than ${terms.commentAllowed} characters`);
+      if (/[\u0000-\u001f\u007f]/.test(comment)) throw lnurlError(400, 'comment contains control characters');
+    }
+
+    const { asset, link, account } = target;
+    const amountSats = amountMsat / 1000;
+    const paymentId = newId();
+    const backend = await this.o.wallets.backendFor(account);
+    const created = await backend.createInvoice({
+      amountMsat,
+      descriptionHash: metadataHash(terms.metadata),
+      metadata: terms.metadata,
+      memo: `${asset.name} (paywire ${paymentId})`,
+      expirySeconds: this.o.invoiceExpirySeconds,
+      paymentId,
+      comment: comment ?? undefined,
+    });
+    await this.o.store.createPayment({
+      payment_id: paymentId,
+      user_id: account.user_id,
+      asset_id: asset.asset_id,
+      link_id: link.link_id,
+      amount_sats: amountSats,
+      duration_ms: runTime(asset, amountSats),
+      payment_hash: created.paymentHash,
+      pr: created.pr,
+      status: 'pending',
+      rail: 'lightning',
+      backend: backend.kind,
+      backend_ref: created.ref,
+      comment,
+      preimage: null,
+      expires_at: created.expiresAt,
+      created: new Date().toISOString(),
+      settled_at: null,
+      event_id: null,
+    });
+    return {
+      pr: created.pr,
+      routes: [],
+      successAction: { tag: 'message', message: link.success_message },
+      verify: this.o.urls.verify(created.paymentHash),
+    };
+  }
+
+  /** LUD-21 verify: settled or not, with the preimage once it is. */
+  async verify(paymentHash: string): Promise<VerifyBody> {
+    let payment = /^[0-9a-f]{64}$/.test(paymentHash) ? await this.o.store.getPaymentByHash(paymentHash) : undefined;
+    if (!payment) throw lnurlError(404, 'Not found');
+    payment = await this.o.settlement.refresh(payment).catch(() => payment as PaymentRecord);
+    const settled = payment.status === 'settled';
+    return { status: 'OK', settled, preimage: settled ? payment.preimage : null, pr: payment.pr };
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private async target(link: PaymentLinkRecord, identifier: string | undefined, callback: string): Promise<Target> {
+    const asset = await this.o.machines.getAsset(link.asset_id);
+    const account = await this.o.machines.getAccount(link.user_id);
+    if (!asset || asset.deleted_at !== null || !account) throw lnurlError(404, 'This machine no longer takes payments');
+    return { link, asset, account, identifier, callback };
+  }
+
+  /** Amounts, metadata and comment length for a target; a proxied Lightning address imposes its own. */
+  private async terms(target: Target): Promise<{ minSendable: number; maxSendable: number; metadata: string; commentAllowed: number }> {
+    const { min, max } = satsRange(target.asset);
+    const own = {
+      minSendable: min * 1000,
+      maxSendable: max * 1000,
+      metadata: payMetadata(describe(target.asset), target.identifier),
+      commentAllowed: target.link.comment_allowed,
+    };
+    const backend = await this.o.wallets.backendFor(target.account);
+    if (!backend.payParams) return own;
+    const remote: RemotePayParams = await backend.payParams();
+    const terms = {
+      minSendable: Math.max(own.minSendable, Math.ceil(remote.minSendable / 1000) * 1000),
+      maxSendable: Math.min(own.maxSendable, Math.floor(remote.maxSendable / 1000) * 1000),
+      // The remote service hashes its own metadata into the invoice, so that is what the payer must see.
+      metadata: remote.metadata,
+      commentAllowed: Math.min(own.commentAllowed, remote.commentAllowed),
+    };
+    if (terms.minSendable > terms.maxSendable) throw lnurlError(503, 'The wallet behind this machine cannot receive this amount');
+    return terms;
+  }
+
+  private refuseOffline(asset: AssetRecord): void {
+    if (asset.refuse_when_offline && this.o.deviceState.isOnline(asset.asset_id) === false) {
+      throw lnurlError(503, `${asset.name} is offline right now; try again later`);
+    }
+  }
+
+  private async demoteOthers(primary: PaymentLinkRecord): Promise<void> {
+    // Only one primary link per account: the previous one steps down.
+    const current = await this.o.store.getPrimaryLink(primary.user_id);
+    if (current && current.link_id !== primary.link_id && current.primary) {
+      await this.o.store.putLink({ ...current, primary: false, updated: primary.updated });
+    }
+  }
+}
+
+/** Amounts an asset accepts, in sats. */
+export function satsRange(asset: AssetRecord): { min: number; max: number } {
+  return asset.pricing === 'variable'
+    ? { min: asset.min_sats ?? asset.price_sats, max: asset.max_sats ?? asset.price_sats }
+    : { min: asset.price_sats, max: asset.price_sats };
+}
+
+/** How long the machine runs for a payment: fixed, or scaled by the amount for variable pricing. */
+export function runTime(asset: AssetRecord, amountSats: number): number {
+  return asset.pricing === 'variable' ? Math.round((asset.duration_ms * amountSats) / asset.price_sats) : asset.duration_ms;
+}
+
+function describe(asset: AssetRecord): string {
+  return asset.pricing === 'variable'
+    ? `${asset.name}: ${asset.price_sats} sats per ${seconds(asset.duration_ms)}`
+    : `${asset.name}: ${asset.price_sats} sats`;
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}

@@ -1,0 +1,54 @@
+/**
+ * The Lightning rail's store interface: payment links, payments, account wallets and the dev node's
+ * invoices. `settlePayment` is the one place a payment becomes settled: it writes the payment and its
+ * `paid` event (with the event's webhook deliveries) in one atomic step, exactly once.
+ */
+import type { DeliveryRecord, EventRecord } from '../machines/types.js';
+import type { PageResult, SeqPage } from '../machines/store.js';
+import type { DevInvoiceRecord, PaymentLinkRecord, PaymentRecord, PaymentStatus, WalletRecord } from './types.js';
+
+export type SettleResult =
+  | { settled: PaymentRecord; event: EventRecord }
+  | { already: PaymentRecord }
+  | { missing: true };
+
+export interface LightningStore {
+  getLink(linkId: string): Promise<PaymentLinkRecord | undefined>;
+  getLinkByAsset(assetId: string): Promise<PaymentLinkRecord | undefined>;
+  /** By the local part of its Lightning address. */
+  getLinkByName(name: string): Promise<PaymentLinkRecord | undefined>;
+  /** The link `<username>@host` pays: the account's primary link. */
+  getPrimaryLink(userId: string): Promise<PaymentLinkRecord | undefined>;
+  /** Create or update a link; false when another link already has its name. */
+  putLink(link: PaymentLinkRecord): Promise<boolean>;
+
+  /** The store assigns `seq`. */
+  createPayment(payment: Omit<PaymentRecord, 'seq'>): Promise<PaymentRecord>;
+  getPayment(paymentId: string): Promise<PaymentRecord | undefined>;
+  getPaymentByHash(paymentHash: string): Promise<PaymentRecord | undefined>;
+  listPayments(assetId: string, page: SeqPage, status?: PaymentStatus): Promise<PageResult<PaymentRecord>>;
+  /** Every payment still pending, oldest first. */
+  pendingPayments(): Promise<PaymentRecord[]>;
+  /** Mark a pending payment expired; false when it is not pending. */
+  expirePayment(paymentHash: string): Promise<boolean>;
+  /**
+   * Settle a payment exactly once: when it is not settled yet, write it settled together with its
+   * `paid` event and that event's deliveries (the store assigns their `seq`s); otherwise write nothing.
+   */
+  settlePayment(
+    paymentHash: string,
+    settledAt: string,
+    preimage: string | null,
+    event: Omit<EventRecord, 'seq'>,
+    deliveries: Omit<DeliveryRecord, 'seq'>[],
+  ): Promise<SettleResult>;
+
+  getWallet(userId: string): Promise<WalletRecord | undefined>;
+  putWallet(wallet: WalletRecord): Promise<void>;
+  deleteWallet(userId: string): Promise<void>;
+  /** Accounts whose wallet uses `backend` with `settings[key] === value` (BTCPay store ids). */
+  findWallets(backend: WalletRecord['backend'], key: string, value: string): Promise<WalletRecord[]>;
+
+  putDevInvoice(invoice: DevInvoiceRecord): Promise<void>;
+  getDevInvoice(paymentHash: string): Promise<DevInvoiceRecord | undefined>;
+}

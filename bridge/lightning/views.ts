@@ -1,0 +1,19 @@
+/** What the API sends for a payment. The preimage stays out; LUD-21 verify reveals it once settled. */
+import type { PaymentRecord } from './types.js';
+
+export function paymentView(payment: PaymentRecord) {
+  return {
+    payment_id: payment.payment_id,
+    asset_id: payment.asset_id,
+    amount_sats: payment.amount_sats,
+    duration_ms: payment.duration_ms,
+    payment_hash: payment.payment_hash,
+    pr: payment.pr,
+    status: payment.status,
+    rail: payment.rail,
+    comment: payment.comment,
+    created: payment.created,
+    expires_at: payment.expires_at,
+    settled_at: payment.settled_at,
+  };
+}

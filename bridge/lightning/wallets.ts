@@ -1,0 +1,177 @@
+/**
+ * Which Lightning backend makes an account's invoices: the account's own wallet when it set one
+ * (`PUT /api/v1/accounts/me/wallet`), else the server default. Wallet secrets are sealed at rest and
+ * never shown again. Backend instances are built once per wallet version and reused; those that
+ * push settlements (`watch`) are watched from the moment they are built until they are replaced.
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import { validate } from '../http/validate.js';
+import type { AccountRecord } from '../machines/types.js';
+import type { Sealer } from '../sealer.js';
+import type { BackendSpec, LightningBackend, SettledListener } from './backends/backend.js';
+import type { DevBackend } from './backends/dev.js';
+import type { LightningStore } from './store.js';
+import type { BackendKind, WalletRecord } from './types.js';
+
+export interface BackendChoice {
+  kind: BackendKind;
+  settings: Record<string, string>;
+  secrets: Record<string, string>;
+}
+
+export interface WalletView {
+  backend: BackendKind;
+  /** `account`: the account's own wallet; `server`: the bridge's default. */
+  source: 'account' | 'server';
+  settings: Record<string, string>;
+  /** Names of the secrets that are set (their values are never shown). */
+  secrets_set: string[];
+  created: string | null;
+  updated: string | null;
+}
+
+export interface WalletsOptions {
+  store: LightningStore;
+  sealer: Sealer;
+  specs: Partial<Record<BackendKind, BackendSpec>>;
+  /** The bridge's own node, when the dev backend is active. */
+  dev: DevBackend | undefined;
+  serverDefault: BackendChoice;
+  timeoutMs: number;
+  log: Logger;
+}
+
+interface Built {
+  backend: LightningBackend;
+  stop: (() => Promise<void>) | undefined;
+}
+
+export class Wallets {
+  private readonly options: WalletsOptions;
+  private readonly built = new Map<string, Built>();
+  private listener: SettledListener | undefined;
+
+  constructor(options: WalletsOptions) {
+    this.options = options;
+  }
+
+  /** Where pushed settlements go; backends built before and after this call are watched. */
+  onSettled(listener: SettledListener): void {
+    this.listener = listener;
+    for (const built of this.built.values()) this.watch(built);
+  }
+
+  async stop(): Promise<void> {
+    this.listener = undefined;
+    await Promise.allSettled([...this.built.values()].map((b) => b.stop?.()));
+    this.built.clear();
+  }
+
+  /** The backend that makes (and looks up) this account's invoices. */
+  async backendFor(account: Pick<AccountRecord, 'user_id' | 'lightning_address'>): Promise<LightningBackend> {
+    const wallet = await this.options.store.getWallet(account.user_id);
+    const choice: BackendChoice = wallet
+      ? { kind: wallet.backend, settings: wallet.settings, secrets: wallet.secrets_sealed ? this.options.sealer.open(wallet.secrets_sealed) : {} }
+      : this.options.serverDefault;
+    // One instance per wallet version; the server default is shared unless it depends on the account.
+    const key = wallet
+      ? `${account.user_id}@${wallet.updated}`
+      : choice.kind === 'lnaddress'
+        ? `server:${account.user_id}:${account.lightning_address ?? ''}`
+        : 'server';
+    const hit = this.built.get(key);
+    if (hit) return hit.backend;
+    if (wallet) {
+      for (const [k, b] of this.built) {
+        if (k.startsWith(`${account.user_id}@`)) {
+          this.built.delete(k);
+          void b.stop?.();
+        }
+      }
+    }
+    const built: Built = { backend: this.build(choice, account), stop: undefined };
+    this.built.set(key, built);
+    this.watch(built);
+    return built.backend;
+  }
+
+  async view(userId: string): Promise<WalletView> {
+    const wallet = await this.options.store.getWallet(userId);
+    if (!wallet) {
+      const d = this.options.serverDefault;
+      return { backend: d.kind, source: 'server', settings: {}, secrets_set: [], created: null, updated: null };
+    }
+    const secrets = wallet.secrets_sealed ? Object.keys(this.options.sealer.open<Record<string, string>>(wallet.secrets_sealed)) : [];
+    return { backend: wallet.backend, source: 'account', settings: wallet.settings, secrets_set: secrets.sort(), created: wallet.created, updated: wallet.updated };
+  }
+
+  /** Set the account's own backend from a request body `{backend, ...settings, ...secrets}`. */
+  async set(account: Pick<AccountRecord, 'user_id' | 'lightning_address'>, body: unknown): Promise<WalletView> {
+    const kind = validate(z.looseObject({ backend: z.enum(this.choosableKinds() as [BackendKind, ...BackendKind[]]) }), body).backend;
+    const fields = { ...(body as Record<string, unknown>) };
+    delete fields['backend'];
+    let settings: Record<string, string> = {};
+    let secrets: Record<string, string> = {};
+    if (kind === 'dev') {
+      validate(z.strictObject({}), fields);
+    } else {
+      const spec = this.options.specs[kind] as BackendSpec;
+      const settingsShape = (spec.settings as unknown as z.ZodObject).shape;
+      const secretsShape = (spec.secrets as unknown as z.ZodObject).shape;
+      validate(z.strictObject({ ...settingsShape, ...secretsShape }), fields);
+      settings = validate(spec.settings, pick(fields, Object.keys(settingsShape)));
+      secrets = validate(spec.secrets, pick(fields, Object.keys(secretsShape)));
+      if (kind === 'lnaddress' && !settings['address'] && !account.lightning_address) {
+        throw new AppError(400, 'invalid_body', 'The lnaddress backend needs an address: give one, or sign the account up with a lightning_address');
+      }
+    }
+    const now = new Date().toISOString();
+    const existing = await this.options.store.getWallet(account.user_id);
+    const wallet: WalletRecord = {
+      user_id: account.user_id,
+      backend: kind,
+      settings,
+      secrets_sealed: Object.keys(secrets).length > 0 ? this.options.sealer.seal(secrets) : null,
+      created: existing?.created ?? now,
+      updated: now,
+    };
+    await this.options.store.putWallet(wallet);
+    return this.view(account.user_id);
+  }
+
+  /** Go back to the server default. */
+  async remove(userId: string): Promise<WalletView> {
+    await this.options.store.deleteWallet(userId);
+    return this.view(userId);
+  }
+
+  /** Kinds an account may choose: the configurable ones, and `dev` only while the dev node runs. */
+  choosableKinds(): BackendKind[] {
+    const kinds = Object.keys(this.options.specs) as BackendKind[];
+    return this.options.dev ? ['dev', ...kinds] : kinds;
+  }
+
+  private build(choice: BackendChoice, account: Pick<AccountRecord, 'user_id' | 'lightning_address'>): LightningBackend {
+    if (choice.kind === 'dev') {
+      if (!this.options.dev) throw new AppError(500, 'backend_unavailable', 'The dev Lightning backend is not active on this server');
+      return this.options.dev;
+    }
+    const spec = this.options.specs[choice.kind];
+    if (!spec) throw new AppError(500, 'backend_unavailable', `The ${choice.kind} Lightning backend is not available on this server`);
+    return spec.create(choice.settings, choice.secrets, {
+      timeoutMs: this.options.timeoutMs,
+      account: { user_id: account.user_id, lightning_address: account.lightning_address },
+    });
+  }
+
+  private watch(built: Built): void {
+    if (!this.listener || built.stop || !built.backend.watch) return;
+    built.stop = built.backend.watch((hash, preimage) => this.listener?.(hash, preimage));
+  }
+}
+
+function pick(source: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => k in source).map((k) => [k, source[k]]));
+}

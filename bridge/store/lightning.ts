@@ -1,0 +1,164 @@
+/**
+ * The Lightning store on the embedded journal. Settling a payment commits the payment, its `paid`
+ * event and the event's deliveries as one journal record: the check ("not settled yet") and the
+ * write happen in one synchronous step, so concurrent settlements cannot both win.
+ */
+import type { PageResult, SeqPage } from '../machines/store.js';
+import type { DeliveryRecord, EventRecord } from '../machines/types.js';
+import type { LightningStore, SettleResult } from '../lightning/store.js';
+import type { DevInvoiceRecord, PaymentLinkRecord, PaymentRecord, PaymentStatus, WalletRecord } from '../lightning/types.js';
+import type { Journal } from './journal.js';
+import type { JournalMachinesStore } from './machines.js';
+import { lowerBound, pageNewestFirst } from './paging.js';
+
+const LINKS = 'payment_links';
+const PAYMENTS = 'payments';
+const WALLETS = 'wallets';
+const DEV_INVOICES = 'dev_invoices';
+
+export class JournalLightningStore implements LightningStore {
+  private readonly journal: Journal;
+  private readonly machines: JournalMachinesStore;
+  private readonly linkByAsset = new Map<string, string>();
+  private readonly linkByName = new Map<string, string>();
+  private readonly linksByUser = new Map<string, string[]>();
+  private readonly paymentByHash = new Map<string, string>();
+  private readonly paymentsByAsset = new Map<string, PaymentRecord[]>();
+  private readonly pending = new Set<string>();
+  private paymentSeq = 0;
+
+  /** Registers its indexes on the journal; call before `journal.open()`. */
+  constructor(journal: Journal, machines: JournalMachinesStore) {
+    this.journal = journal;
+    this.machines = machines;
+    journal.onApply((c, id, next, prev) => this.index(c, id, next, prev));
+  }
+
+  private index(c: string, id: string, next: unknown, prev: unknown): void {
+    if (c === LINKS) {
+      const p = prev as PaymentLinkRecord | undefined;
+      const n = next as PaymentLinkRecord;
+      if (p && p.name !== n.name) this.linkByName.delete(p.name);
+      this.linkByName.set(n.name, id);
+      this.linkByAsset.set(n.asset_id, id);
+      const list = this.linksByUser.get(n.user_id) ?? [];
+      if (!list.includes(id)) list.push(id);
+      this.linksByUser.set(n.user_id, list);
+    } else if (c === PAYMENTS) {
+      const n = next as PaymentRecord;
+      let list = this.paymentsByAsset.get(n.asset_id);
+      if (!list) {
+        list = [];
+        this.paymentsByAsset.set(n.asset_id, list);
+      }
+      if (prev === undefined) list.push(n);
+      else list[lowerBound(list, n.seq)] = n;
+      this.paymentByHash.set(n.payment_hash, id);
+      if (n.status === 'pending') this.pending.add(id);
+      else this.pending.delete(id);
+      this.paymentSeq = Math.max(this.paymentSeq, n.seq);
+    }
+  }
+
+  async getLink(linkId: string): Promise<PaymentLinkRecord | undefined> {
+    return this.journal.get<PaymentLinkRecord>(LINKS, linkId);
+  }
+
+  async getLinkByAsset(assetId: string): Promise<PaymentLinkRecord | undefined> {
+    const id = this.linkByAsset.get(assetId);
+    return id === undefined ? undefined : this.journal.get<PaymentLinkRecord>(LINKS, id);
+  }
+
+  async getLinkByName(name: string): Promise<PaymentLinkRecord | undefined> {
+    const id = this.linkByName.get(name);
+    return id === undefined ? undefined : this.journal.get<PaymentLinkRecord>(LINKS, id);
+  }
+
+  async getPrimaryLink(userId: string): Promise<PaymentLinkRecord | undefined> {
+    const links = (this.linksByUser.get(userId) ?? []).map((id) => this.journal.get<PaymentLinkRecord>(LINKS, id) as PaymentLinkRecord);
+    return links.find((l) => l.primary) ?? links[0];
+  }
+
+  async putLink(link: PaymentLinkRecord): Promise<boolean> {
+    const holder = this.linkByName.get(link.name);
+    if (holder !== undefined && holder !== link.link_id) return false;
+    await this.journal.commit([{ c: LINKS, id: link.link_id, doc: link }]);
+    return true;
+  }
+
+  async createPayment(payment: Omit<PaymentRecord, 'seq'>): Promise<PaymentRecord> {
+    const stored: PaymentRecord = { ...payment, seq: this.paymentSeq + 1 };
+    await this.journal.commit([{ c: PAYMENTS, id: stored.payment_id, doc: stored }]);
+    return stored;
+  }
+
+  async getPayment(paymentId: string): Promise<PaymentRecord | undefined> {
+    return this.journal.get<PaymentRecord>(PAYMENTS, paymentId);
+  }
+
+  async getPaymentByHash(paymentHash: string): Promise<PaymentRecord | undefined> {
+    const id = this.paymentByHash.get(paymentHash);
+    return id === undefined ? undefined : this.journal.get<PaymentRecord>(PAYMENTS, id);
+  }
+
+  async listPayments(assetId: string, page: SeqPage, status?: PaymentStatus): Promise<PageResult<PaymentRecord>> {
+    return pageNewestFirst(this.paymentsByAsset.get(assetId) ?? [], page, (p) => status === undefined || p.status === status);
+  }
+
+  async pendingPayments(): Promise<PaymentRecord[]> {
+    return [...this.pending].map((id) => this.journal.get<PaymentRecord>(PAYMENTS, id) as PaymentRecord);
+  }
+
+  async expirePayment(paymentHash: string): Promise<boolean> {
+    const payment = await this.getPaymentByHash(paymentHash);
+    if (!payment || payment.status !== 'pending') return false;
+    await this.journal.commit([{ c: PAYMENTS, id: payment.payment_id, doc: { ...payment, status: 'expired' } }]);
+    return true;
+  }
+
+  async settlePayment(
+    paymentHash: string,
+    settledAt: string,
+    preimage: string | null,
+    event: Omit<EventRecord, 'seq'>,
+    deliveries: Omit<DeliveryRecord, 'seq'>[],
+  ): Promise<SettleResult> {
+    const id = this.paymentByHash.get(paymentHash);
+    const payment = id === undefined ? undefined : this.journal.get<PaymentRecord>(PAYMENTS, id);
+    if (!payment) return { missing: true };
+    if (payment.status === 'settled') {
+      await this.journal.sync();
+      return { already: payment };
+    }
+    const staged = this.machines.stageEvent(event, deliveries);
+    if ('duplicate' in staged) throw new Error(`payment ${payment.payment_id} is not settled but its event ${staged.duplicate.event_id} exists`);
+    const settled: PaymentRecord = { ...payment, status: 'settled', settled_at: settledAt, preimage, event_id: staged.stored.event_id };
+    await this.journal.commit([{ c: PAYMENTS, id: payment.payment_id, doc: settled }, ...staged.mutations]);
+    return { settled, event: staged.stored };
+  }
+
+  async getWallet(userId: string): Promise<WalletRecord | undefined> {
+    return this.journal.get<WalletRecord>(WALLETS, userId);
+  }
+
+  async putWallet(wallet: WalletRecord): Promise<void> {
+    await this.journal.commit([{ c: WALLETS, id: wallet.user_id, doc: wallet }]);
+  }
+
+  async deleteWallet(userId: string): Promise<void> {
+    if (this.journal.get(WALLETS, userId) === undefined) return;
+    await this.journal.commit([{ c: WALLETS, id: userId, delete: true }]);
+  }
+
+  async findWallets(backend: WalletRecord['backend'], key: string, value: string): Promise<WalletRecord[]> {
+    return [...this.journal.values<WalletRecord>(WALLETS)].filter((w) => w.backend === backend && w.settings[key] === value);
+  }
+
+  async putDevInvoice(invoice: DevInvoiceRecord): Promise<void> {
+    await this.journal.commit([{ c: DEV_INVOICES, id: invoice.payment_hash, doc: invoice }]);
+  }
+
+  async getDevInvoice(paymentHash: string): Promise<DevInvoiceRecord | undefined> {
+    return this.journal.get<DevInvoiceRecord>(DEV_INVOICES, paymentHash);
+  }
+}
