@@ -48,9 +48,26 @@ export interface RemotePayParams {
   commentAllowed: number;
 }
 
+/** A hosted checkout (a BTCPay store invoice): for payers who do not speak LNURL. */
+export interface CheckoutRequest {
+  amountSats: number;
+  /** Shown on the checkout page and in the backend's dashboard. */
+  description: string;
+  expirySeconds: number;
+  /** Our payment id, carried as the order id. */
+  paymentId: string;
+  redirectUrl?: string | undefined;
+}
+
+export interface CreatedCheckout extends CreatedInvoice {
+  checkoutUrl: string;
+}
+
 export interface LightningBackend {
   readonly kind: BackendKind;
   createInvoice(request: InvoiceRequest): Promise<CreatedInvoice>;
+  /** Only backends with a hosted checkout page (BTCPay). */
+  createCheckout?(request: CheckoutRequest): Promise<CreatedCheckout>;
   lookupInvoice(paymentHash: string, ref: string | null): Promise<InvoiceState>;
   /** Start pushing settlements; returns a function that stops it. */
   watch?(onSettled: SettledListener): () => Promise<void>;
