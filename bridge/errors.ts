@@ -37,6 +37,8 @@ export interface ErrorFamily {
   readonly name: string;
   /** Translate a shared code to this family's code; return the code itself when it is the family's own. */
   code(code: string): string;
+  /** The HTTP status this family answers an error with, when it differs from the error's own. */
+  status?(err: AppError): number;
   body(err: AppError, code: string): Record<string, unknown>;
 }
 
@@ -54,6 +56,10 @@ export function toAppError(err: unknown): AppError {
   const e = (typeof err === 'object' && err !== null ? err : {}) as HttpLikeError;
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
   const message = typeof e.message === 'string' ? e.message : 'error';
+  if (err instanceof Error && err.name === 'BackendError') {
+    // A Lightning backend failed: what failed is the caller's business (no secrets are in these messages).
+    return new AppError(500, 'backend_unavailable', `The Lightning backend is unavailable (${err.message}); retry later`, { cause: err });
+  }
   if (err instanceof Error && err.name === 'StoreUnavailableError') {
     return new AppError(500, 'backend_unavailable', 'Storage is unavailable; the write was not made. Retry with backoff.', { cause: err });
   }
@@ -102,7 +108,7 @@ export function errorMiddleware(family: ErrorFamily, log: Logger): Middleware {
         log.error({ err: thrown, family: family.name, method: ctx.method, url: ctx.originalUrl }, 'request failed');
       }
       const code = family.code(err.code);
-      ctx.status = err.status;
+      ctx.status = family.status?.(err) ?? err.status;
       for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
       ctx.body = family.body(err, code);
     }

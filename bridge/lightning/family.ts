@@ -17,6 +17,8 @@ export const LNURL_ERRORS: ErrorFamily = {
   name: 'lnurl',
   code: (code) => code,
   body: (err: AppError) => ({ status: 'ERROR', reason: err.message }),
+  // A wallet should retry later when the backend is down: 503, not a server fault.
+  status: (err: AppError) => (err.code === 'backend_unavailable' ? 503 : err.status),
 };
 
 export interface LnurlFamilyOptions {
