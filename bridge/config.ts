@@ -148,7 +148,7 @@ export const SETTINGS: Setting[] = [
   { name: 'WEBHOOK_CONCURRENCY', key: 'webhookConcurrency', default: 8, parse: int(1, 256), doc: 'webhook deliveries in flight at once' },
   { name: 'JOURNAL_FSYNC', key: 'journalFsync', default: true, parse: bool, doc: 'fdatasync each store commit before answering' },
   { name: 'JOURNAL_COMPACT_BYTES', key: 'journalCompactBytes', default: 16_777_216, parse: int(4096, 1 << 30), doc: 'log size that triggers a snapshot' },
-  { name: 'INVOICE_EXPIRY_SECONDS', key: 'invoiceExpirySeconds', default: 600, parse: int(60, 86_400), doc: 'how long a Lightning invoice can be paid' },
+  { name: 'INVOICE_EXPIRY_SECONDS', key: 'invoiceExpirySeconds', default: 600, parse: int(1, 86_400), doc: 'how long a Lightning invoice can be paid' },
   { name: 'LIGHTNING_POLL_MS', key: 'lightningPollMs', default: 3_000, parse: int(20, 600_000), doc: 'how often pending invoices are looked up at their backend' },
   { name: 'LIGHTNING_TIMEOUT_MS', key: 'lightningTimeoutMs', default: 10_000, parse: int(100, 120_000), doc: 'timeout of each request to a Lightning backend' },
   { name: 'LNURL_CALLBACKS_PER_MINUTE', key: 'lnurlCallbacksPerMinute', default: 120, parse: int(0, 1_000_000), doc: 'invoices per minute per client IP (0 = unlimited)' },

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../bridge/config.js';
 import { createLogger } from '../../bridge/log.js';
-import { Bridge, type BridgeInfo } from '../../bridge/main.js';
+import { Bridge, type BridgeInfo, type BridgeOptions } from '../../bridge/main.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -59,7 +59,7 @@ export async function request<T = any>(baseUrl: string, method: string, path: st
   return { status: response.status, headers: response.headers, body: body as T, text };
 }
 
-export async function startBridge(overrides: Record<string, unknown> = {}, options: { dataDir?: string } = {}): Promise<TestBridge> {
+export async function startBridge(overrides: Record<string, unknown> = {}, options: { dataDir?: string; bridge?: BridgeOptions } = {}): Promise<TestBridge> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'paywire-test-')));
   const config = loadConfig({
     env: {},
@@ -75,7 +75,7 @@ export async function startBridge(overrides: Record<string, unknown> = {}, optio
       ...overrides,
     },
   });
-  const bridge = new Bridge(config, createLogger(config.logLevel));
+  const bridge = new Bridge(config, createLogger(config.logLevel), options.bridge);
   const info = await bridge.start();
   const url = info.url;
   const api = <T = any>(method: string, path: string, opts?: RequestOptions) => request<T>(url, method, path, opts);
