@@ -4,6 +4,7 @@
  * benchmark is unknown or actually breaks (throws).
  */
 import * as events from './events.js';
+import * as lnurl from './lnurl.js';
 
 interface Benchmark {
   name: string;
@@ -14,6 +15,7 @@ interface Benchmark {
 /** Every known benchmark, in the order `npm run bench` runs them. Add new ones here. */
 const BENCHMARKS: Benchmark[] = [
   { name: 'events', description: 'event appends per second with 1,000 and with 100,000 events stored', run: events.run },
+  { name: 'lnurl', description: 'LNURL callback invoices per second (dev backend) and settle -> bus latency', run: lnurl.run },
 ];
 
 function header(bench: Benchmark): void {

@@ -23,6 +23,7 @@ import { BACKEND_SPECS } from './lightning/backends/index.js';
 import { DevBackend } from './lightning/backends/dev.js';
 import { lightningAddressFamily, lnurlFamily } from './lightning/family.js';
 import { PaymentLinks, UNKNOWN_DEVICE_STATE, type DeviceStateSource } from './lightning/links.js';
+import { btcpayWebhookRoutes } from './lightning/btcpay-webhook.js';
 import { lightningRoutes } from './lightning/routes.js';
 import { Settlement } from './lightning/settlement.js';
 import { Wallets } from './lightning/wallets.js';
@@ -152,7 +153,7 @@ export class Bridge {
     const lnurl = { links, bodyLimitBytes: limit, log };
     const app = createApp(
       [
-        { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes(config), lightning] }) },
+        { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes(config), lightning, btcpayWebhookRoutes({ store: lightningStore, machines: store, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) })] }) },
         { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
         { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily({ bodyLimitBytes: limit, log }) },
         {

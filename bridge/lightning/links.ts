@@ -174,6 +174,67 @@ export class PaymentLinks {
     return this.o.store.getPaymentByHash(paymentHash);
   }
 
+  /**
+   * A hosted checkout (BTCPay's checkout page) for payers who do not speak LNURL: a pending payment
+   * like an LNURL invoice's, with the checkout's Lightning invoice, settled the same way.
+   */
+  async checkout(
+    principal: Principal,
+    assetId: string,
+    input: { amount_sats?: number | undefined; redirect_url?: string | undefined },
+  ): Promise<{ payment: PaymentRecord; checkoutUrl: string }> {
+    const { link, asset } = await this.get(principal, assetId);
+    if (asset.refuse_when_offline && this.o.deviceState.isOnline(asset.asset_id) === false) {
+      throw new AppError(503, 'device_offline', `${asset.name} is offline right now; try again later`);
+    }
+    const { min, max } = satsRange(asset);
+    let amountSats: number;
+    if (asset.pricing === 'variable') {
+      if (input.amount_sats === undefined) throw new AppError(400, 'invalid_body', `Invalid body: amount_sats is required for this variable-price asset (${min} to ${max} sats)`);
+      if (input.amount_sats < min || input.amount_sats > max) throw new AppError(400, 'invalid_body', `Invalid body: amount_sats must be between ${min} and ${max}`);
+      amountSats = input.amount_sats;
+    } else {
+      if (input.amount_sats !== undefined && input.amount_sats !== asset.price_sats) {
+        throw new AppError(400, 'invalid_body', `Invalid body: amount_sats must be ${asset.price_sats} (the asset's fixed price) or absent`);
+      }
+      amountSats = asset.price_sats;
+    }
+    const account = principal.account;
+    const backend = await this.o.wallets.backendFor(account);
+    if (!backend.createCheckout) {
+      throw new AppError(409, 'checkout_not_supported', `The ${backend.kind} Lightning backend has no hosted checkout: use the payment link (LNURL), or set a btcpay wallet`);
+    }
+    const paymentId = newId();
+    const created = await backend.createCheckout({
+      amountSats,
+      description: describe(asset),
+      expirySeconds: this.o.invoiceExpirySeconds,
+      paymentId,
+      redirectUrl: input.redirect_url,
+    });
+    const payment = await this.o.store.createPayment({
+      payment_id: paymentId,
+      user_id: account.user_id,
+      asset_id: asset.asset_id,
+      link_id: link.link_id,
+      amount_sats: amountSats,
+      duration_ms: runTime(asset, amountSats),
+      payment_hash: created.paymentHash,
+      pr: created.pr,
+      status: 'pending',
+      rail: 'lightning',
+      backend: backend.kind,
+      backend_ref: created.ref,
+      comment: null,
+      preimage: null,
+      expires_at: created.expiresAt,
+      created: new Date().toISOString(),
+      settled_at: null,
+      event_id: null,
+    });
+    return { payment, checkoutUrl: created.checkoutUrl };
+  }
+
   // ------------------------------------------------------------------ the payer's side (LNURL)
 
   async linkTarget(linkId: string): Promise<Target> {

@@ -3,9 +3,10 @@
  * wallet, and (only while the dev backend runs) the admin's "settle this invoice".
  */
 import type { Router } from '@koa/router';
+import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { adminOnly } from '../http/admin.js';
-import { noQuery } from '../machines/schemas.js';
+import { MAX_PRICE_SATS, noQuery } from '../machines/schemas.js';
 import { authenticate, body, decodeCursor, encodeCursor, idParam, principal, query, type MachinesDeps } from '../machines/routes/shared.js';
 import { DevInvoiceError, type DevBackend } from './backends/dev.js';
 import type { PaymentLinks } from './links.js';
@@ -24,6 +25,12 @@ export interface LightningDeps {
 }
 
 const DEFAULT_LIMIT = 50;
+
+/** `POST /api/v1/assets/:id/checkout`: the amount (variable prices) and where BTCPay sends the payer back. */
+export const checkoutBody = z.strictObject({
+  amount_sats: z.int().min(1).max(MAX_PRICE_SATS).optional(),
+  redirect_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000).optional(),
+});
 
 export function lightningRoutes(machines: MachinesDeps, deps: LightningDeps): (router: Router) => void {
   const read = authenticate(machines, 'read');
@@ -48,6 +55,24 @@ export function lightningRoutes(machines: MachinesDeps, deps: LightningDeps): (r
       const q = query(ctx, paymentsQuery);
       const page = await deps.links.payments(principal(ctx), idParam(ctx, 'id'), q.status, q.limit ?? DEFAULT_LIMIT, decodeCursor(q.cursor));
       ctx.body = { payments: page.items.map(paymentView), next_cursor: encodeCursor(page.next) };
+    });
+
+    router.post('/api/v1/assets/:id/checkout', write, async (ctx) => {
+      query(ctx, noQuery);
+      const input = body(ctx, checkoutBody);
+      const { payment, checkoutUrl } = await deps.links.checkout(principal(ctx), idParam(ctx, 'id'), input);
+      ctx.status = 201;
+      ctx.body = {
+        payment_id: payment.payment_id,
+        asset_id: payment.asset_id,
+        amount_sats: payment.amount_sats,
+        duration_ms: payment.duration_ms,
+        checkout_url: checkoutUrl,
+        payment_hash: payment.payment_hash,
+        pr: payment.pr,
+        status: payment.status,
+        expires_at: payment.expires_at,
+      };
     });
 
     router.get('/api/v1/accounts/me/wallet', read, async (ctx) => {

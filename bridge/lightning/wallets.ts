@@ -153,6 +153,18 @@ export class Wallets {
     return this.options.dev ? ['dev', ...kinds] : kinds;
   }
 
+  /** Webhook secrets of the BTCPay store `storeId`: the server default's (`user_id` null) and each account wallet's. */
+  async btcpaySecretsFor(storeId: string): Promise<{ user_id: string | null; secret: string }[]> {
+    const found: { user_id: string | null; secret: string }[] = [];
+    const d = this.options.serverDefault;
+    if (d.kind === 'btcpay' && d.settings['store_id'] === storeId && d.secrets['webhook_secret']) found.push({ user_id: null, secret: d.secrets['webhook_secret'] });
+    for (const wallet of await this.options.store.findWallets('btcpay', 'store_id', storeId)) {
+      const secret = wallet.secrets_sealed ? this.options.sealer.open<Record<string, string>>(wallet.secrets_sealed)['webhook_secret'] : undefined;
+      if (secret) found.push({ user_id: wallet.user_id, secret });
+    }
+    return found;
+  }
+
   private build(choice: BackendChoice, account: Pick<AccountRecord, 'user_id' | 'lightning_address'>): LightningBackend {
     if (choice.kind === 'dev') {
       if (!this.options.dev) throw new AppError(500, 'backend_unavailable', 'The dev Lightning backend is not active on this server');

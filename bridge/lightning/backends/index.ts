@@ -3,7 +3,16 @@
  * built from its node key, with nothing to configure.
  */
 import type { BackendSpec } from './backend.js';
+import { btcpaySpec } from './btcpay.js';
+import { lnaddressSpec } from './lnaddress.js';
+import { lnbitsSpec } from './lnbits.js';
+import { lndSpec } from './lnd.js';
 
 export type ConfigurableKind = 'lnbits' | 'lnd' | 'btcpay' | 'lnaddress';
 
-export const BACKEND_SPECS: Partial<Record<ConfigurableKind, BackendSpec>> = {};
+export const BACKEND_SPECS: Partial<Record<ConfigurableKind, BackendSpec>> = {
+  btcpay: btcpaySpec,
+  lnaddress: lnaddressSpec,
+  lnbits: lnbitsSpec,
+  lnd: lndSpec,
+};

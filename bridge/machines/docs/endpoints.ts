@@ -1,75 +1,18 @@
 /**
  * The catalogue of machine-payments endpoints: one entry per route, with its request schemas (the
- * very zod schemas the routes validate with), response record, examples and error codes. `openapi.ts`
+ * very zod schemas the routes validate with), response record, examples and error codes. The entry
+ * shape is in `catalogue.ts`, the Lightning rail's entries in `lightning-endpoints.ts`. `openapi.ts`
  * and `pdf.ts` both render it, and the tests hold it against the live router.
  */
-import type { z } from 'zod';
 import { SESSION_TTL_SECONDS } from '../auth.js';
 import * as req from '../schemas.js';
+import { input, ok, pageFields, TAGS, type Endpoint } from './catalogue.js';
 import { ERRORS, type ErrorCode } from './errors.js';
-import { EXAMPLE, RESPONSES, type ResponseName } from './records.js';
+import { LIGHTNING_ENDPOINTS } from './lightning-endpoints.js';
+import { EXAMPLE } from './records.js';
 
-
-export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
-export type TagName = 'Accounts' | 'Keys' | 'Assets' | 'Events' | 'Webhooks' | 'Documents';
-
-export const TAGS: { name: TagName; description: string }[] = [
-  { name: 'Accounts', description: 'Sign up, read the account, rotate its key, log in to the GUI.' },
-  { name: 'Keys', description: 'Extra API keys, including read-only ones.' },
-  { name: 'Assets', description: 'The machines an account sells time on.' },
-  { name: 'Events', description: 'The account\u2019s event log: paid, action, error and custom events.' },
-  { name: 'Webhooks', description: 'Signed outbound webhooks and their delivery log.' },
-  { name: 'Documents', description: 'This reference, as OpenAPI and PDF, and the liveness probe.' },
-];
-
-/** A request body or query: the zod schema the route validates with, a description per field, an example. */
-export interface InputDoc {
-  name: string;
-  schema: z.ZodType;
-  fields: Record<string, string>;
-  example: Record<string, unknown>;
-}
-
-export interface ResponseDoc {
-  status: number;
-  description: string;
-  contentType: 'application/json' | 'application/pdf';
-  /** Absent for non-JSON bodies. */
-  schema?: ResponseName;
-  example?: unknown;
-}
-
-export interface Endpoint {
-  operationId: string;
-  method: HttpMethod;
-  /** OpenAPI style: `/api/v1/assets/{id}`. */
-  path: string;
-  tag: TagName;
-  summary: string;
-  description: string;
-  auth: 'public' | 'bearer';
-  /** Writes are refused to read-only keys (403 insufficient_scope). */
-  writes: boolean;
-  /** Path parameters and their example values. */
-  params?: Record<string, { description: string; example: string }>;
-  query?: InputDoc;
-  body?: InputDoc;
-  response: ResponseDoc;
-  /** Codes particular to this endpoint; `errorsOf` adds the ones every such endpoint shares. */
-  errors: ErrorCode[];
-  /** Not behind the family's validation (documents): no implied invalid_body. */
-  plain?: boolean;
-}
-
-type Fields<S extends z.ZodType> = { [K in keyof z.input<S>]-?: string };
-
-function input<S extends z.ZodType>(name: string, schema: S, fields: Fields<S>, example: z.input<S> & Record<string, unknown>): InputDoc {
-  return { name, schema, fields, example };
-}
-
-function ok<N extends ResponseName>(status: number, schema: N, description: string, example: z.input<(typeof RESPONSES)[N]>): ResponseDoc {
-  return { status, description, contentType: 'application/json', schema, example };
-}
+export { TAGS } from './catalogue.js';
+export type { AuthKind, Endpoint, HttpMethod, InputDoc, ParamDoc, ResponseDoc, TagName } from './catalogue.js';
 
 const assetFields = {
   name: 'Display name, 1-100 printable characters.',
@@ -81,7 +24,6 @@ const assetFields = {
   refuse_when_offline: 'Refuse new invoices while the machine is known to be offline (default false).',
   metadata: 'Free-form JSON object, at most 4,096 bytes serialised (default {}).',
 };
-const pageFields = { limit: 'Page size, 1-200 (default 50).', cursor: 'The next_cursor of the previous page.' };
 const assetParam = { id: { description: 'The asset id', example: EXAMPLE.assetId } };
 
 const exAccount = {
@@ -130,8 +72,7 @@ const exSigning = {
 const exWebhook = { url: 'https://example.com/hooks/paywire', events: ['paid' as const, 'action' as const], disabled_at: null, created: EXAMPLE.time, updated: EXAMPLE.time };
 const warning = 'Store this api_key now: it is shown once and cannot be recovered.';
 
-/** Every endpoint of the family, in the order the PDF lists them. */
-export const ENDPOINTS: Endpoint[] = [
+const CORE_ENDPOINTS: Endpoint[] = [
   {
     operationId: 'createAccount', method: 'post', path: '/api/v1/accounts', tag: 'Accounts', auth: 'public', writes: false,
     summary: 'Create a machine account, returns api_key',
@@ -343,12 +284,18 @@ export const ENDPOINTS: Endpoint[] = [
   },
 ];
 
+/** Every endpoint of the family, grouped by tag in the order of TAGS (the order the PDF lists them). */
+export const ENDPOINTS: Endpoint[] = [...CORE_ENDPOINTS, ...LIGHTNING_ENDPOINTS].sort(
+  (a, b) => TAGS.findIndex((t) => t.name === a.tag) - TAGS.findIndex((t) => t.name === b.tag),
+);
+
 /** Every code an endpoint can answer with: its own plus the ones implied by auth, writes and input. */
 export function errorsOf(e: Endpoint): ErrorCode[] {
   const codes = new Set<ErrorCode>();
   if (!e.plain) codes.add('invalid_body');
   if (e.body) codes.add('invalid_json');
   if (e.auth === 'bearer') for (const c of ['missing_token', 'invalid_token', 'invalid_key', 'rate_limited'] as const) codes.add(c);
+  if (e.auth === 'admin') for (const c of ['missing_token', 'invalid_token'] as const) codes.add(c);
   if (e.writes) codes.add('insufficient_scope');
   for (const c of e.errors) codes.add(c);
   if (!e.plain) for (const c of ['backend_unavailable', 'internal_error'] as const) codes.add(c);
@@ -366,13 +313,20 @@ export function exampleRequest(e: Endpoint): { method: string; url: string; body
 
 /** How curl examples show a key: short, so commands stay readable. */
 export const CURL_KEY = 'lib_xxxxxxxx';
+/** How curl examples show the admin token: from the shell's environment. */
+export const CURL_ADMIN_TOKEN = '$ADMIN_TOKEN';
 
-/** The example request as a curl command, one option per line; a long body gets a line per field. */
-export function curlCommand(e: Endpoint, baseUrl: string): string {
+/**
+ * The example request as a curl command, one option per line; a long body gets a line per field.
+ * `withBody: false` leaves an optional body out (the quickstart's bare POSTs).
+ */
+export function curlCommand(e: Endpoint, baseUrl: string, options: { withBody?: boolean } = {}): string {
   const { method, url, body } = exampleRequest(e);
   const lines = [`curl${method === 'GET' ? '' : ` -X ${method}`} ${e.response.contentType === 'application/pdf' ? '-L -o paywire-api.pdf ' : ''}"${baseUrl}${url}"`];
   if (e.auth === 'bearer') lines.push(`-H "Authorization: Bearer ${CURL_KEY}"`);
-  if (body) {
+  if (e.auth === 'admin') lines.push(`-H "Authorization: Bearer ${CURL_ADMIN_TOKEN}"`);
+  for (const [name, h] of Object.entries(e.headers ?? {})) lines.push(`-H "${name}: ${h.example}"`);
+  if (body && options.withBody !== false) {
     const json = JSON.stringify(body).replaceAll(EXAMPLE.apiKey, CURL_KEY);
     const fields = Object.entries(JSON.parse(json) as Record<string, unknown>).map(([k, v]) => `    ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
     const text = json.length <= 64 ? json : `{\n${fields.join(',\n')}\n  }`;

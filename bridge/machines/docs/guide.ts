@@ -1,6 +1,7 @@
-/** The guide sections of the reference (auth, quickstart, rate limits, errors, webhooks, GUI login). */
+/** The guide sections of the reference (auth, quickstart, paying by LNURL, rate limits, errors, webhooks, GUI login). */
 import { SESSION_TTL_SECONDS } from '../auth.js';
 import { exEvent } from './endpoints.js';
+import { lnurlSection } from './guide-lnurl.js';
 import { EXAMPLE } from './records.js';
 
 
@@ -19,8 +20,8 @@ export type Block =
   | { kind: 'code'; text: string }
   | { kind: 'list'; items: string[] }
   | { kind: 'steps'; items: string[] }
-  /** The example request of an endpoint, as curl. */
-  | { kind: 'request'; title: string; endpoint: string }
+  /** The example request of an endpoint, as curl; `withBody: false` leaves its optional body out. */
+  | { kind: 'request'; title: string; endpoint: string; withBody?: false }
   /** The table of every endpoint. */
   | { kind: 'endpoint-index' }
   /** The table of every error code. */
@@ -78,7 +79,7 @@ export function guideSections(s: DocsSettings): Section[] {
       title: 'Base URL & auth',
       blocks: [
         { kind: 'text', text: `The base URL of this server is \`${s.baseUrl}\`. All responses are JSON (except this PDF); all timestamps are ISO 8601 UTC.` },
-        { kind: 'text', text: 'Authenticate every request except the public ones (signup, the session exchange, the signing key and these documents) with `Authorization: Bearer lib_xxx`. Keys are `lib_` followed by 64 hex digits, issued by the signup endpoint and returned exactly once: store them in your secrets manager immediately.' },
+        { kind: 'text', text: 'Authenticate every request except the public ones (signup, the session exchange, the signing key, the BTCPay webhook, which is signed, and these documents) with `Authorization: Bearer lib_xxx`. Keys are `lib_` followed by 64 hex digits, issued by the signup endpoint and returned exactly once: store them in your secrets manager immediately. The dev backend\u2019s settle call alone takes the server\u2019s admin token instead.' },
         { kind: 'text', text: 'Keys have a scope. Full keys read and write; read-only keys (made with `POST /api/v1/accounts/me/keys`) can call every GET endpoint, and any write answers 403 insufficient_scope.' },
         { kind: 'text', text: 'CORS is open for browser-based agents (`Access-Control-Allow-Origin: *`). Preflight (OPTIONS) is supported on every endpoint.' },
         { kind: 'text', text: 'Request bodies must be JSON (`Content-Type: application/json`). Unknown fields and unknown query parameters are refused with 400 invalid_body, never silently ignored. Lists are newest first; a paged list returns `next_cursor`, to be passed back as `?cursor=` for the next page (null on the last page).' },
@@ -88,14 +89,19 @@ export function guideSections(s: DocsSettings): Section[] {
       id: 'quickstart',
       title: '30-second quickstart',
       blocks: [
-        { kind: 'text', text: 'Create an account, prove the key works, create an asset, post an event.' },
+        { kind: 'text', text: 'Create an account, prove the key works, create an asset, provision its Lightning payment link.' },
         { kind: 'request', title: '1. Create a machine account', endpoint: 'createAccount' },
         { kind: 'request', title: '2. Get your account info', endpoint: 'getAccount' },
         { kind: 'request', title: '3. Create an asset', endpoint: 'createAsset' },
-        { kind: 'request', title: '4. Post an event about it', endpoint: 'createEvent' },
+        { kind: 'request', title: '4. Provision the Lightning payment link / QR (first call MUST be POST)', endpoint: 'provisionPaymentLink', withBody: false },
         { kind: 'request', title: '5. Download these docs as PDF', endpoint: 'getDocsPdf' },
+        {
+          kind: 'text',
+          text: 'The payment link answers with its LNURL, the URLs of its QR code and its Lightning address: print the QR code on the machine. Any Lightning wallet that speaks LNURL can pay it (see Paying a machine), and every payment reaches you as a `paid` event, by webhook if you set one.',
+        },
       ],
     },
+    lnurlSection(),
     { id: 'endpoints', title: 'Endpoints', blocks: [{ kind: 'endpoint-index' }] },
     {
       id: 'gui',

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import pkg from '../../../package.json' with { type: 'json' };
-import { curlCommand, ENDPOINTS, errorsOf, TAGS, type Endpoint, type InputDoc } from './endpoints.js';
+import { curlCommand, ENDPOINTS, errorsOf, TAGS, type AuthKind, type Endpoint, type InputDoc } from './endpoints.js';
 import { ERRORS, errorDoc, type ErrorCode } from './errors.js';
 import { guideSections, type DocsSettings, type Section } from './guide.js';
 import { jsonSchemaOf, RESPONSES, tidyJsonSchema } from './records.js';
@@ -56,9 +56,12 @@ function parameters(e: Endpoint): Json[] {
     in: 'path',
     required: true,
     description: p.description,
-    schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    schema: { type: 'string', pattern: p.pattern ?? '^[A-Za-z0-9_-]{1,64}$' },
     example: p.example,
   }));
+  for (const [name, h] of Object.entries(e.headers ?? {})) {
+    out.push({ name, in: 'header', required: true, description: h.description, schema: { type: 'string' }, example: h.example });
+  }
   if (e.query) {
     const schema = jsonSchemaOf(e.query.schema, 'input');
     const required = new Set((schema['required'] as string[] | undefined) ?? []);
@@ -82,13 +85,32 @@ const RATE_HEADERS = {
   'X-RateLimit-Remaining': { $ref: '#/components/headers/RateLimitRemaining' },
 };
 
-/** What a code means under a status other than its usual one. */
-const STATUS_NOTES: Record<number, string> = { 413: 'The request body is too large.', 415: 'The request body is not JSON (Content-Type: application/json).' };
+/** What a code means under a status other than its usual one: by status, or by status and code. */
+const STATUS_NOTES: Record<string, string> = {
+  '413': 'The request body is too large.',
+  '415': 'The request body is not JSON (Content-Type: application/json).',
+  '503 backend_unavailable': 'The invoice could not be re-checked at BTCPay; nothing was settled, and BTCPay delivers again later.',
+};
 
-/** The statuses a code is sent with on this endpoint (413/415 only where a body is read). */
+const noteOf = (status: number, code: ErrorCode): string => STATUS_NOTES[`${status} ${code}`] ?? STATUS_NOTES[String(status)] ?? errorDoc(code).meaning;
+
+/**
+ * The statuses a code is sent with on this endpoint: its usual one; 413/415 where a body is read;
+ * any other where the endpoint names the code itself (the BTCPay webhook's 503 backend_unavailable).
+ */
 function statusesOf(code: ErrorCode, e: Endpoint): number[] {
-  return errorDoc(code).statuses.filter((s) => e.body !== undefined || (s !== 413 && s !== 415));
+  const [usual, ...others] = errorDoc(code).statuses;
+  const extra = others.filter((s) => (s === 413 || s === 415 ? e.body !== undefined : e.errors.includes(code)));
+  return usual === undefined ? extra : [usual, ...extra];
 }
+
+/** Only duplicate_event adds a field (event_id) to the error body. */
+function errorSchema(codes: ErrorCode[]): Json {
+  if (!codes.includes('duplicate_event')) return ref('Error');
+  return codes.length === 1 ? ref('DuplicateEventError') : { anyOf: [ref('DuplicateEventError'), ref('Error')] };
+}
+
+const SECURITY: Record<AuthKind, Json[]> = { bearer: [{ bearerAuth: [] }], admin: [{ adminAuth: [] }], public: [] };
 
 function responses(e: Endpoint): Json {
   const r = e.response;
@@ -107,10 +129,10 @@ function responses(e: Endpoint): Json {
   for (const code of errorsOf(e)) for (const s of statusesOf(code, e)) byStatus.set(s, [...(byStatus.get(s) ?? []), code]);
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
     out[String(status)] = {
-      description: codes.map((c) => `\`${c}\`: ${STATUS_NOTES[status] ?? errorDoc(c).meaning}`).join(' '),
+      description: codes.map((c) => `\`${c}\`: ${noteOf(status, c)}`).join(' '),
       ...(status === 429 ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' }, ...RATE_HEADERS } } : {}),
       ...(status === 405 ? { headers: { Allow: { schema: { type: 'string' } } } } : {}),
-      content: { 'application/json': { schema: ref(status === 409 ? 'DuplicateEventError' : 'Error') } },
+      content: { 'application/json': { schema: errorSchema(codes) } },
     };
   }
   return out;
@@ -123,7 +145,7 @@ function operation(e: Endpoint): Json {
     tags: [e.tag],
     summary: e.summary,
     description: e.writes ? `${e.description}\n\nA write: read-only keys get 403 \`insufficient_scope\`.` : e.description,
-    security: e.auth === 'bearer' ? [{ bearerAuth: [] }] : [],
+    security: SECURITY[e.auth],
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(e.body
       ? { requestBody: { required: true, content: { 'application/json': { schema: ref(e.body.name), example: e.body.example } } } }
@@ -185,7 +207,7 @@ export function guideMarkdown(sections: Section[], baseUrl: string): string {
           out.push(b.items.map((i, n) => `${n + 1}. ${i}`).join('\n'));
           break;
         case 'request':
-          out.push(`**${b.title}**\n\n\`\`\`sh\n${curlCommand(ENDPOINTS.find((e) => e.operationId === b.endpoint) as Endpoint, baseUrl)}\n\`\`\``);
+          out.push(`**${b.title}**\n\n\`\`\`sh\n${curlCommand(ENDPOINTS.find((e) => e.operationId === b.endpoint) as Endpoint, baseUrl, { withBody: b.withBody !== false })}\n\`\`\``);
           break;
         case 'endpoint-index':
           out.push(
@@ -226,6 +248,12 @@ export function openApiDocument(target: OpenApiTarget): Json {
           scheme: 'bearer',
           bearerFormat: 'lib_ API key or session token',
           description: 'An API key (`lib_` + 64 hex digits) or a session token from `POST /api/v1/auth/exchange`.',
+        },
+        adminAuth: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'admin token',
+          description: 'The server\u2019s admin token (`ADMIN_TOKEN`, or the one printed on first start). Not an API key.',
         },
       },
       headers: {

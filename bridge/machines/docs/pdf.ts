@@ -5,7 +5,7 @@
  */
 import PDFDocument from 'pdfkit';
 import pkg from '../../../package.json' with { type: 'json' };
-import { curlCommand, endpointById, ENDPOINTS, errorsOf, TAGS, type Endpoint, type InputDoc } from './endpoints.js';
+import { curlCommand, endpointById, ENDPOINTS, errorsOf, TAGS, type AuthKind, type Endpoint, type InputDoc } from './endpoints.js';
 import { ERRORS } from './errors.js';
 import { guideSections, type Block, type DocsSettings } from './guide.js';
 import { jsonSchemaOf } from './records.js';
@@ -21,6 +21,7 @@ const CODE_BG = '#f3f5f8';
 const ACCENT = '#b85c00';
 const METHOD_COLOURS: Record<string, string> = { GET: '#2e7d32', POST: '#1565c0', PUT: '#e65100', PATCH: '#6a1b9a', DELETE: '#c62828' };
 const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created' };
+const AUTH_LABELS: Record<AuthKind, string> = { bearer: 'Bearer', admin: 'admin', public: 'public' };
 
 /** The standard fonts speak WinAnsi: keep to it. */
 function ansi(text: string): string {
@@ -201,14 +202,29 @@ function endpoint(w: Writer, e: Endpoint, baseUrl: string): void {
   doc.font('Courier-Bold').fontSize(11).fillColor(INK).text(e.path, MARGIN + badge + 8, top + 2, { lineBreak: false });
   doc.y = top + 20;
   w.text(e.summary, { size: 10.5 });
-  const auth = e.auth === 'bearer' ? (e.writes ? 'Bearer, full-scope key (read-only keys get 403)' : 'Bearer, any key') : 'public, no key';
+  const auth =
+    e.auth === 'bearer'
+      ? e.writes
+        ? 'Bearer, full-scope key (read-only keys get 403)'
+        : 'Bearer, any key'
+      : e.auth === 'admin'
+        ? 'Bearer, the server\u2019s admin token (not an API key)'
+        : e.headers
+          ? `public, signed (${Object.keys(e.headers).join(', ')} header)`
+          : 'public, no key';
   const status = `${e.response.status} ${STATUS_TEXT[e.response.status] ?? ''}`.trim();
   w.text(`Auth: ${auth}   |   Success: ${status}, ${e.response.contentType}`, { size: 8.5, colour: MUTED });
-  w.text(e.description);
+  description(w, e.description);
   if (e.params) {
     w.table(
       [{ title: 'Path parameter', width: 112, mono: true }, { title: 'Description', width: 0 }],
       Object.entries(e.params).map(([name, p]) => [name, p.description]),
+    );
+  }
+  if (e.headers) {
+    w.table(
+      [{ title: 'Header', width: 112, mono: true }, { title: 'Description', width: 0 }],
+      Object.entries(e.headers).map(([name, h]) => [name, h.description]),
     );
   }
   if (e.query) w.table([{ ...FIELD_COLUMNS[0], title: 'Query parameter' } as (typeof FIELD_COLUMNS)[number], ...FIELD_COLUMNS.slice(1)], fieldRows(e.query));
@@ -224,6 +240,27 @@ function endpoint(w: Writer, e: Endpoint, baseUrl: string): void {
   w.gap(4);
 }
 
+/** A bulleted or numbered list. */
+function items(w: Writer, list: string[], numbered: boolean): void {
+  list.forEach((item, i) => {
+    w.doc.font('Helvetica-Bold').fontSize(9.5).fillColor(ACCENT);
+    w.room(14);
+    w.doc.text(numbered ? `${i + 1}.` : '\u2022', MARGIN + 4, w.doc.y, { lineBreak: false });
+    w.text(item, { indent: 18 });
+    w.gap(-3);
+  });
+  w.gap(4);
+}
+
+/** An endpoint description: paragraphs split by blank lines; a paragraph of `- ` lines is a list. */
+function description(w: Writer, text: string): void {
+  for (const paragraph of text.split('\n\n')) {
+    const lines = paragraph.split('\n');
+    if (lines.every((l) => l.startsWith('- '))) items(w, lines.map((l) => l.slice(2)), false);
+    else w.text(paragraph);
+  }
+}
+
 function block(w: Writer, b: Block, settings: DocsSettings): void {
   switch (b.kind) {
     case 'text':
@@ -234,19 +271,12 @@ function block(w: Writer, b: Block, settings: DocsSettings): void {
       return;
     case 'list':
     case 'steps':
-      b.items.forEach((item, i) => {
-        w.doc.font('Helvetica-Bold').fontSize(9.5).fillColor(ACCENT);
-        w.room(14);
-        w.doc.text(b.kind === 'steps' ? `${i + 1}.` : '\u2022', MARGIN + 4, w.doc.y, { lineBreak: false });
-        w.text(item, { indent: 18 });
-        w.gap(-3);
-      });
-      w.gap(4);
+      items(w, b.items, b.kind === 'steps');
       return;
     case 'request':
       w.room(64);
       w.text(b.title, { size: 9.5 });
-      w.code(curlCommand(endpointById(b.endpoint), settings.baseUrl));
+      w.code(curlCommand(endpointById(b.endpoint), settings.baseUrl, { withBody: b.withBody !== false }));
       return;
     case 'endpoint-index':
       w.table(
@@ -256,7 +286,7 @@ function block(w: Writer, b: Block, settings: DocsSettings): void {
           { title: 'Auth', width: 44 },
           { title: 'Summary', width: 0 },
         ],
-        ENDPOINTS.map((e) => [e.method.toUpperCase(), e.path, e.auth === 'bearer' ? 'Bearer' : 'public', e.summary]),
+        ENDPOINTS.map((e) => [e.method.toUpperCase(), e.path, AUTH_LABELS[e.auth], e.summary]),
         { column: 1, targets: ENDPOINTS.map((e) => e.operationId) },
       );
       for (const tag of TAGS) {
@@ -268,8 +298,9 @@ function block(w: Writer, b: Block, settings: DocsSettings): void {
     case 'errors':
       w.table(
         [
-          { title: 'Status', width: 74 },
-          { title: 'Code', width: 120, mono: true },
+          { title: 'Status', width: 68 },
+          // Wide enough for the longest codes (22 characters) on one line.
+          { title: 'Code', width: 128, mono: true },
           { title: 'Meaning', width: 0 },
         ],
         ERRORS.map((x) => [x.statuses.join(', '), x.code, x.meaning]),

@@ -1,9 +1,14 @@
 /**
  * The records the machine-payments API sends, as zod schemas for the reference (OpenAPI and PDF),
  * with the example values every example uses. `ViewsMatch` proves at compile time that they are
- * exactly what `views.ts` builds.
+ * exactly what `views.ts` (and the Lightning rail's views) build.
  */
 import { z } from 'zod';
+import type { PaymentLinks } from '../../lightning/links.js';
+import { BACKEND_KINDS } from '../../lightning/types.js';
+import type { WebhookAnswer } from '../../lightning/btcpay-webhook.js';
+import type { paymentView } from '../../lightning/views.js';
+import type { WalletView } from '../../lightning/wallets.js';
 import type { PublicKeyInfo } from '../../webhooks/signing.js';
 import { EVENT_TYPES } from '../types.js';
 import type { accountView, assetView, deliveryView, eventView, keyView, webhookView } from '../views.js';
@@ -19,6 +24,17 @@ export const EXAMPLE = {
   deliveryId: 'msg_d3f6g9h2j5k8l1m',
   time: '2025-01-31T12:00:00.000Z',
   sessionToken: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4N2sybTlxNHcxZThyM3QifQ.c2lnbmF0dXJl',
+  /** PUBLIC_URL of the example server: the host of LNURLs and Lightning addresses. */
+  publicUrl: 'https://pay.example.com',
+  linkId: 'l9w2c5n8b4v7x1z',
+  paymentId: 'p2h6j9k3m7n1q5s',
+  /** A real regtest invoice (BOLT 11) for 1,500 sats made at `time`, expiring 10 minutes later. */
+  pr: 'lnbcrt15u1pneew6qpp5lr82qz8aeyau48hw0s00edhsajm65tk24slzx9p8u8un5zwhj4nshp5htr6vpmp90rnkn8xqq53gdarw72k8xjl0spkrwsy4vgmnyey885ssp59wuq65mmrk378z7nqds64p2ks677p6kdw930aa4ztl5hhaf85fdsxqzjccqpj9qypssq94039m4qqq3vd6h2c5dekh2k008z5xqr8d0fwy96smh2czhhattqpgaxaerewhl9p3e6h0phesfdtqyfns7jneacemxjlz3q33x9pwcqya8fs3',
+  /** The payment hash of `pr`: sha256 of `preimage`. */
+  paymentHash: 'f8cea008fdc93bca9eee7c1efcb6f0ecb7aa2ecaac3e231427e1f93a09d79567',
+  preimage: 'd19256b8948888c6bfdb440d2d4e7b1813032ea231083d8bd03ca9ad99ff8086',
+  expiresAt: '2025-01-31T12:10:00.000Z',
+  settledAt: '2025-01-31T12:00:42.000Z',
 } as const;
 
 // ---------------------------------------------------------------- response records
@@ -104,6 +120,73 @@ const Delivery = z.strictObject({
   updated: time,
 });
 
+// ---------------------------------------------------------------- the Lightning rail
+
+const sats = (description: string) => z.int().meta({ description });
+
+const PaymentLink = z.strictObject({
+  link_id: z.string().meta({ description: 'The link id; the link never changes once made' }),
+  asset_id: z.string(),
+  lnurl: z.string().meta({ description: 'LUD-01: the link as a bech32 LNURL, uppercase for QR codes' }),
+  url: z.string().meta({ description: 'The LUD-06 payRequest URL the LNURL encodes' }),
+  lnurlp: z.string().meta({ description: 'LUD-17: the same URL with the lnurlp:// scheme' }),
+  lightning_address: z.string().meta({ description: 'LUD-16 address of this link: <username>.<name>@<host>' }),
+  qr_png_url: z.string().meta({ description: 'The LNURL as a QR code, PNG (512 px), to print' }),
+  qr_svg_url: z.string().meta({ description: 'The LNURL as a QR code, SVG' }),
+  min_sats: sats('Smallest payment accepted (price_sats for fixed pricing)'),
+  max_sats: sats('Largest payment accepted (price_sats for fixed pricing)'),
+  comment_allowed: z.int().meta({ description: 'LUD-12: longest payer comment accepted, 0 = none' }),
+  success_message: z.string().meta({ description: 'LUD-09: shown by the payer\u2019s wallet after paying' }),
+  primary: z.boolean().meta({ description: 'Whether <username>@<host> pays this link' }),
+  created: time,
+  updated: time,
+});
+
+const paymentFields = {
+  payment_id: z.string(),
+  asset_id: z.string(),
+  amount_sats: sats('Amount of the invoice, in satoshis'),
+  duration_ms: z.int().meta({ description: 'How long the machine runs for this payment (scaled by the amount for variable pricing)' }),
+  payment_hash: z.string().meta({ description: 'BOLT 11 payment hash, 64 hex digits' }),
+  pr: z.string().meta({ description: 'The BOLT 11 invoice' }),
+};
+
+const Payment = z.strictObject({
+  ...paymentFields,
+  status: z.enum(['pending', 'settled', 'expired']),
+  rail: z.literal('lightning'),
+  comment: z.string().nullable().meta({ description: 'LUD-12 comment from the payer' }),
+  created: time,
+  expires_at: time.meta({ description: 'When the invoice can no longer be paid' }),
+  settled_at: time.nullable(),
+});
+
+const Wallet = z.strictObject({
+  backend: z.enum(BACKEND_KINDS).meta({ description: 'The Lightning backend that makes this account\u2019s invoices' }),
+  source: z.enum(['account', 'server']).meta({ description: 'account: the account\u2019s own wallet; server: the server default' }),
+  settings: z.record(z.string(), z.string()).meta({ description: 'The non-secret settings (URLs, store id)' }),
+  secrets_set: z.array(z.string()).meta({ description: 'Names of the secrets that are set; their values are never shown' }),
+  created: time.nullable(),
+  updated: time.nullable(),
+});
+
+// The checkout route builds its body inline (no view to match): keep this in step with lightning/routes.ts.
+const Checkout = z.strictObject({
+  ...paymentFields,
+  checkout_url: z.string().meta({ description: 'The backend\u2019s hosted checkout page: send the payer there' }),
+  status: z.literal('pending'),
+  expires_at: time.meta({ description: 'When the invoice can no longer be paid' }),
+});
+
+const BtcpayWebhookAck = z.strictObject({
+  ok: z.literal(true),
+  duplicate: z.literal(true).exactOptional().meta({ description: 'This delivery id was already handled' }),
+  ignored: z.literal(true).exactOptional().meta({ description: 'Nothing to do: another event type, or not an invoice of ours' }),
+  test: z.literal(true).exactOptional().meta({ description: 'BTCPay\u2019s \u201csend test webhook\u201d' }),
+  settled: z.boolean().exactOptional().meta({ description: 'Whether BTCPay, asked again, says the invoice is settled' }),
+  payment_id: z.string().exactOptional().meta({ description: 'The payment the invoice belongs to' }),
+});
+
 const ErrorBody = z.strictObject({
   error: z.string().meta({ description: 'Stable machine-readable code' }),
   message: z.string().meta({ description: 'Human-readable explanation' }),
@@ -139,6 +222,16 @@ export const RESPONSES = {
     timestamp: time.meta({ description: 'When the event was created' }),
     data: z.strictObject({ ...Event.shape, user_id: z.string() }),
   }),
+  PaymentLink,
+  Payment,
+  PaymentPage: z.strictObject({ payments: z.array(Payment), next_cursor: z.string().nullable().meta({ description: 'Pass as ?cursor= for the next page; null on the last' }) }),
+  Wallet,
+  Checkout,
+  DevSettle: z.strictObject({
+    ...Payment.shape,
+    already_settled: z.boolean().meta({ description: 'True when it was settled before this call: nothing new happened' }),
+  }),
+  BtcpayWebhookAck,
   Health: z.strictObject({ ok: z.literal(true) }),
   OpenApiDocument: z.looseObject({ openapi: z.string(), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) }),
 } as const;
@@ -156,6 +249,10 @@ export type ViewsMatch = [
   Assert<Same<z.output<typeof Webhook>, ReturnType<typeof webhookView>>>,
   Assert<Same<z.output<typeof Delivery>, ReturnType<typeof deliveryView>>>,
   Assert<Same<z.output<typeof SigningKey>, PublicKeyInfo>>,
+  Assert<Same<z.output<typeof PaymentLink>, ReturnType<PaymentLinks['view']>>>,
+  Assert<Same<z.output<typeof Payment>, ReturnType<typeof paymentView>>>,
+  Assert<Same<z.output<typeof Wallet>, WalletView>>,
+  Assert<Same<z.output<typeof BtcpayWebhookAck>, WebhookAnswer>>,
 ];
 
 /** JSON Schema 2020-12 of a zod schema, without the noise zod adds for readers of a reference. */

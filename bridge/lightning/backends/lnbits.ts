@@ -1,0 +1,153 @@
+/**
+ * The LNbits backend: invoices from one LNbits wallet, made with its invoice (read) key over the
+ * LNbits REST API (`X-Api-Key`). LNbits hashes the LNURL metadata into the invoice itself
+ * (`unhashed_description`). Settlement is found by polling `GET /api/v1/payments/{hash}`: LNbits
+ * webhooks are unsigned, so they are not taken. Ref: https://docs.lnbits.org (API: /docs).
+ */
+import { createHash } from 'node:crypto';
+import bolt11 from 'bolt11';
+import { z } from 'zod';
+import {
+  BackendError,
+  type BackendContext,
+  type BackendSpec,
+  type CreatedInvoice,
+  type InvoiceRequest,
+  type InvoiceState,
+  type LightningBackend,
+} from './backend.js';
+import { httpJson, type HttpResult } from './http.js';
+
+export const lnbitsSettings = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000),
+});
+
+export const lnbitsSecrets = z.strictObject({
+  invoice_key: z.string().regex(/^[\x21-\x7e]{1,256}$/, 'must be the wallet\'s invoice key: 1-256 printable ASCII characters without spaces'),
+});
+
+export type LnbitsSettings = z.infer<typeof lnbitsSettings>;
+export type LnbitsSecrets = z.infer<typeof lnbitsSecrets>;
+
+const HEX32 = /^[0-9a-f]{64}$/i;
+
+/** `POST /api/v1/payments` (out: false): 1.x answers 201 with a Payment (`bolt11`, `payment_request`); 0.x `{payment_hash, payment_request, checking_id}`. */
+const created = z.looseObject({
+  payment_hash: z.string().regex(HEX32),
+  payment_request: z.string().min(1).nullish(),
+  bolt11: z.string().min(1).nullish(),
+});
+
+/** `GET /api/v1/payments/{payment_hash}`: `status` is `failed` once LNbits has given the invoice up (1.x). */
+const lookedUp = z.looseObject({
+  paid: z.boolean(),
+  preimage: z.string().nullish(),
+  status: z.string().nullish(),
+});
+
+/** FastAPI error body. */
+const problem = z.looseObject({ detail: z.unknown() });
+
+export class LnbitsBackend implements LightningBackend {
+  readonly kind = 'lnbits' as const;
+  private readonly base: string;
+  private readonly key: string;
+  private readonly timeoutMs: number;
+
+  constructor(settings: LnbitsSettings, secrets: LnbitsSecrets, context: Pick<BackendContext, 'timeoutMs'>) {
+    this.base = settings.url.replace(/\/+$/, '');
+    this.key = secrets.invoice_key;
+    this.timeoutMs = context.timeoutMs;
+  }
+
+  async createInvoice(request: InvoiceRequest): Promise<CreatedInvoice> {
+    if (!Number.isSafeInteger(request.amountMsat) || request.amountMsat <= 0 || request.amountMsat % 1000 !== 0) {
+      throw new BackendError('lnbits', `LNbits takes whole sats, not ${request.amountMsat} msat`, { transient: false });
+    }
+    const res = await httpJson('lnbits', `${this.base}/api/v1/payments`, {
+      method: 'POST',
+      headers: { 'X-Api-Key': this.key },
+      json: {
+        out: false,
+        amount: request.amountMsat / 1000,
+        unit: 'sat',
+        memo: request.memo,
+        // LUD-06: LNbits puts sha256 of these bytes in the invoice's `h` tag.
+        unhashed_description: Buffer.from(request.metadata, 'utf8').toString('hex'),
+        expiry: request.expirySeconds,
+      },
+      timeoutMs: this.timeoutMs,
+    });
+    // 404 here is LNbits' "Wallet not found.": the key belongs to no wallet.
+    if (res.status !== 200 && res.status !== 201) throw refusal(res, 'create an invoice', [401, 403, 404]);
+    const body = created.safeParse(res.body);
+    const pr = body.success ? (body.data.payment_request ?? body.data.bolt11) : undefined;
+    if (!body.success || !pr) throw new BackendError('lnbits', 'answered the invoice request without a payment_hash and payment_request', { transient: false });
+    const paymentHash = body.data.payment_hash.toLowerCase();
+    return { paymentHash, pr, expiresAt: checkInvoice(pr, request, paymentHash), ref: null };
+  }
+
+  async lookupInvoice(paymentHash: string): Promise<InvoiceState> {
+    if (!HEX32.test(paymentHash)) throw new BackendError('lnbits', `not a payment hash: ${JSON.stringify(paymentHash)}`, { transient: false });
+    const res = await httpJson('lnbits', `${this.base}/api/v1/payments/${paymentHash}`, { headers: { 'X-Api-Key': this.key }, timeoutMs: this.timeoutMs });
+    // LNbits answers an unknown hash 404 `{"detail": "Payment does not exist."}`; a 404 from something
+    // that is not LNbits (a wrong URL) has no FastAPI body, and must not kill pending payments.
+    if (res.status === 404 && problem.safeParse(res.body).success) return { settled: false, preimage: null, dead: true };
+    if (res.status !== 200) throw refusal(res, 'look the invoice up', [401, 403]);
+    const body = lookedUp.safeParse(res.body);
+    if (!body.success) throw new BackendError('lnbits', 'answered the invoice lookup without a boolean `paid`', { transient: false });
+    if (body.data.paid) return { settled: true, preimage: matchingPreimage(body.data.preimage, paymentHash), dead: false };
+    return { settled: false, preimage: null, dead: body.data.status === 'failed' };
+  }
+}
+
+/** A non-success answer as a BackendError: a refused key is permanent, a server fault is not. */
+function refusal(res: HttpResult<unknown>, what: string, keyRefused: number[]): BackendError {
+  const parsed = problem.safeParse(res.body);
+  const detail = parsed.success && typeof parsed.data.detail === 'string' ? `: ${parsed.data.detail.slice(0, 200)}` : '';
+  if (keyRefused.includes(res.status)) {
+    return new BackendError('lnbits', `refused the invoice key (HTTP ${res.status}${detail}) when asked to ${what}`, { transient: false });
+  }
+  // 5xx, and LNbits' own 520 when its funding source fails: try again later.
+  return new BackendError('lnbits', `could not ${what}: HTTP ${res.status}${detail}`, { transient: res.status >= 500 || res.status === 429 });
+}
+
+/** The preimage when it proves the payment (sha256(preimage) = payment hash), else null. */
+function matchingPreimage(preimage: string | null | undefined, paymentHash: string): string | null {
+  if (!preimage || !HEX32.test(preimage)) return null;
+  const lower = preimage.toLowerCase();
+  return createHash('sha256').update(Buffer.from(lower, 'hex')).digest('hex') === paymentHash.toLowerCase() ? lower : null;
+}
+
+/**
+ * BOLT 11: the invoice LNbits made must be for the amount and description hash asked (LUD-06), and
+ * carry the payment hash it reported, or a validating wallet refuses it. Returns its expiry time.
+ */
+function checkInvoice(pr: string, request: InvoiceRequest, paymentHash: string): string {
+  let decoded: ReturnType<typeof bolt11.decode>;
+  try {
+    decoded = bolt11.decode(pr);
+  } catch (err) {
+    throw new BackendError('lnbits', 'answered a payment_request that is not a BOLT 11 invoice', { transient: false, cause: err });
+  }
+  if (decoded.millisatoshis !== String(request.amountMsat)) {
+    throw new BackendError('lnbits', `made an invoice for ${decoded.millisatoshis ?? 'any'} msat instead of ${request.amountMsat}`, { transient: false });
+  }
+  if (decoded.tagsObject.purpose_commit_hash !== request.descriptionHash) {
+    throw new BackendError('lnbits', 'made an invoice whose description hash is not the LNURL metadata hash (does this LNbits take unhashed_description?)', { transient: false });
+  }
+  if (decoded.tagsObject.payment_hash !== paymentHash) {
+    throw new BackendError('lnbits', 'answered a payment_hash that is not the invoice\'s', { transient: false });
+  }
+  const expires = decoded.timeExpireDate ?? (decoded.timestamp ?? Math.floor(Date.now() / 1000)) + request.expirySeconds;
+  return new Date(expires * 1000).toISOString();
+}
+
+export const lnbitsSpec: BackendSpec<LnbitsSettings, LnbitsSecrets> = {
+  kind: 'lnbits',
+  description: 'LNbits wallet (invoice key); settlement found by polling',
+  settings: lnbitsSettings,
+  secrets: lnbitsSecrets,
+  env: { url: 'LNBITS_URL', invoice_key: 'LNBITS_INVOICE_KEY' },
+  create: (settings, secrets, context) => new LnbitsBackend(settings, secrets, context),
+};

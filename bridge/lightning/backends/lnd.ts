@@ -1,0 +1,293 @@
+/**
+ * The LND backend, over LND's REST proxy (`Grpc-Metadata-macaroon: <hex>`, an invoice macaroon is
+ * enough): `POST /v1/invoices` with the metadata's `description_hash`, `GET /v2/invoices/lookup`, and
+ * the invoice stream `GET /v1/invoices/subscribe` to push settlements as they happen (polling still
+ * runs beside it). A node with a self-signed certificate is trusted through its `tls.cert` (PEM).
+ * Ref: https://lightning.engineering/api-docs/api/lnd/
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import bolt11 from 'bolt11';
+import { z } from 'zod';
+import {
+  BackendError,
+  type BackendContext,
+  type BackendSpec,
+  type CreatedInvoice,
+  type InvoiceRequest,
+  type InvoiceState,
+  type LightningBackend,
+  type SettledListener,
+} from './backend.js';
+import { httpJson, streamJsonLines, type HttpResult } from './http.js';
+
+const PEM_CERT = /^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/;
+
+/** PEM text of `tls.cert`; `\n` written out (as in a one-line env file) counts as a line break. */
+const tlsCert = z
+  .string()
+  .max(20_000)
+  .transform((text) => text.replace(/\\n/g, '\n').trim())
+  .refine((pem) => PEM_CERT.test(pem) && parses(pem), 'must be the PEM text of the node\'s tls.cert (-----BEGIN CERTIFICATE----- …)');
+
+function parses(pem: string): boolean {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const lndSettings = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL (LND\'s REST address, e.g. https://node:8080)' }).max(2000),
+  tls_cert: tlsCert.optional(),
+});
+
+export const lndSecrets = z.strictObject({
+  macaroon: z
+    .string()
+    .regex(/^(?:[0-9a-fA-F]{2}){8,8192}$/, 'must be the hex of a macaroon (xxd -p -c 10000 invoice.macaroon)'),
+});
+
+export type LndSettings = { url: string; tls_cert?: string };
+export type LndSecrets = z.infer<typeof lndSecrets>;
+
+export interface LndOptions {
+  /** First delay before the invoice stream is opened again; it doubles up to `reconnectMaxMs`. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /**
+   * How long to wait for the stream's response headers. LND's REST proxy may send them only with
+   * the first invoice event, so this is long; a stream that was open this long counts as healthy.
+   */
+  streamConnectTimeoutMs?: number;
+}
+
+const HEX32 = /^[0-9a-f]{64}$/i;
+const INT = z.union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()]);
+
+/** lnrpc.Invoice, as the REST proxy writes it (bytes as base64, 64-bit integers as strings). */
+const invoice = z.looseObject({
+  r_hash: z.string(),
+  r_preimage: z.string().nullish(),
+  state: z.string().optional(),
+  settled: z.boolean().optional(),
+  settle_index: INT.optional(),
+});
+type LndInvoice = z.infer<typeof invoice>;
+
+/** lnrpc.AddInvoiceResponse. */
+const added = z.looseObject({ r_hash: z.string(), payment_request: z.string().min(1) });
+
+/** One line of the invoice stream: `{"result": Invoice}` or `{"error": Status}`. */
+const streamLine = z.looseObject({ result: invoice.optional(), error: z.unknown().optional() });
+
+/** grpc-gateway error body (google.rpc.Status). */
+const status = z.looseObject({ code: z.number().optional(), message: z.string().optional() });
+
+export class LndBackend implements LightningBackend {
+  readonly kind = 'lnd' as const;
+  private readonly base: string;
+  private readonly headers: Record<string, string>;
+  private readonly ca: string | undefined;
+  private readonly timeoutMs: number;
+  private readonly reconnectMinMs: number;
+  private readonly reconnectMaxMs: number;
+  private readonly streamConnectTimeoutMs: number;
+
+  constructor(settings: LndSettings, secrets: LndSecrets, context: Pick<BackendContext, 'timeoutMs'>, options: LndOptions = {}) {
+    this.base = settings.url.replace(/\/+$/, '');
+    this.headers = { 'Grpc-Metadata-macaroon': secrets.macaroon };
+    this.ca = settings.tls_cert;
+    this.timeoutMs = context.timeoutMs;
+    this.reconnectMinMs = options.reconnectMinMs ?? 1000;
+    this.reconnectMaxMs = options.reconnectMaxMs ?? 30_000;
+    this.streamConnectTimeoutMs = options.streamConnectTimeoutMs ?? Math.max(context.timeoutMs, 60_000);
+  }
+
+  async createInvoice(request: InvoiceRequest): Promise<CreatedInvoice> {
+    if (!Number.isSafeInteger(request.amountMsat) || request.amountMsat <= 0) {
+      throw new BackendError('lnd', `cannot make an invoice for ${request.amountMsat} msat`, { transient: false });
+    }
+    const res = await httpJson('lnd', `${this.base}/v1/invoices`, {
+      method: 'POST',
+      headers: this.headers,
+      json: {
+        value_msat: String(request.amountMsat),
+        // LUD-06 / BOLT 11 `h`: LND puts these 32 bytes in the invoice instead of the memo.
+        description_hash: Buffer.from(request.descriptionHash, 'hex').toString('base64'),
+        expiry: String(request.expirySeconds),
+        memo: request.memo.slice(0, 256),
+      },
+      timeoutMs: this.timeoutMs,
+      ca: this.ca,
+    });
+    if (res.status !== 200) throw failure(res, 'create an invoice');
+    const body = added.safeParse(res.body);
+    const paymentHash = body.success ? bytesHex(body.data.r_hash) : null;
+    if (!body.success || !paymentHash) throw new BackendError('lnd', 'answered AddInvoice without an r_hash and payment_request', { transient: false });
+    const pr = body.data.payment_request;
+    return { paymentHash, pr, expiresAt: checkInvoice(pr, request, paymentHash), ref: null };
+  }
+
+  async lookupInvoice(paymentHash: string): Promise<InvoiceState> {
+    if (!HEX32.test(paymentHash)) throw new BackendError('lnd', `not a payment hash: ${JSON.stringify(paymentHash)}`, { transient: false });
+    // LND wants base64 with the URL-safe alphabet and its `=` padding kept: `+` would read as a space.
+    const hash = Buffer.from(paymentHash, 'hex').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+    const res = await httpJson('lnd', `${this.base}/v2/invoices/lookup?payment_hash=${hash}`, { headers: this.headers, timeoutMs: this.timeoutMs, ca: this.ca });
+    // gRPC NotFound (5): "unable to locate invoice".
+    if (res.status === 404 && status.safeParse(res.body).success) return { settled: false, preimage: null, dead: true };
+    if (res.status !== 200) throw failure(res, 'look the invoice up');
+    const body = invoice.safeParse(res.body);
+    if (!body.success) throw new BackendError('lnd', 'answered the invoice lookup without an Invoice', { transient: false });
+    if (isSettled(body.data)) {
+      // An open invoice carries its preimage too; a settled one must carry the one that proves it.
+      const preimage = provenPreimage(body.data, paymentHash);
+      if (!preimage) throw new BackendError('lnd', 'reports the invoice settled with a preimage that does not match its hash', { transient: false });
+      return { settled: true, preimage, dead: false };
+    }
+    return { settled: false, preimage: null, dead: body.data.state === 'CANCELED' };
+  }
+
+  /**
+   * Push settlements from LND's invoice stream. The stream is opened again after it ends or fails
+   * (1 s, doubling to 30 s; back to 1 s after a healthy stream), from the last settle index seen so
+   * settlements made while it was down are replayed. Only settlements whose preimage hashes to the
+   * payment hash are pushed.
+   */
+  watch(onSettled: SettledListener): () => Promise<void> {
+    let stopped = false;
+    let wake: (() => void) | undefined;
+    let current: { stop: () => void } | undefined;
+    let settleIndex = 0n;
+
+    const onLine = (value: unknown): boolean => {
+      const line = streamLine.safeParse(value);
+      if (!line.success || line.data.error !== undefined) return false;
+      const update = line.data.result;
+      if (!update || !isSettled(update)) return true;
+      const hash = bytesHex(update.r_hash);
+      const preimage = hash ? provenPreimage(update, hash) : null;
+      if (!hash || !preimage) return true;
+      const index = update.settle_index === undefined ? 0n : BigInt(update.settle_index);
+      if (index > settleIndex) settleIndex = index;
+      try {
+        onSettled(hash, preimage);
+      } catch {
+        // The listener's failure is its own business; the stream goes on.
+      }
+      return true;
+    };
+
+    const run = async (): Promise<void> => {
+      let delay = this.reconnectMinMs;
+      while (!stopped) {
+        const opened = Date.now();
+        let heard = false;
+        // LND replays every settlement with a settle_index above this one.
+        const url = `${this.base}/v1/invoices/subscribe${settleIndex > 0n ? `?settle_index=${settleIndex}` : ''}`;
+        try {
+          const stream = streamJsonLines('lnd', url, { headers: this.headers, ca: this.ca, connectTimeoutMs: this.streamConnectTimeoutMs }, (value) => {
+            if (stopped) return;
+            if (onLine(value)) heard = true;
+            else current?.stop(); // `{"error": …}`: LND ended the subscription.
+          });
+          current = stream;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            stream.done.then(resolve, resolve);
+          });
+        } catch {
+          // Could not even open it (a bad URL): try again later like any failure.
+        }
+        current?.stop();
+        current = undefined;
+        if (stopped) return;
+        if (heard || Date.now() - opened >= this.streamConnectTimeoutMs) delay = this.reconnectMinMs;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          timer.unref();
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        delay = Math.min(delay * 2, this.reconnectMaxMs);
+      }
+    };
+
+    const running = run();
+    return async () => {
+      stopped = true;
+      current?.stop();
+      wake?.();
+      await running;
+    };
+  }
+}
+
+function isSettled(update: LndInvoice): boolean {
+  return update.state !== undefined ? update.state === 'SETTLED' : update.settled === true;
+}
+
+/** Hex of a 32-byte field LND wrote as base64, or null. */
+function bytesHex(base64: string | null | undefined): string | null {
+  if (!base64 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(base64)) return null;
+  const bytes = Buffer.from(base64, 'base64');
+  return bytes.length === 32 ? bytes.toString('hex') : null;
+}
+
+/** The invoice's preimage (hex) when sha256 of it is the payment hash, else null. */
+function provenPreimage(update: LndInvoice, paymentHash: string): string | null {
+  const preimage = bytesHex(update.r_preimage);
+  if (!preimage) return null;
+  return createHash('sha256').update(Buffer.from(preimage, 'hex')).digest('hex') === paymentHash.toLowerCase() ? preimage : null;
+}
+
+/**
+ * A non-success answer as a BackendError. LND refuses a bad or missing macaroon with HTTP 500 and
+ * gRPC code 2 ("verification failed: signature mismatch…", "expected 1 macaroon, got 0",
+ * "permission denied"): those are permanent, other server faults are not.
+ */
+function failure(res: HttpResult<unknown>, what: string): BackendError {
+  const parsed = status.safeParse(res.body);
+  const message = parsed.success && parsed.data.message ? parsed.data.message.slice(0, 200) : '';
+  const detail = message ? `: ${message}` : '';
+  if (res.status === 401 || res.status === 403 || /macaroon|verification failed|permission denied/i.test(message)) {
+    return new BackendError('lnd', `refused the macaroon (HTTP ${res.status}${detail}) when asked to ${what}`, { transient: false });
+  }
+  return new BackendError('lnd', `could not ${what}: HTTP ${res.status}${detail}`, { transient: res.status >= 500 || res.status === 429 });
+}
+
+/**
+ * BOLT 11: the invoice LND made must be for the amount and description hash asked (LUD-06), and
+ * carry the r_hash it reported, or a validating wallet refuses it. Returns its expiry time.
+ */
+function checkInvoice(pr: string, request: InvoiceRequest, paymentHash: string): string {
+  let decoded: ReturnType<typeof bolt11.decode>;
+  try {
+    decoded = bolt11.decode(pr);
+  } catch (err) {
+    throw new BackendError('lnd', 'answered a payment_request that is not a BOLT 11 invoice', { transient: false, cause: err });
+  }
+  if (decoded.millisatoshis !== String(request.amountMsat)) {
+    throw new BackendError('lnd', `made an invoice for ${decoded.millisatoshis ?? 'any'} msat instead of ${request.amountMsat}`, { transient: false });
+  }
+  if (decoded.tagsObject.purpose_commit_hash !== request.descriptionHash) {
+    throw new BackendError('lnd', 'made an invoice whose description hash is not the LNURL metadata hash', { transient: false });
+  }
+  if (decoded.tagsObject.payment_hash !== paymentHash) {
+    throw new BackendError('lnd', 'answered an r_hash that is not the invoice\'s payment hash', { transient: false });
+  }
+  const expires = decoded.timeExpireDate ?? (decoded.timestamp ?? Math.floor(Date.now() / 1000)) + request.expirySeconds;
+  return new Date(expires * 1000).toISOString();
+}
+
+export const lndSpec: BackendSpec<LndSettings, LndSecrets> = {
+  kind: 'lnd',
+  description: 'LND node over REST (invoice macaroon, optional tls.cert); settlements pushed by the invoice stream',
+  settings: lndSettings as z.ZodType<LndSettings>,
+  secrets: lndSecrets,
+  env: { url: 'LND_REST_URL', tls_cert: 'LND_TLS_CERT', macaroon: 'LND_MACAROON' },
+  create: (settings, secrets, context) => new LndBackend(settings, secrets, context),
+};
