@@ -13,10 +13,21 @@ import type { RateLimiter } from '../http/rate-limit.js';
 import type { PaymentLinks } from './links.js';
 import { qrPng, qrSvg } from './qr.js';
 
+/**
+ * What an anonymous payer learns when the backend fails: that it failed and whether to retry, not
+ * the operator's node address or error text (those go to the log).
+ */
+function publicReason(err: AppError): string {
+  if (err.code !== 'backend_unavailable') return err.message;
+  const cause = err.cause as { backend?: string; transient?: boolean } | undefined;
+  const wallet = cause?.backend ? `The machine's Lightning wallet (${cause.backend})` : "The machine's Lightning wallet";
+  return cause?.transient === false ? `${wallet} could not make an invoice` : `${wallet} is unavailable right now; try again later`;
+}
+
 export const LNURL_ERRORS: ErrorFamily = {
   name: 'lnurl',
   code: (code) => code,
-  body: (err: AppError) => ({ status: 'ERROR', reason: err.message }),
+  body: (err: AppError) => ({ status: 'ERROR', reason: publicReason(err) }),
   // A wallet should retry later when the backend is down: 503, not a server fault.
   status: (err: AppError) => (err.code === 'backend_unavailable' ? 503 : err.status),
 };

@@ -266,7 +266,7 @@ describe('as the server default (env), with polling', () => {
       try {
         const res = await fetch(callback);
         expect(res.status, knob).toBe(503);
-        expect(await res.json()).toEqual({ status: 'ERROR', reason: expect.stringMatching(/Lightning backend is unavailable/) });
+        expect(await res.json()).toEqual({ status: 'ERROR', reason: expect.stringMatching(/Lightning wallet \(btcpay\) is unavailable/) });
       } finally {
         fake.failAll = null;
         fake.hang = false;

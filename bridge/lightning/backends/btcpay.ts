@@ -6,8 +6,6 @@
  * hosted checkout (for payers without LNURL) is a store invoice paid on BTCPay's checkout page.
  * Refs: `ln:<lightning invoice id>` and `invoice:<store invoice id>`.
  */
-import { createHash } from 'node:crypto';
-import bolt11 from 'bolt11';
 import { z } from 'zod';
 import {
   BackendError,
@@ -21,6 +19,7 @@ import {
   type LightningBackend,
 } from './backend.js';
 import { httpJson, type HttpOptions } from './http.js';
+import { checkInvoice, decodeInvoice, provenPreimage } from './invoice-check.js';
 
 export const btcpaySettings = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000),
@@ -67,7 +66,6 @@ const paymentMethods = z.array(
   }),
 );
 
-const HEX32 = /^[0-9a-f]{64}$/;
 
 export class BtcpayBackend implements LightningBackend {
   readonly kind = 'btcpay' as const;
@@ -91,17 +89,10 @@ export class BtcpayBackend implements LightningBackend {
       descriptionHashOnly: true,
       expiry: request.expirySeconds,
     });
-    const decoded = this.decode(body.BOLT11);
-    if (decoded.millisatoshis !== String(request.amountMsat)) {
-      throw this.fail(`made an invoice for ${decoded.millisatoshis ?? 'any'} msat instead of ${request.amountMsat}`);
-    }
     // LUD-06: the invoice must commit to sha256 of the metadata, or wallets refuse it.
-    if (decoded.tagsObject.purpose_commit_hash !== request.descriptionHash) {
-      throw this.fail('made an invoice whose description hash is not the LNURL metadata hash');
-    }
-    const paymentHash = decoded.tagsObject.payment_hash as string;
-    if (body.paymentHash && body.paymentHash.toLowerCase() !== paymentHash) throw this.fail('answered a payment hash that is not the invoice\'s');
-    return { paymentHash, pr: body.BOLT11, expiresAt: expiry(decoded), ref: `ln:${body.id}` };
+    const invoice = checkInvoice('btcpay', body.BOLT11, { ...request, paymentHash: body.paymentHash ?? undefined }, 'BTCPay');
+    const paymentHash = invoice.paymentHash;
+    return { paymentHash, pr: body.BOLT11, expiresAt: invoice.expiresAt, ref: `ln:${body.id}` };
   }
 
   async createCheckout(request: CheckoutRequest): Promise<CreatedCheckout> {
@@ -124,13 +115,13 @@ export class BtcpayBackend implements LightningBackend {
     if (!lightning) throw this.fail('the BTCPay store has no Lightning payment method', false);
     if (!lightning.destination) throw this.fail(`the Lightning payment method of invoice ${invoice.id} has no invoice yet`);
     const pr = lightning.destination.replace(/^lightning:/i, '');
-    const decoded = this.decode(pr);
-    if (decoded.millisatoshis !== String(request.amountSats * 1000)) {
-      throw this.fail(`checkout's Lightning invoice is for ${decoded.millisatoshis ?? 'any'} msat instead of ${request.amountSats * 1000}`);
+    const decoded = decodeInvoice('btcpay', pr, 'BTCPay');
+    if (decoded.amountMsat !== String(request.amountSats * 1000)) {
+      throw this.fail(`checkout's Lightning invoice is for ${decoded.amountMsat ?? 'any'} msat instead of ${request.amountSats * 1000}`);
     }
-    const expiresAt = invoice.expirationTime !== undefined ? new Date(invoice.expirationTime * 1000).toISOString() : expiry(decoded);
+    const expiresAt = invoice.expirationTime !== undefined ? new Date(invoice.expirationTime * 1000).toISOString() : decoded.expiresAt;
     return {
-      paymentHash: decoded.tagsObject.payment_hash as string,
+      paymentHash: decoded.paymentHash,
       pr,
       expiresAt,
       ref: `invoice:${invoice.id}`,
@@ -141,12 +132,11 @@ export class BtcpayBackend implements LightningBackend {
   async lookupInvoice(paymentHash: string, ref: string | null): Promise<InvoiceState> {
     if (ref?.startsWith('ln:')) {
       const body = await this.call('GET', `/lightning/BTC/invoices/${encodeURIComponent(ref.slice(3))}`, lightningInvoice);
-      if (this.decode(body.BOLT11).tagsObject.payment_hash !== paymentHash) throw this.fail(`Lightning invoice ${ref.slice(3)} is not the one with hash ${paymentHash}`);
+      if (decodeInvoice('btcpay', body.BOLT11, 'BTCPay').paymentHash !== paymentHash) throw this.fail(`Lightning invoice ${ref.slice(3)} is not the one with hash ${paymentHash}`);
       const settled = body.status === 'Paid';
-      const preimage = settled && body.preimage ? body.preimage.toLowerCase() : null;
       // Keep a preimage only when it is the invoice's (BOLT 11: sha256(preimage) = payment hash).
-      const proven = preimage !== null && HEX32.test(preimage) && createHash('sha256').update(Buffer.from(preimage, 'hex')).digest('hex') === paymentHash;
-      return { settled, preimage: proven ? preimage : null, dead: body.status === 'Expired' };
+      const proven = settled ? provenPreimage(body.preimage, paymentHash) : null;
+      return { settled, preimage: proven, dead: body.status === 'Expired' };
     }
     if (ref?.startsWith('invoice:')) {
       const body = await this.call('GET', `/invoices/${encodeURIComponent(ref.slice(8))}`, storeInvoice);
@@ -168,18 +158,6 @@ export class BtcpayBackend implements LightningBackend {
     return parsed.data;
   }
 
-  /** BOLT 11, signed and with a payment hash. */
-  private decode(pr: string): ReturnType<typeof bolt11.decode> {
-    let decoded: ReturnType<typeof bolt11.decode>;
-    try {
-      decoded = bolt11.decode(pr);
-    } catch (err) {
-      throw new BackendError(this.kind, `answered an invoice that is not BOLT 11: ${(err as Error).message}`, { transient: false, cause: err });
-    }
-    if (!HEX32.test(decoded.tagsObject.payment_hash ?? '')) throw this.fail('answered an invoice without a payment hash');
-    return decoded;
-  }
-
   private fail(message: string, transient = true): BackendError {
     return new BackendError(this.kind, message, { transient });
   }
@@ -192,11 +170,6 @@ function problem(body: unknown): string {
     .map((p) => (typeof p === 'object' && p !== null ? (p as { message?: unknown }).message : undefined))
     .filter((m): m is string => typeof m === 'string');
   return messages.length > 0 ? `: ${messages.join('; ').slice(0, 300)}` : '';
-}
-
-function expiry(decoded: ReturnType<typeof bolt11.decode>): string {
-  const seconds = decoded.timeExpireDate ?? (decoded.timestamp ?? Math.floor(Date.now() / 1000)) + 3600;
-  return new Date(seconds * 1000).toISOString();
 }
 
 export const btcpaySpec: BackendSpec<BtcpaySettings, BtcpaySecrets> = {

@@ -4,20 +4,17 @@
  * link, but with the remote service's metadata and limits (LUD-06 / LUD-16), fetches each invoice
  * from the remote callback, checks it, and learns that it settled from the remote LUD-21 verify URL.
  */
-import { createHash } from 'node:crypto';
-import bolt11 from 'bolt11';
 import { z } from 'zod';
 import { lightningAddress } from '../../machines/schemas.js';
 import { BackendError, type BackendContext, type BackendSpec, type CreatedInvoice, type InvoiceRequest, type InvoiceState, type LightningBackend, type RemotePayParams } from './backend.js';
 import { httpJson } from './http.js';
+import { checkInvoice, decodeInvoice, provenPreimage } from './invoice-check.js';
 
 /** Wallets fetch the payRequest and then the callback: one remote fetch serves both. */
 export const PAY_PARAMS_CACHE_MS = 60_000;
 
 /** BOLT 11: an invoice without an `x` field expires after an hour. */
-const DEFAULT_BOLT11_EXPIRY_SECONDS = 3600;
 
-const HEX32 = /^[0-9a-f]{64}$/;
 
 /** The remote LUD-06 payRequest, as validated. */
 interface RemotePayRequest extends RemotePayParams {
@@ -53,7 +50,6 @@ export function withQuery(callback: string, params: Record<string, string>): str
   return `${base}${sep}${query}`;
 }
 
-const sha256Hex = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 const isMsat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
 
@@ -103,15 +99,10 @@ export class LnAddressBackend implements LightningBackend {
     }
     const pr = answer['pr'];
     if (typeof pr !== 'string') throw new BackendError('lnaddress', `${domain} answered the callback without an invoice (pr)`, { transient: false });
-    const invoice = decodeInvoice(pr, domain);
     // Never hand out an invoice a validating wallet rejects (LUD-06: amount and description hash).
-    if (invoice.amountMsat !== String(request.amountMsat)) {
-      throw new BackendError('lnaddress', `${domain} made an invoice for ${invoice.amountMsat ?? 'any'} msat, not ${request.amountMsat}`, { transient: false });
-    }
-    if (invoice.descriptionHash !== request.descriptionHash) {
-      throw new BackendError('lnaddress', `${domain} made an invoice that does not commit to its metadata (description hash mismatch)`, { transient: false });
-    }
-    if (invoice.expiresAtMs <= Date.now()) throw new BackendError('lnaddress', `${domain} made an invoice that has already expired`, { transient: false });
+    const invoice = checkInvoice('lnaddress', pr, request, domain);
+    const expiresAtMs = Date.parse(invoice.expiresAt);
+    if (expiresAtMs <= Date.now()) throw new BackendError('lnaddress', `${domain} made an invoice that has already expired`, { transient: false });
     // LUD-21: without a verify URL we could never tell the machine it was paid.
     const verify = answer['verify'];
     if (verify === undefined || verify === null || verify === '') {
@@ -120,8 +111,8 @@ export class LnAddressBackend implements LightningBackend {
     if (typeof verify !== 'string' || !serviceUrl(verify)) {
       throw new BackendError('lnaddress', `${domain} answered a verify URL that is not a valid https URL`, { transient: false });
     }
-    this.expiries.set(invoice.paymentHash, invoice.expiresAtMs);
-    return { paymentHash: invoice.paymentHash, pr, expiresAt: new Date(invoice.expiresAtMs).toISOString(), ref: verify };
+    this.expiries.set(invoice.paymentHash, expiresAtMs);
+    return { paymentHash: invoice.paymentHash, pr, expiresAt: invoice.expiresAt, ref: verify };
   }
 
   /** LUD-21: ask the remote verify URL; trust `settled` only with a preimage that hashes to ours. */
@@ -139,17 +130,17 @@ export class LnAddressBackend implements LightningBackend {
     if (answer['status'] !== 'OK' || typeof answer['settled'] !== 'boolean' || typeof answer['pr'] !== 'string') {
       throw new BackendError('lnaddress', `${host} answered verify without status, settled and pr (LUD-21)`, { transient: false });
     }
-    const invoice = decodeInvoice(answer['pr'], host);
+    const invoice = decodeInvoice('lnaddress', answer['pr'], host);
     if (invoice.paymentHash !== paymentHash) {
       throw new BackendError('lnaddress', `${host} answered verify for another invoice`, { transient: false });
     }
-    const preimage = typeof answer['preimage'] === 'string' ? answer['preimage'].toLowerCase() : null;
-    if (answer['settled'] && preimage !== null && HEX32.test(preimage) && sha256Hex(Buffer.from(preimage, 'hex')) === paymentHash) {
+    const preimage = answer['settled'] === true ? provenPreimage(answer['preimage'], paymentHash) : null;
+    if (preimage !== null) {
       this.expiries.delete(paymentHash);
       return { settled: true, preimage, dead: false };
     }
     // Not settled, or a claim we cannot check: it settles only when a real preimage comes.
-    return { settled: false, preimage: null, dead: !answer['settled'] && invoice.expiresAtMs <= Date.now() };
+    return { settled: false, preimage: null, dead: !answer['settled'] && Date.parse(invoice.expiresAt) <= Date.now() };
   }
 
   private domain(): string {
@@ -224,33 +215,6 @@ function isMetadata(metadata: string): boolean {
 function reason(answer: Record<string, unknown>): string {
   const r = answer['reason'];
   return typeof r === 'string' && r !== '' ? r.slice(0, 200) : 'no reason given';
-}
-
-interface DecodedInvoice {
-  paymentHash: string;
-  amountMsat: string | null;
-  descriptionHash: string | null;
-  expiresAtMs: number;
-}
-
-/** BOLT 11: the fields we check, from a signed invoice. */
-function decodeInvoice(pr: string, from: string): DecodedInvoice {
-  let decoded: ReturnType<typeof bolt11.decode>;
-  try {
-    decoded = bolt11.decode(pr);
-  } catch (err) {
-    throw new BackendError('lnaddress', `${from} answered an invoice that is not BOLT 11: ${(err as Error).message}`, { transient: false, cause: err });
-  }
-  const paymentHash = decoded.tagsObject.payment_hash;
-  if (typeof paymentHash !== 'string' || !HEX32.test(paymentHash)) throw new BackendError('lnaddress', `${from} answered an invoice without a payment hash`, { transient: false });
-  const timestamp = decoded.timestamp ?? 0;
-  const expirySeconds = decoded.tagsObject.expire_time ?? DEFAULT_BOLT11_EXPIRY_SECONDS;
-  return {
-    paymentHash,
-    amountMsat: decoded.millisatoshis ?? null,
-    descriptionHash: decoded.tagsObject.purpose_commit_hash ?? null,
-    expiresAtMs: (timestamp + expirySeconds) * 1000,
-  };
 }
 
 /**

@@ -4,8 +4,6 @@
  * (`unhashed_description`). Settlement is found by polling `GET /api/v1/payments/{hash}`: LNbits
  * webhooks are unsigned, so they are not taken. Ref: https://docs.lnbits.org (API: /docs).
  */
-import { createHash } from 'node:crypto';
-import bolt11 from 'bolt11';
 import { z } from 'zod';
 import {
   BackendError,
@@ -17,6 +15,7 @@ import {
   type LightningBackend,
 } from './backend.js';
 import { httpJson, type HttpResult } from './http.js';
+import { checkInvoice, HEX32, provenPreimage } from './invoice-check.js';
 
 export const lnbitsSettings = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000),
@@ -29,7 +28,6 @@ export const lnbitsSecrets = z.strictObject({
 export type LnbitsSettings = z.infer<typeof lnbitsSettings>;
 export type LnbitsSecrets = z.infer<typeof lnbitsSecrets>;
 
-const HEX32 = /^[0-9a-f]{64}$/i;
 
 /** `POST /api/v1/payments` (out: false): 1.x answers 201 with a Payment (`bolt11`, `payment_request`); 0.x `{payment_hash, payment_request, checking_id}`. */
 const created = z.looseObject({
@@ -84,7 +82,9 @@ export class LnbitsBackend implements LightningBackend {
     const pr = body.success ? (body.data.payment_request ?? body.data.bolt11) : undefined;
     if (!body.success || !pr) throw new BackendError('lnbits', 'answered the invoice request without a payment_hash and payment_request', { transient: false });
     const paymentHash = body.data.payment_hash.toLowerCase();
-    return { paymentHash, pr, expiresAt: checkInvoice(pr, request, paymentHash), ref: null };
+    // LNbits hashes unhashed_description into the `h` tag; an older LNbits that ignores it would not (LUD-06).
+    const invoice = checkInvoice('lnbits', pr, { ...request, paymentHash }, 'LNbits');
+    return { paymentHash, pr, expiresAt: invoice.expiresAt, ref: null };
   }
 
   async lookupInvoice(paymentHash: string): Promise<InvoiceState> {
@@ -96,7 +96,7 @@ export class LnbitsBackend implements LightningBackend {
     if (res.status !== 200) throw refusal(res, 'look the invoice up', [401, 403]);
     const body = lookedUp.safeParse(res.body);
     if (!body.success) throw new BackendError('lnbits', 'answered the invoice lookup without a boolean `paid`', { transient: false });
-    if (body.data.paid) return { settled: true, preimage: matchingPreimage(body.data.preimage, paymentHash), dead: false };
+    if (body.data.paid) return { settled: true, preimage: provenPreimage(body.data.preimage, paymentHash), dead: false };
     return { settled: false, preimage: null, dead: body.data.status === 'failed' };
   }
 }
@@ -110,37 +110,6 @@ function refusal(res: HttpResult<unknown>, what: string, keyRefused: number[]): 
   }
   // 5xx, and LNbits' own 520 when its funding source fails: try again later.
   return new BackendError('lnbits', `could not ${what}: HTTP ${res.status}${detail}`, { transient: res.status >= 500 || res.status === 429 });
-}
-
-/** The preimage when it proves the payment (sha256(preimage) = payment hash), else null. */
-function matchingPreimage(preimage: string | null | undefined, paymentHash: string): string | null {
-  if (!preimage || !HEX32.test(preimage)) return null;
-  const lower = preimage.toLowerCase();
-  return createHash('sha256').update(Buffer.from(lower, 'hex')).digest('hex') === paymentHash.toLowerCase() ? lower : null;
-}
-
-/**
- * BOLT 11: the invoice LNbits made must be for the amount and description hash asked (LUD-06), and
- * carry the payment hash it reported, or a validating wallet refuses it. Returns its expiry time.
- */
-function checkInvoice(pr: string, request: InvoiceRequest, paymentHash: string): string {
-  let decoded: ReturnType<typeof bolt11.decode>;
-  try {
-    decoded = bolt11.decode(pr);
-  } catch (err) {
-    throw new BackendError('lnbits', 'answered a payment_request that is not a BOLT 11 invoice', { transient: false, cause: err });
-  }
-  if (decoded.millisatoshis !== String(request.amountMsat)) {
-    throw new BackendError('lnbits', `made an invoice for ${decoded.millisatoshis ?? 'any'} msat instead of ${request.amountMsat}`, { transient: false });
-  }
-  if (decoded.tagsObject.purpose_commit_hash !== request.descriptionHash) {
-    throw new BackendError('lnbits', 'made an invoice whose description hash is not the LNURL metadata hash (does this LNbits take unhashed_description?)', { transient: false });
-  }
-  if (decoded.tagsObject.payment_hash !== paymentHash) {
-    throw new BackendError('lnbits', 'answered a payment_hash that is not the invoice\'s', { transient: false });
-  }
-  const expires = decoded.timeExpireDate ?? (decoded.timestamp ?? Math.floor(Date.now() / 1000)) + request.expirySeconds;
-  return new Date(expires * 1000).toISOString();
 }
 
 export const lnbitsSpec: BackendSpec<LnbitsSettings, LnbitsSecrets> = {

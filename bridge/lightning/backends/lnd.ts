@@ -5,8 +5,7 @@
  * runs beside it). A node with a self-signed certificate is trusted through its `tls.cert` (PEM).
  * Ref: https://lightning.engineering/api-docs/api/lnd/
  */
-import { createHash, X509Certificate } from 'node:crypto';
-import bolt11 from 'bolt11';
+import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import {
   BackendError,
@@ -19,6 +18,7 @@ import {
   type SettledListener,
 } from './backend.js';
 import { httpJson, streamJsonLines, type HttpResult } from './http.js';
+import { checkInvoice, HEX32, provenPreimage } from './invoice-check.js';
 
 const PEM_CERT = /^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----$/;
 
@@ -63,7 +63,6 @@ export interface LndOptions {
   streamConnectTimeoutMs?: number;
 }
 
-const HEX32 = /^[0-9a-f]{64}$/i;
 const INT = z.union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()]);
 
 /** lnrpc.Invoice, as the REST proxy writes it (bytes as base64, 64-bit integers as strings). */
@@ -127,7 +126,8 @@ export class LndBackend implements LightningBackend {
     const paymentHash = body.success ? bytesHex(body.data.r_hash) : null;
     if (!body.success || !paymentHash) throw new BackendError('lnd', 'answered AddInvoice without an r_hash and payment_request', { transient: false });
     const pr = body.data.payment_request;
-    return { paymentHash, pr, expiresAt: checkInvoice(pr, request, paymentHash), ref: null };
+    const invoice = checkInvoice('lnd', pr, { ...request, paymentHash }, 'LND');
+    return { paymentHash, pr, expiresAt: invoice.expiresAt, ref: null };
   }
 
   async lookupInvoice(paymentHash: string): Promise<InvoiceState> {
@@ -142,7 +142,7 @@ export class LndBackend implements LightningBackend {
     if (!body.success) throw new BackendError('lnd', 'answered the invoice lookup without an Invoice', { transient: false });
     if (isSettled(body.data)) {
       // An open invoice carries its preimage too; a settled one must carry the one that proves it.
-      const preimage = provenPreimage(body.data, paymentHash);
+      const preimage = lndPreimage(body.data, paymentHash);
       if (!preimage) throw new BackendError('lnd', 'reports the invoice settled with a preimage that does not match its hash', { transient: false });
       return { settled: true, preimage, dead: false };
     }
@@ -167,7 +167,7 @@ export class LndBackend implements LightningBackend {
       const update = line.data.result;
       if (!update || !isSettled(update)) return true;
       const hash = bytesHex(update.r_hash);
-      const preimage = hash ? provenPreimage(update, hash) : null;
+      const preimage = hash ? lndPreimage(update, hash) : null;
       if (!hash || !preimage) return true;
       const index = update.settle_index === undefined ? 0n : BigInt(update.settle_index);
       if (index > settleIndex) settleIndex = index;
@@ -238,10 +238,8 @@ function bytesHex(base64: string | null | undefined): string | null {
 }
 
 /** The invoice's preimage (hex) when sha256 of it is the payment hash, else null. */
-function provenPreimage(update: LndInvoice, paymentHash: string): string | null {
-  const preimage = bytesHex(update.r_preimage);
-  if (!preimage) return null;
-  return createHash('sha256').update(Buffer.from(preimage, 'hex')).digest('hex') === paymentHash.toLowerCase() ? preimage : null;
+function lndPreimage(update: LndInvoice, paymentHash: string): string | null {
+  return provenPreimage(bytesHex(update.r_preimage), paymentHash);
 }
 
 /**
@@ -257,30 +255,6 @@ function failure(res: HttpResult<unknown>, what: string): BackendError {
     return new BackendError('lnd', `refused the macaroon (HTTP ${res.status}${detail}) when asked to ${what}`, { transient: false });
   }
   return new BackendError('lnd', `could not ${what}: HTTP ${res.status}${detail}`, { transient: res.status >= 500 || res.status === 429 });
-}
-
-/**
- * BOLT 11: the invoice LND made must be for the amount and description hash asked (LUD-06), and
- * carry the r_hash it reported, or a validating wallet refuses it. Returns its expiry time.
- */
-function checkInvoice(pr: string, request: InvoiceRequest, paymentHash: string): string {
-  let decoded: ReturnType<typeof bolt11.decode>;
-  try {
-    decoded = bolt11.decode(pr);
-  } catch (err) {
-    throw new BackendError('lnd', 'answered a payment_request that is not a BOLT 11 invoice', { transient: false, cause: err });
-  }
-  if (decoded.millisatoshis !== String(request.amountMsat)) {
-    throw new BackendError('lnd', `made an invoice for ${decoded.millisatoshis ?? 'any'} msat instead of ${request.amountMsat}`, { transient: false });
-  }
-  if (decoded.tagsObject.purpose_commit_hash !== request.descriptionHash) {
-    throw new BackendError('lnd', 'made an invoice whose description hash is not the LNURL metadata hash', { transient: false });
-  }
-  if (decoded.tagsObject.payment_hash !== paymentHash) {
-    throw new BackendError('lnd', 'answered an r_hash that is not the invoice\'s payment hash', { transient: false });
-  }
-  const expires = decoded.timeExpireDate ?? (decoded.timestamp ?? Math.floor(Date.now() / 1000)) + request.expirySeconds;
-  return new Date(expires * 1000).toISOString();
 }
 
 export const lndSpec: BackendSpec<LndSettings, LndSecrets> = {
