@@ -450,6 +450,7 @@ async function breakdown(counts: typeof COUNTS, dirs: string[], say: ((row: stri
         rail: 'lightning',
         backend: 'dev',
         backend_ref: created.ref,
+        wallet_version: 'server:bench',
         comment: null,
         preimage: null,
         expires_at: created.expiresAt,

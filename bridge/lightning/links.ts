@@ -12,7 +12,7 @@ import type { MachinesStore, PageResult } from '../machines/store.js';
 import type { AccountRecord, AssetRecord } from '../machines/types.js';
 import { slug } from '../slug.js';
 import type { PublicUrls } from '../urls.js';
-import type { RemotePayParams } from './backends/backend.js';
+import type { LightningBackend, RemotePayParams } from './backends/backend.js';
 import { ADDRESS_NAME, encodeLnurl, lnurlpUri, metadataHash, payMetadata } from './lnurl.js';
 import { qrContent } from './qr.js';
 import type { Settlement } from './settlement.js';
@@ -201,6 +201,7 @@ export class PaymentLinks {
     }
     const account = principal.account;
     const backend = await this.o.wallets.backendFor(account);
+    const walletVersion = await this.o.wallets.versionFor(account.user_id);
     if (!backend.createCheckout) {
       throw new AppError(409, 'checkout_not_supported', `The ${backend.kind} Lightning backend has no hosted checkout: use the payment link (LNURL), or set a btcpay wallet`);
     }
@@ -225,6 +226,7 @@ export class PaymentLinks {
       rail: 'lightning',
       backend: backend.kind,
       backend_ref: created.ref,
+      wallet_version: walletVersion,
       comment: null,
       preimage: null,
       expires_at: created.expiresAt,
@@ -292,7 +294,8 @@ export class PaymentLinks {
     const { asset, link, account } = target;
     const amountSats = amountMsat / 1000;
     const paymentId = newId();
-    const backend = await this.o.wallets.backendFor(account);
+    const { backend } = terms;
+    const walletVersion = await this.o.wallets.versionFor(account.user_id);
     const created = await backend.createInvoice({
       amountMsat,
       descriptionHash: metadataHash(terms.metadata),
@@ -315,6 +318,7 @@ export class PaymentLinks {
       rail: 'lightning',
       backend: backend.kind,
       backend_ref: created.ref,
+      wallet_version: walletVersion,
       comment,
       preimage: null,
       expires_at: created.expiresAt,
@@ -349,15 +353,18 @@ export class PaymentLinks {
   }
 
   /** Amounts, metadata and comment length for a target; a proxied Lightning address imposes its own. */
-  private async terms(target: Target): Promise<{ minSendable: number; maxSendable: number; metadata: string; commentAllowed: number }> {
+  private async terms(
+    target: Target,
+  ): Promise<{ minSendable: number; maxSendable: number; metadata: string; commentAllowed: number; backend: LightningBackend }> {
     const { min, max } = satsRange(target.asset);
+    const backend = await this.o.wallets.backendFor(target.account);
     const own = {
       minSendable: min * 1000,
       maxSendable: max * 1000,
       metadata: payMetadata(describe(target.asset), target.identifier),
       commentAllowed: target.link.comment_allowed,
+      backend,
     };
-    const backend = await this.o.wallets.backendFor(target.account);
     if (!backend.payParams) return own;
     const remote: RemotePayParams = await backend.payParams();
     const terms = {
@@ -366,6 +373,7 @@ export class PaymentLinks {
       // The remote service hashes its own metadata into the invoice, so that is what the payer must see.
       metadata: remote.metadata,
       commentAllowed: Math.min(own.commentAllowed, remote.commentAllowed),
+      backend,
     };
     if (terms.minSendable > terms.maxSendable) throw lnurlError(503, 'The wallet behind this machine cannot receive this amount');
     return terms;
@@ -378,10 +386,9 @@ export class PaymentLinks {
   }
 
   private async demoteOthers(primary: PaymentLinkRecord): Promise<void> {
-    // Only one primary link per account: the previous one steps down.
-    const current = await this.o.store.getPrimaryLink(primary.user_id);
-    if (current && current.link_id !== primary.link_id && current.primary) {
-      await this.o.store.putLink({ ...current, primary: false, updated: primary.updated });
+    // One primary link per account: the others step down.
+    for (const other of await this.o.store.listLinks(primary.user_id)) {
+      if (other.link_id !== primary.link_id && other.primary) await this.o.store.putLink({ ...other, primary: false, updated: primary.updated });
     }
   }
 }

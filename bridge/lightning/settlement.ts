@@ -3,13 +3,15 @@
  * invoices until they settle or expire. Settlement writes the payment and its `paid` event in one
  * step (the store decides who wins), then announces both: the event to webhooks, the payment on the
  * bus for the MQTT dispatcher. Backends that push (a BTCPay webhook, LND's invoice stream, the dev
- * node) call `settle` directly; the others are polled.
+ * node's settle call) report directly; the others are polled. The dev node is never polled: it is
+ * checked once at start, in case the bridge stopped between paying an invoice and settling it.
  */
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { EventLog } from '../machines/event-log.js';
 import type { MachinesStore } from '../machines/store.js';
+import { provenPreimage } from './backends/invoice-check.js';
 import type { LightningStore } from './store.js';
 import type { PaymentRecord } from './types.js';
 import type { Wallets } from './wallets.js';
@@ -33,6 +35,11 @@ export interface SettleOutcome {
   newly: boolean;
 }
 
+/** After its expiry, how long a payment whose backend cannot be reached stays pending before it is given up. */
+const UNREACHABLE_GRACE_MS = 10 * 60_000;
+/** Yield to the event loop after this many payments in one pass. */
+const BATCH = 200;
+
 export class Settlement {
   private readonly options: SettlementOptions;
   private timer: NodeJS.Timeout | undefined;
@@ -45,10 +52,13 @@ export class Settlement {
 
   start(): void {
     this.options.wallets.onSettled((hash, preimage) => {
-      this.settle(hash, preimage).catch((err: unknown) => this.options.log.error({ err, paymentHash: hash }, 'pushed settlement failed'));
+      this.pushed(hash, preimage).catch((err: unknown) => this.options.log.error({ err, paymentHash: hash }, 'pushed settlement failed'));
+    });
+    this.polling = this.poll(true).finally(() => {
+      this.polling = undefined;
     });
     this.timer = setInterval(() => {
-      this.polling ??= this.poll().finally(() => {
+      this.polling ??= this.poll(false).finally(() => {
         this.polling = undefined;
       });
     }, this.options.pollMs);
@@ -62,12 +72,20 @@ export class Settlement {
     await this.options.wallets.stop();
   }
 
-  /** Record that an invoice was paid. Repeated and concurrent reports settle it once. */
+  /**
+   * Record that an invoice was paid. Repeated and concurrent reports settle it once; every caller
+   * returns only once the settlement is durable. A preimage, when given, must prove the payment.
+   */
   async settle(paymentHash: string, preimage: string | null): Promise<SettleOutcome> {
     const { store, events, bus } = this.options;
     const payment = await store.getPaymentByHash(paymentHash);
     if (!payment) throw new AppError(404, 'payment_not_found', `No payment with hash ${paymentHash}`);
-    if (payment.status === 'settled') return { payment, newly: false };
+    if (payment.status === 'settled') {
+      await store.durable();
+      return { payment, newly: false };
+    }
+    const proof = preimage === null ? null : provenPreimage(preimage, paymentHash);
+    if (preimage !== null && proof === null) throw new AppError(400, 'invalid_body', `That preimage does not hash to ${paymentHash}`);
     const { event, deliveries } = await events.build(
       payment.user_id,
       {
@@ -85,7 +103,7 @@ export class Settlement {
       },
       'lightning',
     );
-    const result = await store.settlePayment(paymentHash, event.created, preimage, event, deliveries);
+    const result = await store.settlePayment(paymentHash, event.created, proof, event, deliveries);
     if ('missing' in result) throw new AppError(404, 'payment_not_found', `No payment with hash ${paymentHash}`);
     if ('already' in result) return { payment: result.already, newly: false };
     events.announce(result.event, deliveries);
@@ -99,47 +117,79 @@ export class Settlement {
    * answer without waiting for the poll). At most once per `minIntervalMs` per payment.
    */
   async refresh(payment: PaymentRecord, minIntervalMs = 1000): Promise<PaymentRecord> {
-    if (payment.status !== 'pending') return payment;
+    if (payment.status !== 'pending' || payment.backend === 'dev') return payment;
     const last = this.lastLookup.get(payment.payment_hash) ?? 0;
     if (Date.now() - last < minIntervalMs) return payment;
     return (await this.check(payment)) ?? payment;
   }
 
-  /** One pass over every pending payment. */
-  private async poll(): Promise<void> {
+  /**
+   * A settlement a backend pushed (LND's stream). Only a preimage that hashes to one of our payments
+   * counts: a node shared with other apps reports their invoices too, and no wallet can settle another
+   * account's payment without that payment's preimage.
+   */
+  private async pushed(paymentHash: string, preimage: string | null): Promise<void> {
+    if (preimage === null || provenPreimage(preimage, paymentHash) === null) return;
+    if (!(await this.options.store.getPaymentByHash(paymentHash))) {
+      this.options.log.debug({ paymentHash }, 'pushed settlement of an invoice that is not ours');
+      return;
+    }
+    await this.settle(paymentHash, preimage);
+  }
+
+  /** One pass over pending payments: look up those due at polling backends, expire the stale. */
+  private async poll(atStart: boolean): Promise<void> {
     const pending = await this.options.store.pendingPayments();
+    const now = Date.now();
+    const due: PaymentRecord[] = [];
+    for (const [i, payment] of pending.entries()) {
+      const expired = Date.parse(payment.expires_at) <= now;
+      // The dev node pushes every settlement through its settle call: it needs a look only at start
+      // (a settle cut short by a restart) and when an invoice runs out.
+      if (payment.backend !== 'dev' || atStart || expired) due.push(payment);
+      if (i % BATCH === BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
+    }
     const limit = this.options.concurrency ?? 8;
     let next = 0;
     const worker = async () => {
-      while (next < pending.length) {
-        const payment = pending[next++] as PaymentRecord;
-        await this.check(payment).catch((err: unknown) =>
-          this.options.log.warn({ err: (err as Error).message, paymentId: payment.payment_id }, 'invoice lookup failed'),
-        );
+      while (next < due.length) {
+        const payment = due[next++] as PaymentRecord;
+        await this.check(payment).catch((err: unknown) => this.unreachable(payment, err));
       }
     };
-    await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(limit, due.length) }, worker));
   }
 
-  /** Look a pending payment up at its backend: settle it, expire it, or leave it. */
+  /** Look a pending payment up at the wallet that made it: settle it, expire it, or leave it. */
   private async check(payment: PaymentRecord): Promise<PaymentRecord | undefined> {
     const { machines, wallets, store } = this.options;
     this.lastLookup.set(payment.payment_hash, Date.now());
     const account = await machines.getAccount(payment.user_id);
     if (!account) return undefined;
-    const backend = await wallets.backendFor(account);
+    const expired = Date.parse(payment.expires_at) <= Date.now();
     // An invoice can only be looked up where it was made; after a wallet change it just runs out.
-    if (backend.kind !== payment.backend) {
-      if (Date.parse(payment.expires_at) <= Date.now()) await store.expirePayment(payment.payment_hash);
-      return undefined;
+    if (payment.wallet_version !== undefined && payment.wallet_version !== (await wallets.versionFor(account.user_id))) {
+      return expired ? this.expire(payment) : undefined;
     }
+    const backend = await wallets.backendFor(account);
+    if (backend.kind !== payment.backend) return expired ? this.expire(payment) : undefined;
     const state = await backend.lookupInvoice(payment.payment_hash, payment.backend_ref);
     if (state.settled) return (await this.settle(payment.payment_hash, state.preimage)).payment;
-    const expired = Date.parse(payment.expires_at) <= Date.now();
-    if (state.dead || expired) {
-      if (await store.expirePayment(payment.payment_hash)) this.lastLookup.delete(payment.payment_hash);
-      return store.getPaymentByHash(payment.payment_hash);
-    }
+    if (state.dead || expired) return this.expire(payment);
     return undefined;
+  }
+
+  private async expire(payment: PaymentRecord): Promise<PaymentRecord | undefined> {
+    if (await this.options.store.expirePayment(payment.payment_hash)) this.lastLookup.delete(payment.payment_hash);
+    return this.options.store.getPaymentByHash(payment.payment_hash);
+  }
+
+  /** A lookup failed. Once the invoice is long past its expiry, nobody can pay it: give it up. */
+  private async unreachable(payment: PaymentRecord, err: unknown): Promise<void> {
+    this.options.log.warn({ err: (err as Error).message, paymentId: payment.payment_id }, 'invoice lookup failed');
+    if (Date.parse(payment.expires_at) + UNREACHABLE_GRACE_MS <= Date.now()) {
+      this.options.log.warn({ paymentId: payment.payment_id }, 'giving up on an invoice whose backend cannot be reached long after its expiry');
+      await this.expire(payment);
+    }
   }
 }

@@ -19,6 +19,8 @@ export interface LightningStore {
   getLinkByName(name: string): Promise<PaymentLinkRecord | undefined>;
   /** The link `<username>@host` pays: the account's primary link. */
   getPrimaryLink(userId: string): Promise<PaymentLinkRecord | undefined>;
+  /** The account's links, oldest first. */
+  listLinks(userId: string): Promise<PaymentLinkRecord[]>;
   /** Create or update a link; false when another link already has its name. */
   putLink(link: PaymentLinkRecord): Promise<boolean>;
 
@@ -42,6 +44,9 @@ export interface LightningStore {
     event: Omit<EventRecord, 'seq'>,
     deliveries: Omit<DeliveryRecord, 'seq'>[],
   ): Promise<SettleResult>;
+
+  /** Resolves when every write made so far is durable. */
+  durable(): Promise<void>;
 
   getWallet(userId: string): Promise<WalletRecord | undefined>;
   putWallet(wallet: WalletRecord): Promise<void>;

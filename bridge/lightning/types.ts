@@ -40,6 +40,8 @@ export interface PaymentRecord {
   backend: BackendKind;
   /** What the backend needs to look the invoice up again (BTCPay invoice id, LUD-21 verify URL). */
   backend_ref: string | null;
+  /** The wallet configuration that made the invoice (`Wallets.versionFor`); lookups go only there. */
+  wallet_version: string;
   comment: string | null;
   preimage: string | null;
   expires_at: string;

@@ -4,6 +4,7 @@
  * never shown again. Backend instances are built once per wallet version and reused; those that
  * push settlements (`watch`) are watched from the moment they are built until they are replaced.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
@@ -95,6 +96,17 @@ export class Wallets {
     this.built.set(key, built);
     this.watch(built);
     return built.backend;
+  }
+
+  /**
+   * Which wallet configuration makes this account's invoices now. Stored on each payment: an invoice
+   * can only be looked up by the wallet that made it, not by one the account switched to since.
+   */
+  async versionFor(userId: string): Promise<string> {
+    const wallet = await this.options.store.getWallet(userId);
+    if (wallet) return `account:${wallet.updated}`;
+    const d = this.options.serverDefault;
+    return `server:${createHash('sha256').update(JSON.stringify([d.kind, d.settings])).digest('hex').slice(0, 16)}`;
   }
 
   async view(userId: string): Promise<WalletView> {

@@ -75,8 +75,12 @@ export class JournalLightningStore implements LightningStore {
   }
 
   async getPrimaryLink(userId: string): Promise<PaymentLinkRecord | undefined> {
-    const links = (this.linksByUser.get(userId) ?? []).map((id) => this.journal.get<PaymentLinkRecord>(LINKS, id) as PaymentLinkRecord);
+    const links = await this.listLinks(userId);
     return links.find((l) => l.primary) ?? links[0];
+  }
+
+  async listLinks(userId: string): Promise<PaymentLinkRecord[]> {
+    return (this.linksByUser.get(userId) ?? []).map((id) => this.journal.get<PaymentLinkRecord>(LINKS, id) as PaymentLinkRecord);
   }
 
   async putLink(link: PaymentLinkRecord): Promise<boolean> {
@@ -135,6 +139,10 @@ export class JournalLightningStore implements LightningStore {
     const settled: PaymentRecord = { ...payment, status: 'settled', settled_at: settledAt, preimage, event_id: staged.stored.event_id };
     await this.journal.commit([{ c: PAYMENTS, id: payment.payment_id, doc: settled }, ...staged.mutations]);
     return { settled, event: staged.stored };
+  }
+
+  durable(): Promise<void> {
+    return this.journal.sync();
   }
 
   async getWallet(userId: string): Promise<WalletRecord | undefined> {

@@ -183,6 +183,30 @@ describe('LNURL-pay with third-party clients', () => {
     expect(JSON.parse(primary.metadata)[1]).toEqual(['text/identifier', `${username}@${new URL(t.info.publicUrl).host}`]);
   });
 
+  it('keeps one primary link per account: <username>@host pays the one chosen last', async () => {
+    const acct = await t.signup('two-machines');
+    const make = async (name: string, primary?: boolean) => {
+      const id = (await t.request('POST', '/api/v1/assets', { token: acct.key, body: { name, price_sats: 7 } })).body.asset_id;
+      return (await t.request('POST', `/api/v1/assets/${id}/payment-link`, { token: acct.key, body: primary === undefined ? {} : { primary } })).body;
+    };
+    const first = await make('First');
+    const second = await make('Second');
+    expect([first.primary, second.primary]).toEqual([true, false]);
+    const promoted = await make('Third', true);
+    const links = await Promise.all(
+      [first, second, promoted].map(async (l) => (await t.request('GET', `/api/v1/assets/${l.asset_id}/payment-link`, { token: acct.key })).body.primary),
+    );
+    expect(links).toEqual([false, false, true]);
+    const payRequest = (await (await fetch(`${t.info.publicUrl}/.well-known/lnurlp/${acct.body.username}`)).json()) as { metadata: string };
+    expect(JSON.parse(payRequest.metadata)[0]).toEqual(['text/plain', 'Third: 7 sats']);
+    // Promoting an older link demotes the newer primary too.
+    await t.request('POST', `/api/v1/assets/${first.asset_id}/payment-link`, { token: acct.key, body: { primary: true } });
+    const after = await Promise.all(
+      [first, second, promoted].map(async (l) => (await t.request('GET', `/api/v1/assets/${l.asset_id}/payment-link`, { token: acct.key })).body.primary),
+    );
+    expect(after).toEqual([true, false, false]);
+  });
+
   it('takes a chosen amount for variable prices and scales the run time', async () => {
     const id = await asset({ name: 'EV charger', price_sats: 100, duration_ms: 60_000, pricing: 'variable', min_sats: 50, max_sats: 1000 });
     const { body: payLink } = await link(id);
