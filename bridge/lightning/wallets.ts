@@ -92,7 +92,7 @@ export class Wallets {
         }
       }
     }
-    const built: Built = { backend: this.build(choice, account), stop: undefined };
+    const built: Built = { backend: this.build(choice, account, wallet ? 'account' : 'server'), stop: undefined };
     this.built.set(key, built);
     this.watch(built);
     return built.backend;
@@ -177,7 +177,7 @@ export class Wallets {
     return found;
   }
 
-  private build(choice: BackendChoice, account: Pick<AccountRecord, 'user_id' | 'lightning_address'>): LightningBackend {
+  private build(choice: BackendChoice, account: Pick<AccountRecord, 'user_id' | 'lightning_address'>, source: 'account' | 'server'): LightningBackend {
     if (choice.kind === 'dev') {
       if (!this.options.dev) throw new AppError(500, 'backend_unavailable', 'The dev Lightning backend is not active on this server');
       return this.options.dev;
@@ -187,6 +187,7 @@ export class Wallets {
     return spec.create(choice.settings, choice.secrets, {
       timeoutMs: this.options.timeoutMs,
       account: { user_id: account.user_id, lightning_address: account.lightning_address },
+      source,
     });
   }
 

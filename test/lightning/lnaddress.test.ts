@@ -338,6 +338,14 @@ describe('two bridges: A forwards to a Lightning address on B', () => {
     expect(ok.body).toMatchObject({ backend: 'lnaddress', source: 'account', settings: { address: bAddress }, secrets_set: [] });
     expect((await a.request('GET', '/api/v1/accounts/me/wallet', { token: bare.key })).body).toEqual(ok.body);
   });
+
+  it("forwards an account's own wallet to its chosen address, over the address it signed up with", async () => {
+    const acct = await a.signup('a-redirected', { lightning_address: bAddress });
+    expect((await a.request('PUT', '/api/v1/accounts/me/wallet', { token: acct.key, body: { backend: 'lnaddress', address: bFallback } })).status).toBe(200);
+    const { link } = await assetWithLink(a, acct.key, 'Redirected machine');
+    const metadata = JSON.parse(((await (await fetch(link.url)).json()) as { metadata: string }).metadata) as string[][];
+    expect(metadata).toContainEqual(['text/identifier', bFallback]);
+  });
 });
 
 describe('end to end against a failing remote service', () => {

@@ -97,6 +97,8 @@ export interface BackendContext {
   timeoutMs: number;
   /** The account the backend makes invoices for (the Lightning-address proxy pays to its address). */
   account: { user_id: string; lightning_address: string | null };
+  /** `account`: the account's own wallet; `server`: the bridge's default serving an account without one. */
+  source: 'account' | 'server';
 }
 
 /**
@@ -104,7 +106,10 @@ export interface BackendContext {
  * (stored sealed, never shown), both validated with zod, and how to build it from them. One spec per
  * kind, used for the server default (from the environment) and for accounts' own wallets.
  */
-export interface BackendSpec<S extends Record<string, string> = Record<string, string>, K extends Record<string, string> = Record<string, string>> {
+export interface BackendSpec<
+  S extends Record<string, string | undefined> = Record<string, string>,
+  K extends Record<string, string | undefined> = Record<string, string>,
+> {
   kind: BackendKind;
   /** One line for documents and errors. */
   description: string;

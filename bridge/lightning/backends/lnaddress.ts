@@ -218,9 +218,9 @@ function reason(answer: Record<string, unknown>): string {
 }
 
 /**
- * Settings: `address`, the Lightning address to forward to. An account's own wallet without one uses
- * the account's `lightning_address`; as the server default (`LNADDRESS_FALLBACK`) it is the address
- * for accounts that have none. Either way the account's own address wins when it has one: see create().
+ * Settings: `address`, the Lightning address to forward to. In an account's own wallet it wins, and
+ * without it the account's `lightning_address` is used; as the server default (`LNADDRESS_FALLBACK`)
+ * it serves only accounts that have no address of their own: see create().
  */
 type LnaddressSettings = { address?: string };
 type LnaddressSecrets = Record<string, never>;
@@ -235,10 +235,11 @@ export const lnaddressSpec: BackendSpec<LnaddressSettings, LnaddressSecrets> = {
   secrets: lnaddressSecrets,
   env: { address: 'LNADDRESS_FALLBACK' },
   create(settings, _secrets, context: BackendContext): LightningBackend {
-    // The same settings reach us from an account's wallet and from the server default, with nothing
-    // to tell them apart; the account's own address comes first so a server-wide fallback can never
-    // take the payments of accounts that gave their own address.
-    const address = context.account.lightning_address ?? settings.address ?? null;
+    // An account's own wallet forwards where it says (its `address`, else the account's address); as
+    // the server default, the account's own address comes first and `LNADDRESS_FALLBACK` only serves
+    // accounts that gave none, so the operator's fallback never takes another account's payments.
+    const own = context.account.lightning_address;
+    const address = context.source === 'account' ? (settings.address ?? own) : (own ?? settings.address ?? null);
     return new LnAddressBackend(address, { timeoutMs: context.timeoutMs });
   },
 };
