@@ -12,7 +12,7 @@ import type { MachinesStore, PageResult } from '../machines/store.js';
 import type { AccountRecord, AssetRecord } from '../machines/types.js';
 import { slug } from '../slug.js';
 import type { PublicUrls } from '../urls.js';
-import type { LightningBackend, RemotePayParams } from './backends/backend.js';
+import type { CreatedInvoice, LightningBackend, RemotePayParams } from './backends/backend.js';
 import { ADDRESS_NAME, encodeLnurl, lnurlpUri, metadataHash, payMetadata } from './lnurl.js';
 import { qrContent } from './qr.js';
 import type { Settlement } from './settlement.js';
@@ -184,9 +184,7 @@ export class PaymentLinks {
     input: { amount_sats?: number | undefined; redirect_url?: string | undefined },
   ): Promise<{ payment: PaymentRecord; checkoutUrl: string }> {
     const { link, asset } = await this.get(principal, assetId);
-    if (asset.refuse_when_offline && this.o.deviceState.isOnline(asset.asset_id) === false) {
-      throw new AppError(503, 'device_offline', `${asset.name} is offline right now; try again later`);
-    }
+    this.refuseOffline(asset);
     const { min, max } = satsRange(asset);
     let amountSats: number;
     if (asset.pricing === 'variable') {
@@ -213,27 +211,7 @@ export class PaymentLinks {
       paymentId,
       redirectUrl: input.redirect_url,
     });
-    const payment = await this.o.store.createPayment({
-      payment_id: paymentId,
-      user_id: account.user_id,
-      asset_id: asset.asset_id,
-      link_id: link.link_id,
-      amount_sats: amountSats,
-      duration_ms: runTime(asset, amountSats),
-      payment_hash: created.paymentHash,
-      pr: created.pr,
-      status: 'pending',
-      rail: 'lightning',
-      backend: backend.kind,
-      backend_ref: created.ref,
-      wallet_version: walletVersion,
-      comment: null,
-      preimage: null,
-      expires_at: created.expiresAt,
-      created: new Date().toISOString(),
-      settled_at: null,
-      event_id: null,
-    });
+    const payment = await this.recordPending({ paymentId, account, asset, link, amountSats, backend, walletVersion, created, comment: null });
     return { payment, checkoutUrl: created.checkoutUrl };
   }
 
@@ -305,27 +283,7 @@ export class PaymentLinks {
       paymentId,
       comment: comment ?? undefined,
     });
-    await this.o.store.createPayment({
-      payment_id: paymentId,
-      user_id: account.user_id,
-      asset_id: asset.asset_id,
-      link_id: link.link_id,
-      amount_sats: amountSats,
-      duration_ms: runTime(asset, amountSats),
-      payment_hash: created.paymentHash,
-      pr: created.pr,
-      status: 'pending',
-      rail: 'lightning',
-      backend: backend.kind,
-      backend_ref: created.ref,
-      wallet_version: walletVersion,
-      comment,
-      preimage: null,
-      expires_at: created.expiresAt,
-      created: new Date().toISOString(),
-      settled_at: null,
-      event_id: null,
-    });
+    await this.recordPending({ paymentId, account, asset, link, amountSats, backend, walletVersion, created, comment });
     return {
       pr: created.pr,
       routes: [],
@@ -381,8 +339,43 @@ export class PaymentLinks {
 
   private refuseOffline(asset: AssetRecord): void {
     if (asset.refuse_when_offline && this.o.deviceState.isOnline(asset.asset_id) === false) {
-      throw lnurlError(503, `${asset.name} is offline right now; try again later`);
+      throw new AppError(503, 'device_offline', `${asset.name} is offline right now; try again later`);
     }
+  }
+
+  /** The pending payment an invoice (or a checkout's invoice) stands for. */
+  private recordPending(p: {
+    paymentId: string;
+    account: AccountRecord;
+    asset: AssetRecord;
+    link: PaymentLinkRecord;
+    amountSats: number;
+    backend: LightningBackend;
+    walletVersion: string;
+    created: CreatedInvoice;
+    comment: string | null;
+  }): Promise<PaymentRecord> {
+    return this.o.store.createPayment({
+      payment_id: p.paymentId,
+      user_id: p.account.user_id,
+      asset_id: p.asset.asset_id,
+      link_id: p.link.link_id,
+      amount_sats: p.amountSats,
+      duration_ms: runTime(p.asset, p.amountSats),
+      payment_hash: p.created.paymentHash,
+      pr: p.created.pr,
+      status: 'pending',
+      rail: 'lightning',
+      backend: p.backend.kind,
+      backend_ref: p.created.ref,
+      wallet_version: p.walletVersion,
+      comment: p.comment,
+      preimage: null,
+      expires_at: p.created.expiresAt,
+      created: new Date().toISOString(),
+      settled_at: null,
+      event_id: null,
+    });
   }
 
   private async demoteOthers(primary: PaymentLinkRecord): Promise<void> {
