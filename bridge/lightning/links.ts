@@ -267,6 +267,8 @@ export class PaymentLinks {
       if (terms.commentAllowed === 0) throw lnurlError(400, 'this link takes no comments');
       if ([...comment].length > terms.commentAllowed) throw lnurlError(400, `comment is longer than ${terms.commentAllowed} characters`);
       if (/[\u0000-\u001f\u007f]/.test(comment)) throw lnurlError(400, 'comment contains control characters');
+      // The query parser turns percent-escapes that are not UTF-8 into U+FFFD: refuse, do not store altered text.
+      if (comment.includes('\uFFFD')) throw lnurlError(400, 'comment is not valid UTF-8');
     }
 
     const { asset, link, account } = target;

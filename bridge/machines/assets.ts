@@ -21,6 +21,8 @@ export type AssetPatch = { [K in keyof AssetInput]?: AssetInput[K] | undefined }
 
 /** Variable pricing defaults: at least one unit, at most a hundred. */
 const DEFAULT_MAX_UNITS = 100;
+/** The longest a single payment may run a machine (variable pricing scales the run with the amount). */
+export const MAX_RUN_MS = 7 * 86_400_000;
 
 /** Settle the pricing fields: fixed prices have no range; variable ones get a checked range. */
 function withPricing(asset: AssetRecord, given: AssetPatch): AssetRecord {
@@ -30,9 +32,14 @@ function withPricing(asset: AssetRecord, given: AssetPatch): AssetRecord {
     }
     return { ...asset, min_sats: null, max_sats: null };
   }
+  // The largest payment may not run the machine for more than MAX_RUN_MS.
+  const longest = asset.duration_ms === 0 ? MAX_PRICE_SATS : Math.floor((MAX_RUN_MS * asset.price_sats) / asset.duration_ms);
   const min = asset.min_sats ?? asset.price_sats;
-  const max = asset.max_sats ?? Math.min(asset.price_sats * DEFAULT_MAX_UNITS, MAX_PRICE_SATS);
+  const max = asset.max_sats ?? Math.min(asset.price_sats * DEFAULT_MAX_UNITS, MAX_PRICE_SATS, longest);
   if (min > max) throw new AppError(400, 'invalid_body', `Invalid body: min_sats (${min}) is above max_sats (${max})`);
+  if (max > longest) {
+    throw new AppError(400, 'invalid_body', `Invalid body: max_sats (${max}) would run the machine for more than 7 days; at most ${longest} at this price and duration`);
+  }
   return { ...asset, min_sats: min, max_sats: max };
 }
 

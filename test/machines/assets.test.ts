@@ -144,3 +144,14 @@ describe('assets', () => {
     expect(res.body.message).toMatch(field);
   });
 });
+
+describe('variable pricing limits', () => {
+  it('keeps a single payment from running the machine for more than 7 days', async () => {
+    const tooLong = await create({ name: 'Long', price_sats: 1, duration_ms: 86_400_000, pricing: 'variable', min_sats: 1, max_sats: 2_100_000_000_000 });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.message).toMatch(/more than 7 days; at most 7 /);
+    const defaulted = await create({ name: 'Day pass', price_sats: 10, duration_ms: 86_400_000, pricing: 'variable' });
+    expect(defaulted.status).toBe(201);
+    expect(defaulted.body).toMatchObject({ min_sats: 10, max_sats: 70 });
+  });
+});
