@@ -155,7 +155,7 @@ export async function run(): Promise<void> {
       idle.enable();
       await sleep(pollMs + 500);
       idle.disable();
-      console.log(`idle bridge, ${fmt(env.pool.length)} pending invoices: longest event-loop stall in ${((pollMs + 500) / 1000).toFixed(1)} s = ${(idle.max / 1e6).toFixed(1)} ms (the settlement poller looks every pending invoice up every ${pollMs} ms)`);
+      console.log(`idle bridge, ${fmt(env.pool.length)} pending invoices: longest event-loop stall in ${((pollMs + 500) / 1000).toFixed(1)} s = ${(idle.max / 1e6).toFixed(1)} ms (one settlement poll pass every ${pollMs} ms; dev invoices are not looked up, only checked for expiry)`);
       await settleSequential(env, tally, WARM.settle);
       for (const rate of RATES) {
         collect();
