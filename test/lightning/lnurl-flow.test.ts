@@ -10,6 +10,7 @@ import { requestInvoice, requestPayServiceParams } from 'lnurl-pay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeLnurl, encodeLnurl } from '../../bridge/lightning/lnurl.js';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
+import { startReceiver, until } from '../helpers/receiver.js';
 
 let t: TestBridge;
 let key: string;
@@ -143,6 +144,25 @@ describe('LNURL-pay with third-party clients', () => {
     const after = await t.request('GET', `/api/v1/assets/${id}/payments?status=settled`, { token: key });
     expect(after.body.payments[0]).toMatchObject({ status: 'settled', settled_at: expect.any(String) });
     t.bridge.bus.off(received);
+  });
+
+  it('sends the signed webhook for the paid event when a payment settles', async () => {
+    const acct = await t.signup('hooked-vendor');
+    const receiver = await startReceiver();
+    try {
+      await t.request('PUT', '/api/v1/accounts/me/webhook', { token: acct.key, body: { url: receiver.url, events: ['paid'] } });
+      const id = (await t.request('POST', '/api/v1/assets', { token: acct.key, body: { name: 'Hooked', price_sats: 3 } })).body.asset_id;
+      const { body: payLink } = await t.request('POST', `/api/v1/assets/${id}/payment-link`, { token: acct.key });
+      const { invoice } = await requestInvoice({ lnUrlOrAddress: payLink.lnurl, tokens: 3 as never, validateInvoice: true });
+      const hash = new Invoice({ pr: invoice }).paymentHash;
+      await settle(hash);
+      const delivery = await until(() => receiver.received[0], 3000, 'the paid webhook');
+      const body = JSON.parse(delivery.body);
+      expect(body).toMatchObject({ type: 'event.paid', data: { type: 'paid', asset_id: id, source: 'lightning', data: { payment_hash: hash, amount_sats: 3 } } });
+      expect(delivery.headers['webhook-signature']).toMatch(/^v1a,/);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('settles once however often and however concurrently it is reported', async () => {
