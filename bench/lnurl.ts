@@ -451,6 +451,7 @@ async function breakdown(counts: typeof COUNTS, dirs: string[], say: ((row: stri
         backend: 'dev',
         backend_ref: created.ref,
         wallet_version: 'server:bench',
+        device_acked_at: null,
         comment: null,
         preimage: null,
         expires_at: created.expiresAt,

@@ -14,6 +14,8 @@ export interface BusEvents {
   'webhook.delivery.queued': { deliveryId: string };
   /** A payment settled, once per payment, with the `paid` event stored with it. For the MQTT dispatcher. */
   'payment.settled': { payment: PaymentRecord; event: EventRecord };
+  /** An API key or device credential stopped working: clients logged in with it are dropped. */
+  'credential.revoked': { credentialId: string };
 }
 
 type Listener<K extends keyof BusEvents> = (payload: BusEvents[K]) => void | Promise<void>;

@@ -1,6 +1,8 @@
 /**
  * The composition root: builds every component from one Config and starts and stops them in order.
  * Nothing here runs on import; `cli.ts` is the process entry point, tests call `Bridge` directly.
+ * Start: store → services → HTTP server → MQTT broker → dispatcher → webhook sender → settlement.
+ * Stop: the reverse, so nothing is taken in that cannot be finished.
  */
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -10,31 +12,36 @@ import pkg from '../package.json' with { type: 'json' };
 import { Broker } from '../broker/broker.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
+import { DeviceCredentials, DEVICE_USERNAME_PREFIX } from './devices/credentials.js';
+import { Dispatcher } from './devices/dispatch.js';
+import { deviceRoutes } from './devices/routes.js';
+import { DeviceStates } from './devices/state.js';
 import { EventBus } from './events.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { licenseFamily } from './license/family.js';
+import { BACKEND_SPECS } from './lightning/backends/index.js';
+import { DevBackend } from './lightning/backends/dev.js';
+import { btcpayWebhookRoutes } from './lightning/btcpay-webhook.js';
+import { lightningAddressFamily, lnurlFamily } from './lightning/family.js';
+import { PaymentLinks, type DeviceStateSource } from './lightning/links.js';
+import { lightningRoutes } from './lightning/routes.js';
+import { Settlement } from './lightning/settlement.js';
+import { Wallets } from './lightning/wallets.js';
 import { AccountsService } from './machines/accounts.js';
 import { AssetsService } from './machines/assets.js';
 import { AuthService } from './machines/auth.js';
 import { EventLog } from './machines/event-log.js';
 import { machinesFamily } from './machines/family.js';
 import { docsRoutes } from './machines/routes/docs.js';
-import { BACKEND_SPECS } from './lightning/backends/index.js';
-import { DevBackend } from './lightning/backends/dev.js';
-import { lightningAddressFamily, lnurlFamily } from './lightning/family.js';
-import { PaymentLinks, UNKNOWN_DEVICE_STATE, type DeviceStateSource } from './lightning/links.js';
-import { btcpayWebhookRoutes } from './lightning/btcpay-webhook.js';
-import { lightningRoutes } from './lightning/routes.js';
-import { Settlement } from './lightning/settlement.js';
-import { Wallets } from './lightning/wallets.js';
-import { Sealer } from './sealer.js';
-import { JournalLightningStore } from './store/lightning.js';
-import { PublicUrls } from './urls.js';
 import type { MachinesDeps } from './machines/routes/shared.js';
 import { WebhooksService } from './machines/webhooks.js';
+import { Sealer } from './sealer.js';
 import { loadSecrets } from './secrets.js';
+import { JournalDevicesStore } from './store/devices.js';
 import { Journal } from './store/journal.js';
+import { JournalLightningStore } from './store/lightning.js';
 import { JournalMachinesStore } from './store/machines.js';
+import { PublicUrls } from './urls.js';
 import { WebhookSender } from './webhooks/sender.js';
 import { WebhookSigner } from './webhooks/signing.js';
 import { x402Family } from './x402/family.js';
@@ -52,20 +59,21 @@ export interface BridgeInfo {
   generatedAdminToken: string | undefined;
 }
 
+export interface BridgeOptions {
+  /** A component failed in a way only a restart mends (the store could not write). */
+  onFatal?: (err: Error) => void;
+  /** Overrides the broker's view of which devices are online (tests of the Lightning rail). */
+  deviceState?: DeviceStateSource;
+}
+
 interface Running {
   journal: Journal;
   server: Server;
   broker: Broker | undefined;
+  dispatcher: Dispatcher | undefined;
   sender: WebhookSender;
   settlement: Settlement;
   bus: EventBus;
-}
-
-export interface BridgeOptions {
-  /** A component failed in a way only a restart mends (the store could not write). */
-  onFatal?: (err: Error) => void;
-  /** Whether each asset's device is online (the MQTT broker's knowledge); unknown by default. */
-  deviceState?: DeviceStateSource;
 }
 
 export class Bridge {
@@ -85,6 +93,8 @@ export class Bridge {
     const { config, log } = this;
     await mkdir(config.dataDir, { recursive: true });
     const secrets = await loadSecrets(config.dataDir, config.adminToken);
+
+    // Stores: one journal, each family's store registering its indexes before it opens.
     const journal = new Journal({
       dir: config.dataDir,
       fsync: config.journalFsync,
@@ -94,21 +104,26 @@ export class Bridge {
     });
     const store = new JournalMachinesStore(journal);
     const lightningStore = new JournalLightningStore(journal, store);
+    const devicesStore = new JournalDevicesStore(journal);
     await journal.open();
 
+    // Machine payments.
     const bus = new EventBus(log.child({ component: 'bus' }));
     const signer = await WebhookSigner.create(secrets.webhookSigningSeed);
     const auth = new AuthService(store, secrets.sessionSecret);
     const assets = new AssetsService(store);
+    const events = new EventLog(store, assets, bus);
+    const states = new DeviceStates(devicesStore, log.child({ component: 'devices' }));
     const deps: MachinesDeps = {
       auth,
-      accounts: new AccountsService(store, auth),
+      accounts: new AccountsService(store, auth, bus),
       assets,
-      events: new EventLog(store, assets, bus),
+      events,
       webhooks: new WebhooksService(store),
       signer,
       keyLimiter: new RateLimiter(config.rateLimitPerMinute, 60_000),
       signupLimiter: new RateLimiter(config.signupsPerHour, 3_600_000),
+      deviceStates: states,
     };
     const sender = new WebhookSender(store, bus, signer, log.child({ component: 'webhooks' }), {
       timeoutMs: config.webhookTimeoutMs,
@@ -117,6 +132,7 @@ export class Bridge {
       userAgent: `paywire-webhooks/${VERSION}`,
     });
 
+    // The Lightning rail.
     const urls = new PublicUrls(config.publicUrl, config.prefixes.lnurl);
     const dev = config.lightning.kind === 'dev' ? new DevBackend(secrets.devNodeKey, lightningStore) : undefined;
     const wallets = new Wallets({
@@ -131,7 +147,7 @@ export class Bridge {
     const settlement = new Settlement({
       store: lightningStore,
       machines: store,
-      events: deps.events,
+      events,
       bus,
       wallets,
       log: log.child({ component: 'settlement' }),
@@ -144,16 +160,54 @@ export class Bridge {
       wallets,
       settlement,
       urls,
-      deviceState: this.options.deviceState ?? UNKNOWN_DEVICE_STATE,
+      deviceState: this.options.deviceState ?? states,
       invoiceExpirySeconds: config.invoiceExpirySeconds,
     });
 
+    // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.
+    const credentials = new DeviceCredentials(devicesStore, assets, bus);
+    const broker = config.mqttEnabled
+      ? new Broker({
+          host: config.host,
+          port: config.mqttPort,
+          portExplicit: config.mqttPortExplicit,
+          log: log.child({ component: 'broker' }),
+          auth: {
+            authenticate: async (username, password) => {
+              if (username.startsWith(DEVICE_USERNAME_PREFIX)) return credentials.authenticate(username, password);
+              const found = await auth.findLiveKey(password);
+              return found && found.account.user_id === username
+                ? { userId: username, scope: found.key.scope, credentialId: found.key.key_id }
+                : undefined;
+            },
+          },
+        })
+      : undefined;
+    const dispatcher = broker
+      ? new Dispatcher({
+          broker,
+          bus,
+          payments: lightningStore,
+          events,
+          machines: store,
+          states,
+          log: log.child({ component: 'dispatch' }),
+          messagesPerMinute: config.rateLimitPerMinute,
+        })
+      : undefined;
+
+    // HTTP: every family, mounted at its prefix.
     const limit = config.bodyLimitBytes;
-    const lightning = lightningRoutes(deps, { links, wallets, settlement, dev, adminTokenSha256: secrets.adminTokenSha256 });
     const lnurl = { links, bodyLimitBytes: limit, log };
+    const machinesRoutes = [
+      docsRoutes(config),
+      lightningRoutes(deps, { links, wallets, settlement, dev, adminTokenSha256: secrets.adminTokenSha256 }),
+      btcpayWebhookRoutes({ store: lightningStore, machines: store, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) }),
+      deviceRoutes(deps, { credentials, dispatcher, states, urls, mqttPort: () => broker?.port }),
+    ];
     const app = createApp(
       [
-        { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: [docsRoutes(config), lightning, btcpayWebhookRoutes({ store: lightningStore, machines: store, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) })] }) },
+        { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: machinesRoutes }) },
         { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
         { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily({ bodyLimitBytes: limit, log }) },
         {
@@ -169,23 +223,9 @@ export class Bridge {
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.keepAliveTimeout = 5_000;
+    broker?.attachWebSocket(server);
 
-    const broker = config.mqttEnabled
-      ? new Broker({
-          host: config.host,
-          port: config.mqttPort,
-          portExplicit: config.mqttPortExplicit,
-          log: log.child({ component: 'broker' }),
-          auth: {
-            authenticate: async (username, password) => {
-              const found = await auth.findLiveKey(password);
-              return found && found.account.user_id === username ? { userId: username, scope: found.key.scope } : undefined;
-            },
-          },
-        })
-      : undefined;
-
-    this.running = { journal, server, broker, sender, settlement, bus };
+    this.running = { journal, server, broker, dispatcher, sender, settlement, bus };
     try {
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
@@ -196,6 +236,7 @@ export class Bridge {
       });
       urls.bind(config.host, httpPort);
       const mqttPort = broker ? await broker.start() : undefined;
+      await dispatcher?.start();
       await sender.start();
       settlement.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -228,9 +269,11 @@ export class Bridge {
     const closed = new Promise<void>((resolve) => running.server.close(() => resolve()));
     running.server.closeIdleConnections();
     const grace = setTimeout(() => running.server.closeAllConnections(), 5_000);
+    // MQTT clients (WebSocket ones too) hold connections the HTTP server waits for: close them first.
+    await running.dispatcher?.stop();
+    await running.broker?.stop();
     await closed;
     clearTimeout(grace);
-    await running.broker?.stop();
     await running.settlement.stop();
     await running.sender.stop();
     running.bus.off(running.sender);

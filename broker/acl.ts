@@ -1,33 +1,43 @@
 /**
- * Who may publish and subscribe where. Everything is denied unless a rule allows it: a client may
- * touch only `paywire/{its account}/…`; wildcards may appear only below that prefix, so they cannot
- * widen it; `$SYS` is never writable; read-only keys subscribe but do not publish.
+ * Who may publish and subscribe where. Everything is denied unless a rule allows it:
+ * - a client touches only `paywire/{its account}/…`, and a device credential only its asset's
+ *   `paywire/{account}/{asset}/…`; wildcards may appear only below that prefix, so they cannot widen it;
+ * - clients publish only the topics machines send (`action`, `license/request`, `status`, `trigger`):
+ *   payments, commands and license answers come from the bridge alone;
+ * - read-only keys subscribe but never publish; `$SYS` is never writable; anyone logged in may read
+ *   `paywire/bridge/state`.
  */
 import type { KeyScope } from '../bridge/machines/types.js';
-
-export const TOPIC_ROOT = 'paywire';
+import { BRIDGE_STATE_TOPIC, CLIENT_PUBLISHES, parseAssetTopic, TOPIC_ROOT } from './topics.js';
 
 export interface ClientIdentity {
   userId: string;
   scope: KeyScope;
+  /** Set for device credentials: the one asset the client speaks for. */
+  assetId?: string | undefined;
+  /** The API key or device credential the client logged in with. */
+  credentialId: string;
 }
 
 function ownPrefix(identity: ClientIdentity): string {
-  return `${TOPIC_ROOT}/${identity.userId}/`;
+  return identity.assetId === undefined ? `${TOPIC_ROOT}/${identity.userId}/` : `${TOPIC_ROOT}/${identity.userId}/${identity.assetId}/`;
 }
 
 /** [MQTT-4.7.1] wildcards are whole levels; publishers may not use them at all. */
 export function mayPublish(identity: ClientIdentity | undefined, topic: string): boolean {
   if (!identity || identity.scope !== 'full') return false;
   if (topic.startsWith('$') || topic.includes('+') || topic.includes('#')) return false;
-  const prefix = ownPrefix(identity);
-  return topic.startsWith(prefix) && topic.length > prefix.length;
+  const parsed = parseAssetTopic(topic);
+  if (!parsed || parsed.userId !== identity.userId) return false;
+  if (identity.assetId !== undefined && parsed.assetId !== identity.assetId) return false;
+  return CLIENT_PUBLISHES.includes(parsed.topic);
 }
 
 export function maySubscribe(identity: ClientIdentity | undefined, filter: string): boolean {
   if (!identity) return false;
+  if (filter === BRIDGE_STATE_TOPIC) return true;
   if (filter.startsWith('$')) return false;
   const prefix = ownPrefix(identity);
-  // The first two levels must be literal (no `+`/`#` there), and something must follow them.
+  // The account (and asset) levels must be literal, and something must follow them.
   return filter.startsWith(prefix) && filter.length > prefix.length;
 }

@@ -1,17 +1,33 @@
 /**
- * The embedded MQTT broker (Aedes) on its own TCP port. Clients log in with username = account
- * `user_id` and password = an API key of that account; anonymous or wrong credentials are refused at
- * CONNECT, and `acl.ts` confines each client to its account's topics.
+ * The embedded MQTT broker (Aedes, MQTT 3.1.1) on its own TCP port and over WebSocket at `/mqtt` on
+ * the HTTP server. Clients log in with username = account `user_id` and password = an API key of
+ * that account, or with a device credential of one asset; anonymous or wrong credentials are refused
+ * at CONNECT, and `acl.ts` confines each client. The broker knows nothing of payments: it reports
+ * what clients publish, subscribe and acknowledge to whoever attached (the dispatcher).
  */
-import { createServer, type Server } from 'node:net';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Aedes, AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from 'pino';
-import type { KeyScope } from '../bridge/machines/types.js';
+import { createWebSocketStream, WebSocketServer } from 'ws';
 import { mayPublish, maySubscribe, type ClientIdentity } from './acl.js';
 
 export interface BrokerAuthenticator {
   /** The identity behind a username/password pair, or undefined when they do not match. */
-  authenticate(username: string, password: string): Promise<{ userId: string; scope: KeyScope } | undefined>;
+  authenticate(username: string, password: string): Promise<ClientIdentity | undefined>;
+}
+
+/** What the broker reports; all optional. Handlers must not throw (errors are logged). */
+export interface BrokerHooks {
+  /** A client published an authorised message. */
+  message?(identity: ClientIdentity, topic: string, payload: Buffer, clientId: string): void;
+  /** A client's subscriptions were granted. */
+  subscribed?(identity: ClientIdentity, filters: string[], clientId: string): void;
+  /** A client acknowledged a QoS 1 message (PUBACK). */
+  acked?(identity: ClientIdentity, topic: string, payload: Buffer, clientId: string): void;
+  connected?(identity: ClientIdentity, clientId: string): void;
+  disconnected?(identity: ClientIdentity, clientId: string): void;
 }
 
 export interface BrokerOptions {
@@ -23,12 +39,17 @@ export interface BrokerOptions {
   log: Logger;
 }
 
+export interface PublishOptions {
+  qos: 0 | 1;
+  retain: boolean;
+}
+
 /** CONNACK return codes, MQTT 3.1.1 §3.2.2.3. */
+const SERVER_UNAVAILABLE = 3;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 const PORT_FALLBACKS = 10;
-
-const identities = new WeakMap<Client, ClientIdentity>();
+export const WEBSOCKET_PATH = '/mqtt';
 
 function refuse(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -36,8 +57,13 @@ function refuse(message: string, returnCode: number): AuthenticateError {
 
 export class Broker {
   private readonly options: BrokerOptions;
+  private readonly identities = new WeakMap<Client, ClientIdentity>();
+  private readonly byCredential = new Map<string, Set<Client>>();
+  private hooks: BrokerHooks = {};
   private aedes: Aedes | undefined;
   private server: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private readonly sockets = new Set<Socket | Duplex>();
   private boundPort = 0;
 
   constructor(options: BrokerOptions) {
@@ -48,11 +74,20 @@ export class Broker {
     return this.boundPort;
   }
 
+  /** How many clients are connected now. */
+  get clients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  attach(hooks: BrokerHooks): void {
+    this.hooks = hooks;
+  }
+
   async start(): Promise<number> {
     const { Aedes } = await import('aedes');
     const { auth, log } = this.options;
     const aedesOptions: AedesOptions = {
-      // Options for a broker facing the internet (advisory GHSA-5jvp-3p2v-5qgf and Aedes' own guidance).
+      // Settings for a broker facing the internet (advisory GHSA-5jvp-3p2v-5qgf and Aedes' guidance).
       drainTimeout: 10_000,
       maxInflightInbound: 100,
       connectTimeout: 10_000,
@@ -60,6 +95,7 @@ export class Broker {
       maxTopicLevels: 16,
       maxClientsIdLength: 64,
       queueLimit: 256,
+      concurrency: 1_000,
       authenticate: (client, username, password, done) => {
         if (username === undefined || password === undefined) {
           done(refuse('anonymous clients are not allowed', NOT_AUTHORIZED), false);
@@ -72,37 +108,126 @@ export class Broker {
               done(refuse('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
               return;
             }
-            identities.set(client, identity);
+            this.identities.set(client, identity);
+            const set = this.byCredential.get(identity.credentialId) ?? new Set<Client>();
+            set.add(client);
+            this.byCredential.set(identity.credentialId, set);
             done(null, true);
           })
           .catch((err: unknown) => {
             log.error({ err }, 'mqtt authentication failed');
-            done(refuse('server unavailable', 3), false);
+            done(refuse('server unavailable', SERVER_UNAVAILABLE), false);
           });
       },
+      // [MQTT-3.3.5-2]: a refused PUBLISH closes the connection (3.1.1 has no negative PUBACK).
       authorizePublish: (client, packet, done) => {
-        const identity = client ? identities.get(client) : undefined;
-        done(mayPublish(identity, packet.topic) ? null : new Error(`publish to ${packet.topic} denied`));
+        // `client` is null for the bridge's own publishes and for wills of clients that are gone.
+        if (!client) return done(null);
+        done(mayPublish(this.identities.get(client), packet.topic) ? null : new Error(`publish to ${packet.topic} denied`));
       },
       authorizeSubscribe: (client, sub, done) => {
-        // `null` as the subscription refuses it with SUBACK 0x80 and keeps the connection open.
-        done(null, maySubscribe(identities.get(client), sub.topic) ? sub : null);
+        // `null` refuses this one subscription with SUBACK 0x80 and keeps the connection open.
+        done(null, maySubscribe(this.identities.get(client), sub.topic) ? sub : null);
       },
     };
-    this.aedes = await Aedes.createBroker(aedesOptions);
-    this.aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
-    this.server = createServer(this.aedes.handle);
+    const aedes = await Aedes.createBroker(aedesOptions);
+    this.aedes = aedes;
+    aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
+    aedes.on('client', (client) => this.report('connected', client));
+    aedes.on('clientDisconnect', (client) => {
+      const identity = this.identities.get(client);
+      if (identity) {
+        const set = this.byCredential.get(identity.credentialId);
+        set?.delete(client);
+        if (set?.size === 0) this.byCredential.delete(identity.credentialId);
+      }
+      this.report('disconnected', client);
+    });
+    aedes.on('publish', (packet, client) => {
+      const identity = client ? this.identities.get(client) : undefined;
+      if (client && identity) this.call(() => this.hooks.message?.(identity, packet.topic, Buffer.from(packet.payload), client.id));
+    });
+    aedes.on('subscribe', (subs, client) => {
+      const identity = this.identities.get(client);
+      if (identity) this.call(() => this.hooks.subscribed?.(identity, subs.map((s) => s.topic), client.id));
+    });
+    aedes.on('ack', (packet, client) => {
+      const identity = client ? this.identities.get(client) : undefined;
+      if (!client || !identity || !packet || !('topic' in packet)) return;
+      this.call(() => this.hooks.acked?.(identity, packet.topic, Buffer.from(packet.payload), client.id));
+    });
+
+    this.server = createServer((socket) => {
+      this.track(socket);
+      aedes.handle(socket);
+    });
     this.boundPort = await this.listen(this.server);
     return this.boundPort;
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
+  /** Serve MQTT over WebSocket at `/mqtt` on the bridge's HTTP server. */
+  attachWebSocket(http: HttpServer): void {
+    const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+    this.wss = wss;
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path !== WEBSOCKET_PATH || !this.aedes) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws);
+        this.track(stream);
+        stream.on('error', () => stream.destroy());
+        this.aedes?.handle(stream, req);
+      });
+    });
+  }
+
+  /** Disconnect every client logged in with a credential that no longer works (a rotated key). */
+  drop(credentialId: string): void {
+    for (const client of this.byCredential.get(credentialId) ?? []) client.close();
+  }
+
+  /** Publish as the bridge. Resolves when Aedes has taken the message (delivered or queued). */
+  publish(topic: string, payload: string | Buffer, options: PublishOptions): Promise<void> {
     const aedes = this.aedes;
+    if (!aedes) return Promise.reject(new Error('broker is not running'));
+    return new Promise((resolve, reject) => {
+      aedes.publish(
+        { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: options.qos, retain: options.retain, dup: false },
+        (err) => (err ? reject(err) : resolve()),
+      );
+    });
+  }
+
+  async stop(): Promise<void> {
+    const { server, aedes, wss } = this;
     this.server = undefined;
     this.aedes = undefined;
+    this.wss = undefined;
+    wss?.close();
+    for (const socket of this.sockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+  }
+
+  private track(socket: Socket | Duplex): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private report(what: 'connected' | 'disconnected', client: Client): void {
+    const identity = this.identities.get(client);
+    if (identity) this.call(() => this.hooks[what]?.(identity, client.id));
+  }
+
+  private call(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.options.log.error({ err }, 'broker hook failed');
+    }
   }
 
   private async listen(server: Server): Promise<number> {

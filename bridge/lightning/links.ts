@@ -25,7 +25,6 @@ export interface DeviceStateSource {
   isOnline(assetId: string): boolean | undefined;
 }
 
-export const UNKNOWN_DEVICE_STATE: DeviceStateSource = { isOnline: () => undefined };
 
 export interface LinkInput {
   name?: string | undefined;
@@ -377,6 +376,7 @@ export class PaymentLinks {
       created: new Date().toISOString(),
       settled_at: null,
       event_id: null,
+      device_acked_at: null,
     });
   }
 

@@ -45,6 +45,11 @@ export interface LightningStore {
     deliveries: Omit<DeliveryRecord, 'seq'>[],
   ): Promise<SettleResult>;
 
+  /** Settled payments of the account that no device has acknowledged yet, oldest first. */
+  undeliveredPayments(userId: string): Promise<PaymentRecord[]>;
+  /** Record the first device acknowledgement of a payment; false when it was already recorded. */
+  markDelivered(paymentId: string, at: string): Promise<boolean>;
+
   /** Resolves when every write made so far is durable. */
   durable(): Promise<void>;
 

@@ -49,6 +49,11 @@ export interface PaymentRecord {
   settled_at: string | null;
   /** The `paid` event written when it settled. */
   event_id: string | null;
+  /**
+   * When a device first acknowledged (MQTT PUBACK) the payment message. A settled payment without it
+   * is the MQTT outbox: it is sent again whenever a device subscribes to the asset's payments.
+   */
+  device_acked_at: string | null;
 }
 
 /** An account's own Lightning backend; secrets are stored encrypted and never sent back. */

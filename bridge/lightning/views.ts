@@ -15,5 +15,7 @@ export function paymentView(payment: PaymentRecord) {
     created: payment.created,
     expires_at: payment.expires_at,
     settled_at: payment.settled_at,
+    /** When a machine first acknowledged the MQTT payment message (null: not yet delivered). */
+    delivered_at: payment.device_acked_at ?? null,
   };
 }

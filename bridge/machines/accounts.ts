@@ -1,5 +1,6 @@
 /** Machine accounts and their API keys: signup, rotation, read-only keys, the GUI session exchange. */
 import { AppError } from '../errors.js';
+import type { EventBus } from '../events.js';
 import { keyPrefix, newApiKey, newId, sha256Hex } from '../ids.js';
 import { slug } from '../slug.js';
 import type { AuthService, Principal } from './auth.js';
@@ -15,10 +16,12 @@ export interface IssuedKey {
 export class AccountsService {
   private readonly store: MachinesStore;
   private readonly auth: AuthService;
+  private readonly bus: EventBus;
 
-  constructor(store: MachinesStore, auth: AuthService) {
+  constructor(store: MachinesStore, auth: AuthService, bus: EventBus) {
     this.store = store;
     this.auth = auth;
+    this.bus = bus;
   }
 
   async signup(input: { label: string; lightning_address?: string | null | undefined }): Promise<{ account: AccountRecord } & IssuedKey> {
@@ -43,6 +46,7 @@ export class AccountsService {
     const now = new Date().toISOString();
     const issued = this.newKey(principal.account.user_id, principal.key.scope, principal.key.label, now);
     await this.store.rotateKey(principal.key.key_id, issued.key, now);
+    this.bus.emit('credential.revoked', { credentialId: principal.key.key_id });
     return issued;
   }
 
@@ -66,6 +70,7 @@ export class AccountsService {
     }
     const at = new Date().toISOString();
     await this.store.revokeKey(keyId, at);
+    this.bus.emit('credential.revoked', { credentialId: keyId });
     return { ...key, revoked_at: at };
   }
 

@@ -25,7 +25,15 @@ export function keyView(key: ApiKeyRecord) {
   };
 }
 
-export function assetView(asset: AssetRecord) {
+/** What the MQTT broker knows of the asset's device (see bridge/devices/state.ts). */
+export interface DeviceStateView {
+  online: boolean | null;
+  last_seen: string | null;
+}
+
+const UNSEEN: DeviceStateView = { online: null, last_seen: null };
+
+export function assetView(asset: AssetRecord, device: DeviceStateView = UNSEEN) {
   return {
     asset_id: asset.asset_id,
     name: asset.name,
@@ -36,6 +44,8 @@ export function assetView(asset: AssetRecord) {
     max_sats: asset.max_sats,
     refuse_when_offline: asset.refuse_when_offline,
     metadata: asset.metadata,
+    online: device.online,
+    last_seen: device.last_seen,
     created: asset.created,
     updated: asset.updated,
   };

@@ -25,6 +25,7 @@ export class JournalLightningStore implements LightningStore {
   private readonly paymentByHash = new Map<string, string>();
   private readonly paymentsByAsset = new Map<string, PaymentRecord[]>();
   private readonly pending = new Set<string>();
+  private readonly undelivered = new Map<string, Set<string>>();
   private paymentSeq = 0;
 
   /** Registers its indexes on the journal; call before `journal.open()`. */
@@ -56,6 +57,14 @@ export class JournalLightningStore implements LightningStore {
       this.paymentByHash.set(n.payment_hash, id);
       if (n.status === 'pending') this.pending.add(id);
       else this.pending.delete(id);
+      let set = this.undelivered.get(n.user_id);
+      if (n.status === 'settled' && !n.device_acked_at) {
+        if (!set) {
+          set = new Set();
+          this.undelivered.set(n.user_id, set);
+        }
+        set.add(id);
+      } else set?.delete(id);
       this.paymentSeq = Math.max(this.paymentSeq, n.seq);
     }
   }
@@ -139,6 +148,19 @@ export class JournalLightningStore implements LightningStore {
     const settled: PaymentRecord = { ...payment, status: 'settled', settled_at: settledAt, preimage, event_id: staged.stored.event_id };
     await this.journal.commit([{ c: PAYMENTS, id: payment.payment_id, doc: settled }, ...staged.mutations]);
     return { settled, event: staged.stored };
+  }
+
+  async undeliveredPayments(userId: string): Promise<PaymentRecord[]> {
+    return [...(this.undelivered.get(userId) ?? [])]
+      .map((id) => this.journal.get<PaymentRecord>(PAYMENTS, id) as PaymentRecord)
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  async markDelivered(paymentId: string, at: string): Promise<boolean> {
+    const payment = this.journal.get<PaymentRecord>(PAYMENTS, paymentId);
+    if (!payment || payment.status !== 'settled' || payment.device_acked_at) return false;
+    await this.journal.commit([{ c: PAYMENTS, id: paymentId, doc: { ...payment, device_acked_at: at } }]);
+    return true;
   }
 
   durable(): Promise<void> {

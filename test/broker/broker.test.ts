@@ -120,9 +120,9 @@ describe('embedded broker access control', () => {
     const writer = await connect(a.userId, a.key);
     await refusedPublish(writer, '$SYS/broker/fake');
     const again = await connect(a.userId, a.key);
-    await again.publishAsync(`paywire/${a.userId}/ok`, 'x', { qos: 1 });
+    await again.publishAsync(`paywire/${a.userId}/machine/status`, 'online', { qos: 1 });
     await new Promise((r) => setTimeout(r, 200));
-    expect(got).toEqual([`paywire/${a.userId}/ok`]);
+    expect(got).toEqual([`paywire/${a.userId}/machine/status`]);
   });
 });
 

@@ -29,6 +29,8 @@ describe('assets', () => {
       max_sats: null,
       refuse_when_offline: false,
       metadata: {},
+      online: null,
+      last_seen: null,
       created: expect.any(String),
       updated: expect.any(String),
     });

@@ -47,6 +47,8 @@ const exAsset = {
   max_sats: null,
   refuse_when_offline: false,
   metadata: { location: 'kitchen' },
+  online: true,
+  last_seen: EXAMPLE.time,
   created: EXAMPLE.time,
   updated: EXAMPLE.time,
 };

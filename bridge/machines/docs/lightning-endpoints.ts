@@ -68,6 +68,7 @@ const exPayment = {
   created: EXAMPLE.time,
   expires_at: EXAMPLE.expiresAt,
   settled_at: null,
+  delivered_at: null,
 };
 
 const serverWallet = { backend: 'dev' as const, source: 'server' as const, settings: {}, secrets_set: [], created: null, updated: null };

@@ -74,6 +74,8 @@ const Asset = z.strictObject({
   max_sats: z.int().nullable().meta({ description: 'Variable pricing: largest payment accepted (null for fixed)' }),
   refuse_when_offline: z.boolean().meta({ description: 'Refuse new invoices while the machine is offline' }),
   metadata: z.record(z.string(), z.unknown()),
+  online: z.boolean().nullable().meta({ description: 'Whether the machine is connected to the MQTT broker (its status topic, or its device credential); null when never seen' }),
+  last_seen: time.nullable().meta({ description: 'When the bridge last heard from the machine over MQTT; null when never' }),
   created: time,
   updated: time,
 });
@@ -159,6 +161,7 @@ const Payment = z.strictObject({
   created: time,
   expires_at: time.meta({ description: 'When the invoice can no longer be paid' }),
   settled_at: time.nullable(),
+  delivered_at: time.nullable().meta({ description: 'When a machine first acknowledged the MQTT payment message; null until then (the bridge re-sends it)' }),
 });
 
 const Wallet = z.strictObject({

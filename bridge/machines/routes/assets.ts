@@ -10,7 +10,8 @@ export function assetRoutes(router: Router, deps: MachinesDeps): void {
 
   router.get('/api/v1/assets', auth, async (ctx) => {
     query(ctx, noQuery);
-    ctx.body = { assets: (await deps.assets.list(principal(ctx))).map(assetView) };
+    const assets = await deps.assets.list(principal(ctx));
+    ctx.body = { assets: await Promise.all(assets.map(async (a) => assetView(a, await deps.deviceStates.view(a.asset_id)))) };
   });
 
   router.post('/api/v1/assets', write, async (ctx) => {
@@ -22,19 +23,22 @@ export function assetRoutes(router: Router, deps: MachinesDeps): void {
 
   router.get('/api/v1/assets/:id', auth, async (ctx) => {
     query(ctx, noQuery);
-    ctx.body = assetView(await deps.assets.get(principal(ctx), idParam(ctx, 'id')));
+    const asset = await deps.assets.get(principal(ctx), idParam(ctx, 'id'));
+    ctx.body = assetView(asset, await deps.deviceStates.view(asset.asset_id));
   });
 
   router.patch('/api/v1/assets/:id', write, async (ctx) => {
     query(ctx, noQuery);
     const id = idParam(ctx, 'id');
-    ctx.body = assetView(await deps.assets.update(principal(ctx), id, body(ctx, updateAssetBody)));
+    const asset = await deps.assets.update(principal(ctx), id, body(ctx, updateAssetBody));
+    ctx.body = assetView(asset, await deps.deviceStates.view(asset.asset_id));
   });
 
   router.put('/api/v1/assets/:id', write, async (ctx) => {
     query(ctx, noQuery);
     const id = idParam(ctx, 'id');
-    ctx.body = assetView(await deps.assets.update(principal(ctx), id, body(ctx, createAssetBody), true));
+    const asset = await deps.assets.update(principal(ctx), id, body(ctx, createAssetBody), true);
+    ctx.body = assetView(asset, await deps.deviceStates.view(asset.asset_id));
   });
 
   router.delete('/api/v1/assets/:id', write, async (ctx) => {

@@ -10,6 +10,7 @@ import type { AccountsService } from '../accounts.js';
 import type { AssetsService } from '../assets.js';
 import type { AuthService, Principal } from '../auth.js';
 import type { EventLog } from '../event-log.js';
+import type { DeviceStateView } from '../views.js';
 import type { WebhooksService } from '../webhooks.js';
 
 export interface MachinesDeps {
@@ -23,6 +24,8 @@ export interface MachinesDeps {
   keyLimiter: RateLimiter;
   /** Per client IP, for signups. */
   signupLimiter: RateLimiter;
+  /** Whether each asset's device is online (the MQTT broker's knowledge). */
+  deviceStates: { view(assetId: string): Promise<DeviceStateView> };
 }
 
 export interface MachinesState {

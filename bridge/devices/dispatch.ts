@@ -1,0 +1,225 @@
+/**
+ * The dispatcher: the one place that speaks the MQTT contract for the bridge. It turns each "payment
+ * settled" into a QoS 1 message on the asset's `payment` topic and keeps the payment in the outbox
+ * until a device acknowledges it (a device that subscribes later, or after a restart, gets every
+ * payment it has not acknowledged); it stores `action` messages as events, answers `license/request`,
+ * follows `status` for the online state, turns `trigger` into a manual `action/set`, and keeps
+ * `paywire/bridge/state` retained. A bad message is stored as an `error` event, never a crash.
+ */
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { ClientIdentity } from '../../broker/acl.js';
+import type { Broker } from '../../broker/broker.js';
+import {
+  actionMessage,
+  assetTopic,
+  BRIDGE_STATE_TOPIC,
+  licenseRequestMessage,
+  MAX_DEVICE_PAYLOAD_BYTES,
+  parseAssetTopic,
+  statusMessage,
+  TOPIC_SPECS,
+  topicMatches,
+  type ActionSetMessage,
+  type AssetTopic,
+  type LicenseMessage,
+  type LicenseRequestMessage,
+  type PaymentMessage,
+  type TopicPayloads,
+} from '../../broker/topics.js';
+import type { EventBus } from '../events.js';
+import { describeIssues } from '../http/validate.js';
+import { RateLimiter } from '../http/rate-limit.js';
+import { newId } from '../ids.js';
+import type { LightningStore } from '../lightning/store.js';
+import type { PaymentRecord } from '../lightning/types.js';
+import type { EventLog } from '../machines/event-log.js';
+import type { MachinesStore } from '../machines/store.js';
+import type { DeviceStates } from './state.js';
+
+/** Answers a device's license check; until the license server exists, nobody does. */
+export type LicenseAnswerer = (userId: string, assetId: string, request: LicenseRequestMessage) => Promise<LicenseMessage>;
+
+export interface DispatcherOptions {
+  broker: Broker;
+  bus: EventBus;
+  payments: LightningStore;
+  events: EventLog;
+  machines: MachinesStore;
+  states: DeviceStates;
+  log: Logger;
+  /** Messages per minute each credential may send (0 = unlimited). */
+  messagesPerMinute: number;
+  license?: LicenseAnswerer;
+}
+
+/** At most this many `error` events per asset per minute from bad messages: a broken device cannot flood the log. */
+const ERROR_EVENTS_PER_MINUTE = 10;
+
+export class Dispatcher {
+  private readonly o: DispatcherOptions;
+  private readonly messageLimiter: RateLimiter;
+  private readonly errorLimiter = new RateLimiter(ERROR_EVENTS_PER_MINUTE, 60_000);
+
+  constructor(options: DispatcherOptions) {
+    this.o = options;
+    this.messageLimiter = new RateLimiter(options.messagesPerMinute, 60_000);
+  }
+
+  async start(): Promise<void> {
+    const { broker, bus } = this.o;
+    broker.attach({
+      message: (identity, topic, payload) => void this.onMessage(identity, topic, payload).catch((err: unknown) => this.failed(err, topic)),
+      subscribed: (identity, filters) => void this.replay(identity, filters).catch((err: unknown) => this.failed(err, 'subscribe')),
+      acked: (identity, topic, payload) => void this.onAck(identity, topic, payload).catch((err: unknown) => this.failed(err, topic)),
+      connected: (identity) => {
+        if (identity.assetId !== undefined) void this.o.states.connection(identity.userId, identity.assetId, true);
+      },
+      disconnected: (identity) => {
+        if (identity.assetId !== undefined) void this.o.states.connection(identity.userId, identity.assetId, false);
+      },
+    });
+    bus.on('payment.settled', this, ({ payment }) => this.publishPayment(payment));
+    bus.on('credential.revoked', this, ({ credentialId }) => broker.drop(credentialId));
+    await broker.publish(BRIDGE_STATE_TOPIC, 'online', { qos: 1, retain: true });
+  }
+
+  async stop(): Promise<void> {
+    this.o.bus.off(this);
+    this.o.broker.attach({});
+    await this.o.broker.publish(BRIDGE_STATE_TOPIC, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+  }
+
+  /** The manual trigger (`POST /api/v1/assets/{id}/trigger`, or a `trigger` message): run without a payment. */
+  async trigger(userId: string, assetId: string, durationMs: number, reason: string): Promise<ActionSetMessage> {
+    const message: ActionSetMessage = { trigger_id: newId(), duration_ms: durationMs, reason };
+    await this.send(userId, assetId, 'action/set', message);
+    return message;
+  }
+
+  private async publishPayment(payment: PaymentRecord): Promise<void> {
+    await this.send(payment.user_id, payment.asset_id, 'payment', paymentMessage(payment));
+  }
+
+  private send<T extends AssetTopic>(userId: string, assetId: string, topic: T, payload: TopicPayloads[T]): Promise<void> {
+    const spec = TOPIC_SPECS[topic];
+    return this.o.broker.publish(assetTopic(userId, assetId, topic), JSON.stringify(payload), { qos: spec.qos, retain: spec.retain });
+  }
+
+  /** A client subscribed: send every payment of its account that its filters cover and no device acknowledged. */
+  private async replay(identity: ClientIdentity, filters: string[]): Promise<void> {
+    const covers = (p: PaymentRecord) => filters.some((f) => topicMatches(f, assetTopic(p.user_id, p.asset_id, 'payment')));
+    for (const payment of await this.o.payments.undeliveredPayments(identity.userId)) {
+      if ((identity.assetId === undefined || identity.assetId === payment.asset_id) && covers(payment)) await this.publishPayment(payment);
+    }
+  }
+
+  /** A device acknowledged a payment message: it is delivered and leaves the outbox. */
+  private async onAck(identity: ClientIdentity, topic: string, payload: Buffer): Promise<void> {
+    const parsed = parseAssetTopic(topic);
+    if (!parsed || parsed.topic !== 'payment' || parsed.userId !== identity.userId) return;
+    let paymentId: unknown;
+    try {
+      paymentId = (JSON.parse(payload.toString('utf8')) as { payment_id?: unknown }).payment_id;
+    } catch {
+      return;
+    }
+    if (typeof paymentId !== 'string') return;
+    const payment = await this.o.payments.getPayment(paymentId);
+    if (payment && payment.user_id === identity.userId && payment.asset_id === parsed.assetId) {
+      await this.o.payments.markDelivered(paymentId, new Date().toISOString());
+    }
+  }
+
+  private async onMessage(identity: ClientIdentity, topic: string, payload: Buffer): Promise<void> {
+    const parsed = parseAssetTopic(topic);
+    if (!parsed) return;
+    const { userId, assetId } = parsed;
+    const asset = await this.o.machines.getAsset(assetId);
+    // The ACL already confines clients to their account; an asset that is not (or no longer) theirs is ignored.
+    if (!asset || asset.user_id !== userId || asset.deleted_at !== null) {
+      this.o.log.debug({ topic }, 'message for an unknown asset ignored');
+      return;
+    }
+    this.o.states.heard(userId, assetId);
+    if (!this.messageLimiter.take(identity.credentialId).allowed) {
+      this.o.log.debug({ topic, credentialId: identity.credentialId }, 'message over the rate limit dropped');
+      return;
+    }
+    if (payload.length > MAX_DEVICE_PAYLOAD_BYTES) {
+      await this.badMessage(userId, assetId, topic, `payload of ${payload.length} bytes is over the ${MAX_DEVICE_PAYLOAD_BYTES}-byte limit`, payload);
+      return;
+    }
+    switch (parsed.topic) {
+      case 'status': {
+        const text = payload.toString('utf8').trim().replace(/^"(.*)"$/, '$1');
+        const status = statusMessage.safeParse(text.toLowerCase());
+        if (!status.success) return this.badMessage(userId, assetId, topic, 'status must be "online" or "offline"', payload);
+        await this.o.states.status(userId, assetId, status.data === 'online');
+        return;
+      }
+      case 'action': {
+        const message = this.json(payload, actionMessage);
+        if ('problem' in message) return this.badMessage(userId, assetId, topic, message.problem, payload);
+        const { type, external_id, payment_id, data } = message.value;
+        await this.o.events.append(
+          userId,
+          { type, asset_id: assetId, external_id: external_id ?? null, data: payment_id === undefined ? (data ?? null) : { ...data, payment_id } },
+          'mqtt',
+        );
+        return;
+      }
+      case 'license/request': {
+        const message = this.json(payload, licenseRequestMessage);
+        if ('problem' in message) return this.badMessage(userId, assetId, topic, message.problem, payload);
+        const answer = this.o.license
+          ? await this.o.license(userId, assetId, message.value)
+          : { request_id: message.value.request_id, ok: false as const, reason: 'not_available', message: 'This bridge has no license server yet' };
+        await this.send(userId, assetId, 'license', answer);
+        return;
+      }
+      case 'trigger':
+        await this.trigger(userId, assetId, asset.duration_ms, 'mqtt trigger');
+        return;
+      default:
+        return;
+    }
+  }
+
+  private json<S extends z.ZodType>(payload: Buffer, schema: S): { value: z.output<S> } | { problem: string } {
+    let value: unknown;
+    try {
+      value = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return { problem: 'payload is not JSON' };
+    }
+    const result = schema.safeParse(value);
+    if (result.success) return { value: result.data };
+    return { problem: describeIssues(result.error.issues).map((p) => `${p.field}: ${p.problem}`).join('; ') };
+  }
+
+  /** A message the contract does not allow: an `error` event for the asset, rate limited. */
+  private async badMessage(userId: string, assetId: string, topic: string, problem: string, payload: Buffer): Promise<void> {
+    if (!this.errorLimiter.take(assetId).allowed) return;
+    await this.o.events.append(
+      userId,
+      { type: 'error', asset_id: assetId, data: { source: 'mqtt', topic, problem, payload: payload.toString('utf8', 0, Math.min(payload.length, 256)) } },
+      'mqtt',
+    );
+  }
+
+  private failed(err: unknown, topic: string): void {
+    this.o.log.error({ err, topic }, 'mqtt dispatch failed');
+  }
+}
+
+export function paymentMessage(payment: PaymentRecord): PaymentMessage {
+  return {
+    payment_id: payment.payment_id,
+    asset_id: payment.asset_id,
+    amount_sats: payment.amount_sats,
+    rail: payment.rail,
+    duration_ms: payment.duration_ms,
+    paid_at: payment.settled_at ?? payment.created,
+  };
+}

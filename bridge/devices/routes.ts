@@ -1,0 +1,97 @@
+/**
+ * Routes for the machines' side of an asset: device credentials (MQTT logins for one asset, the
+ * password shown once) and the manual trigger ("test vend": run the machine without a payment).
+ */
+import type { Router } from '@koa/router';
+import { z } from 'zod';
+import { AppError } from '../errors.js';
+import { assetTopic, TOPIC_ROOT } from '../../broker/topics.js';
+import { WEBSOCKET_PATH } from '../../broker/broker.js';
+import { MAX_DURATION_MS, noQuery } from '../machines/schemas.js';
+import { authenticate, body, idParam, noStore, principal, query, type MachinesDeps } from '../machines/routes/shared.js';
+import type { PublicUrls } from '../urls.js';
+import { DEVICE_USERNAME_PREFIX, type DeviceCredentials } from './credentials.js';
+import type { Dispatcher } from './dispatch.js';
+import type { DeviceStates } from './state.js';
+import type { DeviceCredentialRecord } from './types.js';
+
+export interface DevicesDeps {
+  credentials: DeviceCredentials;
+  /** Absent when MQTT is off: triggers then answer 503. */
+  dispatcher: Dispatcher | undefined;
+  states: DeviceStates;
+  urls: PublicUrls;
+  /** The broker's TCP port, once it listens. */
+  mqttPort: () => number | undefined;
+}
+
+export const credentialBody = z.strictObject({
+  label: z.string().trim().min(1).max(64).refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters').optional(),
+});
+
+export const triggerBody = z.strictObject({
+  duration_ms: z.int('must be a whole number of milliseconds').min(0).max(MAX_DURATION_MS).optional(),
+  reason: z.string().trim().min(1).max(64).optional(),
+});
+
+function credentialView(c: DeviceCredentialRecord) {
+  return { credential_id: c.credential_id, asset_id: c.asset_id, username: `${DEVICE_USERNAME_PREFIX}${c.credential_id}`, label: c.label, created: c.created };
+}
+
+export function deviceRoutes(machines: MachinesDeps, deps: DevicesDeps): (router: Router) => void {
+  const read = authenticate(machines, 'read');
+  const write = authenticate(machines, 'write');
+
+  return (router) => {
+    router.post('/api/v1/assets/:id/device-credentials', write, async (ctx) => {
+      query(ctx, noQuery);
+      const input = body(ctx, credentialBody);
+      const assetId = idParam(ctx, 'id');
+      const { credential, password } = await deps.credentials.issue(principal(ctx), assetId, input.label ?? null);
+      const host = new URL(deps.urls.base).hostname;
+      const port = deps.mqttPort();
+      noStore(ctx);
+      ctx.status = 201;
+      ctx.body = {
+        ...credentialView(credential),
+        password,
+        warning: 'Store this password now: it is shown once and cannot be recovered.',
+        mqtt: {
+          url: port === undefined ? null : `mqtt://${host}:${port}`,
+          websocket_url: `${deps.urls.base.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`,
+          topic_prefix: `${TOPIC_ROOT}/${credential.user_id}/${assetId}/`,
+          subscribe: [assetTopic(credential.user_id, assetId, 'payment'), assetTopic(credential.user_id, assetId, 'action/set'), assetTopic(credential.user_id, assetId, 'license')],
+          publish: [assetTopic(credential.user_id, assetId, 'action'), assetTopic(credential.user_id, assetId, 'status'), assetTopic(credential.user_id, assetId, 'license/request')],
+        },
+      };
+    });
+
+    router.get('/api/v1/assets/:id/device-credentials', read, async (ctx) => {
+      query(ctx, noQuery);
+      ctx.body = { credentials: (await deps.credentials.list(principal(ctx), idParam(ctx, 'id'))).map(credentialView) };
+    });
+
+    router.delete('/api/v1/assets/:id/device-credentials/:credential_id', write, async (ctx) => {
+      query(ctx, noQuery);
+      const revoked = await deps.credentials.revoke(principal(ctx), idParam(ctx, 'id'), idParam(ctx, 'credential_id'));
+      ctx.body = { ...credentialView(revoked), revoked_at: revoked.revoked_at };
+    });
+
+    router.post('/api/v1/assets/:id/trigger', write, async (ctx) => {
+      query(ctx, noQuery);
+      const input = body(ctx, triggerBody);
+      const asset = await machines.assets.get(principal(ctx), idParam(ctx, 'id'));
+      if (!deps.dispatcher) {
+        throw new AppError(503, 'mqtt_disabled', 'The MQTT broker is off on this bridge (MQTT_ENABLED=false): there is no device to trigger');
+      }
+      const message = await deps.dispatcher.trigger(asset.user_id, asset.asset_id, input.duration_ms ?? asset.duration_ms, input.reason ?? 'trigger');
+      ctx.status = 202;
+      ctx.body = {
+        ...message,
+        asset_id: asset.asset_id,
+        topic: assetTopic(asset.user_id, asset.asset_id, 'action/set'),
+        device_online: (await deps.states.view(asset.asset_id)).online === true,
+      };
+    });
+  };
+}
