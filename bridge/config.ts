@@ -46,6 +46,10 @@ export interface Config {
   lightningPollMs: number;
   lightningTimeoutMs: number;
   lnurlCallbacksPerMinute: number;
+  /** How far back undelivered payments are sent again to a machine that subscribes. */
+  paymentReplayHours: number;
+  /** Publish Home Assistant MQTT discovery for each asset. */
+  homeAssistantDiscovery: boolean;
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -151,6 +155,8 @@ export const SETTINGS: Setting[] = [
   { name: 'INVOICE_EXPIRY_SECONDS', key: 'invoiceExpirySeconds', default: 600, parse: int(1, 86_400), doc: 'how long a Lightning invoice can be paid' },
   { name: 'LIGHTNING_POLL_MS', key: 'lightningPollMs', default: 3_000, parse: int(20, 600_000), doc: 'how often pending invoices are looked up at their backend' },
   { name: 'LIGHTNING_TIMEOUT_MS', key: 'lightningTimeoutMs', default: 10_000, parse: int(100, 120_000), doc: 'timeout of each request to a Lightning backend' },
+  { name: 'PAYMENT_REPLAY_HOURS', key: 'paymentReplayHours', default: 24, parse: int(0, 24 * 365), doc: 'how far back unacknowledged payments are sent again to a machine that subscribes' },
+  { name: 'HOMEASSISTANT_DISCOVERY', key: 'homeAssistantDiscovery', default: false, parse: bool, doc: 'publish Home Assistant MQTT discovery for every asset' },
   { name: 'LNURL_CALLBACKS_PER_MINUTE', key: 'lnurlCallbacksPerMinute', default: 120, parse: int(0, 1_000_000), doc: 'invoices per minute per client IP (0 = unlimited)' },
 ] as Setting[];
 

@@ -193,6 +193,7 @@ export class Bridge {
           states,
           log: log.child({ component: 'dispatch' }),
           messagesPerMinute: config.rateLimitPerMinute,
+          replayWindowMs: config.paymentReplayHours * 3_600_000,
         })
       : undefined;
 

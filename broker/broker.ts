@@ -20,8 +20,12 @@ export interface BrokerAuthenticator {
 
 /** What the broker reports; all optional. Handlers must not throw (errors are logged). */
 export interface BrokerHooks {
-  /** A client published an authorised message. */
-  message?(identity: ClientIdentity, topic: string, payload: Buffer, clientId: string): void;
+  /**
+   * A client published an authorised message (or its will was published). Awaited before the
+   * message is acknowledged (PUBACK) and routed, so what the bridge stores from it is durable first;
+   * a rejection refuses the message, which closes the connection so the client sends it again.
+   */
+  accept?(identity: ClientIdentity, topic: string, payload: Buffer, clientId: string): Promise<void>;
   /** A client's subscriptions were granted. */
   subscribed?(identity: ClientIdentity, filters: string[], clientId: string): void;
   /** A client acknowledged a QoS 1 message (PUBACK). */
@@ -121,9 +125,18 @@ export class Broker {
       },
       // [MQTT-3.3.5-2]: a refused PUBLISH closes the connection (3.1.1 has no negative PUBACK).
       authorizePublish: (client, packet, done) => {
-        // `client` is null for the bridge's own publishes and for wills of clients that are gone.
-        if (!client) return done(null);
-        done(mayPublish(this.identities.get(client), packet.topic) ? null : new Error(`publish to ${packet.topic} denied`));
+        // `client` is null for wills of clients that are long gone.
+        const identity = client ? this.identities.get(client) : undefined;
+        if (!client || !identity || !mayPublish(identity, packet.topic)) return done(new Error(`publish to ${packet.topic} denied`));
+        const accept = this.hooks.accept;
+        if (!accept) return done(null);
+        accept(identity, packet.topic, Buffer.from(packet.payload), client.id).then(
+          () => done(null),
+          (err: unknown) => {
+            log.error({ err, topic: packet.topic }, 'could not take a message; the client will send it again');
+            done(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
       },
       authorizeSubscribe: (client, sub, done) => {
         // `null` refuses this one subscription with SUBACK 0x80 and keeps the connection open.
@@ -143,14 +156,11 @@ export class Broker {
       }
       this.report('disconnected', client);
     });
-    aedes.on('publish', (packet, client) => {
-      const identity = client ? this.identities.get(client) : undefined;
-      if (client && identity) this.call(() => this.hooks.message?.(identity, packet.topic, Buffer.from(packet.payload), client.id));
-    });
     aedes.on('subscribe', (subs, client) => {
       const identity = this.identities.get(client);
       if (identity) this.call(() => this.hooks.subscribed?.(identity, subs.map((s) => s.topic), client.id));
     });
+    // Aedes knows which message a PUBACK acknowledges only for persistent sessions (clean: false).
     aedes.on('ack', (packet, client) => {
       const identity = client ? this.identities.get(client) : undefined;
       if (!client || !identity || !packet || !('topic' in packet)) return;

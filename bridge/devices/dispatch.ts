@@ -1,8 +1,10 @@
 /**
  * The dispatcher: the one place that speaks the MQTT contract for the bridge. It turns each "payment
  * settled" into a QoS 1 message on the asset's `payment` topic and keeps the payment in the outbox
- * until a device acknowledges it (a device that subscribes later, or after a restart, gets every
- * payment it has not acknowledged); it stores `action` messages as events, answers `license/request`,
+ * until the machine acknowledges it, by reporting it (an `action` carrying its `payment_id`) or, on a
+ * persistent session, by its PUBACK; a machine that subscribes later, or after a restart, is sent
+ * every recent payment it has not acknowledged. It stores `action` messages as events (before the
+ * machine's PUBACK, so a report is never lost), answers `license/request`,
  * follows `status` for the online state, turns `trigger` into a manual `action/set`, and keeps
  * `paywire/bridge/state` retained. A bad message is stored as an `error` event, never a crash.
  */
@@ -27,6 +29,7 @@ import {
   type PaymentMessage,
   type TopicPayloads,
 } from '../../broker/topics.js';
+import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { describeIssues } from '../http/validate.js';
 import { RateLimiter } from '../http/rate-limit.js';
@@ -50,9 +53,13 @@ export interface DispatcherOptions {
   log: Logger;
   /** Messages per minute each credential may send (0 = unlimited). */
   messagesPerMinute: number;
+  /** How far back undelivered payments are sent again to a machine that subscribes. */
+  replayWindowMs: number;
   license?: LicenseAnswerer;
 }
 
+/** At most this many payments are sent again to one subscription. */
+const MAX_REPLAY = 1_000;
 /** At most this many `error` events per asset per minute from bad messages: a broken device cannot flood the log. */
 const ERROR_EVENTS_PER_MINUTE = 10;
 
@@ -69,7 +76,7 @@ export class Dispatcher {
   async start(): Promise<void> {
     const { broker, bus } = this.o;
     broker.attach({
-      message: (identity, topic, payload) => void this.onMessage(identity, topic, payload).catch((err: unknown) => this.failed(err, topic)),
+      accept: (identity, topic, payload) => this.accept(identity, topic, payload),
       subscribed: (identity, filters) => void this.replay(identity, filters).catch((err: unknown) => this.failed(err, 'subscribe')),
       acked: (identity, topic, payload) => void this.onAck(identity, topic, payload).catch((err: unknown) => this.failed(err, topic)),
       connected: (identity) => {
@@ -106,15 +113,24 @@ export class Dispatcher {
     return this.o.broker.publish(assetTopic(userId, assetId, topic), JSON.stringify(payload), { qos: spec.qos, retain: spec.retain });
   }
 
-  /** A client subscribed: send every payment of its account that its filters cover and no device acknowledged. */
+  /**
+   * A client subscribed: send every recent payment of its account that its filters cover and no
+   * device acknowledged (payments older than the replay window stay in the payments list only).
+   */
   private async replay(identity: ClientIdentity, filters: string[]): Promise<void> {
+    const since = Date.now() - this.o.replayWindowMs;
     const covers = (p: PaymentRecord) => filters.some((f) => topicMatches(f, assetTopic(p.user_id, p.asset_id, 'payment')));
+    let sent = 0;
     for (const payment of await this.o.payments.undeliveredPayments(identity.userId)) {
-      if ((identity.assetId === undefined || identity.assetId === payment.asset_id) && covers(payment)) await this.publishPayment(payment);
+      if (sent >= MAX_REPLAY || Date.parse(payment.settled_at ?? payment.created) < since) continue;
+      if ((identity.assetId === undefined || identity.assetId === payment.asset_id) && covers(payment)) {
+        await this.publishPayment(payment);
+        sent += 1;
+      }
     }
   }
 
-  /** A device acknowledged a payment message: it is delivered and leaves the outbox. */
+  /** A persistent-session client acknowledged (PUBACK) a payment message. */
   private async onAck(identity: ClientIdentity, topic: string, payload: Buffer): Promise<void> {
     const parsed = parseAssetTopic(topic);
     if (!parsed || parsed.topic !== 'payment' || parsed.userId !== identity.userId) return;
@@ -124,10 +140,30 @@ export class Dispatcher {
     } catch {
       return;
     }
-    if (typeof paymentId !== 'string') return;
+    if (typeof paymentId === 'string') await this.delivered(identity.userId, parsed.assetId, paymentId);
+  }
+
+  /** The payment reached its machine: it leaves the outbox and is never sent again. */
+  private async delivered(userId: string, assetId: string, paymentId: string): Promise<void> {
     const payment = await this.o.payments.getPayment(paymentId);
-    if (payment && payment.user_id === identity.userId && payment.asset_id === parsed.assetId) {
+    if (payment && payment.user_id === userId && payment.asset_id === assetId) {
       await this.o.payments.markDelivered(paymentId, new Date().toISOString());
+    }
+  }
+
+  /**
+   * Take a machine's message before it is acknowledged. What the machine got wrong is recorded and
+   * the message accepted; only a failure to store (a reason to send it again) refuses it.
+   */
+  private async accept(identity: ClientIdentity, topic: string, payload: Buffer): Promise<void> {
+    try {
+      await this.onMessage(identity, topic, payload);
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) {
+        this.o.log.debug({ topic, err: err.message }, 'message not taken');
+        return;
+      }
+      throw err;
     }
   }
 
@@ -167,6 +203,8 @@ export class Dispatcher {
           { type, asset_id: assetId, external_id: external_id ?? null, data: payment_id === undefined ? (data ?? null) : { ...data, payment_id } },
           'mqtt',
         );
+        // Reporting a payment is how a machine acknowledges it (works for clean sessions too).
+        if (payment_id !== undefined) await this.delivered(userId, assetId, payment_id);
         return;
       }
       case 'license/request': {
