@@ -37,6 +37,8 @@ export interface BrokerHooks {
 export interface BrokerOptions {
   host: string;
   port: number;
+  /** Largest MQTT packet a client may send (default 64 KiB); a bigger one closes its connection. */
+  maxPacketBytes?: number;
   /** When false (the port was left at its default), a taken port moves the broker to the next free one. */
   portExplicit: boolean;
   auth: BrokerAuthenticator;
@@ -54,6 +56,34 @@ const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 const PORT_FALLBACKS = 10;
 export const WEBSOCKET_PATH = '/mqtt';
+export const DEFAULT_MAX_PACKET_BYTES = 65_536;
+
+/** The parts of Aedes' per-client MQTT parser (mqtt-packet) the packet limit hooks into. */
+interface PacketParser {
+  packet: { length: number };
+  _parseLength(): boolean;
+  _emitError(err: Error): void;
+}
+
+/**
+ * Aedes reads a packet whole, however large its header says it is (up to 256 MiB), before it checks
+ * anything. Refuse a packet as soon as its length is known instead: the length is parsed from the
+ * fixed header, long before the body arrives.
+ */
+function limitPacketSize(client: Client, maxBytes: number): boolean {
+  const parser = (client as unknown as { _parser?: PacketParser })._parser;
+  if (!parser || typeof parser._parseLength !== 'function' || typeof parser._emitError !== 'function') return false;
+  const parseLength = parser._parseLength;
+  parser._parseLength = function limited(this: PacketParser): boolean {
+    const complete = parseLength.call(this);
+    if (complete && this.packet.length > maxBytes) {
+      this._emitError(new Error(`packet of ${this.packet.length} bytes is over the ${maxBytes}-byte limit`));
+      return false;
+    }
+    return complete;
+  };
+  return true;
+}
 
 function refuse(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
@@ -169,7 +199,7 @@ export class Broker {
 
     this.server = createServer((socket) => {
       this.track(socket);
-      aedes.handle(socket);
+      this.guard(aedes.handle(socket), socket);
     });
     this.boundPort = await this.listen(this.server);
     return this.boundPort;
@@ -189,7 +219,7 @@ export class Broker {
         const stream = createWebSocketStream(ws);
         this.track(stream);
         stream.on('error', () => stream.destroy());
-        this.aedes?.handle(stream, req);
+        if (this.aedes) this.guard(this.aedes.handle(stream, req), stream);
       });
     });
   }
@@ -220,6 +250,14 @@ export class Broker {
     for (const socket of this.sockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+  }
+
+  /** Fail closed: a client whose packet size cannot be limited is not served. */
+  private guard(client: Client, socket: Socket | Duplex): void {
+    if (!limitPacketSize(client, this.options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES)) {
+      this.options.log.error('cannot limit MQTT packet sizes with this Aedes version; refusing the connection');
+      socket.destroy();
+    }
   }
 
   private track(socket: Socket | Duplex): void {

@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:net';
+import { connect as netConnect, createServer, type Server } from 'node:net';
+import mqttPacket from 'mqtt-packet';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Broker } from '../../broker/broker.js';
@@ -152,3 +153,32 @@ describe('broker port', () => {
     await broker.stop();
   });
 });
+
+describe('packet size limit', () => {
+  it('closes a connection whose packet header announces more than the limit, before the body arrives', async () => {
+    const a = await t.signup('big-sender');
+    // A valid CONNECT, then a PUBLISH header announcing 10 MiB with only a few bytes of body.
+    const connectBytes = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'big', keepalive: 30, username: a.userId, password: Buffer.from(a.key) });
+    const socket = netConnect(Number(t.info.mqttPort), '127.0.0.1');
+    const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(connectBytes);
+    await new Promise((r) => setTimeout(r, 100));
+    const length = 10 * 1024 * 1024;
+    const header = Buffer.from([0x30, (length & 0x7f) | 0x80, ((length >> 7) & 0x7f) | 0x80, ((length >> 14) & 0x7f) | 0x80, (length >> 21) & 0x7f]);
+    const started = Date.now();
+    socket.write(Buffer.concat([header, Buffer.alloc(100)]));
+    const at = await closed;
+    expect(at - started).toBeLessThan(2000);
+    // The broker still serves others.
+    const ok = await connect_(a.userId, a.key);
+    expect(ok.connected).toBe(true);
+  });
+});
+
+async function connect_(username: string, password: string) {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${t.info.mqttPort}`, { username, password, reconnectPeriod: 0, protocolVersion: 4 });
+  clients.push(c);
+  return c;
+}
