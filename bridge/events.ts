@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { PaymentRecord } from './lightning/types.js';
-import type { EventRecord } from './machines/types.js';
+import type { AssetRecord, EventRecord } from './machines/types.js';
 
 export interface BusEvents {
   /** An event was durably appended to an account's event log. */
@@ -16,6 +16,8 @@ export interface BusEvents {
   'payment.settled': { payment: PaymentRecord; event: EventRecord };
   /** An API key or device credential stopped working: clients logged in with it are dropped. */
   'credential.revoked': { credentialId: string };
+  /** An asset was created, changed or (soft) deleted; emitted after the write. For Home Assistant discovery. */
+  'asset.changed': { asset: AssetRecord; deleted: boolean };
 }
 
 type Listener<K extends keyof BusEvents> = (payload: BusEvents[K]) => void | Promise<void>;

@@ -1,7 +1,8 @@
 /**
  * The composition root: builds every component from one Config and starts and stops them in order.
  * Nothing here runs on import; `cli.ts` is the process entry point, tests call `Bridge` directly.
- * Start: store → services → HTTP server → MQTT broker → dispatcher → webhook sender → settlement.
+ * Start: store → services → HTTP server → MQTT broker → dispatcher → stats and Home Assistant discovery →
+ * webhook sender → settlement.
  * Stop: the reverse, so nothing is taken in that cannot be finished.
  */
 import { mkdir } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { DeviceCredentials, DEVICE_USERNAME_PREFIX } from './devices/credentials.js';
 import { Dispatcher } from './devices/dispatch.js';
+import { HomeAssistant } from './devices/homeassistant.js';
 import { deviceRoutes } from './devices/routes.js';
 import { DeviceStates } from './devices/state.js';
 import { EventBus } from './events.js';
@@ -71,6 +73,7 @@ interface Running {
   server: Server;
   broker: Broker | undefined;
   dispatcher: Dispatcher | undefined;
+  homeAssistant: HomeAssistant | undefined;
   sender: WebhookSender;
   settlement: Settlement;
   bus: EventBus;
@@ -111,7 +114,7 @@ export class Bridge {
     const bus = new EventBus(log.child({ component: 'bus' }));
     const signer = await WebhookSigner.create(secrets.webhookSigningSeed);
     const auth = new AuthService(store, secrets.sessionSecret);
-    const assets = new AssetsService(store);
+    const assets = new AssetsService(store, bus);
     const events = new EventLog(store, assets, bus);
     const states = new DeviceStates(devicesStore, log.child({ component: 'devices' }));
     const deps: MachinesDeps = {
@@ -196,6 +199,18 @@ export class Bridge {
           replayWindowMs: config.paymentReplayHours * 3_600_000,
         })
       : undefined;
+    // Sales stats on `…/stats`, and Home Assistant discovery when HOMEASSISTANT_DISCOVERY is on.
+    const homeAssistant = broker
+      ? new HomeAssistant({
+          broker,
+          bus,
+          machines: store,
+          payments: lightningStore,
+          log: log.child({ component: 'homeassistant' }),
+          discovery: config.homeAssistantDiscovery,
+          version: VERSION,
+        })
+      : undefined;
 
     // HTTP: every family, mounted at its prefix.
     const limit = config.bodyLimitBytes;
@@ -226,7 +241,7 @@ export class Bridge {
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
-    this.running = { journal, server, broker, dispatcher, sender, settlement, bus };
+    this.running = { journal, server, broker, dispatcher, homeAssistant, sender, settlement, bus };
     try {
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
@@ -238,6 +253,7 @@ export class Bridge {
       urls.bind(config.host, httpPort);
       const mqttPort = broker ? await broker.start() : undefined;
       await dispatcher?.start();
+      await homeAssistant?.start();
       await sender.start();
       settlement.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -271,6 +287,7 @@ export class Bridge {
     running.server.closeIdleConnections();
     const grace = setTimeout(() => running.server.closeAllConnections(), 5_000);
     // MQTT clients (WebSocket ones too) hold connections the HTTP server waits for: close them first.
+    await running.homeAssistant?.stop();
     await running.dispatcher?.stop();
     await running.broker?.stop();
     await closed;

@@ -1,5 +1,6 @@
 /** Assets: the machines an account sells time on. Every read and write checks ownership. */
 import { AppError } from '../errors.js';
+import type { EventBus } from '../events.js';
 import { newId } from '../ids.js';
 import type { Principal } from './auth.js';
 import { DEFAULT_DURATION_MS, MAX_PRICE_SATS } from './schemas.js';
@@ -45,9 +46,11 @@ function withPricing(asset: AssetRecord, given: AssetPatch): AssetRecord {
 
 export class AssetsService {
   private readonly store: MachinesStore;
+  private readonly bus: EventBus;
 
-  constructor(store: MachinesStore) {
+  constructor(store: MachinesStore, bus: EventBus) {
     this.store = store;
+    this.bus = bus;
   }
 
   async create(principal: Principal, input: AssetInput): Promise<AssetRecord> {
@@ -71,6 +74,7 @@ export class AssetsService {
       input,
     );
     await this.store.putAsset(asset);
+    this.bus.emit('asset.changed', { asset, deleted: false });
     return asset;
   }
 
@@ -104,6 +108,7 @@ export class AssetsService {
     }
     const next = withPricing(merged, patch);
     await this.store.putAsset(next);
+    this.bus.emit('asset.changed', { asset: next, deleted: false });
     return next;
   }
 
@@ -113,6 +118,7 @@ export class AssetsService {
     const now = new Date().toISOString();
     const next: AssetRecord = { ...asset, deleted_at: now, updated: now };
     await this.store.putAsset(next);
+    this.bus.emit('asset.changed', { asset: next, deleted: true });
     return next;
   }
 }

@@ -53,6 +53,8 @@ export interface MachinesStore {
   getAsset(assetId: string): Promise<AssetRecord | undefined>;
   /** The account's live (not deleted) assets, oldest first. */
   listAssets(userId: string): Promise<AssetRecord[]>;
+  /** Every live asset of every account, for components that publish per asset at start (Home Assistant discovery). */
+  listAllAssets(): Promise<AssetRecord[]>;
 
   /**
    * Append an event and the webhook deliveries it causes, in one write. When the account already has

@@ -161,6 +161,10 @@ export class JournalMachinesStore implements MachinesStore {
       .map(withAssetDefaults);
   }
 
+  async listAllAssets(): Promise<AssetRecord[]> {
+    return (await Promise.all([...this.assetsByUser.keys()].map((userId) => this.listAssets(userId)))).flat();
+  }
+
   async appendEvent(event: Omit<EventRecord, 'seq'>, deliveries: Omit<DeliveryRecord, 'seq'>[]): Promise<AppendResult> {
     const staged = this.stageEvent(event, deliveries);
     if ('duplicate' in staged) {

@@ -162,6 +162,7 @@ describe('packet size limit', () => {
     const socket = netConnect(Number(t.info.mqttPort), '127.0.0.1');
     const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
     socket.on('error', () => undefined);
+    socket.resume(); // read (and drop) what the broker sends, so its close is seen
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     socket.write(connectBytes);
     await new Promise((r) => setTimeout(r, 100));

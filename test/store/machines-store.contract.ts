@@ -111,6 +111,7 @@ export function describeMachinesStore(name: string, make: () => Promise<StoreHar
       await h.store.putAsset(asset('b1', 'u2'));
       await h.store.putAsset({ ...asset('a1', 'u1'), deleted_at: T0 });
       expect((await h.store.listAssets('u1')).map((a) => a.asset_id)).toEqual(['a2']);
+      expect((await h.store.listAllAssets()).map((a) => a.asset_id).sort()).toEqual(['a2', 'b1']);
       expect((await h.store.getAsset('a1'))?.deleted_at).toBe(T0);
       await h.close();
     });
