@@ -1,8 +1,9 @@
 /**
  * The API's own documents against the API itself: /openapi.json is valid OpenAPI 3.1 and lists
- * exactly the routes the router has (the Lightning rail's included); every documented example is
- * answered as documented by a live bridge on the dev Lightning backend; the PDF holds every path and
- * error code; the published webhook check verifies real deliveries.
+ * exactly the routes the router has (the Lightning rail's and the devices' included); every
+ * documented example is answered as documented by a live bridge on the dev Lightning backend with its
+ * MQTT broker; the PDF holds every path and error code; the published webhook check verifies real
+ * deliveries; the MQTT guide's machine loop runs against the live broker.
  */
 import { execFile } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
@@ -11,19 +12,25 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pkg from '../../package.json' with { type: 'json' };
+import { actionMessage, licenseRequestMessage } from '../../broker/topics.js';
+import { deviceRoutes, type DevicesDeps } from '../../bridge/devices/routes.js';
 import type { DevBackend } from '../../bridge/lightning/backends/dev.js';
 import { btcpayWebhookRoutes, type BtcpayWebhookDeps } from '../../bridge/lightning/btcpay-webhook.js';
 import { lightningRoutes, type LightningDeps } from '../../bridge/lightning/routes.js';
 import { machinesRouter } from '../../bridge/machines/family.js';
-import { ENDPOINTS, errorsOf, exampleRequest, type Endpoint } from '../../bridge/machines/docs/endpoints.js';
+import { endpointById, ENDPOINTS, errorsOf, exampleRequest, type Endpoint } from '../../bridge/machines/docs/endpoints.js';
 import { ERRORS } from '../../bridge/machines/docs/errors.js';
 import { guideSections } from '../../bridge/machines/docs/guide.js';
+import { MACHINE_SNIPPET, MQTT_EXAMPLES } from '../../bridge/machines/docs/guide-mqtt.js';
 import { EXAMPLE, RESPONSES } from '../../bridge/machines/docs/records.js';
 import { docsRoutes } from '../../bridge/machines/routes/docs.js';
 import type { MachinesDeps } from '../../bridge/machines/routes/shared.js';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
+import { connectMqtt } from '../helpers/mqtt.js';
+import { until } from '../helpers/receiver.js';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -92,13 +99,20 @@ async function pendingPayment(f: Fixture): Promise<string> {
   return invoice.verify.split('/').pop() as string;
 }
 
-/** A fixture in the state the endpoint's example needs (a link to fetch, a payment to list or settle). */
-async function fixtureFor(e: Endpoint): Promise<Fixture & { paymentHash?: string }> {
+type LiveFixture = Fixture & { paymentHash?: string; credentialId?: string };
+
+/** A fixture in the state the endpoint's example needs (a link to fetch, a payment to list or settle, a credential to revoke). */
+async function fixtureFor(e: Endpoint): Promise<LiveFixture> {
   const f = await fixture();
   if (e.operationId === 'getPaymentLink' || e.operationId === 'createCheckout') {
     expect((await t.request('POST', `/api/v1/assets/${f.assetId}/payment-link`, { token: f.key })).status).toBe(201);
   }
   if (e.operationId === 'listPayments' || e.operationId === 'devSettle') return { ...f, paymentHash: await pendingPayment(f) };
+  if (e.operationId === 'revokeDeviceCredential' || e.operationId === 'listDeviceCredentials') {
+    const issued = await t.request('POST', `/api/v1/assets/${f.assetId}/device-credentials`, { token: f.key, body: {} });
+    expect(issued.status, issued.text).toBe(201);
+    return { ...f, credentialId: issued.body.credential_id as string };
+  }
   return f;
 }
 
@@ -108,12 +122,13 @@ function tokenFor(e: Endpoint, f: Fixture): { token?: string } {
 }
 
 /** The endpoint's documented example request, with the placeholder ids swapped for live ones. */
-function liveRequest(e: Endpoint, f: Fixture & { paymentHash?: string }, ids: Partial<Record<string, string>> = {}) {
+function liveRequest(e: Endpoint, f: LiveFixture, ids: Partial<Record<string, string>> = {}) {
   const live = (s: string) => s.replaceAll(EXAMPLE.apiKey, f.key).replaceAll(EXAMPLE.assetId, f.assetId);
   const values: Record<string, string> = {
     key_id: ids['key_id'] ?? f.readKeyId,
     id: ids['id'] ?? (e.path.startsWith('/api/v1/assets/') ? f.assetId : f.eventId),
     payment_hash: ids['payment_hash'] ?? f.paymentHash ?? 'missing-payment-hash',
+    credential_id: ids['credential_id'] ?? f.credentialId ?? 'missing-credential-id',
   };
   let path = e.path.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? `missing-${name}`);
   if (e.query) path += `?${new URLSearchParams(e.query.example as Record<string, string>).toString()}`;
@@ -158,7 +173,12 @@ describe('GET /openapi.json', () => {
     // Composed as bridge/main.ts composes the family's `extend` list. Deps are only used when a
     // request arrives; a truthy `dev` registers the dev backend's settle route.
     const lightning = lightningRoutes({} as MachinesDeps, { ...({} as LightningDeps), dev: {} as DevBackend });
-    const router = machinesRouter({} as MachinesDeps, [docsRoutes(t.bridge.config), lightning, btcpayWebhookRoutes({} as BtcpayWebhookDeps)]);
+    const router = machinesRouter({} as MachinesDeps, [
+      docsRoutes(t.bridge.config),
+      lightning,
+      btcpayWebhookRoutes({} as BtcpayWebhookDeps),
+      deviceRoutes({} as MachinesDeps, {} as DevicesDeps),
+    ]);
     const registered = router.stack.flatMap((layer) =>
       layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace(/:(\w+)/g, '{$1}')}`),
     );
@@ -167,6 +187,7 @@ describe('GET /openapi.json', () => {
     );
     expect(registered.length).toBeGreaterThan(30);
     expect(registered).toContain('POST /api/v1/dev/payments/{payment_hash}/settle');
+    expect(registered).toContain('DELETE /api/v1/assets/{id}/device-credentials/{credential_id}');
     expect(new Set(registered).size).toBe(registered.length);
     expect([...documented].sort()).toEqual([...registered].sort());
   });
@@ -216,8 +237,8 @@ describe('documented examples against the live API', () => {
     const withBody = ENDPOINTS.filter((e) => e.body).map((e) => e.operationId);
     expect(withBody.sort()).toEqual(
       [
-        'btcpayWebhook', 'createAccount', 'createAsset', 'createCheckout', 'createEvent', 'createKey', 'exchangeKey',
-        'provisionPaymentLink', 'putWallet', 'putWebhook', 'replaceAsset', 'updateAsset',
+        'btcpayWebhook', 'createAccount', 'createAsset', 'createCheckout', 'createDeviceCredential', 'createEvent', 'createKey', 'exchangeKey',
+        'provisionPaymentLink', 'putWallet', 'putWebhook', 'replaceAsset', 'triggerAsset', 'updateAsset',
       ].sort(),
     );
   });
@@ -321,6 +342,113 @@ describe('documented examples against the live API', () => {
     expect(again.status).toBe(409);
     expect(RESPONSES.DuplicateEventError.parse(again.body).event_id).toBe(first.body.event_id);
   });
+
+  it('refuses to revoke an unknown, revoked or other asset\u2019s device credential with the documented 404', async () => {
+    const e = ENDPOINTS.find((x) => x.operationId === 'revokeDeviceCredential') as Endpoint;
+    const f = await fixtureFor(e);
+    const other = await t.request('POST', '/api/v1/assets', { token: f.key, body: { name: 'Other', price_sats: 1 } });
+    for (const ids of [{ credential_id: 'zzzzzzzzzzzzzzz' }, { id: other.body.asset_id as string }]) {
+      const { method, path } = liveRequest(e, f, ids);
+      const res = await t.request(method, path, { token: f.key });
+      expect([res.status, res.body.error], res.text).toEqual([404, 'credential_not_found']);
+    }
+    const { method, path } = liveRequest(e, f);
+    expect((await t.request(method, path, { token: f.key })).status).toBe(200);
+    const again = await t.request(method, path, { token: f.key });
+    expect([again.status, again.body.error]).toEqual([404, 'credential_not_found']);
+    expect(errorsOf(e)).toContain('credential_not_found');
+  });
+
+  it('answers the trigger example 503 mqtt_disabled on a bridge without its broker, and issues credentials with no broker URL', async () => {
+    const e = ENDPOINTS.find((x) => x.operationId === 'triggerAsset') as Endpoint;
+    const other = await startBridge({ MQTT_ENABLED: false });
+    try {
+      const { key } = await other.signup('no-mqtt');
+      const asset = await other.request('POST', '/api/v1/assets', { token: key, body: { name: 'Unwired', price_sats: 1 } });
+      const { method, url, body } = exampleRequest(e);
+      const res = await other.request(method, url.replace(EXAMPLE.assetId, asset.body.asset_id), { token: key, body });
+      expect([res.status, res.body.error], res.text).toEqual([503, 'mqtt_disabled']);
+      expect(RESPONSES.Error.safeParse(res.body).error).toBeUndefined();
+      const issued = await other.request('POST', `/api/v1/assets/${asset.body.asset_id}/device-credentials`, { token: key, body: {} });
+      expect(issued.status).toBe(201);
+      expect(RESPONSES.DeviceCredentialIssued.parse(issued.body).mqtt.url).toBeNull();
+    } finally {
+      await other.close();
+    }
+    expect(errorsOf(e)).toContain('mqtt_disabled');
+  });
+});
+
+describe('the MQTT guide against the live broker', () => {
+  it('prints payloads the contract accepts from a machine', () => {
+    expect(actionMessage.safeParse(MQTT_EXAMPLES.action).error).toBeUndefined();
+    expect(licenseRequestMessage.safeParse(MQTT_EXAMPLES['license/request']).error).toBeUndefined();
+  });
+
+  it('runs the printed machine loop: a payment runs the relay once however often it comes, the report acknowledges it, a trigger runs it, the will says offline', async () => {
+    const f = await fixture();
+    const issue = liveRequest(endpointById('createDeviceCredential'), f);
+    const issued = await t.request(issue.method, issue.path, { token: f.key, body: issue.body });
+    expect(issued.status, issued.text).toBe(201);
+    const { url, topic_prefix: prefix } = issued.body.mqtt as { url: string; topic_prefix: string };
+    const duration = (await t.request('GET', `/api/v1/assets/${f.assetId}`, { token: f.key })).body.duration_ms as number;
+
+    // Run the snippet the guide prints, minus its import line; the relay is the hardware stand-in.
+    const runMachine = new Function('mqtt', `${MACHINE_SNIPPET.replace(/^import .*$/m, '')}\nreturn runMachine;`)(mqtt) as (options: {
+      url: string;
+      username: string;
+      password: string;
+      prefix: string;
+      relay: (ms: number) => Promise<void>;
+    }) => MqttClient;
+    const runs: number[] = [];
+    let finish = () => {};
+    const running = new Promise<void>((resolve) => (finish = resolve));
+    const machine = runMachine({ url, username: issued.body.username, password: issued.body.password, prefix, relay: (ms) => (runs.push(ms), running) });
+    const watcher = await connectMqtt(url, { username: f.userId, password: f.key });
+    try {
+      await until(async () => (await t.request('GET', `/api/v1/assets/${f.assetId}`, { token: f.key })).body.online === true, 3000, 'online');
+      const hash = await pendingPayment(f);
+      const settled = await t.request('POST', `/api/v1/dev/payments/${hash}/settle`, { token: ADMIN_TOKEN });
+      expect(settled.status).toBe(200);
+      await until(() => runs.length === 1, 3000, 'the relay runs');
+      expect(runs).toEqual([duration]);
+
+      // Not reported yet: a watcher's subscription replays the payment to every subscriber, the machine too.
+      await watcher.client.subscribeAsync([`${prefix}payment`, `${prefix}action/set`, `${prefix}status`], { qos: 1 });
+      const [replayed] = await until(() => (watcher.on(`${prefix}payment`).length ? watcher.on(`${prefix}payment`) : undefined), 3000, 'the replayed payment');
+      expect(Object.keys(replayed as object).sort()).toEqual(Object.keys(MQTT_EXAMPLES.payment).sort());
+      expect(replayed).toMatchObject({ payment_id: settled.body.payment_id, asset_id: f.assetId, duration_ms: duration, rail: 'lightning' });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(runs).toEqual([duration]);
+
+      finish();
+      const payments = async () => (await t.request('GET', `/api/v1/assets/${f.assetId}/payments`, { token: f.key })).body.payments;
+      await until(async () => typeof (await payments())[0].delivered_at === 'string', 3000, 'delivered_at');
+      const events = (await t.request('GET', `/api/public/events?asset_id=${f.assetId}&type=action`, { token: f.key })).body.events;
+      expect(events).toEqual([
+        expect.objectContaining({ source: 'mqtt', external_id: `vend-${settled.body.payment_id}`, data: { duration_ms: duration, payment_id: settled.body.payment_id } }),
+      ]);
+
+      const trigger = liveRequest(endpointById('triggerAsset'), f);
+      const triggered = await t.request(trigger.method, trigger.path, { token: f.key, body: trigger.body });
+      expect([triggered.status, triggered.body.device_online]).toEqual([202, true]);
+      await until(() => runs.length === 2, 3000, 'the test vend');
+      expect(runs[1]).toBe((trigger.body as { duration_ms: number }).duration_ms);
+      const [set] = await until(() => (watcher.on(`${prefix}action/set`).length ? watcher.on(`${prefix}action/set`) : undefined), 3000, 'action/set');
+      expect(Object.keys(set as object).sort()).toEqual(Object.keys(MQTT_EXAMPLES['action/set']).sort());
+
+      // Cut the line without DISCONNECT: the broker publishes the machine's will.
+      machine.options.reconnectPeriod = 0;
+      machine.stream.destroy();
+      await until(() => watcher.on(`${prefix}status`).at(-1) === 'offline', 3000, 'the will');
+      await until(async () => (await t.request('GET', `/api/v1/assets/${f.assetId}`, { token: f.key })).body.online === false, 3000, 'offline');
+    } finally {
+      finish();
+      await machine.endAsync(true).catch(() => undefined);
+      await watcher.end();
+    }
+  });
 });
 
 describe('the LNURL guide against the live LNURL endpoints', () => {
@@ -370,7 +498,7 @@ describe('the LNURL guide against the live LNURL endpoints', () => {
 describe('error codes', () => {
   it('documents every code the family throws, with its status', async () => {
     const files: string[] = ['bridge/errors.ts'];
-    for (const dir of ['bridge/machines', 'bridge/machines/routes', 'bridge/http', 'bridge/lightning']) {
+    for (const dir of ['bridge/machines', 'bridge/machines/routes', 'bridge/http', 'bridge/lightning', 'bridge/devices']) {
       // lightning/family.ts is the public LNURL family: its errors are LNURL's {status, reason}, not these.
       for (const name of await readdir(dir)) if (name.endsWith('.ts') && join(dir, name) !== join('bridge/lightning', 'family.ts')) files.push(join(dir, name));
     }
@@ -384,6 +512,7 @@ describe('error codes', () => {
       }
     }
     expect(thrown).toContain('409 invoice_expired');
+    expect(thrown).toContain('503 mqtt_disabled');
     expect(thrown.size).toBeGreaterThan(10);
     const documented = new Set(ERRORS.flatMap((x) => x.statuses.map((s) => `${s} ${x.code}`)));
     expect([...thrown].filter((x) => !documented.has(x))).toEqual([]);

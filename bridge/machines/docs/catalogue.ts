@@ -1,14 +1,14 @@
 /**
  * The shape of the endpoint catalogue: what one entry says about a route (request schemas, response
  * record, examples, error codes), the tags that group entries, and the typed helpers entries are
- * written with. `endpoints.ts` and `lightning-endpoints.ts` hold the entries themselves.
+ * written with. `endpoints.ts`, `lightning-endpoints.ts` and `device-endpoints.ts` hold the entries themselves.
  */
 import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
 import type { RESPONSES, ResponseName } from './records.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
-export type TagName = 'Accounts' | 'Keys' | 'Assets' | 'Lightning' | 'Events' | 'Webhooks' | 'Documents';
+export type TagName = 'Accounts' | 'Keys' | 'Assets' | 'Lightning' | 'Devices' | 'Events' | 'Webhooks' | 'Documents';
 
 /** In the order the PDF lists them; `ENDPOINTS` follows the same order. */
 export const TAGS: { name: TagName; description: string }[] = [
@@ -19,6 +19,11 @@ export const TAGS: { name: TagName; description: string }[] = [
     name: 'Lightning',
     description:
       'Getting paid over Lightning: each asset\u2019s permanent LNURL-pay link (Lightning address and QR code), its payments, the account\u2019s own wallet, hosted checkout and the BTCPay webhook. Payers use the public LNURL endpoints described in \u201cPaying a machine (LNURL)\u201d.',
+  },
+  {
+    name: 'Devices',
+    description:
+      'The machine\u2019s side over MQTT: device credentials (an MQTT login confined to one asset) and the manual trigger (run the machine without a payment). The topics themselves are described in \u201cMachines over MQTT\u201d.',
   },
   { name: 'Events', description: 'The account\u2019s event log: paid, action, error and custom events.' },
   { name: 'Webhooks', description: 'Signed outbound webhooks and their delivery log.' },

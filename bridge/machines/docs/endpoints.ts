@@ -1,12 +1,14 @@
 /**
  * The catalogue of machine-payments endpoints: one entry per route, with its request schemas (the
  * very zod schemas the routes validate with), response record, examples and error codes. The entry
- * shape is in `catalogue.ts`, the Lightning rail's entries in `lightning-endpoints.ts`. `openapi.ts`
+ * shape is in `catalogue.ts`, the Lightning rail's entries in `lightning-endpoints.ts`, the device
+ * credentials' and the trigger's in `device-endpoints.ts`. `openapi.ts`
  * and `pdf.ts` both render it, and the tests hold it against the live router.
  */
 import { SESSION_TTL_SECONDS } from '../auth.js';
 import * as req from '../schemas.js';
 import { input, ok, pageFields, TAGS, type Endpoint } from './catalogue.js';
+import { DEVICE_ENDPOINTS } from './device-endpoints.js';
 import { ERRORS, type ErrorCode } from './errors.js';
 import { LIGHTNING_ENDPOINTS } from './lightning-endpoints.js';
 import { EXAMPLE } from './records.js';
@@ -287,7 +289,7 @@ const CORE_ENDPOINTS: Endpoint[] = [
 ];
 
 /** Every endpoint of the family, grouped by tag in the order of TAGS (the order the PDF lists them). */
-export const ENDPOINTS: Endpoint[] = [...CORE_ENDPOINTS, ...LIGHTNING_ENDPOINTS].sort(
+export const ENDPOINTS: Endpoint[] = [...CORE_ENDPOINTS, ...LIGHTNING_ENDPOINTS, ...DEVICE_ENDPOINTS].sort(
   (a, b) => TAGS.findIndex((t) => t.name === a.tag) - TAGS.findIndex((t) => t.name === b.tag),
 );
 

@@ -24,6 +24,7 @@ export const ERRORS = [
   { code: 'webhook_not_found', statuses: [404], meaning: 'No webhook is set for this account.' },
   { code: 'payment_link_not_found', statuses: [404], meaning: 'The asset has no payment link yet: provision it with POST first.' },
   { code: 'payment_not_found', statuses: [404], meaning: 'No payment (or dev invoice) with this payment hash.' },
+  { code: 'credential_not_found', statuses: [404], meaning: 'The asset has no live device credential with this id (unknown, already revoked, or another asset\u2019s).' },
   { code: 'not_found', statuses: [404], meaning: 'No such endpoint.' },
   { code: 'method_not_allowed', statuses: [405], meaning: 'The path exists but not with this method; the Allow header lists the methods.' },
   { code: 'duplicate_event', statuses: [409], meaning: 'An event with the same external_id already exists; event_id names it. Treat as success.' },
@@ -36,6 +37,7 @@ export const ERRORS = [
   { code: 'backend_unavailable', statuses: [500, 503], meaning: 'The store or the Lightning backend is unavailable; nothing was written. Retry with exponential backoff. (503: the BTCPay webhook could not re-check the invoice; BTCPay delivers again.)' },
   { code: 'internal_error', statuses: [500], meaning: 'Unexpected server error. Retry with exponential backoff.' },
   { code: 'device_offline', statuses: [503], meaning: 'The machine is offline and its asset refuses payments meanwhile (refuse_when_offline). Try again later.' },
+  { code: 'mqtt_disabled', statuses: [503], meaning: 'This bridge runs without its MQTT broker (MQTT_ENABLED=false): there is no machine to send a command to.' },
 ] as const satisfies readonly ErrorCodeDoc[];
 
 export type ErrorCode = (typeof ERRORS)[number]['code'];

@@ -1,7 +1,8 @@
-/** The guide sections of the reference (auth, quickstart, paying by LNURL, rate limits, errors, webhooks, GUI login). */
+/** The guide sections of the reference (auth, quickstart, paying by LNURL, machines over MQTT, rate limits, errors, webhooks, GUI login). */
 import { SESSION_TTL_SECONDS } from '../auth.js';
 import { exEvent } from './endpoints.js';
 import { lnurlSection } from './guide-lnurl.js';
+import { mqttSection } from './guide-mqtt.js';
 import { EXAMPLE } from './records.js';
 
 
@@ -20,6 +21,8 @@ export type Block =
   | { kind: 'code'; text: string }
   | { kind: 'list'; items: string[] }
   | { kind: 'steps'; items: string[] }
+  /** A small table; cells are plain text, `mono` columns are set in a fixed-width font. */
+  | { kind: 'table'; columns: { title: string; width: number; mono?: boolean }[]; rows: string[][] }
   /** The example request of an endpoint, as curl; `withBody: false` leaves its optional body out. */
   | { kind: 'request'; title: string; endpoint: string; withBody?: false }
   /** The table of every endpoint. */
@@ -102,6 +105,7 @@ export function guideSections(s: DocsSettings): Section[] {
       ],
     },
     lnurlSection(),
+    mqttSection(),
     { id: 'endpoints', title: 'Endpoints', blocks: [{ kind: 'endpoint-index' }] },
     {
       id: 'gui',

@@ -206,6 +206,13 @@ export function guideMarkdown(sections: Section[], baseUrl: string): string {
         case 'steps':
           out.push(b.items.map((i, n) => `${n + 1}. ${i}`).join('\n'));
           break;
+        case 'table': {
+          // GFM: a | inside a cell (even in a code span) must be escaped.
+          const cell = (text: string, mono: boolean | undefined) => (mono ? `\`${text.replaceAll('|', '\\|')}\`` : text.replaceAll('|', '\\|'));
+          const rows = b.rows.map((r) => `| ${r.map((c, i) => cell(c, b.columns[i]?.mono)).join(' | ')} |`);
+          out.push([`| ${b.columns.map((c) => c.title).join(' | ')} |`, `|${b.columns.map(() => '---').join('|')}|`, ...rows].join('\n'));
+          break;
+        }
         case 'request':
           out.push(`**${b.title}**\n\n\`\`\`sh\n${curlCommand(ENDPOINTS.find((e) => e.operationId === b.endpoint) as Endpoint, baseUrl, { withBody: b.withBody !== false })}\n\`\`\``);
           break;

@@ -20,7 +20,7 @@ const RULE = '#d0d5dc';
 const CODE_BG = '#f3f5f8';
 const ACCENT = '#b85c00';
 const METHOD_COLOURS: Record<string, string> = { GET: '#2e7d32', POST: '#1565c0', PUT: '#e65100', PATCH: '#6a1b9a', DELETE: '#c62828' };
-const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created' };
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted' };
 const AUTH_LABELS: Record<AuthKind, string> = { bearer: 'Bearer', admin: 'admin', public: 'public' };
 
 /** The standard fonts speak WinAnsi: keep to it. */
@@ -272,6 +272,11 @@ function block(w: Writer, b: Block, settings: DocsSettings): void {
     case 'list':
     case 'steps':
       items(w, b.items, b.kind === 'steps');
+      return;
+    case 'table':
+      // Keep the header and the first rows together.
+      w.room(160);
+      w.table(b.columns, b.rows);
       return;
     case 'request':
       w.room(64);

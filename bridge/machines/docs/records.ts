@@ -4,6 +4,8 @@
  * exactly what `views.ts` (and the Lightning rail's views) build.
  */
 import { z } from 'zod';
+import type { ActionSetMessage } from '../../../broker/topics.js';
+import type { DeviceCredentialRecord } from '../../devices/types.js';
 import type { PaymentLinks } from '../../lightning/links.js';
 import { BACKEND_KINDS } from '../../lightning/types.js';
 import type { WebhookAnswer } from '../../lightning/btcpay-webhook.js';
@@ -35,6 +37,10 @@ export const EXAMPLE = {
   preimage: 'd19256b8948888c6bfdb440d2d4e7b1813032ea231083d8bd03ca9ad99ff8086',
   expiresAt: '2025-01-31T12:10:00.000Z',
   settledAt: '2025-01-31T12:00:42.000Z',
+  credentialId: 'c8v4b7n2m5x9z3q',
+  /** A device credential's password: dpw_ + 48 hex digits. */
+  devicePassword: `dpw_${'5eed'.repeat(12)}`,
+  triggerId: 't6r3e9w2q5y8u1i',
 } as const;
 
 // ---------------------------------------------------------------- response records
@@ -74,8 +80,11 @@ const Asset = z.strictObject({
   max_sats: z.int().nullable().meta({ description: 'Variable pricing: largest payment accepted (null for fixed)' }),
   refuse_when_offline: z.boolean().meta({ description: 'Refuse new invoices while the machine is offline' }),
   metadata: z.record(z.string(), z.unknown()),
-  online: z.boolean().nullable().meta({ description: 'Whether the machine is connected to the MQTT broker (its status topic, or its device credential); null when never seen' }),
-  last_seen: time.nullable().meta({ description: 'When the bridge last heard from the machine over MQTT; null when never' }),
+  online: z.boolean().nullable().meta({
+    description:
+      'Whether the machine is online, as the MQTT broker sees it: true once it publishes online on its status topic, or while a device credential of the asset is connected; false after offline (or its last will), and after a bridge restart until it is heard from again; null when never seen',
+  }),
+  last_seen: time.nullable().meta({ description: 'When the bridge last heard from the machine over MQTT (after a bridge restart: when its online state last changed); null when never' }),
   created: time,
   updated: time,
 });
@@ -161,7 +170,10 @@ const Payment = z.strictObject({
   created: time,
   expires_at: time.meta({ description: 'When the invoice can no longer be paid' }),
   settled_at: time.nullable(),
-  delivered_at: time.nullable().meta({ description: 'When a machine first acknowledged the MQTT payment message; null until then (the bridge re-sends it)' }),
+  delivered_at: time.nullable().meta({
+    description:
+      'When a machine acknowledged the MQTT payment message (an action report with this payment_id, or the PUBACK of a persistent session); null until then, and the bridge sends it again to each new subscription for PAYMENT_REPLAY_HOURS',
+  }),
 });
 
 const Wallet = z.strictObject({
@@ -188,6 +200,42 @@ const BtcpayWebhookAck = z.strictObject({
   test: z.literal(true).exactOptional().meta({ description: 'BTCPay\u2019s \u201csend test webhook\u201d' }),
   settled: z.boolean().exactOptional().meta({ description: 'Whether BTCPay, asked again, says the invoice is settled' }),
   payment_id: z.string().exactOptional().meta({ description: 'The payment the invoice belongs to' }),
+});
+
+// ---------------------------------------------------------------- devices (MQTT logins, the manual trigger)
+
+const DeviceCredential = z.strictObject({
+  credential_id: z.string(),
+  asset_id: z.string().meta({ description: 'The one asset this login may speak for' }),
+  username: z.string().meta({ description: 'The MQTT username: dev_ and the credential_id' }),
+  label: z.string().nullable().meta({ description: 'Your name for the device, if given' }),
+  created: time,
+});
+
+const MqttConnection = z.strictObject({
+  url: z.string().nullable().meta({ description: 'mqtt://<host of PUBLIC_URL>:<broker port>; null when the broker is not running (MQTT_ENABLED=false)' }),
+  websocket_url: z.string().meta({ description: 'MQTT over WebSocket: PUBLIC_URL with ws(s):// and /mqtt' }),
+  topic_prefix: z.string().meta({ description: 'paywire/<user_id>/<asset_id>/: every topic this login may use starts with it' }),
+  subscribe: z.array(z.string()).meta({ description: 'The topics the machine listens to: payment, action/set, license' }),
+  publish: z.array(z.string()).meta({ description: 'The topics the machine reports on: action, status, license/request' }),
+});
+
+// The device routes build these bodies inline (`credentialView` is not exported): keep them in step with
+// devices/routes.ts. `ViewsMatch` checks the fields taken from the stored record and the trigger message.
+const DeviceCredentialIssued = z.strictObject({
+  ...DeviceCredential.shape,
+  password: z.string().meta({ description: 'The MQTT password (dpw_ + 48 hex digits). Shown once, never again.' }),
+  warning: z.string().meta({ description: 'Reminder that the password is shown only once' }),
+  mqtt: MqttConnection,
+});
+
+const TriggerAccepted = z.strictObject({
+  trigger_id: z.string().meta({ description: 'Id of this command, also in the action/set message' }),
+  duration_ms: z.int().meta({ description: 'How long the machine is asked to run' }),
+  reason: z.string().meta({ description: 'Why, as sent to the machine' }),
+  asset_id: z.string(),
+  topic: z.string().meta({ description: 'Where the command was published: paywire/<user_id>/<asset_id>/action/set' }),
+  device_online: z.boolean().meta({ description: 'Whether the machine was online when the command was sent; an offline machine does not run it later unless it keeps a persistent session' }),
 });
 
 const ErrorBody = z.strictObject({
@@ -235,6 +283,11 @@ export const RESPONSES = {
     already_settled: z.boolean().meta({ description: 'True when it was settled before this call: nothing new happened' }),
   }),
   BtcpayWebhookAck,
+  DeviceCredential,
+  DeviceCredentialIssued,
+  DeviceCredentialList: z.strictObject({ credentials: z.array(DeviceCredential).meta({ description: 'Live credentials, oldest first' }) }),
+  DeviceCredentialRevoked: z.strictObject({ ...DeviceCredential.shape, revoked_at: time.meta({ description: 'When it was revoked: its next login is refused' }) }),
+  TriggerAccepted,
   Health: z.strictObject({ ok: z.literal(true) }),
   OpenApiDocument: z.looseObject({ openapi: z.string(), info: z.looseObject({ title: z.string(), version: z.string() }), paths: z.record(z.string(), z.unknown()) }),
 } as const;
@@ -256,6 +309,8 @@ export type ViewsMatch = [
   Assert<Same<z.output<typeof Payment>, ReturnType<typeof paymentView>>>,
   Assert<Same<z.output<typeof Wallet>, WalletView>>,
   Assert<Same<z.output<typeof BtcpayWebhookAck>, WebhookAnswer>>,
+  Assert<Same<Omit<z.output<typeof DeviceCredential>, 'username'>, Pick<DeviceCredentialRecord, 'credential_id' | 'asset_id' | 'label' | 'created'>>>,
+  Assert<Same<Pick<z.output<typeof TriggerAccepted>, keyof ActionSetMessage>, ActionSetMessage>>,
 ];
 
 /** JSON Schema 2020-12 of a zod schema, without the noise zod adds for readers of a reference. */
