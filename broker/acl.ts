@@ -2,8 +2,8 @@
  * Who may publish and subscribe where. Everything is denied unless a rule allows it:
  * - a client touches only `paywire/{its account}/…`, and a device credential only its asset's
  *   `paywire/{account}/{asset}/…`; wildcards may appear only below that prefix, so they cannot widen it;
- * - clients publish only the topics machines send (`action`, `license/request`, `status`, `trigger`):
- *   payments, commands and license answers come from the bridge alone;
+ * - clients publish only the topics machines send (`action`, `license/request`, `status`) and, with
+ *   an account key, `trigger`: payments, commands and license answers come from the bridge alone;
  * - read-only keys subscribe but never publish; `$SYS` is never writable; anyone logged in may read
  *   `paywire/bridge/state`.
  */
@@ -29,7 +29,10 @@ export function mayPublish(identity: ClientIdentity | undefined, topic: string):
   if (topic.startsWith('$') || topic.includes('+') || topic.includes('#')) return false;
   const parsed = parseAssetTopic(topic);
   if (!parsed || parsed.userId !== identity.userId) return false;
-  if (identity.assetId !== undefined && parsed.assetId !== identity.assetId) return false;
+  if (identity.assetId !== undefined) {
+    // A machine reports; it does not ask for free vends (`trigger` is the owner's, e.g. Home Assistant's button).
+    return parsed.assetId === identity.assetId && parsed.topic !== 'trigger' && CLIENT_PUBLISHES.includes(parsed.topic);
+  }
   return CLIENT_PUBLISHES.includes(parsed.topic);
 }
 

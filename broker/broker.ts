@@ -224,6 +224,21 @@ export class Broker {
     });
   }
 
+  /** Publish to one connected client only (a replay for the client that just subscribed). */
+  publishTo(clientId: string, topic: string, payload: string | Buffer, options: PublishOptions): Promise<void> {
+    // Aedes keeps its connected clients by id in `aedes.clients` (it uses that map for wills).
+    const clients = (this.aedes as unknown as { clients?: Record<string, Client | undefined> } | undefined)?.clients;
+    const client = clients?.[clientId];
+    if (!client) return Promise.resolve();
+    return new Promise((resolve) => {
+      client.publish(
+        { cmd: 'publish', topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: options.qos, retain: false, dup: false },
+        // A client that went away meanwhile is not an error: it gets the payment when it subscribes again.
+        () => resolve(),
+      );
+    });
+  }
+
   /** Disconnect every client logged in with a credential that no longer works (a rotated key). */
   drop(credentialId: string): void {
     for (const client of this.byCredential.get(credentialId) ?? []) client.close();

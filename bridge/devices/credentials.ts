@@ -25,6 +25,13 @@ export class DeviceCredentials {
     this.store = store;
     this.assets = assets;
     this.bus = bus;
+    // A deleted asset's machine is disconnected (its credentials no longer log in: see authenticate).
+    bus.on('asset.changed', this, async ({ asset, deleted }) => {
+      if (!deleted) return;
+      for (const c of await this.store.listCredentials(asset.asset_id)) {
+        if (c.revoked_at === null) this.bus.emit('credential.revoked', { credentialId: c.credential_id });
+      }
+    });
   }
 
   async issue(principal: Principal, assetId: string, label: string | null): Promise<{ credential: DeviceCredentialRecord; password: string }> {

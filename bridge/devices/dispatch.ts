@@ -77,7 +77,7 @@ export class Dispatcher {
     const { broker, bus } = this.o;
     broker.attach({
       accept: (identity, topic, payload) => this.accept(identity, topic, payload),
-      subscribed: (identity, filters) => void this.replay(identity, filters).catch((err: unknown) => this.failed(err, 'subscribe')),
+      subscribed: (identity, filters, clientId) => void this.replay(identity, filters, clientId).catch((err: unknown) => this.failed(err, 'subscribe')),
       acked: (identity, topic, payload) => void this.onAck(identity, topic, payload).catch((err: unknown) => this.failed(err, topic)),
       connected: (identity) => {
         if (identity.assetId !== undefined) void this.o.states.connection(identity.userId, identity.assetId, true);
@@ -117,23 +117,31 @@ export class Dispatcher {
    * A client subscribed: send every recent payment of its account that its filters cover and no
    * device acknowledged (payments older than the replay window stay in the payments list only).
    */
-  private async replay(identity: ClientIdentity, filters: string[]): Promise<void> {
+  private async replay(identity: ClientIdentity, filters: string[], clientId: string): Promise<void> {
     const since = Date.now() - this.o.replayWindowMs;
     const covers = (p: PaymentRecord) => filters.some((f) => topicMatches(f, assetTopic(p.user_id, p.asset_id, 'payment')));
     let sent = 0;
     for (const payment of await this.o.payments.undeliveredPayments(identity.userId)) {
       if (sent >= MAX_REPLAY || Date.parse(payment.settled_at ?? payment.created) < since) continue;
       if ((identity.assetId === undefined || identity.assetId === payment.asset_id) && covers(payment)) {
-        await this.publishPayment(payment);
+        // To the subscriber only: others of the account already had their chance.
+        await this.o.broker.publishTo(clientId, assetTopic(payment.user_id, payment.asset_id, 'payment'), JSON.stringify(paymentMessage(payment)), {
+          qos: 1,
+          retain: false,
+        });
         sent += 1;
       }
     }
   }
 
-  /** A persistent-session client acknowledged (PUBACK) a payment message. */
+  /**
+   * A persistent-session client acknowledged (PUBACK) a payment message. Only a client that could
+   * be the machine counts: a read-only key (a dashboard watching) never acknowledges for it.
+   */
   private async onAck(identity: ClientIdentity, topic: string, payload: Buffer): Promise<void> {
     const parsed = parseAssetTopic(topic);
-    if (!parsed || parsed.topic !== 'payment' || parsed.userId !== identity.userId) return;
+    if (!parsed || parsed.topic !== 'payment' || parsed.userId !== identity.userId || identity.scope !== 'full') return;
+    if (identity.assetId !== undefined && identity.assetId !== parsed.assetId) return;
     let paymentId: unknown;
     try {
       paymentId = (JSON.parse(payload.toString('utf8')) as { payment_id?: unknown }).payment_id;
@@ -141,6 +149,24 @@ export class Dispatcher {
       return;
     }
     if (typeof paymentId === 'string') await this.delivered(identity.userId, parsed.assetId, paymentId);
+  }
+
+  /**
+   * A report of a payment still in the outbox: a machine catching up after a long time away may send
+   * many at once, and they are bounded by the payments themselves, so the rate limit does not apply.
+   * Status messages and wills are exempt too (they only update the online state).
+   */
+  private async isPaymentReport(topic: AssetTopic, userId: string, assetId: string, payload: Buffer): Promise<boolean> {
+    if (topic !== 'action' || payload.length > MAX_DEVICE_PAYLOAD_BYTES) return false;
+    let paymentId: unknown;
+    try {
+      paymentId = (JSON.parse(payload.toString('utf8')) as { payment_id?: unknown }).payment_id;
+    } catch {
+      return false;
+    }
+    if (typeof paymentId !== 'string') return false;
+    const payment = await this.o.payments.getPayment(paymentId);
+    return payment !== undefined && payment.user_id === userId && payment.asset_id === assetId && payment.device_acked_at === null;
   }
 
   /** The payment reached its machine: it leaves the outbox and is never sent again. */
@@ -178,9 +204,10 @@ export class Dispatcher {
       return;
     }
     this.o.states.heard(userId, assetId);
-    if (!this.messageLimiter.take(identity.credentialId).allowed) {
-      this.o.log.debug({ topic, credentialId: identity.credentialId }, 'message over the rate limit dropped');
-      return;
+    if (parsed.topic !== 'status' && !(await this.isPaymentReport(parsed.topic, userId, assetId, payload)) && !this.messageLimiter.take(identity.credentialId).allowed) {
+      // Refused, not dropped: the broker closes the connection without a PUBACK, so nothing the
+      // machine was told was received is lost; it sends again when it reconnects.
+      throw new Error(`messages from ${identity.credentialId} are over the rate limit`);
     }
     if (payload.length > MAX_DEVICE_PAYLOAD_BYTES) {
       await this.badMessage(userId, assetId, topic, `payload of ${payload.length} bytes is over the ${MAX_DEVICE_PAYLOAD_BYTES}-byte limit`, payload);

@@ -5,7 +5,7 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { assetTopic, TOPIC_ROOT } from '../../broker/topics.js';
+import { assetTopic, BRIDGE_STATE_TOPIC, TOPIC_ROOT } from '../../broker/topics.js';
 import { WEBSOCKET_PATH } from '../../broker/broker.js';
 import { MAX_DURATION_MS, noQuery } from '../machines/schemas.js';
 import { authenticate, body, idParam, noStore, principal, query, type MachinesDeps } from '../machines/routes/shared.js';
@@ -48,8 +48,9 @@ export function deviceRoutes(machines: MachinesDeps, deps: DevicesDeps): (router
       const input = body(ctx, credentialBody);
       const assetId = idParam(ctx, 'id');
       const { credential, password } = await deps.credentials.issue(principal(ctx), assetId, input.label ?? null);
-      const host = new URL(deps.urls.base).hostname;
+      const origin = new URL(deps.urls.base);
       const port = deps.mqttPort();
+      const topic = (kind: Parameters<typeof assetTopic>[2]) => assetTopic(credential.user_id, assetId, kind);
       noStore(ctx);
       ctx.status = 201;
       ctx.body = {
@@ -57,11 +58,12 @@ export function deviceRoutes(machines: MachinesDeps, deps: DevicesDeps): (router
         password,
         warning: 'Store this password now: it is shown once and cannot be recovered.',
         mqtt: {
-          url: port === undefined ? null : `mqtt://${host}:${port}`,
-          websocket_url: `${deps.urls.base.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`,
+          // Where this bridge's broker listens (behind a proxy, use the address the proxy forwards).
+          url: port === undefined ? null : `mqtt://${origin.hostname}:${port}`,
+          websocket_url: port === undefined ? null : `${origin.origin.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`,
           topic_prefix: `${TOPIC_ROOT}/${credential.user_id}/${assetId}/`,
-          subscribe: [assetTopic(credential.user_id, assetId, 'payment'), assetTopic(credential.user_id, assetId, 'action/set'), assetTopic(credential.user_id, assetId, 'license')],
-          publish: [assetTopic(credential.user_id, assetId, 'action'), assetTopic(credential.user_id, assetId, 'status'), assetTopic(credential.user_id, assetId, 'license/request')],
+          subscribe: [topic('payment'), topic('action/set'), topic('license'), topic('stats'), BRIDGE_STATE_TOPIC],
+          publish: [topic('action'), topic('status'), topic('license/request')],
         },
       };
     });

@@ -1,9 +1,10 @@
 /**
  * Whether each asset's device is online, from what the broker sees: the device's retained `status`
  * ("online", and "offline" as its last will), and the connection of a device credential. Online states
- * are known only for devices heard from since this start (a restart drops every connection); the last
- * time each device was seen is kept in the store. The Lightning rail asks `isOnline` before invoicing
- * assets that refuse payments while offline.
+ * are known only for devices that said so since this start (a restart drops every connection); a
+ * device heard from without either is `null` (unknown). The state is stored when it changes, with the
+ * time the device was last heard from then. The Lightning rail asks `isOnline` before invoicing assets
+ * that refuse payments while offline (an unknown state is not refused).
  */
 import type { Logger } from 'pino';
 import type { DeviceStateSource } from '../lightning/links.js';
@@ -17,7 +18,8 @@ export interface AssetStateView {
 
 interface Live {
   userId: string;
-  online: boolean;
+  /** undefined until a status message or a device-credential connection says. */
+  online: boolean | undefined;
   lastSeen: string;
   /** Device-credential connections of this asset that are open now. */
   connections: number;
@@ -39,16 +41,18 @@ export class DeviceStates implements DeviceStateSource {
 
   async view(assetId: string): Promise<AssetStateView> {
     const live = this.live.get(assetId);
-    if (live) return { online: live.online, last_seen: live.lastSeen };
+    if (live && live.online !== undefined) return { online: live.online, last_seen: live.lastSeen };
     const stored = await this.store.getState(assetId);
-    return stored ? { online: false, last_seen: stored.last_seen } : { online: null, last_seen: null };
+    // Stored states are from before this start: the device has not said it is back since.
+    if (stored) return { online: live ? null : false, last_seen: live?.lastSeen ?? stored.last_seen };
+    return { online: null, last_seen: live?.lastSeen ?? null };
   }
 
   /** The device said something (any message): it is alive, whatever its status says. */
   heard(userId: string, assetId: string): void {
     const live = this.live.get(assetId);
     if (live) live.lastSeen = new Date().toISOString();
-    else this.live.set(assetId, { userId, online: false, lastSeen: new Date().toISOString(), connections: 0 });
+    else this.live.set(assetId, { userId, online: undefined, lastSeen: new Date().toISOString(), connections: 0 });
   }
 
   /** A `status` message (or last will). */

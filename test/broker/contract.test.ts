@@ -203,6 +203,19 @@ describe('device credentials', () => {
     await until(async () => (await t.request('GET', `/api/v1/assets/${m.assetId}`, { token: m.key })).body.online === false, 3000, 'offline');
   });
 
+  it('may not ask for free vends: a device credential publishing trigger is refused', async () => {
+    const m = await machine('NoFreebies');
+    const issued = (await t.request('POST', `/api/v1/assets/${m.assetId}/device-credentials`, { token: m.key, body: {} })).body;
+    const owner = await client(m.userId, m.key);
+    await owner.client.subscribeAsync(m.topic('action/set'), { qos: 1 });
+    const device = await client(issued.username, issued.password);
+    const closed = new Promise<void>((resolve) => device.client.once('close', () => resolve()));
+    device.client.publish(m.topic('trigger'), 'PRESS', { qos: 1 });
+    await closed;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(owner.on(m.topic('action/set'))).toEqual([]);
+  });
+
   it('drops clients of a rotated API key', async () => {
     const m = await machine('Rotor');
     const device = await client(m.userId, m.key);

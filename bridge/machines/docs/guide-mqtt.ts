@@ -150,10 +150,10 @@ export function mqttSection(): Section {
         kind: 'list',
         items: [
           'An account\u2019s logins subscribe and publish only below `paywire/<user_id>/`, a device credential only below `paywire/<user_id>/<asset_id>/`. Wildcards may appear only below that prefix: `paywire/<user_id>/#` is fine for an account, `paywire/+/#` and `#` are refused.',
-          `Clients publish only ${publishes}, never with wildcards: \`payment\`, \`action/set\`, \`license\` and \`stats\` come from the bridge alone. Read-only keys never publish.`,
+          `Clients publish only ${publishes}, never with wildcards (device credentials not \`trigger\`: a machine reports, it does not ask for free vends): \`payment\`, \`action/set\`, \`license\` and \`stats\` come from the bridge alone. Read-only keys never publish.`,
           `Any logged-in client may subscribe to \`${BRIDGE_STATE_TOPIC}\`; \`$SYS\` topics are closed.`,
           'A refused subscription gets SUBACK return code 128 and the connection stays open; a refused publish closes the connection (MQTT 3.1.1 has no negative PUBACK).',
-          `A message the contract does not allow (not JSON, an unknown field, over ${MAX_DEVICE_PAYLOAD_BYTES.toLocaleString('en-US')} bytes, a status other than online or offline) is taken and stored as an \`error\` event of the asset (source mqtt, with the topic, the problem and the start of the payload), at most 10 per asset a minute. Each API key or device credential may send RATE_LIMIT_PER_MINUTE messages a minute (0 = unlimited); more are dropped.`,
+          `A message the contract does not allow (not JSON, an unknown field, over ${MAX_DEVICE_PAYLOAD_BYTES.toLocaleString('en-US')} bytes, a status other than online or offline) is taken and stored as an \`error\` event of the asset (source mqtt, with the topic, the problem and the start of the payload), at most 10 per asset a minute. Each API key or device credential may send RATE_LIMIT_PER_MINUTE messages a minute (0 = unlimited; reports of undelivered payments and status messages are not counted); a message over that is refused, which closes the connection, so nothing acknowledged is lost.`,
         ],
       },
       { kind: 'text', text: 'A machine, step by step (an ESP32 with a relay does exactly this):' },

@@ -214,7 +214,7 @@ const DeviceCredential = z.strictObject({
 
 const MqttConnection = z.strictObject({
   url: z.string().nullable().meta({ description: 'mqtt://<host of PUBLIC_URL>:<broker port>; null when the broker is not running (MQTT_ENABLED=false)' }),
-  websocket_url: z.string().meta({ description: 'MQTT over WebSocket: PUBLIC_URL with ws(s):// and /mqtt' }),
+  websocket_url: z.string().nullable().meta({ description: 'MQTT over WebSocket: the origin of PUBLIC_URL with ws(s):// and /mqtt; null when the broker is off' }),
   topic_prefix: z.string().meta({ description: 'paywire/<user_id>/<asset_id>/: every topic this login may use starts with it' }),
   subscribe: z.array(z.string()).meta({ description: 'The topics the machine listens to: payment, action/set, license' }),
   publish: z.array(z.string()).meta({ description: 'The topics the machine reports on: action, status, license/request' }),
