@@ -216,6 +216,16 @@ describe('device credentials', () => {
     expect(owner.on(m.topic('action/set'))).toEqual([]);
   });
 
+  it('disconnect when their asset is deleted', async () => {
+    const m = await machine('Retired');
+    const issued = (await t.request('POST', `/api/v1/assets/${m.assetId}/device-credentials`, { token: m.key, body: {} })).body;
+    const device = await client(issued.username, issued.password);
+    const closed = new Promise<void>((resolve) => device.client.once('close', () => resolve()));
+    expect((await t.request('DELETE', `/api/v1/assets/${m.assetId}`, { token: m.key })).status).toBe(200);
+    await closed;
+    await expect(connectMqtt(url, { username: issued.username, password: issued.password })).rejects.toThrow();
+  });
+
   it('drops clients of a rotated API key', async () => {
     const m = await machine('Rotor');
     const device = await client(m.userId, m.key);
