@@ -5,6 +5,7 @@
  */
 import * as events from './events.js';
 import * as lnurl from './lnurl.js';
+import * as mqtt from './mqtt.js';
 
 interface Benchmark {
   name: string;
@@ -16,6 +17,7 @@ interface Benchmark {
 const BENCHMARKS: Benchmark[] = [
   { name: 'events', description: 'event appends per second with 1,000 and with 100,000 events stored', run: events.run },
   { name: 'lnurl', description: 'LNURL callback invoices per second (dev backend) and settle -> bus latency', run: lnurl.run },
+  { name: 'mqtt', description: 'settle -> device latency with 1,000 devices, and QoS 1 msg/s: embedded broker vs Mosquitto', run: mqtt.run },
 ];
 
 function header(bench: Benchmark): void {

@@ -118,11 +118,18 @@ export class Dispatcher {
    * device acknowledged (payments older than the replay window stay in the payments list only).
    */
   private async replay(identity: ClientIdentity, filters: string[], clientId: string): Promise<void> {
+    // Only filters that can cover a payment topic cost a look at the outbox (most subscriptions are
+    // to other topics, or to the bridge state).
+    if (!filters.some((f) => f.endsWith('/payment') || f.endsWith('/#') || f.endsWith('/+'))) return;
     const since = Date.now() - this.o.replayWindowMs;
     const covers = (p: PaymentRecord) => filters.some((f) => topicMatches(f, assetTopic(p.user_id, p.asset_id, 'payment')));
     let sent = 0;
-    for (const payment of await this.o.payments.undeliveredPayments(identity.userId)) {
-      if (sent >= MAX_REPLAY || Date.parse(payment.settled_at ?? payment.created) < since) continue;
+    const undelivered = identity.assetId === undefined
+      ? await this.o.payments.undeliveredPayments(identity.userId)
+      : await this.o.payments.undeliveredPayments(identity.userId, identity.assetId);
+    for (const payment of undelivered) {
+      if (sent >= MAX_REPLAY) break;
+      if (Date.parse(payment.settled_at ?? payment.created) < since) continue;
       if ((identity.assetId === undefined || identity.assetId === payment.asset_id) && covers(payment)) {
         // To the subscriber only: others of the account already had their chance.
         await this.o.broker.publishTo(clientId, assetTopic(payment.user_id, payment.asset_id, 'payment'), JSON.stringify(paymentMessage(payment)), {

@@ -109,6 +109,7 @@ export function lightningRoutes(machines: MachinesDeps, deps: LightningDeps): (r
           throw err;
         }
         const outcome = await deps.settlement.settle(hash, preimage);
+        await dev.recordPaid(hash);
         ctx.body = { ...paymentView(outcome.payment), already_settled: !outcome.newly };
       });
     }

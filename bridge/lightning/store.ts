@@ -45,8 +45,8 @@ export interface LightningStore {
     deliveries: Omit<DeliveryRecord, 'seq'>[],
   ): Promise<SettleResult>;
 
-  /** Settled payments of the account that no device has acknowledged yet, oldest first. */
-  undeliveredPayments(userId: string): Promise<PaymentRecord[]>;
+  /** Settled payments of the account (or of one asset) that no device has acknowledged yet, oldest first. */
+  undeliveredPayments(userId: string, assetId?: string): Promise<PaymentRecord[]>;
   /** Record the first device acknowledgement of a payment; false when it was already recorded. */
   markDelivered(paymentId: string, at: string): Promise<boolean>;
 

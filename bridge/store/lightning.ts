@@ -25,7 +25,9 @@ export class JournalLightningStore implements LightningStore {
   private readonly paymentByHash = new Map<string, string>();
   private readonly paymentsByAsset = new Map<string, PaymentRecord[]>();
   private readonly pending = new Set<string>();
+  /** The MQTT outbox: settled payments no device acknowledged, by account and by asset. */
   private readonly undelivered = new Map<string, Set<string>>();
+  private readonly undeliveredByAsset = new Map<string, Set<string>>();
   private paymentSeq = 0;
 
   /** Registers its indexes on the journal; call before `journal.open()`. */
@@ -57,14 +59,20 @@ export class JournalLightningStore implements LightningStore {
       this.paymentByHash.set(n.payment_hash, id);
       if (n.status === 'pending') this.pending.add(id);
       else this.pending.delete(id);
-      let set = this.undelivered.get(n.user_id);
-      if (n.status === 'settled' && !n.device_acked_at) {
-        if (!set) {
-          set = new Set();
-          this.undelivered.set(n.user_id, set);
+      const waiting = n.status === 'settled' && !n.device_acked_at;
+      for (const [map, key] of [[this.undelivered, n.user_id], [this.undeliveredByAsset, n.asset_id]] as const) {
+        let set = map.get(key);
+        if (waiting) {
+          if (!set) {
+            set = new Set();
+            map.set(key, set);
+          }
+          set.add(id);
+        } else {
+          set?.delete(id);
+          if (set?.size === 0) map.delete(key);
         }
-        set.add(id);
-      } else set?.delete(id);
+      }
       this.paymentSeq = Math.max(this.paymentSeq, n.seq);
     }
   }
@@ -150,10 +158,14 @@ export class JournalLightningStore implements LightningStore {
     return { settled, event: staged.stored };
   }
 
-  async undeliveredPayments(userId: string): Promise<PaymentRecord[]> {
-    return [...(this.undelivered.get(userId) ?? [])]
-      .map((id) => this.journal.get<PaymentRecord>(PAYMENTS, id) as PaymentRecord)
-      .sort((a, b) => a.seq - b.seq);
+  async undeliveredPayments(userId: string, assetId?: string): Promise<PaymentRecord[]> {
+    const ids = assetId === undefined ? this.undelivered.get(userId) : this.undeliveredByAsset.get(assetId);
+    const out: PaymentRecord[] = [];
+    for (const id of ids ?? []) {
+      const payment = this.journal.get<PaymentRecord>(PAYMENTS, id) as PaymentRecord;
+      if (payment.user_id === userId) out.push(payment);
+    }
+    return out;
   }
 
   async markDelivered(paymentId: string, at: string): Promise<boolean> {

@@ -80,13 +80,22 @@ export class DevBackend implements LightningBackend {
     return { settled, preimage: settled ? invoice.preimage : null, dead: !settled && Date.parse(invoice.expires_at) <= Date.now() };
   }
 
-  /** Pay one of our invoices (the admin's dev settle). Paying it again is harmless; an expired one cannot be paid. */
+  /**
+   * The preimage that pays one of our invoices (the admin's dev settle). Nothing is written: the
+   * settlement itself is the record (one durable write on the settle path); `recordPaid` notes it in
+   * the node's own books afterwards. An expired invoice cannot be paid.
+   */
   async pay(paymentHash: string): Promise<string> {
     const invoice = await this.store.getDevInvoice(paymentHash);
     if (!invoice) throw new DevInvoiceError('unknown', `no dev invoice with payment hash ${paymentHash}`);
     if (invoice.settled_at !== null) return invoice.preimage;
     if (Date.parse(invoice.expires_at) <= Date.now()) throw new DevInvoiceError('expired', 'the invoice has expired and can no longer be paid');
-    await this.store.putDevInvoice({ ...invoice, settled_at: new Date().toISOString() });
     return invoice.preimage;
+  }
+
+  /** Note in the node's books that an invoice was paid (after its payment settled). */
+  async recordPaid(paymentHash: string): Promise<void> {
+    const invoice = await this.store.getDevInvoice(paymentHash);
+    if (invoice && invoice.settled_at === null) await this.store.putDevInvoice({ ...invoice, settled_at: new Date().toISOString() });
   }
 }
