@@ -13,6 +13,12 @@ export interface BridgeProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Children still running when the test process exits (a test that failed half-way) are killed. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
 export function spawnCli(env: Record<string, string>): { child: ChildProcess; stdout: string[]; stderr: () => string; exited: BridgeProcess['exited'] } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli.ts'], {
     cwd: ROOT,
@@ -31,8 +37,12 @@ export function spawnCli(env: Record<string, string>): { child: ChildProcess; st
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     err += chunk;
   });
+  children.add(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    }),
   );
   return { child, stdout, stderr: () => err, exited };
 }
