@@ -12,7 +12,11 @@ export interface BusEvents {
   'event.stored': { event: EventRecord };
   /** A webhook delivery became due (new, or its retry time changed). */
   'webhook.delivery.queued': { deliveryId: string };
-  /** A payment settled, once per payment, with the `paid` event stored with it. For the MQTT dispatcher. */
+  /**
+   * A payment settled, once per payment, with the `paid` event stored with it. For the MQTT
+   * dispatcher: emitted as soon as the settlement is applied, before its disk sync, so listeners must
+   * be idempotent by payment_id (a settlement lost to a crash in that window is settled again).
+   */
   'payment.settled': { payment: PaymentRecord; event: EventRecord };
   /** An API key or device credential stopped working: clients logged in with it are dropped. */
   'credential.revoked': { credentialId: string };

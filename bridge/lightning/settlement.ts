@@ -103,11 +103,16 @@ export class Settlement {
       },
       'lightning',
     );
-    const result = await store.settlePayment(paymentHash, event.created, proof, event, deliveries);
+    // The machine hears of the payment as soon as it is settled in memory, a disk sync earlier than
+    // the answer: MQTT delivery is at least once and de-duplicated by payment_id, and a settlement
+    // cut off by a crash before its sync is found again at the backend and sent again.
+    const result = await store.settlePayment(paymentHash, event.created, proof, event, deliveries, (settled, stored) =>
+      bus.emit('payment.settled', { payment: settled, event: stored }),
+    );
     if ('missing' in result) throw new AppError(404, 'payment_not_found', `No payment with hash ${paymentHash}`);
     if ('already' in result) return { payment: result.already, newly: false };
+    // Webhooks go out only for what is on disk.
     events.announce(result.event, deliveries);
-    bus.emit('payment.settled', { payment: result.settled, event: result.event });
     this.lastLookup.delete(paymentHash);
     return { payment: result.settled, newly: true };
   }

@@ -43,6 +43,11 @@ export interface LightningStore {
     preimage: string | null,
     event: Omit<EventRecord, 'seq'>,
     deliveries: Omit<DeliveryRecord, 'seq'>[],
+    /**
+     * Called once, as soon as this call's settlement is visible to readers and before the promise
+     * resolves (the journal: before its sync; a database: after its commit).
+     */
+    onVisible?: (settled: PaymentRecord, event: EventRecord) => void,
   ): Promise<SettleResult>;
 
   /** Settled payments of the account (or of one asset) that no device has acknowledged yet, oldest first. */

@@ -143,6 +143,7 @@ export class JournalLightningStore implements LightningStore {
     preimage: string | null,
     event: Omit<EventRecord, 'seq'>,
     deliveries: Omit<DeliveryRecord, 'seq'>[],
+    onVisible?: (settled: PaymentRecord, event: EventRecord) => void,
   ): Promise<SettleResult> {
     const id = this.paymentByHash.get(paymentHash);
     const payment = id === undefined ? undefined : this.journal.get<PaymentRecord>(PAYMENTS, id);
@@ -154,7 +155,10 @@ export class JournalLightningStore implements LightningStore {
     const staged = this.machines.stageEvent(event, deliveries);
     if ('duplicate' in staged) throw new Error(`payment ${payment.payment_id} is not settled but its event ${staged.duplicate.event_id} exists`);
     const settled: PaymentRecord = { ...payment, status: 'settled', settled_at: settledAt, preimage, event_id: staged.stored.event_id };
-    await this.journal.commit([{ c: PAYMENTS, id: payment.payment_id, doc: settled }, ...staged.mutations]);
+    const durable = this.journal.commit([{ c: PAYMENTS, id: payment.payment_id, doc: settled }, ...staged.mutations]);
+    // Applied (visible) now; durable when `durable` resolves.
+    onVisible?.(settled, staged.stored);
+    await durable;
     return { settled, event: staged.stored };
   }
 

@@ -95,6 +95,7 @@ export async function payMany(m: Machine, adminToken: string, count: number, bat
 
 export interface PaymentView {
   payment_id: string;
+  payment_hash: string;
   status: string;
   delivered_at: string | null;
 }

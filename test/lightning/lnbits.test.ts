@@ -4,8 +4,11 @@
  * listening bridge, as the server default and as an account's own wallet, paid with `lnurl-pay`.
  */
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Invoice } from '@getalby/lightning-tools';
 import bolt11 from 'bolt11';
 import { requestInvoice } from 'lnurl-pay';
@@ -14,6 +17,8 @@ import { ConfigError, loadConfig } from '../../bridge/config.js';
 import { BackendError, type InvoiceRequest } from '../../bridge/lightning/backends/backend.js';
 import { LnbitsBackend, lnbitsSpec } from '../../bridge/lightning/backends/lnbits.js';
 import { startBridge, type TestBridge } from '../helpers/bridge.js';
+import { allPayments, createMachine, invoice } from '../helpers/machine.js';
+import { connectMqtt } from '../helpers/mqtt.js';
 import { until } from '../helpers/receiver.js';
 import { FakeLnbits } from './fakes/lnbits.js';
 
@@ -371,5 +376,44 @@ describe('LNbits as an account\'s own wallet', () => {
     expect(body).toEqual({ status: 'ERROR', reason: "The machine's Lightning wallet (lnbits) could not make an invoice" });
     expect(body.reason).not.toContain('revoked-key');
     expect((await t.request('GET', `/api/v1/assets/${assetId}/payments`, { token: key })).body.payments).toEqual([]);
+  });
+});
+
+describe('a payment made while the bridge is down', () => {
+  let fake: FakeLnbits;
+  let dataDir: string;
+  const env = () => ({ LIGHTNING_BACKEND: 'lnbits', LNBITS_URL: fake.url, LNBITS_INVOICE_KEY: fake.invoiceKey, LIGHTNING_POLL_MS: 60_000 });
+  beforeAll(async () => {
+    fake = await FakeLnbits.start();
+    dataDir = await mkdtemp(join(tmpdir(), 'paywire-lnbits-restart-'));
+  });
+  afterAll(async () => {
+    await fake.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  // A settlement is at LNbits first: the bridge finds what was paid while it was away (or what a
+  // crash cut off before its disk sync) in its first pass at start, not one poll interval later.
+  it('is settled at start from LNbits and reaches the machine over MQTT', async () => {
+    const first = await startBridge(env(), { dataDir });
+    const m = await createMachine(first.url, 'Restart');
+    const hash = await invoice(m, 10);
+    await first.stop();
+    fake.markPaid(hash);
+
+    const second = await startBridge(env(), { dataDir });
+    try {
+      const again = { ...m, url: second.url };
+      const device = await connectMqtt(`mqtt://127.0.0.1:${second.info.mqttPort}`, { username: m.userId, password: m.key });
+      await device.client.subscribeAsync(m.topic('payment'), { qos: 1 });
+      await until(() => device.received.length > 0, 3000, 'the payment on MQTT');
+      const [message] = device.on(m.topic('payment')) as { payment_id: string; amount_sats: number }[];
+      const [payment] = await allPayments(again);
+      expect(payment).toMatchObject({ payment_hash: hash, status: 'settled', payment_id: message?.payment_id });
+      expect(message).toMatchObject({ amount_sats: 10 });
+      await device.end();
+    } finally {
+      await second.stop();
+    }
   });
 });
