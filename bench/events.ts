@@ -14,7 +14,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { cp, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -29,6 +29,7 @@ import { Bridge } from '../bridge/main.js';
 import type { EventRecord } from '../bridge/machines/types.js';
 import { Journal, type JournalStats } from '../bridge/store/journal.js';
 import { JournalMachinesStore } from '../bridge/store/machines.js';
+import { send } from './http.js';
 
 const SIZES = [1_000, 100_000] as const;
 const ROUNDS = 4;
@@ -273,23 +274,10 @@ async function appendDirect(store: JournalMachinesStore, fixture: Fixture, label
 }
 
 /** One `POST /api/public/events` over a keep-alive connection; anything but 201 breaks the benchmark. */
-function postEvent(agent: Agent, url: URL, fixture: Fixture, label: string, i: number): Promise<void> {
+async function postEvent(agent: Agent, url: URL, fixture: Fixture, label: string, i: number): Promise<void> {
   const body = { type: 'action', asset_id: fixture.assetId, external_id: `${label}-${i}`, data: { n: i, cycle_ms: 1_200, ok: true } };
-  const payload = JSON.stringify(body);
-  const headers = { authorization: `Bearer ${fixture.apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
-  return new Promise<void>((resolve, reject) => {
-    const req = httpRequest({ agent, host: url.hostname, port: url.port, method: 'POST', path: '/api/public/events', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        if (res.statusCode === 201) resolve();
-        else reject(new Error(`POST /api/public/events answered ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8')}`));
-      });
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
+  const reply = await send({ agent, base: url, method: 'POST', path: '/api/public/events', headers: { authorization: `Bearer ${fixture.apiKey}` }, body: JSON.stringify(body) });
+  if (reply.status !== 201) throw new Error(`POST /api/public/events answered ${reply.status}: ${reply.text}`);
 }
 
 /** Run `count` operations, `concurrency` at a time, timing each one. */

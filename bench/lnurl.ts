@@ -16,7 +16,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -33,6 +33,7 @@ import { Bridge } from '../bridge/main.js';
 import { Journal } from '../bridge/store/journal.js';
 import { JournalLightningStore } from '../bridge/store/lightning.js';
 import { JournalMachinesStore } from '../bridge/store/machines.js';
+import { send, type BenchReply } from './http.js';
 
 const ROUNDS = 3;
 const CONCURRENCY = 32;
@@ -230,24 +231,9 @@ async function stopBridge(env: Env): Promise<void> {
   await env.bridge.stop();
 }
 
-interface Reply {
-  status: number;
-  text: string;
-}
-
 /** One request over the keep-alive agent; it is on its way when this returns. */
-function call(env: Env, method: string, path: string, headers: Record<string, string | number> = {}, body?: string): Promise<Reply> {
-  const all = { ...headers, 'content-length': body === undefined ? 0 : Buffer.byteLength(body), ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
-  return new Promise<Reply>((resolve, reject) => {
-    const req = httpRequest({ agent: env.agent, host: env.base.hostname, port: env.base.port, method, path, headers: all }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+function call(env: Env, method: string, path: string, headers: Record<string, string | number> = {}, body?: string): Promise<BenchReply> {
+  return send({ agent: env.agent, base: env.base, method, path, headers, ...(body === undefined ? {} : { body }) });
 }
 
 async function json(env: Env, method: string, path: string, expect: number, token?: string, body?: unknown): Promise<Record<string, unknown>> {

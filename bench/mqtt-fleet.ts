@@ -5,7 +5,7 @@
  * handle on the clients' worker thread (`bench/mqtt-worker.ts`).
  */
 import { mkdtemp } from 'node:fs/promises';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -13,6 +13,7 @@ import { loadConfig } from '../bridge/config.js';
 import { createLogger } from '../bridge/log.js';
 import { Bridge } from '../bridge/main.js';
 import { assetTopic } from '../broker/topics.js';
+import { send, type BenchReply } from './http.js';
 import type { DeviceSpec, SettleJob, WorkerReply, WorkerRequest } from './mqtt-protocol.js';
 
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -142,26 +143,9 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 // ---------------------------------------------------------------------------------------------------
 // HTTP
 
-interface Reply {
-  status: number;
-  text: string;
-}
-
-function call(fleet: Fleet, method: string, path: string, token?: string, body?: string): Promise<Reply> {
-  const base = new URL(fleet.url);
-  const headers: Record<string, string | number> = { 'content-length': body === undefined ? 0 : Buffer.byteLength(body) };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
-  return new Promise<Reply>((resolve, reject) => {
-    const req = httpRequest({ agent: fleet.agent, host: base.hostname, port: base.port, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+function call(fleet: Fleet, method: string, path: string, token?: string, body?: string): Promise<BenchReply> {
+  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  return send({ agent: fleet.agent, base: new URL(fleet.url), method, path, headers, ...(body === undefined ? {} : { body }) });
 }
 
 async function json(fleet: Fleet, method: string, path: string, expect: number, token?: string, body?: unknown): Promise<Record<string, unknown>> {

@@ -5,11 +5,12 @@
  * keep-alive HTTP, open loop or one at a time) and the QoS 1 throughput harness (publishers and
  * subscribers in pairs, end-to-end window). Requests and replies: `bench/mqtt-protocol.ts`.
  */
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort } from 'node:worker_threads';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { send } from './http.js';
 import { gcFunction, gcWatch } from './mqtt-gc.js';
 import type { DeviceSpec, FloodPair, FloodReply, Receipt, SettleJob, SettleMode, SettleReply, SettleResult, WorkerReply, WorkerRequest } from './mqtt-protocol.js';
 
@@ -110,30 +111,17 @@ function untilHeard(paymentId: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // The payer
 
-function settleOne(base: URL, adminToken: string, job: SettleJob): Promise<SettleResult> {
-  const headers = { authorization: `Bearer ${adminToken}`, 'content-length': 0 };
-  return new Promise<SettleResult>((resolve, reject) => {
-    const sent = now();
-    const req = httpRequest({ agent, host: base.hostname, port: base.port, method: 'POST', path: `/api/v1/dev/payments/${job.hash}/settle`, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const answered = now();
-        const body = Buffer.concat(chunks).toString('utf8');
-        let parsed: { payment_id?: unknown; already_settled?: unknown } = {};
-        try {
-          parsed = JSON.parse(body) as typeof parsed;
-        } catch {
-          // reported below through `status` and `body`
-        }
-        const paymentId = typeof parsed.payment_id === 'string' ? parsed.payment_id : '';
-        resolve({ hash: job.hash, device: job.device, sent, answered, status: res.statusCode ?? 0, paymentId, alreadySettled: parsed.already_settled === true, body: paymentId ? '' : body });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
+async function settleOne(base: URL, adminToken: string, job: SettleJob): Promise<SettleResult> {
+  const reply = await send({ agent, base, method: 'POST', path: `/api/v1/dev/payments/${job.hash}/settle`, headers: { authorization: `Bearer ${adminToken}` } }, now);
+  const answered = now();
+  let parsed: { payment_id?: unknown; already_settled?: unknown } = {};
+  try {
+    parsed = JSON.parse(reply.text) as typeof parsed;
+  } catch {
+    // reported below through `status` and `body`
+  }
+  const paymentId = typeof parsed.payment_id === 'string' ? parsed.payment_id : '';
+  return { hash: job.hash, device: job.device, sent: reply.sentAt, answered, status: reply.status, paymentId, alreadySettled: parsed.already_settled === true, body: paymentId ? '' : reply.text };
 }
 
 async function settle(baseUrl: string, adminToken: string, mode: SettleMode, jobs: SettleJob[]): Promise<SettleReply> {
