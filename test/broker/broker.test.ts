@@ -171,7 +171,8 @@ describe('packet size limit', () => {
     const started = Date.now();
     socket.write(Buffer.concat([header, Buffer.alloc(100)]));
     const at = await closed;
-    expect(at - started).toBeLessThan(2000);
+    // Closed on the header, not after the keepalive (45 s) or a 10 MiB read.
+    expect(at - started).toBeLessThan(10_000);
     // The broker still serves others.
     const ok = await connect_(a.userId, a.key);
     expect(ok.connected).toBe(true);

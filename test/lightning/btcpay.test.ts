@@ -183,7 +183,7 @@ describe('BtcpayBackend against the fake', () => {
     try {
       const started = Date.now();
       expect((await backendError(backend.createCheckout({ amountSats: 1, description: 'x', expirySeconds: 60, paymentId: 'p' }))).message).toMatch(/timed out after 300 ms/);
-      expect(Date.now() - started).toBeLessThan(1500);
+      expect(Date.now() - started).toBeLessThan(10_000); // a hang: until the test times out
     } finally {
       fake.hang = false;
     }

@@ -117,7 +117,7 @@ describe('payParams (LUD-06 payRequest)', () => {
     fake.payRequestMode = 'hang';
     const started = Date.now();
     expect((await failure(user().backend.payParams())).message).toMatch(/timed out after 300 ms/);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now() - started).toBeLessThan(10_000); // a hang: until the test times out
     expect((await failure(new LnAddressBackend(null, { timeoutMs: 300 }).payParams())).message).toMatch(/no Lightning address/);
   });
 });
@@ -403,7 +403,7 @@ describe('end to end against a failing remote service', () => {
       const res = await fetch(f.callback);
       expect(res.status, String(mode)).toBe(503);
       expect(await res.json()).toEqual({ status: 'ERROR', reason: expect.stringMatching(reason) });
-      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(Date.now() - started).toBeLessThan(10_000); // a hang: until the test times out
       expect(await payments(f.key, f.assetId)).toEqual([]);
       fake.callbackMode = 'ok';
     }

@@ -189,7 +189,7 @@ describe('LnbitsBackend against a fake LNbits', () => {
       expect(err.message).toMatch(/timed out after 400 ms/);
       expect(err.transient).toBe(true);
       expect(took).toBeGreaterThanOrEqual(350);
-      expect(took).toBeLessThan(1500);
+      expect(took).toBeLessThan(10_000); // a hang: until the test times out
     }
   });
 

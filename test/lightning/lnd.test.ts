@@ -204,7 +204,7 @@ describe('LndBackend against a fake LND', () => {
       const took = Date.now() - started;
       expect(err.message).toMatch(/timed out after 400 ms/);
       expect(took).toBeGreaterThanOrEqual(350);
-      expect(took).toBeLessThan(1500);
+      expect(took).toBeLessThan(10_000); // a hang: until the test times out
     }
   });
 
@@ -310,20 +310,21 @@ describe('the LND invoice stream (watch)', () => {
   it('backs off, doubling up to the maximum, while the stream cannot be opened', async () => {
     fake.streamFailure = { status: 503 };
     const from = fake.subscriptions.length;
-    const { stop } = watching({ reconnectMinMs: 40, reconnectMaxMs: 160 });
+    const { stop } = watching({ reconnectMinMs: 100, reconnectMaxMs: 400 });
     try {
-      await until(() => fake.subscriptions.length >= from + 6, 3000, 'six attempts');
+      await until(() => fake.subscriptions.length >= from + 6, 10_000, 'six attempts');
     } finally {
       await stop();
     }
     const times = fake.subscriptions.slice(from, from + 6).map((s) => s.at);
     const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
-    // 40, 80, 160, 160, 160 ms (timers are never early; allow them to be late).
-    expect(gaps[0]).toBeGreaterThanOrEqual(35);
-    expect(gaps[1]).toBeGreaterThanOrEqual(75);
-    expect(gaps[2]).toBeGreaterThanOrEqual(155);
-    expect(gaps[3]).toBeGreaterThanOrEqual(155);
-    for (const gap of gaps) expect(gap).toBeLessThan(400);
+    // 100, 200, 400, 400, 400 ms: timers are never early; a late one may be late by anything short of
+    // the next doubling (800 ms), which the cap must prevent.
+    expect(gaps[0]).toBeGreaterThanOrEqual(95);
+    expect(gaps[1]).toBeGreaterThanOrEqual(195);
+    expect(gaps[2]).toBeGreaterThanOrEqual(395);
+    expect(gaps[3]).toBeGreaterThanOrEqual(395);
+    for (const gap of gaps.slice(3)) expect(gap).toBeLessThan(800);
   });
 
   it('ignores forged settlements and junk lines, and reopens after an error line', async () => {
@@ -353,7 +354,8 @@ describe('the LND invoice stream (watch)', () => {
     await until(() => fake.subscriptions.length > 0, 2000, 'a connection attempt');
     const started = Date.now();
     await stop();
-    expect(Date.now() - started).toBeLessThan(200);
+    // Not after the 60 s connect timeout.
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 
@@ -423,10 +425,9 @@ async function payByPush(t: TestBridge, fake: FakeLnd, key: string, assetId: str
 
     const lookups = () => fake.requests.filter((r) => r.path.startsWith('/v2/invoices/lookup')).length;
     const lookedUp = lookups();
-    const paidAt = Date.now();
     fake.markPaid(hash);
-    const settled = await until(async () => (await list()).find((p) => p.status === 'settled'), 1000, 'settlement by push');
-    expect(Date.now() - paidAt).toBeLessThan(1000);
+    // By the stream: no lookup is made in between.
+    const settled = await until(async () => (await list()).find((p) => p.status === 'settled'), 5000, 'settlement by push');
     expect(lookups()).toBe(lookedUp);
     expect(settled).toMatchObject({ payment_hash: hash, settled_at: expect.any(String) });
     expect(settledMessages).toEqual([settled['payment_id']]);
