@@ -276,6 +276,8 @@ async function throughputPart(fleet: Fleet, clients: Clients, summary: string[][
     log,
     auth: { authenticate: async (u, p) => (u === login.username && p === login.password ? { userId: 'bench', scope: 'full', credentialId: 'bench' } : undefined) },
   });
+  // Takes every message, as a broker with no one behind it would (by default the Broker refuses them).
+  bare.attach({ accept: async () => undefined });
   const barePort = await bare.start();
   try {
     const account = { username: fleet.userId, password: fleet.apiKey };
@@ -288,7 +290,7 @@ async function throughputPart(fleet: Fleet, clients: Clients, summary: string[][
     if (mosquitto) targets.push({ name: `Mosquitto ${MOSQUITTO.host}:${MOSQUITTO.port}`, url: mosquitto, pairs: (n) => range(n).map((i) => ({ topic: `paywire/bench-${tag}/asset${i}/action` })) });
 
     console.log(`\n--- QoS 1 throughput: ${fmt(FLOOD.messages)} messages per run, ${FLOOD.rounds} runs per target (after one warm-up run), targets interleaved; window ${FLOOD.window} unreceived messages per pair ---`);
-    console.log(`bare Broker: publish + subscribe paywire/bench/asset<i>/action (ACL allows it; no dispatcher attached, so nothing reads it)`);
+    console.log(`bare Broker: publish + subscribe paywire/bench/asset<i>/action (ACL allows it; an accept hook that takes everything, no dispatcher)`);
     console.log(`bridge's broker: account key publishes + subscribes paywire/<user>/ghost<i>/status: ACL, then the dispatcher's accept hook (awaited before the PUBACK) finds no such asset and stores nothing`);
     for (const pairs of FLOOD.pairs) {
       const rates = new Map<string, number[]>(targets.map((t) => [t.name, []]));

@@ -24,6 +24,8 @@ export interface BrokerHooks {
    * A client published an authorised message (or its will was published). Awaited before the
    * message is acknowledged (PUBACK) and routed, so what the bridge stores from it is durable first;
    * a rejection refuses the message, which closes the connection so the client sends it again.
+   * Without this hook (before the bridge attaches, and while it stops) every message is refused:
+   * nothing is acknowledged that no one took.
    */
   accept?(identity: ClientIdentity, topic: string, payload: Buffer, clientId: string): Promise<void>;
   /** A client's subscriptions were granted. */
@@ -37,8 +39,6 @@ export interface BrokerHooks {
 export interface BrokerOptions {
   host: string;
   port: number;
-  /** Largest MQTT packet a client may send (default 64 KiB); a bigger one closes its connection. */
-  maxPacketBytes?: number;
   /** When false (the port was left at its default), a taken port moves the broker to the next free one. */
   portExplicit: boolean;
   auth: BrokerAuthenticator;
@@ -56,7 +56,10 @@ const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 const PORT_FALLBACKS = 10;
 export const WEBSOCKET_PATH = '/mqtt';
-export const DEFAULT_MAX_PACKET_BYTES = 65_536;
+/** Largest MQTT packet a client may send; a bigger one closes its connection. */
+export const MAX_PACKET_BYTES = 65_536;
+/** A WebSocket frame carries at most one such packet (plus a little framing slack). */
+const MAX_WEBSOCKET_FRAME_BYTES = MAX_PACKET_BYTES + 1_024;
 
 /** The parts of Aedes' per-client MQTT parser (mqtt-packet) the packet limit hooks into. */
 interface PacketParser {
@@ -108,11 +111,6 @@ export class Broker {
     return this.boundPort;
   }
 
-  /** How many clients are connected now. */
-  get clients(): number {
-    return this.aedes?.connectedClients ?? 0;
-  }
-
   attach(hooks: BrokerHooks): void {
     this.hooks = hooks;
   }
@@ -143,9 +141,13 @@ export class Broker {
               return;
             }
             this.identities.set(client, identity);
-            const set = this.byCredential.get(identity.credentialId) ?? new Set<Client>();
-            set.add(client);
-            this.byCredential.set(identity.credentialId, set);
+            this.byCredential.get(identity.credentialId)?.add(client) ?? this.byCredential.set(identity.credentialId, new Set([client]));
+            // Forgotten when the connection closes, whether or not Aedes got as far as registering it.
+            client.conn.once('close', () => {
+              const set = this.byCredential.get(identity.credentialId);
+              set?.delete(client);
+              if (set?.size === 0) this.byCredential.delete(identity.credentialId);
+            });
             done(null, true);
           })
           .catch((err: unknown) => {
@@ -159,7 +161,7 @@ export class Broker {
         const identity = client ? this.identities.get(client) : undefined;
         if (!client || !identity || !mayPublish(identity, packet.topic)) return done(new Error(`publish to ${packet.topic} denied`));
         const accept = this.hooks.accept;
-        if (!accept) return done(null);
+        if (!accept) return done(new Error('the bridge is not taking messages now'));
         accept(identity, packet.topic, Buffer.from(packet.payload), client.id).then(
           () => done(null),
           (err: unknown) => {
@@ -177,18 +179,12 @@ export class Broker {
     this.aedes = aedes;
     aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
     aedes.on('client', (client) => this.report('connected', client));
-    aedes.on('clientDisconnect', (client) => {
-      const identity = this.identities.get(client);
-      if (identity) {
-        const set = this.byCredential.get(identity.credentialId);
-        set?.delete(client);
-        if (set?.size === 0) this.byCredential.delete(identity.credentialId);
-      }
-      this.report('disconnected', client);
-    });
+    aedes.on('clientDisconnect', (client) => this.report('disconnected', client));
     aedes.on('subscribe', (subs, client) => {
       const identity = this.identities.get(client);
-      if (identity) this.call(() => this.hooks.subscribed?.(identity, subs.map((s) => s.topic), client.id));
+      // Aedes reports refused subscriptions too, with QoS 128.
+      const granted = subs.filter((s) => (s.qos as number) !== 128).map((s) => s.topic);
+      if (identity && granted.length > 0) this.call(() => this.hooks.subscribed?.(identity, granted, client.id));
     });
     // Aedes knows which message a PUBACK acknowledges only for persistent sessions (clean: false).
     aedes.on('ack', (packet, client) => {
@@ -207,7 +203,7 @@ export class Broker {
 
   /** Serve MQTT over WebSocket at `/mqtt` on the bridge's HTTP server. */
   attachWebSocket(http: HttpServer): void {
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WEBSOCKET_FRAME_BYTES });
     this.wss = wss;
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const path = (req.url ?? '').split('?')[0];
@@ -269,7 +265,7 @@ export class Broker {
 
   /** Fail closed: a client whose packet size cannot be limited is not served. */
   private guard(client: Client, socket: Socket | Duplex): void {
-    if (!limitPacketSize(client, this.options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES)) {
+    if (!limitPacketSize(client, MAX_PACKET_BYTES)) {
       this.options.log.error('cannot limit MQTT packet sizes with this Aedes version; refusing the connection');
       socket.destroy();
     }

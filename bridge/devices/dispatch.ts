@@ -93,6 +93,7 @@ export class Dispatcher {
 
   async stop(): Promise<void> {
     this.o.bus.off(this);
+    // From here on the broker refuses client messages: nothing is acknowledged that is not stored.
     this.o.broker.attach({});
     await this.o.broker.publish(BRIDGE_STATE_TOPIC, 'offline', { qos: 1, retain: true }).catch(() => undefined);
   }
@@ -119,18 +120,23 @@ export class Dispatcher {
    */
   private async replay(identity: ClientIdentity, filters: string[], clientId: string): Promise<void> {
     // Only filters that can cover a payment topic cost a look at the outbox (most subscriptions are
-    // to other topics, or to the bridge state).
-    if (!filters.some((f) => f.endsWith('/payment') || f.endsWith('/#') || f.endsWith('/+'))) return;
-    const since = Date.now() - this.o.replayWindowMs;
+    // to other topics, or to the bridge state). A read-only client never acknowledges, so it is not
+    // the machine a replay is for.
+    if (identity.scope !== 'full' || !filters.some((f) => f.endsWith('/payment') || f.endsWith('/#') || f.endsWith('/+'))) return;
+    // Each replay costs a scan of the outbox: it counts as a message against the login's rate limit,
+    // so a client subscribing in a loop cannot keep the bridge busy (it gets its replay once it slows down).
+    if (!this.messageLimiter.take(identity.credentialId).allowed) {
+      this.o.log.debug({ credentialId: identity.credentialId }, 'replay skipped: over the rate limit');
+      return;
+    }
+    const since = new Date(Date.now() - this.o.replayWindowMs).toISOString();
     const covers = (p: PaymentRecord) => filters.some((f) => topicMatches(f, assetTopic(p.user_id, p.asset_id, 'payment')));
     let sent = 0;
-    const undelivered = identity.assetId === undefined
-      ? await this.o.payments.undeliveredPayments(identity.userId)
-      : await this.o.payments.undeliveredPayments(identity.userId, identity.assetId);
-    for (const payment of undelivered) {
+    for (const payment of await this.o.payments.undeliveredPayments(identity.userId, identity.assetId)) {
       if (sent >= MAX_REPLAY) break;
-      if (Date.parse(payment.settled_at ?? payment.created) < since) continue;
-      if ((identity.assetId === undefined || identity.assetId === payment.asset_id) && covers(payment)) {
+      // ISO 8601 UTC timestamps compare as strings.
+      if ((payment.settled_at ?? payment.created) < since) continue;
+      if (covers(payment)) {
         // To the subscriber only: others of the account already had their chance.
         await this.o.broker.publishTo(clientId, assetTopic(payment.user_id, payment.asset_id, 'payment'), JSON.stringify(paymentMessage(payment)), {
           qos: 1,
@@ -149,13 +155,8 @@ export class Dispatcher {
     const parsed = parseAssetTopic(topic);
     if (!parsed || parsed.topic !== 'payment' || parsed.userId !== identity.userId || identity.scope !== 'full') return;
     if (identity.assetId !== undefined && identity.assetId !== parsed.assetId) return;
-    let paymentId: unknown;
-    try {
-      paymentId = (JSON.parse(payload.toString('utf8')) as { payment_id?: unknown }).payment_id;
-    } catch {
-      return;
-    }
-    if (typeof paymentId === 'string') await this.delivered(identity.userId, parsed.assetId, paymentId);
+    const paymentId = paymentIdOf(payload);
+    if (paymentId !== undefined) await this.delivered(identity.userId, parsed.assetId, paymentId);
   }
 
   /**
@@ -165,13 +166,8 @@ export class Dispatcher {
    */
   private async isPaymentReport(topic: AssetTopic, userId: string, assetId: string, payload: Buffer): Promise<boolean> {
     if (topic !== 'action' || payload.length > MAX_DEVICE_PAYLOAD_BYTES) return false;
-    let paymentId: unknown;
-    try {
-      paymentId = (JSON.parse(payload.toString('utf8')) as { payment_id?: unknown }).payment_id;
-    } catch {
-      return false;
-    }
-    if (typeof paymentId !== 'string') return false;
+    const paymentId = paymentIdOf(payload);
+    if (paymentId === undefined) return false;
     const payment = await this.o.payments.getPayment(paymentId);
     return payment !== undefined && payment.user_id === userId && payment.asset_id === assetId && payment.device_acked_at === null;
   }
@@ -211,6 +207,8 @@ export class Dispatcher {
       return;
     }
     this.o.states.heard(userId, assetId);
+    // A status over the limit is still taken (it may be the machine's last will) but not stored.
+    const statusWithin = parsed.topic === 'status' ? this.messageLimiter.take(identity.credentialId).allowed : true;
     if (parsed.topic !== 'status' && !(await this.isPaymentReport(parsed.topic, userId, assetId, payload)) && !this.messageLimiter.take(identity.credentialId).allowed) {
       // Refused, not dropped: the broker closes the connection without a PUBACK, so nothing the
       // machine was told was received is lost; it sends again when it reconnects.
@@ -225,7 +223,7 @@ export class Dispatcher {
         const text = payload.toString('utf8').trim().replace(/^"(.*)"$/, '$1');
         const status = statusMessage.safeParse(text.toLowerCase());
         if (!status.success) return this.badMessage(userId, assetId, topic, 'status must be "online" or "offline"', payload);
-        await this.o.states.status(userId, assetId, status.data === 'online');
+        await this.o.states.status(userId, assetId, status.data === 'online', statusWithin);
         return;
       }
       case 'action': {
@@ -285,7 +283,17 @@ export class Dispatcher {
   }
 }
 
-export function paymentMessage(payment: PaymentRecord): PaymentMessage {
+/** The `payment_id` of a JSON payload that has one. */
+function paymentIdOf(payload: Buffer): string | undefined {
+  try {
+    const id = (JSON.parse(payload.toString('utf8')) as { payment_id?: unknown } | null)?.payment_id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function paymentMessage(payment: PaymentRecord): PaymentMessage {
   return {
     payment_id: payment.payment_id,
     asset_id: payment.asset_id,

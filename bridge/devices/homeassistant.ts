@@ -36,18 +36,18 @@ export interface HomeAssistantOptions {
 }
 
 /** A discovery config: its topic and its JSON payload. */
-export interface DiscoveryConfig {
+interface DiscoveryConfig {
   topic: string;
   payload: Record<string, unknown>;
 }
 
 /** Home Assistant's default prefix is `homeassistant`; ours sits inside the account's subtree. */
-export function discoveryPrefix(userId: string): string {
+function discoveryPrefix(userId: string): string {
   return `${TOPIC_ROOT}/${userId}/homeassistant`;
 }
 
 /** HA: node_id and object_id only [a-zA-Z0-9_-]; asset ids are lowercase alphanumerics. */
-export function nodeId(assetId: string): string {
+function nodeId(assetId: string): string {
   return `paywire_${assetId}`;
 }
 
@@ -129,7 +129,9 @@ export class HomeAssistant {
     const { bus } = this.o;
     bus.on('payment.settled', this, ({ payment }) => this.enqueue(() => this.onSettled(payment)));
     bus.on('asset.changed', this, ({ asset, deleted }) => this.enqueue(() => this.onAssetChanged(asset, deleted)));
-    await this.enqueue(async () => {
+    // Counting every asset's sales reads every settled payment: done in the background, so a large
+    // store does not hold up the start (what happens meanwhile queues behind it, in order).
+    void this.enqueue(async () => {
       for (const asset of await this.o.machines.listAllAssets()) await this.publishAsset(asset);
     });
   }

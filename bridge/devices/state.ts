@@ -3,7 +3,8 @@
  * ("online", and "offline" as its last will), and the connection of a device credential. Online states
  * are known only for devices that said so since this start (a restart drops every connection); a
  * device heard from without either is `null` (unknown). The state is stored when it changes, with the
- * time the device was last heard from then. The Lightning rail asks `isOnline` before invoicing assets
+ * time the device was last heard from then; a device flipping its status faster than its message
+ * rate limit has its state followed in memory only (what is stored matters only after a restart). The Lightning rail asks `isOnline` before invoicing assets
  * that refuse payments while offline (an unknown state is not refused).
  */
 import type { Logger } from 'pino';
@@ -55,10 +56,10 @@ export class DeviceStates implements DeviceStateSource {
     else this.live.set(assetId, { userId, online: undefined, lastSeen: new Date().toISOString(), connections: 0 });
   }
 
-  /** A `status` message (or last will). */
-  status(userId: string, assetId: string, online: boolean): Promise<void> {
+  /** A `status` message (or last will); `store: false` when it is over the sender's rate limit. */
+  status(userId: string, assetId: string, online: boolean, store = true): Promise<void> {
     this.heard(userId, assetId);
-    return this.set(assetId, online);
+    return this.set(assetId, online, store);
   }
 
   /** A device credential of the asset connected or went away. */
@@ -70,11 +71,11 @@ export class DeviceStates implements DeviceStateSource {
     return live.connections === 0 ? this.set(assetId, false) : Promise.resolve();
   }
 
-  private async set(assetId: string, online: boolean): Promise<void> {
+  private async set(assetId: string, online: boolean, store = true): Promise<void> {
     const live = this.live.get(assetId) as Live;
     const changed = live.online !== online;
     live.online = online;
-    if (!changed && online) return;
+    if (!changed || !store) return;
     await this.store
       .putState({ asset_id: assetId, user_id: live.userId, online, last_seen: live.lastSeen })
       .catch((err: unknown) => this.log.error({ err, assetId }, 'could not store the device state'));

@@ -168,7 +168,7 @@ describe('bad payloads on the topics the bridge reads', () => {
   });
 
   it('a 200 KiB packet is over the broker’s 64 KiB packet limit: the connection is closed before the bridge reads it, and the client comes back', async () => {
-    // broker.ts refuses a packet once its header says it is over DEFAULT_MAX_PACKET_BYTES (64 KiB):
+    // broker.ts refuses a packet once its header says it is over MAX_PACKET_BYTES (64 KiB):
     // MQTT 3.1.1 has no negative PUBACK, so the broker closes the connection [MQTT-4.8.0-1].
     const m = await createMachine(t.url, 'Oversized');
     for (const topic of ['action', 'license/request', 'status', 'trigger']) {
