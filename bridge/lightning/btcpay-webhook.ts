@@ -60,7 +60,7 @@ export interface WebhookAnswer {
   payment_id?: string;
 }
 
-export class BtcpayWebhook {
+class BtcpayWebhook {
   private readonly deps: BtcpayWebhookDeps;
   private readonly seen = new Set<string>();
 

@@ -15,6 +15,7 @@ import type { PublicUrls } from '../urls.js';
 import type { CreatedInvoice, LightningBackend, RemotePayParams } from './backends/backend.js';
 import { ADDRESS_NAME, encodeLnurl, lnurlpUri, metadataHash, payMetadata } from './lnurl.js';
 import { qrContent } from './qr.js';
+import { PAYMENT_HASH } from './schemas.js';
 import type { Settlement } from './settlement.js';
 import type { LightningStore } from './store.js';
 import type { PaymentLinkRecord, PaymentRecord, PaymentStatus } from './types.js';
@@ -24,7 +25,6 @@ import type { Wallets } from './wallets.js';
 export interface DeviceStateSource {
   isOnline(assetId: string): boolean | undefined;
 }
-
 
 export interface LinkInput {
   name?: string | undefined;
@@ -59,8 +59,8 @@ export interface VerifyBody {
   pr: string;
 }
 
-export const DEFAULT_COMMENT_ALLOWED = 140;
-export const DEFAULT_SUCCESS_MESSAGE = 'Paid. The machine starts now.';
+const DEFAULT_COMMENT_ALLOWED = 140;
+const DEFAULT_SUCCESS_MESSAGE = 'Paid. The machine starts now.';
 
 export interface PaymentLinksOptions {
   store: LightningStore;
@@ -295,7 +295,7 @@ export class PaymentLinks {
 
   /** LUD-21 verify: settled or not, with the preimage once it is. */
   async verify(paymentHash: string): Promise<VerifyBody> {
-    let payment = /^[0-9a-f]{64}$/.test(paymentHash) ? await this.o.store.getPaymentByHash(paymentHash) : undefined;
+    let payment = PAYMENT_HASH.test(paymentHash) ? await this.o.store.getPaymentByHash(paymentHash) : undefined;
     if (!payment) throw lnurlError(404, 'Not found');
     payment = await this.o.settlement.refresh(payment).catch(() => payment as PaymentRecord);
     const settled = payment.status === 'settled';
@@ -389,14 +389,14 @@ export class PaymentLinks {
 }
 
 /** Amounts an asset accepts, in sats. */
-export function satsRange(asset: AssetRecord): { min: number; max: number } {
+function satsRange(asset: AssetRecord): { min: number; max: number } {
   return asset.pricing === 'variable'
     ? { min: asset.min_sats ?? asset.price_sats, max: asset.max_sats ?? asset.price_sats }
     : { min: asset.price_sats, max: asset.price_sats };
 }
 
 /** How long the machine runs for a payment: fixed, or scaled by the amount for variable pricing. */
-export function runTime(asset: AssetRecord, amountSats: number): number {
+function runTime(asset: AssetRecord, amountSats: number): number {
   return asset.pricing === 'variable' ? Math.round((asset.duration_ms * amountSats) / asset.price_sats) : asset.duration_ms;
 }
 

@@ -3,8 +3,9 @@
  * invoices until they settle or expire. Settlement writes the payment and its `paid` event in one
  * step (the store decides who wins), then announces both: the event to webhooks, the payment on the
  * bus for the MQTT dispatcher. Backends that push (a BTCPay webhook, LND's invoice stream, the dev
- * node's settle call) report directly; the others are polled. The dev node is never polled: it is
- * checked once at start, in case the bridge stopped between paying an invoice and settling it.
+ * node's settle call) report directly; the others are polled. The dev node is never polled: it marks
+ * an invoice paid only once its settlement is durable, so a lookup could tell nothing new (a settle
+ * call cut short by a restart is simply made again); its invoices are looked up only to expire them.
  */
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
@@ -54,14 +55,13 @@ export class Settlement {
     this.options.wallets.onSettled((hash, preimage) => {
       this.pushed(hash, preimage).catch((err: unknown) => this.options.log.error({ err, paymentHash: hash }, 'pushed settlement failed'));
     });
-    this.polling = this.poll(true).finally(() => {
-      this.polling = undefined;
-    });
-    this.timer = setInterval(() => {
-      this.polling ??= this.poll(false).finally(() => {
+    const poll = () => {
+      this.polling ??= this.poll().finally(() => {
         this.polling = undefined;
       });
-    }, this.options.pollMs);
+    };
+    poll();
+    this.timer = setInterval(poll, this.options.pollMs);
     this.timer.unref();
   }
 
@@ -142,27 +142,37 @@ export class Settlement {
     await this.settle(paymentHash, preimage);
   }
 
-  /** One pass over pending payments: look up those due at polling backends, expire the stale. */
-  private async poll(atStart: boolean): Promise<void> {
-    const pending = await this.options.store.pendingPayments();
-    const now = Date.now();
-    const due: PaymentRecord[] = [];
-    for (const [i, payment] of pending.entries()) {
-      const expired = Date.parse(payment.expires_at) <= now;
-      // The dev node pushes every settlement through its settle call: it needs a look only at start
-      // (a settle cut short by a restart) and when an invoice runs out.
-      if (payment.backend !== 'dev' || atStart || expired) due.push(payment);
-      if (i % BATCH === BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
-    }
-    const limit = this.options.concurrency ?? 8;
-    let next = 0;
-    const worker = async () => {
-      while (next < due.length) {
-        const payment = due[next++] as PaymentRecord;
-        await this.check(payment).catch((err: unknown) => this.unreachable(payment, err));
+  /**
+   * One pass over pending payments: look up those due at polling backends, expire the stale. It never
+   * rejects: nobody awaits a pass but stop(), and a store that failed fails the next pass too.
+   */
+  private async poll(): Promise<void> {
+    const { store, log } = this.options;
+    try {
+      const pending = await store.pendingPayments();
+      const now = Date.now();
+      const due: PaymentRecord[] = [];
+      for (const [i, payment] of pending.entries()) {
+        // The dev node pushes every settlement through its settle call: it needs a look only when an
+        // invoice runs out.
+        if (payment.backend !== 'dev' || Date.parse(payment.expires_at) <= now) due.push(payment);
+        if (i % BATCH === BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, due.length) }, worker));
+      const limit = this.options.concurrency ?? 8;
+      let next = 0;
+      const worker = async () => {
+        while (next < due.length) {
+          const payment = due[next++] as PaymentRecord;
+          await this.check(payment)
+            .catch((err: unknown) => this.unreachable(payment, err))
+            // Giving it up is a store write, which fails when the store does.
+            .catch((err: unknown) => log.error({ err, paymentId: payment.payment_id }, 'pending payment check failed'));
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(limit, due.length) }, worker));
+    } catch (err) {
+      log.error({ err }, 'payment poll failed');
+    }
   }
 
   /** Look a pending payment up at the wallet that made it: settle it, expire it, or leave it. */

@@ -61,8 +61,8 @@ export interface LightningStore {
   getWallet(userId: string): Promise<WalletRecord | undefined>;
   putWallet(wallet: WalletRecord): Promise<void>;
   deleteWallet(userId: string): Promise<void>;
-  /** Accounts whose wallet uses `backend` with `settings[key] === value` (BTCPay store ids). */
-  findWallets(backend: WalletRecord['backend'], key: string, value: string): Promise<WalletRecord[]>;
+  /** Wallets of the BTCPay store `storeId` (for its public webhook: a lookup, not a scan). */
+  btcpayWallets(storeId: string): Promise<WalletRecord[]>;
 
   putDevInvoice(invoice: DevInvoiceRecord): Promise<void>;
   getDevInvoice(paymentHash: string): Promise<DevInvoiceRecord | undefined>;

@@ -2,7 +2,8 @@
  * Which Lightning backend makes an account's invoices: the account's own wallet when it set one
  * (`PUT /api/v1/accounts/me/wallet`), else the server default. Wallet secrets are sealed at rest and
  * never shown again. Backend instances are built once per wallet version and reused; those that
- * push settlements (`watch`) are watched from the moment they are built until they are replaced.
+ * push settlements (`watch`) are watched from the moment they are built until the wallet changes or
+ * is removed.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -84,14 +85,7 @@ export class Wallets {
         : 'server';
     const hit = this.built.get(key);
     if (hit) return hit.backend;
-    if (wallet) {
-      for (const [k, b] of this.built) {
-        if (k.startsWith(`${account.user_id}@`)) {
-          this.built.delete(k);
-          void b.stop?.();
-        }
-      }
-    }
+    if (wallet) void this.dropWallet(account.user_id, key);
     const built: Built = { backend: this.build(choice, account, wallet ? 'account' : 'server'), stop: undefined };
     this.built.set(key, built);
     this.watch(built);
@@ -150,12 +144,14 @@ export class Wallets {
       updated: now,
     };
     await this.options.store.putWallet(wallet);
+    await this.dropWallet(account.user_id, `${account.user_id}@${wallet.updated}`);
     return this.view(account.user_id);
   }
 
   /** Go back to the server default. */
   async remove(userId: string): Promise<WalletView> {
     await this.options.store.deleteWallet(userId);
+    await this.dropWallet(userId);
     return this.view(userId);
   }
 
@@ -170,7 +166,7 @@ export class Wallets {
     const found: { user_id: string | null; secret: string }[] = [];
     const d = this.options.serverDefault;
     if (d.kind === 'btcpay' && d.settings['store_id'] === storeId && d.secrets['webhook_secret']) found.push({ user_id: null, secret: d.secrets['webhook_secret'] });
-    for (const wallet of await this.options.store.findWallets('btcpay', 'store_id', storeId)) {
+    for (const wallet of await this.options.store.btcpayWallets(storeId)) {
       const secret = wallet.secrets_sealed ? this.options.sealer.open<Record<string, string>>(wallet.secrets_sealed)['webhook_secret'] : undefined;
       if (secret) found.push({ user_id: wallet.user_id, secret });
     }
@@ -189,6 +185,22 @@ export class Wallets {
       account: { user_id: account.user_id, lightning_address: account.lightning_address },
       source,
     });
+  }
+
+  /**
+   * Stop and forget the backends built for the account's own wallet, but `keep`. Only the wallet
+   * version that made an invoice may look it up, so once the wallet changes or goes they serve
+   * nothing, and an invoice stream would otherwise go on with the old credentials.
+   */
+  private async dropWallet(userId: string, keep?: string): Promise<void> {
+    const stops: Promise<void>[] = [];
+    for (const [k, b] of this.built) {
+      if (k.startsWith(`${userId}@`) && k !== keep) {
+        this.built.delete(k);
+        if (b.stop) stops.push(b.stop());
+      }
+    }
+    await Promise.allSettled(stops);
   }
 
   private watch(built: Built): void {

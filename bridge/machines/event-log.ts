@@ -7,6 +7,7 @@ import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { newId } from '../ids.js';
 import type { AssetsService } from './assets.js';
+import { reservedExternalId } from './schemas.js';
 import type { EventFilter, MachinesStore, PageResult } from './store.js';
 import type { DeliveryRecord, EventRecord, EventSource, EventType } from './types.js';
 
@@ -36,6 +37,13 @@ export class EventLog {
 
   /** Append an event for `userId`. A repeated `external_id` returns the first event with `duplicate: true`. */
   async append(userId: string, input: EventInput, source: EventSource): Promise<AppendOutcome> {
+    // The API's body schema refuses these too; MQTT reports come through here with their own schema.
+    if ((source === 'api' || source === 'mqtt') && input.external_id) {
+      const problem = reservedExternalId(input.external_id);
+      if (problem !== undefined) {
+        throw new AppError(400, 'invalid_body', `Invalid body: external_id: ${problem}`, { details: [{ field: 'external_id', problem }] });
+      }
+    }
     if (input.asset_id) await this.assets.owned(userId, input.asset_id);
     const { event, deliveries } = await this.build(userId, input, source);
     const result = await this.store.appendEvent(event, deliveries);

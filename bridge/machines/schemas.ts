@@ -86,10 +86,30 @@ export const updateAssetBody = z
   .strictObject({ ...assetFields, name: assetFields.name.optional(), price_sats: assetFields.price_sats.optional() })
   .refine((b) => Object.keys(b).length > 0, 'give at least one field to change');
 
+/**
+ * external_id prefixes of events the bridge writes itself: a settled Lightning payment's `paid` event
+ * is `lightning:<payment_hash>`. A payment hash is public, so an account that could take such an id
+ * first would make its own payment impossible to settle; other rails keep theirs (`x402:`).
+ */
+export const SYSTEM_EXTERNAL_ID_PREFIXES = ['lightning:', 'x402:'] as const;
+
+/** Why an external_id given by an account (API or MQTT) is refused, or undefined when it may be used. */
+export function reservedExternalId(externalId: string): string | undefined {
+  const lower = externalId.toLowerCase();
+  const prefix = SYSTEM_EXTERNAL_ID_PREFIXES.find((p) => lower.startsWith(p));
+  return prefix === undefined ? undefined : `must not start with ${prefix} (reserved for events the bridge records itself)`;
+}
+
 export const createEventBody = z.strictObject({
   type: z.enum(EVENT_TYPES),
   asset_id: z.string().max(64).nullable().optional(),
-  external_id: printable(128).nullable().optional(),
+  external_id: printable(128)
+    .superRefine((s, ctx) => {
+      const problem = reservedExternalId(s);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .nullable()
+    .optional(),
   data: jsonObject(MAX_EVENT_DATA_BYTES).nullable().optional(),
 });
 

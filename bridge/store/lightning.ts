@@ -28,6 +28,8 @@ export class JournalLightningStore implements LightningStore {
   /** The MQTT outbox: settled payments no device acknowledged, by account and by asset. */
   private readonly undelivered = new Map<string, Set<string>>();
   private readonly undeliveredByAsset = new Map<string, Set<string>>();
+  /** Accounts whose wallet is a BTCPay store, by store id: the public webhook looks its store up here. */
+  private readonly walletsByBtcpayStore = new Map<string, Set<string>>();
   private paymentSeq = 0;
 
   /** Registers its indexes on the journal; call before `journal.open()`. */
@@ -74,6 +76,23 @@ export class JournalLightningStore implements LightningStore {
         }
       }
       this.paymentSeq = Math.max(this.paymentSeq, n.seq);
+    } else if (c === WALLETS) {
+      const before = btcpayStore(prev as WalletRecord | undefined);
+      const after = btcpayStore(next as WalletRecord | undefined);
+      if (before === after) return;
+      if (before !== undefined) {
+        const set = this.walletsByBtcpayStore.get(before);
+        set?.delete(id);
+        if (set?.size === 0) this.walletsByBtcpayStore.delete(before);
+      }
+      if (after !== undefined) {
+        let set = this.walletsByBtcpayStore.get(after);
+        if (!set) {
+          set = new Set();
+          this.walletsByBtcpayStore.set(after, set);
+        }
+        set.add(id);
+      }
     }
   }
 
@@ -156,8 +175,9 @@ export class JournalLightningStore implements LightningStore {
     if ('duplicate' in staged) throw new Error(`payment ${payment.payment_id} is not settled but its event ${staged.duplicate.event_id} exists`);
     const settled: PaymentRecord = { ...payment, status: 'settled', settled_at: settledAt, preimage, event_id: staged.stored.event_id };
     const durable = this.journal.commit([{ c: PAYMENTS, id: payment.payment_id, doc: settled }, ...staged.mutations]);
-    // Applied (visible) now; durable when `durable` resolves.
-    onVisible?.(settled, staged.stored);
+    // Applied (visible) now, unless the journal refused the commit outright (it has failed): then
+    // nothing happened and nobody may hear of it. Durable when `durable` resolves.
+    if (this.journal.get(PAYMENTS, payment.payment_id) === settled) onVisible?.(settled, staged.stored);
     await durable;
     return { settled, event: staged.stored };
   }
@@ -196,8 +216,8 @@ export class JournalLightningStore implements LightningStore {
     await this.journal.commit([{ c: WALLETS, id: userId, delete: true }]);
   }
 
-  async findWallets(backend: WalletRecord['backend'], key: string, value: string): Promise<WalletRecord[]> {
-    return [...this.journal.values<WalletRecord>(WALLETS)].filter((w) => w.backend === backend && w.settings[key] === value);
+  async btcpayWallets(storeId: string): Promise<WalletRecord[]> {
+    return [...(this.walletsByBtcpayStore.get(storeId) ?? [])].map((id) => this.journal.get<WalletRecord>(WALLETS, id) as WalletRecord);
   }
 
   async putDevInvoice(invoice: DevInvoiceRecord): Promise<void> {
@@ -207,4 +227,9 @@ export class JournalLightningStore implements LightningStore {
   async getDevInvoice(paymentHash: string): Promise<DevInvoiceRecord | undefined> {
     return this.journal.get<DevInvoiceRecord>(DEV_INVOICES, paymentHash);
   }
+}
+
+/** The BTCPay store a wallet record points at, if it is a BTCPay wallet. */
+function btcpayStore(wallet: WalletRecord | undefined): string | undefined {
+  return wallet?.backend === 'btcpay' ? wallet.settings['store_id'] : undefined;
 }

@@ -40,10 +40,11 @@ async function failure(promise: Promise<unknown>): Promise<BackendError> {
 }
 
 let users = 0;
-function user(options: Parameters<LnurlService['addUser']>[1] = {}) {
+/** A user of the fake service and a backend forwarding to it; only the hang tests need a short timeout. */
+function user(options: Parameters<LnurlService['addUser']>[1] = {}, timeoutMs = 10_000) {
   const address = fake.addUser(`user${++users}`, options);
   const metadata = fake.users.get(`user${users}`)?.metadata as string;
-  const backend = new LnAddressBackend(address, { timeoutMs: 300 });
+  const backend = new LnAddressBackend(address, { timeoutMs });
   const request = (amountMsat = 21_000, extra: Partial<InvoiceRequest> = {}): InvoiceRequest => ({
     amountMsat, descriptionHash: sha256(metadata), metadata, memo: 'test', expirySeconds: 600, paymentId: 'p1', ...extra,
   });
@@ -78,7 +79,7 @@ describe('payParams (LUD-06 payRequest)', () => {
     expect(await u.backend.payParams()).toEqual({ metadata: u.metadata, minSendable: 5_000, maxSendable: 2_000_000, commentAllowed: 32 });
     expect(results.every((r) => r.metadata === u.metadata)).toBe(true);
     expect(seen()).toBe(1);
-    const uncached = new LnAddressBackend(u.address, { timeoutMs: 300, cacheMs: 0 });
+    const uncached = new LnAddressBackend(u.address, { timeoutMs: 10_000, cacheMs: 0 });
     await uncached.payParams();
     await uncached.payParams();
     expect(seen()).toBe(3);
@@ -106,7 +107,7 @@ describe('payParams (LUD-06 payRequest)', () => {
   });
 
   it('reports unknown users, LNURL errors, 5xx, garbage and timeouts as BackendErrors', async () => {
-    const unknown = await failure(new LnAddressBackend(`nobody@${fake.host}`, { timeoutMs: 300 }).payParams());
+    const unknown = await failure(new LnAddressBackend(`nobody@${fake.host}`, { timeoutMs: 10_000 }).payParams());
     expect(unknown.message).toMatch(/does not know nobody@/);
     fake.payRequestMode = 'lnurl-error';
     expect((await failure(user().backend.payParams())).message).toMatch(/Service temporarily refuses payments/);
@@ -116,7 +117,7 @@ describe('payParams (LUD-06 payRequest)', () => {
     expect((await failure(user().backend.payParams())).message).toMatch(/not JSON/);
     fake.payRequestMode = 'hang';
     const started = Date.now();
-    expect((await failure(user().backend.payParams())).message).toMatch(/timed out after 300 ms/);
+    expect((await failure(user({}, 300).backend.payParams())).message).toMatch(/timed out after 300 ms/);
     expect(Date.now() - started).toBeLessThan(10_000); // a hang: until the test times out
     expect((await failure(new LnAddressBackend(null, { timeoutMs: 300 }).payParams())).message).toMatch(/no Lightning address/);
   });
@@ -127,13 +128,17 @@ describe('createInvoice (LUD-06 callback, LUD-21 verify)', () => {
     fake.callbackQuery = 'k=a+b';
     fake.invoiceExpirySeconds = 120;
     const u = user({ commentAllowed: 20 });
+    const before = Date.now();
     const created = await u.backend.createInvoice(u.request(21_000, { comment: 'tea & ☕' }));
     const decoded = bolt11.decode(created.pr);
     expect(decoded.millisatoshis).toBe('21000');
     expect(decoded.tagsObject.purpose_commit_hash).toBe(sha256(u.metadata));
     expect(created.paymentHash).toBe(decoded.tagsObject.payment_hash);
     expect(created.ref).toBe(`${fake.url}/verify/${created.paymentHash}`);
-    expect(Math.abs(Date.parse(created.expiresAt) - (Date.now() + 120_000))).toBeLessThan(2_000);
+    // The invoice's timestamp is in whole seconds, taken between `before` and now.
+    const expires = Date.parse(created.expiresAt);
+    expect(expires).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 120_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 120_000);
     const call = fake.requests.findLast((r) => r.path.endsWith('/callback'));
     expect(call?.query.get('amount')).toBe('21000');
     expect(call?.query.get('comment')).toBe('tea & ☕');
@@ -154,7 +159,7 @@ describe('createInvoice (LUD-06 callback, LUD-21 verify)', () => {
     ];
     for (const [mode, message, transient] of cases) {
       fake.callbackMode = mode;
-      const u = user();
+      const u = mode === 'hang' ? user({}, 300) : user();
       const err = await failure(u.backend.createInvoice(u.request()));
       expect(err.message, String(mode)).toMatch(message);
       expect(err.transient, String(mode)).toBe(transient);
@@ -192,7 +197,9 @@ describe('lookupInvoice (LUD-21)', () => {
     expect((await failure(u.backend.lookupInvoice(created.paymentHash, null))).message).toMatch(/no LUD-21 verify URL/);
   });
 
-  it('treats unknown invoices as unpaid, and as dead once expired', async () => {
+  // Settlement expires a payment whose invoice ran out whatever the backend says: an unknown invoice
+  // is just unpaid, and only one the service answers for is seen dead once it expires.
+  it('treats unknown invoices as unpaid, and known ones as dead once expired', async () => {
     fake.invoiceExpirySeconds = 2;
     const u = user();
     const a = await u.backend.createInvoice(u.request());
@@ -203,17 +210,19 @@ describe('lookupInvoice (LUD-21)', () => {
     expect((await u.backend.lookupInvoice(b.paymentHash, b.ref)).dead).toBe(false);
     fake.verifyMode = 'ok';
     await until(() => Date.parse(b.expiresAt) <= Date.now(), 4_000, 'expiry');
-    expect(await u.backend.lookupInvoice(a.paymentHash, a.ref)).toEqual({ settled: false, preimage: null, dead: true });
+    expect(await u.backend.lookupInvoice(a.paymentHash, a.ref)).toEqual({ settled: false, preimage: null, dead: false });
     expect(await u.backend.lookupInvoice(b.paymentHash, b.ref)).toEqual({ settled: false, preimage: null, dead: true });
   });
 
   it('reports 5xx, garbage and hangs as BackendErrors', async () => {
     const u = user();
     const created = await u.backend.createInvoice(u.request());
+    const impatient = new LnAddressBackend(u.address, { timeoutMs: 300 });
     const cases: [typeof fake.verifyMode, RegExp][] = [[500, /HTTP 500/], ['garbage', /not JSON/], ['hang', /timed out after 300 ms/]];
     for (const [mode, message] of cases) {
       fake.verifyMode = mode;
-      expect((await failure(u.backend.lookupInvoice(created.paymentHash, created.ref))).message).toMatch(message);
+      const backend = mode === 'hang' ? impatient : u.backend;
+      expect((await failure(backend.lookupInvoice(created.paymentHash, created.ref))).message).toMatch(message);
     }
   });
 });

@@ -75,11 +75,12 @@ async function backendError(promise: Promise<unknown>): Promise<BackendError> {
   return err as BackendError;
 }
 
+/** A generous timeout by default: a slow localhost answer on a loaded machine is not a hang. */
 function backendFor(fake: FakeLnd, over: { macaroon?: string; tls_cert?: string; timeoutMs?: number } = {}, options: LndOptions = {}) {
   return new LndBackend(
     { url: fake.url, ...(over.tls_cert ? { tls_cert: over.tls_cert } : {}) },
     { macaroon: over.macaroon ?? fake.macaroon },
-    { timeoutMs: over.timeoutMs ?? 400 },
+    { timeoutMs: over.timeoutMs ?? 10_000 },
     options,
   );
 }
@@ -198,7 +199,8 @@ describe('LndBackend against a fake LND', () => {
 
   it('gives up on a hanging LND within the timeout', async () => {
     fake.failure = 'hang';
-    for (const call of [() => backend.createInvoice(invoiceRequest()), () => backend.lookupInvoice('b'.repeat(64))]) {
+    const impatient = backendFor(fake, { timeoutMs: 400 });
+    for (const call of [() => impatient.createInvoice(invoiceRequest()), () => impatient.lookupInvoice('b'.repeat(64))]) {
       const started = Date.now();
       const err = await backendError(call());
       const took = Date.now() - started;
@@ -457,7 +459,7 @@ describe('LND as the server default, settling by push', () => {
       LND_REST_URL: fake.url,
       LND_MACAROON: fake.macaroon,
       LIGHTNING_POLL_MS: 600_000,
-      LIGHTNING_TIMEOUT_MS: 500,
+      LIGHTNING_TIMEOUT_MS: 10_000,
     });
   });
   afterEach(() => {
@@ -507,7 +509,7 @@ describe('LND over HTTPS as an account\'s own wallet', () => {
   let t: TestBridge;
   beforeAll(async () => {
     fake = await FakeLnd.start({ tls });
-    t = await startBridge({ LIGHTNING_POLL_MS: 600_000, LIGHTNING_TIMEOUT_MS: 500 });
+    t = await startBridge({ LIGHTNING_POLL_MS: 600_000, LIGHTNING_TIMEOUT_MS: 10_000 });
   });
   afterEach(() => {
     expect(fake.problems).toEqual([]);
@@ -558,5 +560,46 @@ describe('LND over HTTPS as an account\'s own wallet', () => {
     expect(await res.json()).toEqual({ status: 'ERROR', reason: expect.stringMatching(/lnd/) });
     expect(fake.invoices.size).toBe(count);
     expect((await t.request('GET', `/api/v1/assets/${assetId}/payments`, { token: key })).body.payments).toEqual([]);
+  });
+});
+
+describe('an account\'s LND wallet, changed or removed', () => {
+  let fake: FakeLnd;
+  let t: TestBridge;
+  beforeAll(async () => {
+    fake = await FakeLnd.start();
+    t = await startBridge({ LIGHTNING_POLL_MS: 600_000, LIGHTNING_TIMEOUT_MS: 10_000 });
+  });
+  afterEach(() => {
+    expect(fake.problems).toEqual([]);
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  /** Set the LND wallet and have the bridge build it (the payRequest asks for the backend). */
+  async function useLnd(key: string, linkUrl: string) {
+    const put = await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { backend: 'lnd', url: fake.url, macaroon: fake.macaroon } });
+    expect(put.status).toBe(200);
+    expect((await fetch(linkUrl)).status).toBe(200);
+    await until(() => fake.openStreams === 1, 3000, 'the wallet\'s invoice stream');
+  }
+
+  it('stops the old wallet\'s invoice stream for good', async () => {
+    const { key, link } = await machine(t);
+    await useLnd(key, link.url);
+    const removed = await t.request('DELETE', '/api/v1/accounts/me/wallet', { token: key });
+    expect(removed.body.source).toBe('server');
+    await until(() => fake.openStreams === 0, 3000, 'the stream to close after DELETE');
+    const subscribed = fake.subscriptions.length;
+    // Longer than the first reconnect delay (1 s): a stream still running would have reopened.
+    await sleep(1500);
+    expect(fake.subscriptions).toHaveLength(subscribed);
+    expect(fake.openStreams).toBe(0);
+
+    await useLnd(key, link.url);
+    expect((await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { backend: 'dev' } })).status).toBe(200);
+    await until(() => fake.openStreams === 0, 3000, 'the stream to close after a wallet change');
   });
 });

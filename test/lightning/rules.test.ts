@@ -1,12 +1,15 @@
 /**
  * The Lightning rail's rules around the happy path: machines that refuse invoices while offline,
- * invoices that expire, payments that survive a restart, and the account's wallet choice.
+ * invoices that expire, paid-event ids no account can take, payments that survive a restart, and
+ * the account's wallet choice.
  */
 import { requestInvoice } from 'lnurl-pay';
 import { Invoice } from '@getalby/lightning-tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceStateSource } from '../../bridge/lightning/links.js';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
+import { allEvents, createMachine, invoice } from '../helpers/machine.js';
+import { connectMqtt } from '../helpers/mqtt.js';
 import { until } from '../helpers/receiver.js';
 
 async function machine(t: TestBridge, asset: Record<string, unknown>) {
@@ -75,6 +78,44 @@ describe('invoices expire', () => {
     const verify = await (await fetch(`${t.info.publicUrl}/lnurl/verify/${hash}`)).json();
     expect(verify).toMatchObject({ status: 'OK', settled: false, preimage: null });
     expect((await t.request('GET', `/api/public/events?type=paid`, { token: key })).body.events).toEqual([]);
+  });
+});
+
+describe('the paid event\'s external_id belongs to the bridge', () => {
+  let t: TestBridge;
+  beforeAll(async () => {
+    t = await startBridge();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  // A payment hash is public (it is in the invoice): an account that could store `lightning:<hash>`
+  // first would leave its payment unable to settle.
+  it('refuses lightning: and x402: ids from the API and from machines, and the payment still settles', async () => {
+    const m = await createMachine(t.url, 'Reserved');
+    const hash = await invoice(m, 10);
+    for (const external_id of [`lightning:${hash}`, `LIGHTNING:${hash}`, '  lightning:x', 'x402:abc']) {
+      const res = await t.request('POST', '/api/public/events', { token: m.key, body: { type: 'paid', asset_id: m.assetId, external_id } });
+      expect(res.status, external_id).toBe(400);
+      expect(res.body.error).toBe('invalid_body');
+      expect(res.body.message).toMatch(/^Invalid body: external_id: must not start with (lightning|x402): \(reserved for events the bridge records itself\)$/);
+    }
+    // Over MQTT the report is taken and not stored; the next one is.
+    const device = await connectMqtt(`mqtt://127.0.0.1:${t.info.mqttPort}`, { username: m.userId, password: m.key });
+    try {
+      await device.client.publishAsync(m.topic('action'), JSON.stringify({ type: 'action', external_id: `lightning:${hash}` }), { qos: 1 });
+      await device.client.publishAsync(m.topic('action'), JSON.stringify({ type: 'action', external_id: `vend-lightning:${hash}` }), { qos: 1 });
+    } finally {
+      await device.end();
+    }
+    expect(await allEvents(m)).toMatchObject([{ type: 'action', source: 'mqtt', external_id: `vend-lightning:${hash}` }]);
+
+    const settled = await settle(t, hash);
+    expect(settled.status).toBe(200);
+    expect(settled.body).toMatchObject({ status: 'settled', already_settled: false });
+    const paid = (await allEvents(m)).filter((e) => e.type === 'paid');
+    expect(paid).toMatchObject([{ source: 'lightning', external_id: `lightning:${hash}`, data: { payment_id: settled.body.payment_id } }]);
   });
 });
 

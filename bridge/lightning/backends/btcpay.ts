@@ -38,7 +38,7 @@ export type BtcpaySettings = z.infer<typeof btcpaySettings>;
 export type BtcpaySecrets = z.infer<typeof btcpaySecrets>;
 
 /** Greenfield payment method ids of Lightning: 2.x names it `BTC-LN`, 1.x `BTC-LightningNetwork`. */
-export const LIGHTNING_METHOD_IDS = ['BTC-LN', 'BTC-LightningNetwork'];
+const LIGHTNING_METHOD_IDS = ['BTC-LN', 'BTC-LightningNetwork'];
 
 /** Greenfield `LightningInvoiceData`. */
 const lightningInvoice = z.looseObject({
@@ -65,7 +65,6 @@ const paymentMethods = z.array(
     destination: z.string().nullish(),
   }),
 );
-
 
 export class BtcpayBackend implements LightningBackend {
   readonly kind = 'btcpay' as const;

@@ -8,7 +8,7 @@ import { lnaddressSpec } from './lnaddress.js';
 import { lnbitsSpec } from './lnbits.js';
 import { lndSpec } from './lnd.js';
 
-export type ConfigurableKind = 'lnbits' | 'lnd' | 'btcpay' | 'lnaddress';
+type ConfigurableKind = 'lnbits' | 'lnd' | 'btcpay' | 'lnaddress';
 
 export const BACKEND_SPECS: Partial<Record<ConfigurableKind, BackendSpec>> = {
   btcpay: btcpaySpec,

@@ -11,10 +11,7 @@ import { httpJson } from './http.js';
 import { checkInvoice, decodeInvoice, provenPreimage } from './invoice-check.js';
 
 /** Wallets fetch the payRequest and then the callback: one remote fetch serves both. */
-export const PAY_PARAMS_CACHE_MS = 60_000;
-
-/** BOLT 11: an invoice without an `x` field expires after an hour. */
-
+const PAY_PARAMS_CACHE_MS = 60_000;
 
 /** The remote LUD-06 payRequest, as validated. */
 interface RemotePayRequest extends RemotePayParams {
@@ -22,7 +19,7 @@ interface RemotePayRequest extends RemotePayParams {
 }
 
 /** Hosts reached over plain http: loopback (tests, LANs) and Tor onion services; all else is https. */
-export function plainHttpAllowed(host: string): boolean {
+function plainHttpAllowed(host: string): boolean {
   const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : (host.split(':')[0] ?? '');
   const name = hostname.toLowerCase();
   return name === 'localhost' || name === '127.0.0.1' || name === '[::1]' || name.endsWith('.onion');
@@ -50,7 +47,6 @@ export function withQuery(callback: string, params: Record<string, string>): str
   return `${base}${sep}${query}`;
 }
 
-
 const isMsat = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
 
 export interface LnAddressOptions {
@@ -67,8 +63,6 @@ export class LnAddressBackend implements LightningBackend {
   private readonly cacheMs: number;
   private cached: { at: number; value: RemotePayRequest } | undefined;
   private inflight: Promise<RemotePayRequest> | undefined;
-  /** Expiry of the invoices made here, to tell "unknown after it expired" (dead) from "unknown yet". */
-  private readonly expiries = new Map<string, number>();
 
   constructor(address: string | null, options: LnAddressOptions) {
     this.address = address;
@@ -101,8 +95,7 @@ export class LnAddressBackend implements LightningBackend {
     if (typeof pr !== 'string') throw new BackendError('lnaddress', `${domain} answered the callback without an invoice (pr)`, { transient: false });
     // Never hand out an invoice a validating wallet rejects (LUD-06: amount and description hash).
     const invoice = checkInvoice('lnaddress', pr, request, domain);
-    const expiresAtMs = Date.parse(invoice.expiresAt);
-    if (expiresAtMs <= Date.now()) throw new BackendError('lnaddress', `${domain} made an invoice that has already expired`, { transient: false });
+    if (Date.parse(invoice.expiresAt) <= Date.now()) throw new BackendError('lnaddress', `${domain} made an invoice that has already expired`, { transient: false });
     // LUD-21: without a verify URL we could never tell the machine it was paid.
     const verify = answer['verify'];
     if (verify === undefined || verify === null || verify === '') {
@@ -111,7 +104,6 @@ export class LnAddressBackend implements LightningBackend {
     if (typeof verify !== 'string' || !serviceUrl(verify)) {
       throw new BackendError('lnaddress', `${domain} answered a verify URL that is not a valid https URL`, { transient: false });
     }
-    this.expiries.set(invoice.paymentHash, expiresAtMs);
     return { paymentHash: invoice.paymentHash, pr, expiresAt: invoice.expiresAt, ref: verify };
   }
 
@@ -121,9 +113,9 @@ export class LnAddressBackend implements LightningBackend {
     const host = new URL(ref).host;
     const { status, body } = await httpJson<Record<string, unknown> | undefined>('lnaddress', ref, { timeoutMs: this.timeoutMs });
     const answer = body && typeof body === 'object' ? body : {};
-    const expiry = this.expiries.get(paymentHash);
-    const unknown = (): InvoiceState => ({ settled: false, preimage: null, dead: expiry !== undefined && expiry <= Date.now() });
-    if (status === 404 || answer['status'] === 'ERROR') return unknown();
+    // Unknown there (not yet, or no longer): unpaid. Settlement expires the payment itself once its
+    // invoice runs out, so this need not tell "gone after expiry" from "not known yet".
+    if (status === 404 || answer['status'] === 'ERROR') return { settled: false, preimage: null, dead: false };
     if (status < 200 || status >= 300) {
       throw new BackendError('lnaddress', `${host} answered verify with HTTP ${status}`, { transient: status >= 500 || status === 429 });
     }
@@ -135,10 +127,7 @@ export class LnAddressBackend implements LightningBackend {
       throw new BackendError('lnaddress', `${host} answered verify for another invoice`, { transient: false });
     }
     const preimage = answer['settled'] === true ? provenPreimage(answer['preimage'], paymentHash) : null;
-    if (preimage !== null) {
-      this.expiries.delete(paymentHash);
-      return { settled: true, preimage, dead: false };
-    }
+    if (preimage !== null) return { settled: true, preimage, dead: false };
     // Not settled, or a claim we cannot check: it settles only when a real preimage comes.
     return { settled: false, preimage: null, dead: !answer['settled'] && Date.parse(invoice.expiresAt) <= Date.now() };
   }

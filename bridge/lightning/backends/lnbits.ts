@@ -28,7 +28,6 @@ export const lnbitsSecrets = z.strictObject({
 export type LnbitsSettings = z.infer<typeof lnbitsSettings>;
 export type LnbitsSecrets = z.infer<typeof lnbitsSecrets>;
 
-
 /** `POST /api/v1/payments` (out: false): 1.x answers 201 with a Payment (`bolt11`, `payment_request`); 0.x `{payment_hash, payment_request, checking_id}`. */
 const created = z.looseObject({
   payment_hash: z.string().regex(HEX32),

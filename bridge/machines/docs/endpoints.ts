@@ -205,7 +205,7 @@ const CORE_ENDPOINTS: Endpoint[] = [
     body: input('CreateEventRequest', req.createEventBody, {
       type: 'paid, action, error or custom.',
       asset_id: 'Optional id of one of your assets the event is about. May be null.',
-      external_id: 'Optional idempotency id, 1-128 printable characters, unique per account. May be null.',
+      external_id: 'Optional idempotency id, 1-128 printable characters, unique per account. May be null. Ids starting with lightning: or x402: are reserved for the events the bridge records itself (400 invalid_body).',
       data: 'Optional free-form JSON object, at most 16,384 bytes serialised. May be null.',
     }, { type: 'action', asset_id: EXAMPLE.assetId, external_id: 'brew-2025-01-31-0001', data: { cups: 1 } }),
     response: ok(201, 'Event', 'The stored event', exEvent),

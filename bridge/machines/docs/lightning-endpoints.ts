@@ -5,30 +5,13 @@
  * guide (`guide-lnurl.ts`), not here.
  */
 import { z } from 'zod';
+import { btcpayWebhookBody } from '../../lightning/btcpay-webhook.js';
 import { encodeLnurl, lnurlpUri } from '../../lightning/lnurl.js';
+import { checkoutBody } from '../../lightning/routes.js';
 import { linkBody, paymentsQuery } from '../../lightning/schemas.js';
 import { BACKEND_KINDS } from '../../lightning/types.js';
-import { MAX_PRICE_SATS } from '../schemas.js';
 import { input, ok, pageFields, type Endpoint } from './catalogue.js';
 import { EXAMPLE } from './records.js';
-
-// lightning/routes.ts and lightning/btcpay-webhook.ts do not export the schemas they validate these
-// bodies with: these mirror them. Import theirs instead once they are exported.
-const checkoutBody = z.strictObject({
-  amount_sats: z.int().min(1).max(MAX_PRICE_SATS).optional(),
-  redirect_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000).optional(),
-});
-
-/** A BTCPay Greenfield webhook delivery: the fields the bridge reads; each event type carries more. */
-const btcpayWebhookBody = z.looseObject({
-  deliveryId: z.string().min(1).max(200),
-  type: z.string().min(1).max(100),
-  storeId: z.string().min(1).max(200),
-  invoiceId: z.string().max(200).nullish(),
-  isRedelivery: z.boolean().nullish(),
-  originalDeliveryId: z.string().max(200).nullish(),
-  metadata: z.looseObject({ orderId: z.unknown() }).nullish(),
-});
 
 /** `PUT /api/v1/accounts/me/wallet` is validated per backend kind in `Wallets.set`; this is its common part. */
 const walletBody = z.looseObject({ backend: z.enum(BACKEND_KINDS) });
