@@ -1,46 +1,30 @@
 import { connect as netConnect, createServer, type Server } from 'node:net';
 import mqttPacket from 'mqtt-packet';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Broker } from '../../broker/broker.js';
 import { createLogger } from '../../bridge/log.js';
 import { startBridge, type TestBridge } from '../helpers/bridge.js';
+import { connectMqtt, type TestClient } from '../helpers/mqtt.js';
+import { connackCode, subackCode } from '../helpers/mqtt-probe.js';
+import { until } from '../helpers/receiver.js';
 
 let t: TestBridge;
 let url: string;
-const clients: MqttClient[] = [];
+const clients: TestClient[] = [];
 beforeAll(async () => {
   t = await startBridge();
   url = `mqtt://127.0.0.1:${t.info.mqttPort}`;
 });
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await Promise.all(clients.map((c) => c.end()));
   await t.close();
 });
 
-/** Resolve with the CONNACK outcome: 'connected' or the refusal's return code. */
-function tryConnect(options: mqtt.IClientOptions): Promise<'connected' | number> {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 3000, protocolVersion: 4, ...options });
-    clients.push(client);
-    client.once('connect', () => resolve('connected'));
-    client.once('error', (err) => resolve((err as Error & { code?: number }).code ?? -1));
-  });
-}
-
 /** SUBACK return codes for each filter (128 = refused), one SUBSCRIBE per filter. */
-async function granted(client: MqttClient, filters: string[]): Promise<number[]> {
-  const out: number[] = [];
-  for (const filter of filters) {
-    out.push(
-      await new Promise<number>((resolve) =>
-        client.subscribe(filter, { qos: 1 }, (err, grants) => {
-          const packet = (err as (Error & { packet?: { granted?: number[] } }) | null)?.packet;
-          resolve(packet?.granted?.[0] ?? grants?.[0]?.qos ?? -1);
-        }),
-      ),
-    );
-  }
+async function granted(client: MqttClient, filters: string[]): Promise<(number | 'closed')[]> {
+  const out: (number | 'closed')[] = [];
+  for (const filter of filters) out.push(await subackCode(client, filter));
   return out;
 }
 
@@ -52,30 +36,31 @@ function refusedPublish(client: MqttClient, topic: string): Promise<void> {
   });
 }
 
-async function connect(username: string, password: string): Promise<MqttClient> {
-  const client = await mqtt.connectAsync(url, { username, password, reconnectPeriod: 0, protocolVersion: 4 });
+/** Log in (closed after the file's tests). */
+async function connect(username: string, password: string): Promise<TestClient> {
+  const client = await connectMqtt(url, { username, password });
   clients.push(client);
   return client;
 }
 
 describe('embedded broker authentication', () => {
   it('refuses anonymous clients with CONNACK 5 (not authorised)', async () => {
-    expect(await tryConnect({})).toBe(5);
+    expect(await connackCode(url, {})).toBe(5);
   });
 
   it('refuses a wrong key, an unknown user and another account’s key with CONNACK 4', async () => {
     const a = await t.signup('mqtt-a');
     const b = await t.signup('mqtt-b');
-    expect(await tryConnect({ username: a.userId, password: 'lib_' + '0'.repeat(64) })).toBe(4);
-    expect(await tryConnect({ username: 'nobody', password: a.key })).toBe(4);
-    expect(await tryConnect({ username: a.userId, password: b.key })).toBe(4);
-    expect(await tryConnect({ username: a.userId, password: a.key })).toBe('connected');
+    expect(await connackCode(url, { username: a.userId, password: 'lib_' + '0'.repeat(64) })).toBe(4);
+    expect(await connackCode(url, { username: 'nobody', password: a.key })).toBe(4);
+    expect(await connackCode(url, { username: a.userId, password: b.key })).toBe(4);
+    expect(await connackCode(url, { username: a.userId, password: a.key })).toBe('connected');
   });
 
   it('refuses a rotated key', async () => {
     const a = await t.signup('mqtt-rotor');
     await t.request('POST', '/api/v1/accounts/me/rotate-key', { token: a.key });
-    expect(await tryConnect({ username: a.userId, password: a.key })).toBe(4);
+    expect(await connackCode(url, { username: a.userId, password: a.key })).toBe(4);
   });
 });
 
@@ -86,7 +71,7 @@ describe('embedded broker access control', () => {
     const ca = await connect(a.userId, a.key);
     const cb = await connect(b.userId, b.key);
 
-    const codes = await granted(ca, [
+    const codes = await granted(ca.client, [
       `paywire/${a.userId}/#`,
       `paywire/${b.userId}/#`,
       'paywire/+/x/payment',
@@ -98,13 +83,12 @@ describe('embedded broker access control', () => {
     ]);
     expect(codes).toEqual([1, 128, 128, 128, 128, 128, 128, 128]);
 
-    const received: string[] = [];
-    ca.on('message', (topic) => received.push(topic));
     // b publishing into a's subtree is refused (and b is disconnected); a publishing into its own arrives.
-    await refusedPublish(cb, `paywire/${a.userId}/asset/action`);
-    await ca.publishAsync(`paywire/${a.userId}/asset/action`, '{}', { qos: 1 });
-    await new Promise((r) => setTimeout(r, 200));
-    expect(received).toEqual([`paywire/${a.userId}/asset/action`]);
+    await refusedPublish(cb.client, `paywire/${a.userId}/asset/action`);
+    await ca.client.publishAsync(`paywire/${a.userId}/asset/action`, '{"from":"a"}', { qos: 1 });
+    await until(() => ca.received.length > 0, 5000, "a's own message");
+    await new Promise((r) => setTimeout(r, 200)); // room for b's, had it been let through
+    expect(ca.received.map((m) => [m.topic, m.payload])).toEqual([[`paywire/${a.userId}/asset/action`, '{"from":"a"}']]);
   });
 
   it('never lets a client write $SYS, and lets read-only keys subscribe but not publish', async () => {
@@ -112,18 +96,17 @@ describe('embedded broker access control', () => {
     const ro = (await t.request('POST', '/api/v1/accounts/me/keys', { token: a.key, body: { scope: 'read' } })).body.api_key;
     const full = await connect(a.userId, a.key);
     const reader = await connect(a.userId, ro);
-    const got: string[] = [];
-    await full.subscribeAsync(`paywire/${a.userId}/#`, { qos: 1 });
-    full.on('message', (topic) => got.push(topic));
-    expect(await granted(reader, [`paywire/${a.userId}/#`])).toEqual([1]);
+    await full.client.subscribeAsync(`paywire/${a.userId}/#`, { qos: 1 });
+    expect(await granted(reader.client, [`paywire/${a.userId}/#`])).toEqual([1]);
 
-    await refusedPublish(reader, `paywire/${a.userId}/asset/action`);
+    await refusedPublish(reader.client, `paywire/${a.userId}/asset/action`);
     const writer = await connect(a.userId, a.key);
-    await refusedPublish(writer, '$SYS/broker/fake');
+    await refusedPublish(writer.client, '$SYS/broker/fake');
     const again = await connect(a.userId, a.key);
-    await again.publishAsync(`paywire/${a.userId}/machine/status`, 'online', { qos: 1 });
-    await new Promise((r) => setTimeout(r, 200));
-    expect(got).toEqual([`paywire/${a.userId}/machine/status`]);
+    await again.client.publishAsync(`paywire/${a.userId}/machine/status`, 'online', { qos: 1 });
+    await until(() => full.received.length > 0, 5000, 'the full key\'s message');
+    await new Promise((r) => setTimeout(r, 200)); // room for the reader's, had it been let through
+    expect(full.received.map((m) => m.topic)).toEqual([`paywire/${a.userId}/machine/status`]);
   });
 });
 
@@ -174,13 +157,7 @@ describe('packet size limit', () => {
     // Closed on the header, not after the keepalive (45 s) or a 10 MiB read.
     expect(at - started).toBeLessThan(10_000);
     // The broker still serves others.
-    const ok = await connect_(a.userId, a.key);
-    expect(ok.connected).toBe(true);
+    const ok = await connect(a.userId, a.key);
+    expect(ok.client.connected).toBe(true);
   });
 });
-
-async function connect_(username: string, password: string) {
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${t.info.mqttPort}`, { username, password, reconnectPeriod: 0, protocolVersion: 4 });
-  clients.push(c);
-  return c;
-}

