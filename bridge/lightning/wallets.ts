@@ -51,6 +51,7 @@ interface Built {
 }
 
 export class Wallets {
+  private serverVersion: string | undefined;
   private readonly options: WalletsOptions;
   private readonly built = new Map<string, Built>();
   private listener: SettledListener | undefined;
@@ -93,14 +94,15 @@ export class Wallets {
   }
 
   /**
-   * Which wallet configuration makes this account's invoices now. Stored on each payment: an invoice
-   * can only be looked up by the wallet that made it, not by one the account switched to since.
+   * Which wallet makes this account's invoices now: its kind and its settings (the server, the store),
+   * not its secrets. Stored on each payment: an invoice can only be looked up at the wallet that made
+   * it, not at one the account switched to since; saving the same wallet again, or with a rotated key,
+   * keeps its pending invoices.
    */
   async versionFor(userId: string): Promise<string> {
     const wallet = await this.options.store.getWallet(userId);
-    if (wallet) return `account:${wallet.updated}`;
-    const d = this.options.serverDefault;
-    return `server:${createHash('sha256').update(JSON.stringify([d.kind, d.settings])).digest('hex').slice(0, 16)}`;
+    if (wallet) return `account:${walletIdentity(wallet.backend, wallet.settings)}`;
+    return (this.serverVersion ??= `server:${walletIdentity(this.options.serverDefault.kind, this.options.serverDefault.settings)}`);
   }
 
   async view(userId: string): Promise<WalletView> {
@@ -211,4 +213,10 @@ export class Wallets {
 
 function pick(source: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   return Object.fromEntries(keys.filter((k) => k in source).map((k) => [k, source[k]]));
+}
+
+/** A short digest of a wallet's kind and settings, whatever order the settings were given in. */
+function walletIdentity(kind: string, settings: Record<string, string>): string {
+  const sorted = Object.keys(settings).sort().map((k) => [k, settings[k]]);
+  return createHash('sha256').update(JSON.stringify([kind, sorted])).digest('hex').slice(0, 16);
 }

@@ -369,6 +369,30 @@ describe('LNbits as an account\'s own wallet', () => {
     expect(fake.requests.slice(before).filter((r) => r.method === 'POST')).toHaveLength(1);
   });
 
+  it('keeps a pending invoice when the same wallet is saved again, and looks it up at the old one no more once the wallet moves', async () => {
+    const { key, assetId, link } = await machine(t);
+    const wallet = { backend: 'lnbits', url: fake.url, invoice_key: fake.invoiceKey };
+    expect((await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: wallet })).status).toBe(200);
+    const payments = async () => (await t.request('GET', `/api/v1/assets/${assetId}/payments`, { token: key })).body.payments as { payment_hash: string; status: string }[];
+    const invoiceHash = async () => new Invoice({ pr: ((await (await fetch(`${link.url}/callback?amount=21000`)).json()) as { pr: string }).pr }).paymentHash;
+
+    // Saved again, settings given in another order (as after rotating the invoice key): the same wallet.
+    const kept = await invoiceHash();
+    expect((await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { invoice_key: fake.invoiceKey, url: fake.url, backend: 'lnbits' } })).status).toBe(200);
+    fake.markPaid(kept);
+    await until(async () => (await payments()).find((p) => p.payment_hash === kept && p.status === 'settled'), 5000, 'the payment to settle');
+
+    // Moved to another server: the invoice made at the first is not looked up at the second.
+    const moved = await invoiceHash();
+    const lookups = () => fake.requests.filter((r) => r.method === 'GET' && r.path.includes(moved)).length;
+    expect((await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { ...wallet, url: `${fake.url}/elsewhere` } })).status).toBe(200);
+    const before = lookups();
+    fake.markPaid(moved);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(lookups()).toBe(before);
+    expect((await payments()).find((p) => p.payment_hash === moved)?.status).toBe('pending');
+  });
+
   it('answers 503 when the account\'s LNbits refuses its key, and stores nothing', async () => {
     const { key, assetId, link } = await machine(t);
     await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { backend: 'lnbits', url: fake.url, invoice_key: 'revoked-key' } });
