@@ -218,7 +218,7 @@ export class Bridge {
     const machinesRoutes = [
       docsRoutes(config),
       lightningRoutes(deps, { links, wallets, settlement, dev, adminTokenSha256: secrets.adminTokenSha256 }),
-      btcpayWebhookRoutes({ store: lightningStore, machines: store, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) }),
+      btcpayWebhookRoutes({ store: lightningStore, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) }),
       deviceRoutes(deps, { credentials, dispatcher, states, urls, mqttPort: () => broker?.port }),
     ];
     const app = createApp(

@@ -13,16 +13,15 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { validate } from '../http/validate.js';
-import type { MachinesStore } from '../machines/store.js';
 import type { Settlement } from './settlement.js';
 import type { LightningStore } from './store.js';
+import type { PaymentRecord } from './types.js';
 import type { Wallets } from './wallets.js';
 
 export const BTCPAY_WEBHOOK_PATH = '/api/public/lightning/btcpay/webhook';
 
 export interface BtcpayWebhookDeps {
   store: LightningStore;
-  machines: MachinesStore;
   wallets: Wallets;
   settlement: Settlement;
   log: Logger;
@@ -114,22 +113,18 @@ class BtcpayWebhook {
     if (owner === undefined || !signers.includes(owner)) return { ok: true, ignored: true };
     if (payment.status === 'settled') return { ok: true, settled: true, payment_id: payment.payment_id };
 
-    const account = await this.deps.machines.getAccount(payment.user_id);
-    if (!account) return { ok: true, ignored: true };
-    const backend = await this.deps.wallets.backendFor(account);
-    if (backend.kind !== 'btcpay') return { ok: true, ignored: true };
-    let settled: boolean;
+    let after: PaymentRecord;
     try {
-      // The webhook says what happened; BTCPay's API says whether it is true.
-      settled = (await backend.lookupInvoice(payment.payment_hash, payment.backend_ref)).settled;
+      // The webhook says what happened; BTCPay's API says whether it is true: the same look-up the
+      // poll makes, at the wallet that made the invoice.
+      after = await this.deps.settlement.refresh(payment, 0);
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message, storeId, invoiceId }, 'could not re-check a BTCPay invoice');
       // Not 2xx: BTCPay delivers again later.
       throw new AppError(503, 'backend_unavailable', 'Could not re-check the invoice at BTCPay; deliver again later');
     }
-    if (!settled) return { ok: true, settled: false, payment_id: payment.payment_id };
-    const outcome = await this.deps.settlement.settle(payment.payment_hash, null);
-    if (outcome.newly) this.deps.log.info({ paymentId: payment.payment_id, storeId, invoiceId, type: event.type }, 'settled by a BTCPay webhook');
+    if (after.status !== 'settled') return { ok: true, settled: false, payment_id: payment.payment_id };
+    this.deps.log.info({ paymentId: payment.payment_id, storeId, invoiceId, type: event.type }, 'settled by a BTCPay webhook');
     return { ok: true, settled: true, payment_id: payment.payment_id };
   }
 
