@@ -5,6 +5,7 @@
  * asset that is not the account's is ignored; a QoS 0 flood is cut by the per-credential rate limit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { startBridge, type TestBridge } from '../helpers/bridge.js';
 import { allEvents, createMachine, type EventView, type Machine } from '../helpers/machine.js';
 import { connectMqtt, type TestClient } from '../helpers/mqtt.js';
@@ -182,6 +183,19 @@ describe('bad payloads on the topics the bridge reads', () => {
     // Nothing of the oversized packets reached the bridge: no error event, no test vend.
     expect((await allEvents(m)).map((e) => [e.type, e.external_id])).toEqual([['action', 'after-oversized']]);
     expect(back.on(m.topic('action/set'))).toEqual([]);
+  });
+
+  it('a WebSocket frame over the packet limit is refused before it is buffered, without logging in (close 1009)', async () => {
+    // Anyone can open the WebSocket: its frames are capped near the 64 KiB MQTT packet limit, so an
+    // anonymous client cannot make the server hold a large frame.
+    const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/mqtt`, 'mqtt');
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(Buffer.alloc(200 * 1024, 0x30));
+    expect(await closed).toBe(1009);
   });
 
   it('caps error events at 10 per asset per minute, per asset, and still stores valid messages', async () => {
