@@ -22,6 +22,40 @@ export type Send =
     }
   | { via: 'socket'; bytes: string | Buffer; halfClose?: boolean };
 
+/** What a case needs of an endpoint to send it a body. */
+export interface BodyTarget<F> {
+  method: string;
+  path: (fx: F) => string;
+  token?: (fx: F) => string;
+}
+
+/** A `fetch` send of `body` (JSON-encoded, or raw text/bytes) to the endpoint, with its token. */
+export function bodySend<F>(
+  ep: BodyTarget<F>,
+  fx: F,
+  body: { json: unknown } | { raw: string | Uint8Array },
+  headers?: Record<string, string>,
+  noContentType = false,
+): Send {
+  const send: Send = { via: 'fetch', method: ep.method, path: ep.path(fx) };
+  if ('json' in body) send.json = body.json;
+  else send.raw = body.raw;
+  if (ep.token) send.token = ep.token(fx);
+  if (headers) send.headers = headers;
+  if (noContentType) send.noContentType = true;
+  return send;
+}
+
+/** The endpoint's valid body with a `__proto__` member first. */
+export function withProto(valid: Record<string, unknown>): string {
+  const rest = JSON.stringify(valid).slice(1);
+  const proto = '"__proto__":{"pwned_by_malformed_test":true}';
+  return rest === '}' ? `{${proto}}` : `{${proto},${rest}`;
+}
+
+/** `v` with single instead of double quotes (a made-up member when `v` has no strings). */
+export const singleQuoted = (v: string): string => (v.includes('"') ? v.replaceAll('"', "'") : "{'x':'y'}");
+
 /** How long a case may go unanswered before it counts as a hang. */
 export const REQUEST_TIMEOUT_MS = 5_000;
 

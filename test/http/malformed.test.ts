@@ -14,7 +14,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSecrets } from '../../bridge/secrets.js';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
-import { describeOutcome, pool, REQUEST_TIMEOUT_MS, sendFetch, sendSocket, type Outcome, type Send } from '../helpers/http-probe.js';
+import { bodySend, describeOutcome, pool, REQUEST_TIMEOUT_MS, sendFetch, sendSocket, singleQuoted, withProto, type Outcome, type Send } from '../helpers/http-probe.js';
 
 // ---------------------------------------------------------------------------------------------
 // Cases
@@ -237,32 +237,6 @@ const BODY_ENDPOINTS: BodyEndpoint[] = [
     requiresFields: false,
   },
 ];
-
-function bodySend(
-  ep: BodyEndpoint,
-  fx: Fixture,
-  body: { json: unknown } | { raw: string | Uint8Array },
-  headers?: Record<string, string>,
-  noContentType = false,
-): Send {
-  const send: Send = { via: 'fetch', method: ep.method, path: ep.path(fx) };
-  if ('json' in body) send.json = body.json;
-  else send.raw = body.raw;
-  if (ep.token) send.token = ep.token(fx);
-  if (headers) send.headers = headers;
-  if (noContentType) send.noContentType = true;
-  return send;
-}
-
-/** The endpoint's valid body with a `__proto__` member first. */
-function withProto(valid: Record<string, unknown>): string {
-  const rest = JSON.stringify(valid).slice(1);
-  const proto = '"__proto__":{"pwned_by_malformed_test":true}';
-  return rest === '}' ? `{${proto}}` : `{${proto},${rest}`;
-}
-
-/** `v` with single instead of double quotes (a made-up member when `v` has no strings). */
-const singleQuoted = (v: string): string => (v.includes('"') ? v.replaceAll('"', "'") : "{'x':'y'}");
 
 /** Raw JSON text: malformed syntax, refused with 400 invalid_json. */
 const SYNTAX_ERRORS: [string, (valid: string) => string][] = [
