@@ -34,6 +34,8 @@ import { AssetsService } from './machines/assets.js';
 import { AuthService } from './machines/auth.js';
 import { EventLog } from './machines/event-log.js';
 import { machinesFamily } from './machines/family.js';
+import { Metrics } from './metrics.js';
+import { metricsFamily } from './http/metrics-family.js';
 import { docsRoutes } from './machines/routes/docs.js';
 import type { MachinesDeps } from './machines/routes/shared.js';
 import { WebhooksService } from './machines/webhooks.js';
@@ -77,6 +79,7 @@ interface Running {
   sender: WebhookSender;
   settlement: Settlement;
   bus: EventBus;
+  metrics: Metrics;
 }
 
 export class Bridge {
@@ -109,6 +112,8 @@ export class Bridge {
     const lightningStore = new JournalLightningStore(journal, store);
     const devicesStore = new JournalDevicesStore(journal);
     await journal.open();
+
+    const metrics = new Metrics();
 
     // Machine payments.
     const bus = new EventBus(log.child({ component: 'bus' }));
@@ -232,6 +237,7 @@ export class Bridge {
           middleware: lnurlFamily({ ...lnurl, callbackLimiter: new RateLimiter(config.lnurlCallbacksPerMinute, 60_000) }),
         },
         { name: 'lightning-address', prefix: '/.well-known/lnurlp', middleware: lightningAddressFamily(lnurl) },
+        { name: 'metrics', prefix: '/metrics', middleware: metricsFamily(metrics, { adminTokenSha256: secrets.adminTokenSha256, bodyLimitBytes: limit, log }) },
       ],
       { trustProxy: config.trustProxy },
     );
@@ -241,7 +247,7 @@ export class Bridge {
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
-    this.running = { journal, server, broker, dispatcher, homeAssistant, sender, settlement, bus };
+    this.running = { journal, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics };
     try {
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
@@ -276,6 +282,12 @@ export class Bridge {
   get bus(): EventBus {
     if (!this.running) throw new Error('bridge is not running');
     return this.running.bus;
+  }
+
+  /** The running bridge's metrics registry (tests read the counters directly). */
+  get metrics(): Metrics {
+    if (!this.running) throw new Error('bridge is not running');
+    return this.running.metrics;
   }
 
   /** Stop in reverse order: no new requests, let in-flight ones finish, then the store. */
