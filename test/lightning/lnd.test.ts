@@ -159,6 +159,55 @@ describe('LndBackend against a fake LND', () => {
     expect(await backend.lookupInvoice('e'.repeat(64))).toEqual({ settled: false, preimage: null, dead: true });
   });
 
+  it('counts an invoice dead only on LND\'s own "unable to locate invoice", and asks a node without the v2 lookup by v1', async () => {
+    // Built without invoicesrpc (or older than 0.14): /v2/invoices/lookup is the gateway's 404 "Not Found".
+    const node = await FakeLnd.start();
+    try {
+      node.build = 'no-invoicesrpc';
+      const client = backendFor(node);
+      const created = await client.createInvoice(invoiceRequest());
+      expect(await client.lookupInvoice(created.paymentHash)).toEqual({ settled: false, preimage: null, dead: false });
+      expect(node.requests.slice(-2).map((r) => r.path)).toEqual([
+        `/v2/invoices/lookup?payment_hash=${b64url(created.paymentHash)}`,
+        `/v1/invoice/${created.paymentHash}`,
+      ]);
+      node.markPaid(created.paymentHash);
+      expect(await client.lookupInvoice(created.paymentHash)).toEqual({ settled: true, preimage: node.invoices.get(created.paymentHash)?.preimage, dead: false });
+      // The node's route is remembered: v1 straight away.
+      expect(node.requests.at(-1)?.path).toBe(`/v1/invoice/${created.paymentHash}`);
+      expect(await client.lookupInvoice('e'.repeat(64))).toEqual({ settled: false, preimage: null, dead: true });
+
+      // An older LND answers an unknown hash with its plain error: HTTP 500, code 2.
+      node.build = 'old';
+      expect(await client.lookupInvoice('d'.repeat(64))).toEqual({ settled: false, preimage: null, dead: true });
+      expect((await client.lookupInvoice(created.paymentHash)).settled).toBe(true);
+      expect(node.problems).toEqual([]);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('never calls an invoice dead on a 404 that is not LND\'s own answer', async () => {
+    const created = await backend.createInvoice(invoiceRequest());
+    // Neither route exists behind this URL (not LND's REST address): both answer the gateway's 404.
+    fake.failure = { status: 404, body: { code: 5, message: 'Not Found', details: [] } };
+    const err = await backendError(backendFor(fake).lookupInvoice(created.paymentHash));
+    expect(err.transient).toBe(false);
+    expect(err.message).toMatch(/no invoice lookup.*\/v2\/invoices\/lookup.*\/v1\/invoice/);
+    // Any other 404 is a fault to report, not a verdict.
+    fake.failure = { status: 404, body: { code: 5, message: 'no such thing', details: [] } };
+    await backendError(backend.lookupInvoice(created.paymentHash));
+  });
+
+  it('treats LND\'s refusal of a valid request (HTTP 500, code 2) as permanent', async () => {
+    const err = await backendError(backend.createInvoice(invoiceRequest({ expirySeconds: 366 * 24 * 3600 })));
+    expect(err.transient).toBe(false);
+    expect(err.message).toMatch(/refused to create an invoice \(HTTP 500: expiry of 31622400 seconds greater than max expiry/);
+    // Not ready yet is not a refusal.
+    fake.failure = { status: 500, body: { code: 2, message: 'waiting to start, RPC services not available', details: [] } };
+    expect((await backendError(backend.createInvoice(invoiceRequest()))).transient).toBe(true);
+  });
+
   it('sees an invoice LND cancelled when it ran out as dead', async () => {
     // LND counts from creation_date in whole seconds: an invoice of 1 s can run out a moment after it
     // is made, so give it 2 s to be seen open first.
@@ -311,6 +360,54 @@ describe('the LND invoice stream (watch)', () => {
     }
   });
 
+  it('keeps a quiet stream open: LND sends no headers until the first event', async () => {
+    const from = fake.subscriptions.length;
+    const { backend, pushed, stop } = watching({ reconnectMinMs: 50, reconnectMaxMs: 200, streamConnectTimeoutMs: 300 });
+    try {
+      await until(() => fake.subscriptions.length === from + 1 && fake.openStreams === 1, 2000, 'the stream');
+      // Nothing happens on the node for several times the connect timeout: the stream stays.
+      await sleep(1500);
+      expect(fake.subscriptions).toHaveLength(from + 1);
+      expect(fake.openStreams).toBe(1);
+      const created = await backend.createInvoice(invoiceRequest());
+      fake.markPaid(created.paymentHash);
+      await until(() => pushed.length === 1, 2000, 'the push');
+      expect(fake.subscriptions).toHaveLength(from + 1);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('opens no stream to a node that does not answer', async () => {
+    fake.failure = 'hang';
+    const from = fake.subscriptions.length;
+    const { stop } = watching({ reconnectMinMs: 50, reconnectMaxMs: 100, streamConnectTimeoutMs: 200 });
+    try {
+      await sleep(800);
+      expect(fake.subscriptions).toHaveLength(from);
+      fake.failure = undefined;
+      await until(() => fake.subscriptions.length === from + 1, 2000, 'the stream once the node answers');
+    } finally {
+      fake.failure = undefined;
+      await stop();
+    }
+  });
+
+  it('stops at once even while asking a silent node whether it answers', async () => {
+    fake.failure = 'hang';
+    const before = fake.requests.length;
+    const { stop } = watching({ reconnectMinMs: 50, streamConnectTimeoutMs: 60_000 });
+    try {
+      await until(() => fake.requests.slice(before).some((r) => r.path.startsWith('/v2/invoices/lookup')), 2000, 'the question');
+      const started = Date.now();
+      await stop();
+      // Not after the 60 s the question may take.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      fake.failure = undefined;
+    }
+  });
+
   it('backs off, doubling up to the maximum, while the stream cannot be opened', async () => {
     fake.streamFailure = { status: 503 };
     const from = fake.subscriptions.length;
@@ -358,7 +455,7 @@ describe('the LND invoice stream (watch)', () => {
     await until(() => fake.subscriptions.length > 0, 2000, 'a connection attempt');
     const started = Date.now();
     await stop();
-    // Not after the 60 s connect timeout.
+    // The stream waits for its headers without a limit: stop() must not.
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

@@ -1,9 +1,12 @@
 /**
  * The LND backend, over LND's REST proxy (`Grpc-Metadata-macaroon: <hex>`, an invoice macaroon is
- * enough): `POST /v1/invoices` with the metadata's `description_hash`, `GET /v2/invoices/lookup`, and
- * the invoice stream `GET /v1/invoices/subscribe` to push settlements as they happen (polling still
- * runs beside it). A node with a self-signed certificate is trusted through its `tls.cert` (PEM).
- * Ref: https://lightning.engineering/api-docs/api/lnd/
+ * enough): `POST /v1/invoices` with the metadata's `description_hash`, `GET /v2/invoices/lookup`
+ * (or `GET /v1/invoice/{r_hash_str}` on a node without it), and the invoice stream
+ * `GET /v1/invoices/subscribe` to push settlements as they happen (polling still runs beside it). A
+ * node with a self-signed certificate is trusted through its `tls.cert` (PEM).
+ * Ref: https://lightning.engineering/api-docs/api/lnd/ ; checked against lnd master (grpc-gateway v2):
+ * `rpcserver.go`, `lnrpc/invoicesrpc/invoices_server.go`, `lnrpc/lightning.pb.gw.go`,
+ * `invoices/invoiceregistry.go`, and grpc-gateway `runtime/errors.go`.
  */
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
@@ -57,11 +60,24 @@ export interface LndOptions {
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   /**
-   * How long to wait for the stream's response headers. LND's REST proxy may send them only with
-   * the first invoice event, so this is long; a stream that was open this long counts as healthy.
+   * How long the node may take to answer before the invoice stream is (re)opened (default: the
+   * request timeout). The stream itself has no deadline: LND's REST gateway sends its response
+   * headers only with the first invoice event, so a quiet node's stream has none for as long as
+   * nothing happens, and that is healthy. Reachability is asked first instead, with one lookup.
    */
   streamConnectTimeoutMs?: number;
 }
+
+/**
+ * grpc-gateway's server-stream handlers call `stream.Header()` before writing any HTTP response
+ * (lnd `lnrpc/lightning.pb.gw.go`, `request_Lightning_SubscribeInvoices_0`), and gRPC sends headers
+ * with the first message: no invoice event, no headers. The stream waits for them without a limit
+ * (the longest a Node timer takes); the node's reachability was checked just before.
+ */
+const STREAM_HEADERS_WAIT_MS = 2_147_483_647;
+
+/** The all-zero payment hash: looked up to learn whether the node answers, and by which route. */
+const ZERO_HASH = '0'.repeat(64);
 
 const INT = z.union([z.string().regex(/^\d{1,20}$/), z.number().int().nonnegative()]);
 
@@ -84,6 +100,30 @@ const streamLine = z.looseObject({ result: invoice.optional(), error: z.unknown(
 /** grpc-gateway error body (google.rpc.Status). */
 const status = z.looseObject({ code: z.number().optional(), message: z.string().optional() });
 
+/**
+ * LND's own answers that it has no such invoice: `invoices.ErrInvoiceNotFound` ("unable to locate
+ * invoice") and `ErrNoInvoicesCreated` ("there are no existing invoices"). lnd master maps the first
+ * to gRPC NotFound, HTTP 404 (`rpcserver.go` LookupInvoice, `invoicesrpc/invoices_server.go`
+ * LookupInvoiceV2); older nodes returned the plain error, gRPC Unknown, HTTP 500.
+ */
+const INVOICE_UNKNOWN = /unable to locate invoice|there are no existing invoices/i;
+
+/**
+ * A path the REST gateway has no route for: grpc-gateway v2 `runtime/errors.go`
+ * `DefaultRoutingErrorHandler` answers 404 `{"code": 5, "message": "Not Found"}`. That is what
+ * `/v2/invoices/lookup` answers on LND before 0.14 or built without the `invoicesrpc` tag
+ * (`lnrpc/invoicesrpc/invoices_server.go` is `//go:build invoicesrpc`): not "invoice unknown".
+ */
+function noSuchRoute(res: HttpResult<unknown>): boolean {
+  const body = status.safeParse(res.body);
+  return res.status === 404 && body.success && body.data.code === 5 && body.data.message === 'Not Found';
+}
+
+function invoiceUnknown(res: HttpResult<unknown>): boolean {
+  const body = status.safeParse(res.body);
+  return (res.status === 404 || res.status === 500) && body.success && INVOICE_UNKNOWN.test(body.data.message ?? '');
+}
+
 export class LndBackend implements LightningBackend {
   readonly kind = 'lnd' as const;
   private readonly base: string;
@@ -93,6 +133,8 @@ export class LndBackend implements LightningBackend {
   private readonly reconnectMinMs: number;
   private readonly reconnectMaxMs: number;
   private readonly streamConnectTimeoutMs: number;
+  /** Where this node looks invoices up: v2 until it answers that it has no such route. */
+  private lookupRoute: 'v2' | 'v1' = 'v2';
 
   constructor(settings: LndSettings, secrets: LndSecrets, context: Pick<BackendContext, 'timeoutMs'>, options: LndOptions = {}) {
     this.base = settings.url.replace(/\/+$/, '');
@@ -101,7 +143,7 @@ export class LndBackend implements LightningBackend {
     this.timeoutMs = context.timeoutMs;
     this.reconnectMinMs = options.reconnectMinMs ?? 1000;
     this.reconnectMaxMs = options.reconnectMaxMs ?? 30_000;
-    this.streamConnectTimeoutMs = options.streamConnectTimeoutMs ?? Math.max(context.timeoutMs, 60_000);
+    this.streamConnectTimeoutMs = options.streamConnectTimeoutMs ?? context.timeoutMs;
   }
 
   async createInvoice(request: InvoiceRequest): Promise<CreatedInvoice> {
@@ -132,11 +174,9 @@ export class LndBackend implements LightningBackend {
 
   async lookupInvoice(paymentHash: string): Promise<InvoiceState> {
     if (!HEX32.test(paymentHash)) throw new BackendError('lnd', `not a payment hash: ${JSON.stringify(paymentHash)}`, { transient: false });
-    // LND wants base64 with the URL-safe alphabet and its `=` padding kept: `+` would read as a space.
-    const hash = Buffer.from(paymentHash, 'hex').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
-    const res = await httpJson('lnd', `${this.base}/v2/invoices/lookup?payment_hash=${hash}`, { headers: this.headers, timeoutMs: this.timeoutMs, ca: this.ca });
-    // gRPC NotFound (5): "unable to locate invoice".
-    if (res.status === 404 && status.safeParse(res.body).success) return { settled: false, preimage: null, dead: true };
+    const res = await this.fetchInvoice(paymentHash, this.timeoutMs);
+    // Dead only on LND's own "no such invoice"; any other 404 is a fault, not a verdict.
+    if (invoiceUnknown(res)) return { settled: false, preimage: null, dead: true };
     if (res.status !== 200) throw failure(res, 'look the invoice up');
     const body = invoice.safeParse(res.body);
     if (!body.success) throw new BackendError('lnd', 'answered the invoice lookup without an Invoice', { transient: false });
@@ -150,6 +190,45 @@ export class LndBackend implements LightningBackend {
   }
 
   /**
+   * Whether the node answers at all, within `streamConnectTimeoutMs`: a lookup of the all-zero hash,
+   * which also learns the node's lookup route. Any answer counts, refusals included; no answer, or
+   * one that is not JSON, does not.
+   */
+  private async answers(): Promise<boolean> {
+    try {
+      await this.fetchInvoice(ZERO_HASH, this.streamConnectTimeoutMs);
+      return true;
+    } catch (err) {
+      return err instanceof BackendError && !err.transient;
+    }
+  }
+
+  /**
+   * GET the invoice by the route this node has: `/v2/invoices/lookup` (LND 0.14+ built with
+   * `invoicesrpc`), else `/v1/invoice/{r_hash_str}` (hex; every LND). A node that has neither is not
+   * LND's REST proxy as we know it: say so, and never call its invoices dead.
+   */
+  private async fetchInvoice(paymentHash: string, timeoutMs: number): Promise<HttpResult<unknown>> {
+    const options = { headers: this.headers, timeoutMs, ca: this.ca };
+    if (this.lookupRoute === 'v2') {
+      // LND wants base64 with the URL-safe alphabet and its `=` padding kept: `+` would read as a space.
+      const hash = Buffer.from(paymentHash, 'hex').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+      const res = await httpJson('lnd', `${this.base}/v2/invoices/lookup?payment_hash=${hash}`, options);
+      if (!noSuchRoute(res)) return res;
+      this.lookupRoute = 'v1';
+    }
+    const res = await httpJson('lnd', `${this.base}/v1/invoice/${paymentHash}`, options);
+    if (noSuchRoute(res)) {
+      throw new BackendError(
+        'lnd',
+        'the node has no invoice lookup: its REST gateway answers 404 "Not Found" to both /v2/invoices/lookup and /v1/invoice/{r_hash_str}; is the URL LND\'s REST address (port 8080 by default)?',
+        { transient: false },
+      );
+    }
+    return res;
+  }
+
+  /**
    * Push settlements from LND's invoice stream. The stream is opened again after it ends or fails
    * (1 s, doubling to 30 s; back to 1 s after a healthy stream), from the last settle index seen so
    * settlements made while it was down are replayed. Only settlements whose preimage hashes to the
@@ -158,6 +237,10 @@ export class LndBackend implements LightningBackend {
   watch(onSettled: SettledListener): () => Promise<void> {
     let stopped = false;
     let wake: (() => void) | undefined;
+    let onStop: () => void = () => undefined;
+    const stopping = new Promise<void>((resolve) => {
+      onStop = resolve;
+    });
     let current: { stop: () => void } | undefined;
     let settleIndex = 0n;
 
@@ -182,12 +265,17 @@ export class LndBackend implements LightningBackend {
     const run = async (): Promise<void> => {
       let delay = this.reconnectMinMs;
       while (!stopped) {
-        const opened = Date.now();
+        let opened = 0;
         let heard = false;
         // LND replays every settlement with a settle_index above this one.
         const url = `${this.base}/v1/invoices/subscribe${settleIndex > 0n ? `?settle_index=${settleIndex}` : ''}`;
         try {
-          const stream = streamJsonLines('lnd', url, { headers: this.headers, ca: this.ca, connectTimeoutMs: this.streamConnectTimeoutMs }, (value) => {
+          // The stream has no deadline of its own (STREAM_HEADERS_WAIT_MS): only a node that answers gets one.
+          const answers = await Promise.race([this.answers(), stopping.then(() => false)]);
+          if (stopped) return;
+          if (!answers) throw new Error('the node does not answer');
+          opened = Date.now();
+          const stream = streamJsonLines('lnd', url, { headers: this.headers, ca: this.ca, connectTimeoutMs: STREAM_HEADERS_WAIT_MS }, (value) => {
             if (stopped) return;
             if (onLine(value)) heard = true;
             else current?.stop(); // `{"error": …}`: LND ended the subscription.
@@ -198,12 +286,13 @@ export class LndBackend implements LightningBackend {
             stream.done.then(resolve, resolve);
           });
         } catch {
-          // Could not even open it (a bad URL): try again later like any failure.
+          // Unreachable, or could not even open it (a bad URL): try again later like any failure.
         }
         current?.stop();
         current = undefined;
         if (stopped) return;
-        if (heard || Date.now() - opened >= this.streamConnectTimeoutMs) delay = this.reconnectMinMs;
+        // A stream that carried events, or stayed open a while, was healthy: start the back-off over.
+        if (heard || (opened > 0 && Date.now() - opened >= this.reconnectMaxMs)) delay = this.reconnectMinMs;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
           timer.unref();
@@ -219,6 +308,7 @@ export class LndBackend implements LightningBackend {
     const running = run();
     return async () => {
       stopped = true;
+      onStop();
       current?.stop();
       wake?.();
       await running;
@@ -243,9 +333,18 @@ function lndPreimage(update: LndInvoice, paymentHash: string): string | null {
 }
 
 /**
+ * LND's plain errors that say the node is not ready yet (lnd `rpcperms/interceptor.go`:
+ * ErrWaitingToStart, ErrNoWallet, ErrWalletLocked, ErrRPCStarting; `rpcserver.go` ErrServerNotActive).
+ */
+const NOT_READY = /waiting to start|wallet not created|wallet locked|not yet ready|in the process of starting|still syncing/i;
+
+/**
  * A non-success answer as a BackendError. LND refuses a bad or missing macaroon with HTTP 500 and
  * gRPC code 2 ("verification failed: signature mismatch…", "expected 1 macaroon, got 0",
- * "permission denied"): those are permanent, other server faults are not.
+ * "permission denied"): permanent. LND's own refusals of a request are plain Go errors, which the
+ * gateway answers as gRPC Unknown (2), HTTP 500 (e.g. `lnrpc/invoicesrpc/addinvoice.go`: "expiry of …
+ * seconds greater than max expiry of … seconds", "memo too large"): permanent too, but for the
+ * node-not-ready ones. Other server faults (gateway code 14 Unavailable, 502-504) are not.
  */
 function failure(res: HttpResult<unknown>, what: string): BackendError {
   const parsed = status.safeParse(res.body);
@@ -253,6 +352,9 @@ function failure(res: HttpResult<unknown>, what: string): BackendError {
   const detail = message ? `: ${message}` : '';
   if (res.status === 401 || res.status === 403 || /macaroon|verification failed|permission denied/i.test(message)) {
     return new BackendError('lnd', `refused the macaroon (HTTP ${res.status}${detail}) when asked to ${what}`, { transient: false });
+  }
+  if (res.status === 500 && parsed.success && parsed.data.code === 2 && message !== '' && !NOT_READY.test(message)) {
+    return new BackendError('lnd', `refused to ${what} (HTTP 500${detail})`, { transient: false });
   }
   return new BackendError('lnd', `could not ${what}: HTTP ${res.status}${detail}`, { transient: res.status >= 500 || res.status === 429 });
 }

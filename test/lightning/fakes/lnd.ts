@@ -1,12 +1,16 @@
 /**
  * A stand-in LND REST proxy for tests, on port 0 (plain HTTP, or HTTPS with a given key and
- * certificate): `POST /v1/invoices`, `GET /v2/invoices/lookup?payment_hash=` and the invoice stream
- * `GET /v1/invoices/subscribe` (newline-delimited `{"result": Invoice}`, with `settle_index` replay),
- * authenticated by `Grpc-Metadata-macaroon` and answering errors the way LND's gRPC gateway does
- * (`{code, message, details}`; a bad macaroon is HTTP 500 code 2). Invoices are real signed regtest
- * BOLT 11 invoices from its own node key. It writes every deviation from LND's API to `problems`.
- * Knobs: settle or cancel invoices, fail with a status, hang, answer garbage, refuse or kill streams,
- * push raw stream lines, tamper with the invoices it makes.
+ * certificate): `POST /v1/invoices`, `GET /v2/invoices/lookup?payment_hash=`,
+ * `GET /v1/invoice/{r_hash_str}` and the invoice stream `GET /v1/invoices/subscribe`
+ * (newline-delimited `{"result": Invoice}`, with `settle_index` replay), authenticated by
+ * `Grpc-Metadata-macaroon` and answering the way lnd master behind grpc-gateway v2 does:
+ * errors as `{code, message, details}`; LND's own refusals (a bad macaroon, an expiry over a year) as
+ * plain errors, HTTP 500 code 2; paths without a route as the gateway's 404 `{code: 5, message:
+ * "Not Found"}`; stream headers held back until the first event; only added and settled invoices on
+ * the stream. Invoices are real signed regtest BOLT 11 invoices from its own node key. It writes every
+ * deviation from LND's API to `problems`. Knobs: the build (with or without the v2 lookup), settle or
+ * cancel invoices, fail with a status, hang, answer garbage, refuse or kill streams, push raw stream
+ * lines, tamper with the invoices it makes.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -43,6 +47,21 @@ const INVOICE_FIELDS = new Set([
 
 const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 
+/**
+ * Which LND this is, as far as invoice lookup goes:
+ * - `master`: built with `invoicesrpc` (0.14+, lnd's release builds): `/v2/invoices/lookup` exists;
+ *   an unknown hash is NotFound, HTTP 404 code 5 "unable to locate invoice" (`rpcserver.go`,
+ *   `lnrpc/invoicesrpc/invoices_server.go`).
+ * - `no-invoicesrpc`: built without the tag (`invoices_server.go` is `//go:build invoicesrpc`), or
+ *   older than 0.14: the v2 path has no route, and the gateway answers 404 `{code: 5, "Not Found"}`.
+ * - `old`: no v2 either, and `LookupInvoice` returns the plain error (`if err != nil { return nil,
+ *   err }` in older `rpcserver.go`): an unknown hash is HTTP 500 code 2 "unable to locate invoice".
+ */
+export type LndBuild = 'master' | 'no-invoicesrpc' | 'old';
+
+/** `lnrpc/invoicesrpc/addinvoice.go`: "we'll reject an invoice with an expiry greater than 1 year". */
+const MAX_EXPIRY_SECONDS = 365 * 24 * 3600;
+
 export class FakeLnd {
   url = '';
   readonly macaroon = randomBytes(40).toString('hex');
@@ -57,6 +76,7 @@ export class FakeLnd {
   /** Applied to subscriptions while set. */
   streamFailure: Failure | undefined;
   tamper: 'amount' | 'description_hash' | undefined;
+  build: LndBuild = 'master';
   private readonly nodeKey = randomBytes(32);
   private readonly server: Server;
   private readonly streams = new Set<ServerResponse>();
@@ -95,10 +115,12 @@ export class FakeLnd {
     this.broadcast({ result: this.json(invoice) });
   }
 
+  /**
+   * The invoice is cancelled. Not announced: "for backwards compatibility, do not notify all invoice
+   * subscribers of cancel and accept events" (lnd `invoices/invoiceregistry.go`).
+   */
   cancel(paymentHash: string): void {
-    const invoice = this.invoice(paymentHash);
-    invoice.state = 'CANCELED';
-    this.broadcast({ result: this.json(invoice) });
+    this.invoice(paymentHash).state = 'CANCELED';
   }
 
   /** Write one raw line to every open stream. */
@@ -131,6 +153,11 @@ export class FakeLnd {
 
   private broadcast(line: unknown): void {
     for (const res of this.streams) res.write(`${JSON.stringify(line)}\n`);
+  }
+
+  /** Answer a path the gateway has no route for (grpc-gateway v2 `runtime/errors.go` DefaultRoutingErrorHandler). */
+  private noRoute(res: ServerResponse): void {
+    status(res, 404, 5, 'Not Found');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -168,9 +195,13 @@ export class FakeLnd {
 
     if (subscribe) return this.subscribe(url.searchParams, res);
     if (req.method === 'POST' && url.pathname === '/v1/invoices') return this.add(body, res);
-    if (req.method === 'GET' && url.pathname === '/v2/invoices/lookup') return this.lookup(url.searchParams, res);
+    if (req.method === 'GET' && url.pathname === '/v2/invoices/lookup') {
+      return this.build === 'master' ? this.lookup(url.searchParams, res) : this.noRoute(res);
+    }
+    const v1 = /^\/v1\/invoice\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && v1) return this.lookupV1(decodeURIComponent(v1[1] as string), res);
     this.problems.push(`${req.method} ${url.pathname}: not an LND endpoint the bridge should call`);
-    return send(res, 404, 'Not Found\n');
+    return this.noRoute(res);
   }
 
   private add(body: unknown, res: ServerResponse): void {
@@ -194,7 +225,12 @@ export class FakeLnd {
     if (memo !== undefined && (typeof memo !== 'string' || Buffer.byteLength(memo) > 1024)) problems.push('memo must be a string of at most 1024 bytes');
     if (problems.length > 0) {
       this.problems.push(...problems.map((p) => `POST /v1/invoices: ${p}`));
-      return status(res, 400, 3, problems.join('; '));
+      // LND checks these in AddInvoice and answers a plain error: gRPC Unknown, HTTP 500.
+      return status(res, 500, 2, problems.join('; '));
+    }
+    // A valid request LND refuses all the same (`lnrpc/invoicesrpc/addinvoice.go`).
+    if (Number(expiry) > MAX_EXPIRY_SECONDS) {
+      return status(res, 500, 2, `expiry of ${Number(expiry)} seconds greater than max expiry of ${MAX_EXPIRY_SECONDS} seconds`);
     }
 
     const preimage = randomBytes(32).toString('hex');
@@ -242,9 +278,25 @@ export class FakeLnd {
     send(res, 200, this.json(invoice));
   }
 
+  /** `GET /v1/invoice/{r_hash_str}`: the hash in hex (`rpcserver.go` LookupInvoice). */
+  private lookupV1(given: string, res: ServerResponse): void {
+    if (!/^[0-9a-f]{64}$/.test(given)) {
+      this.problems.push(`GET /v1/invoice/${given}: r_hash_str is not the lowercase hex of 32 bytes`);
+      return status(res, 500, 2, /^[0-9a-fA-F]*$/.test(given) && given.length % 2 === 0
+        ? `payment hash must be exactly 32 bytes, is instead ${given.length / 2}`
+        : 'encoding/hex: invalid byte');
+    }
+    const invoice = this.invoices.get(given);
+    if (!invoice) return this.build === 'old' ? status(res, 500, 2, 'unable to locate invoice') : status(res, 404, 5, 'unable to locate invoice');
+    send(res, 200, this.json(invoice));
+  }
+
+  /**
+   * The gateway writes no response until `stream.Header()` returns, and gRPC sends headers with the
+   * first message (lnd `lnrpc/lightning.pb.gw.go`): headers are set here but go out with the first line.
+   */
   private subscribe(query: URLSearchParams, res: ServerResponse): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-    res.flushHeaders();
     this.streams.add(res);
     res.on('close', () => this.streams.delete(res));
     // settle_index: first every settlement after it, oldest first.
