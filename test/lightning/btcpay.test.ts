@@ -199,7 +199,7 @@ describe('BtcpayBackend against the fake', () => {
       amount: '1500',
       currency: 'SATS',
       metadata: { orderId: 'pay0000000000002', itemDesc: 'Café ☕: 1500 sats' },
-      checkout: { expirationMinutes: 10, paymentMethods: ['BTC-LN'], lazyPaymentMethods: false, redirectURL: 'https://shop.example/thanks' },
+      checkout: { expirationMinutes: 10, paymentMethods: ['BTC-LightningNetwork'], lazyPaymentMethods: false, redirectURL: 'https://shop.example/thanks' },
     });
     const id = invoiceIdOf(created.checkoutUrl);
     expect(created.checkoutUrl).toBe(`${fake.url}/i/${id}`);
@@ -222,13 +222,46 @@ describe('BtcpayBackend against the fake', () => {
     }
   });
 
-  it('reads BTCPay 1.x payment method ids, and refuses a store without Lightning', async () => {
-    const v1 = fake.addStore({ methods: 'v1' });
-    const created = await backendFor(v1).createCheckout({ amountSats: 10, description: 'x', expirySeconds: 60, paymentId: 'p' });
-    expect(created.pr).toBe(fake.invoices.get(invoiceIdOf(created.checkoutUrl))?.bolt11);
+  it('makes checkouts on BTCPay 1.x, which refuses `BTC-LN`, and on 2.x; refuses a store without Lightning', async () => {
+    for (const version of [1, 2] as const) {
+      const store = fake.addStore({ version });
+      const created = await backendFor(store).createCheckout({ amountSats: 10, description: 'x', expirySeconds: 60, paymentId: 'p' });
+      expect(created.pr, `${version}.x`).toBe(fake.invoices.get(invoiceIdOf(created.checkoutUrl))?.bolt11);
+      expect(lastOn(`/api/v1/stores/${store.storeId}/invoices`)?.body.checkout.paymentMethods).toEqual(['BTC-LightningNetwork']);
+    }
+    // What 1.x answers the 2.x name: the stand-in parses ids as each version's PaymentMethodId.TryParse.
+    const v1 = fake.addStore({ version: 1 });
+    const refused = await fetch(`${fake.url}/api/v1/stores/${v1.storeId}/invoices`, {
+      method: 'POST',
+      headers: { authorization: `token ${v1.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ amount: '10', currency: 'SATS', metadata: { orderId: 'p' }, checkout: { paymentMethods: ['BTC-LN'] } }),
+    });
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toEqual([{ path: 'checkout.paymentMethods[0]', message: 'Invalid payment method' }]);
+
     const onchain = fake.addStore({ methods: 'onchain-only' });
     const err = await backendError(backendFor(onchain).createCheckout({ amountSats: 10, description: 'x', expirySeconds: 60, paymentId: 'p' }));
     expect(err.message).toBe('btcpay: the BTCPay store has no Lightning payment method');
+  });
+
+  it('treats the store\'s Lightning node being down (400 generic-error, 503) as transient', async () => {
+    const store = fake.addStore();
+    const backend = backendFor(store);
+    const made = await backend.createInvoice(lnurlRequest('[]', 1000));
+    store.nodeDown = 'Connection refused (lnd_bitcoin:8080)';
+    try {
+      const create = await backendError(backend.createInvoice(lnurlRequest('[]', 1000)));
+      expect(create.transient).toBe(true);
+      expect(create.message).toMatch(/Lightning node failed .*HTTP 400: Connection refused \(lnd_bitcoin:8080\)/);
+      const lookup = await backendError(backend.lookupInvoice(made.paymentHash, made.ref));
+      expect(lookup.transient).toBe(true);
+      expect(lookup.message).toMatch(/HTTP 503: The lightning node is unavailable/);
+    } finally {
+      store.nodeDown = null;
+    }
+    // A 400 that is not the node's failure is still a refusal.
+    fake.failNext(400, 1, '/invoices');
+    expect((await backendError(backend.createCheckout({ amountSats: 10, description: 'x', expirySeconds: 60, paymentId: 'p' }))).transient).toBe(false);
   });
 });
 
@@ -257,18 +290,20 @@ describe('as the server default (env), with polling', () => {
     polled.bridge.bus.off(settled);
   });
 
-  it('answers the LNURL callback 503 {status: "ERROR"} and stores nothing while BTCPay is down or hangs', async () => {
+  it('answers the LNURL callback 503 {status: "ERROR"} and stores nothing while BTCPay or its node is down, or it hangs', async () => {
     const m = await machine(polled);
     const callback = `${m.link.url}/callback?amount=1500000`;
-    for (const knob of ['failAll', 'hang'] as const) {
+    for (const knob of ['failAll', 'nodeDown', 'hang'] as const) {
       if (knob === 'failAll') fake.failAll = 502;
+      else if (knob === 'nodeDown') storeA.nodeDown = 'Connection refused (lnd_bitcoin:8080)';
       else fake.hang = true;
       try {
         const res = await fetch(callback);
         expect(res.status, knob).toBe(503);
-        expect(await res.json()).toEqual({ status: 'ERROR', reason: expect.stringMatching(/Lightning wallet \(btcpay\) is unavailable/) });
+        expect(await res.json(), knob).toEqual({ status: 'ERROR', reason: expect.stringMatching(/Lightning wallet \(btcpay\) is unavailable right now; try again later/) });
       } finally {
         fake.failAll = null;
+        storeA.nodeDown = null;
         fake.hang = false;
       }
     }

@@ -5,6 +5,9 @@
  * invoice carries a plain description and LNURL wallets require the metadata's hash (LUD-06). The
  * hosted checkout (for payers without LNURL) is a store invoice paid on BTCPay's checkout page.
  * Refs: `ln:<lightning invoice id>` and `invoice:<store invoice id>`.
+ * Checked against BTCPay Server 1.13 and 2.4: `BTCPayServer/Controllers/GreenField/
+ * GreenfieldLightningNodeApiController.cs`, `GreenfieldInvoiceController.cs`,
+ * `BTCPayServer/Payments/PaymentMethodId.cs`, `PaymentTypes.cs`.
  */
 import { z } from 'zod';
 import {
@@ -39,6 +42,14 @@ export type BtcpaySecrets = z.infer<typeof btcpaySecrets>;
 
 /** Greenfield payment method ids of Lightning: 2.x names it `BTC-LN`, 1.x `BTC-LightningNetwork`. */
 const LIGHTNING_METHOD_IDS = ['BTC-LN', 'BTC-LightningNetwork'];
+
+/**
+ * The Lightning payment method id a checkout asks for: the one both versions parse. 1.x
+ * `PaymentMethodId.TryParse` splits on `_`/`-` and knows the type by `LightningLike`,
+ * `LightningNetwork` or `OffChain`, not `LN` (a 422 "Invalid payment method"); 2.x maps those legacy
+ * names to `LN` (`BTCPayServer/Payments/PaymentMethodId.cs`).
+ */
+const CHECKOUT_LIGHTNING_ID = 'BTC-LightningNetwork';
 
 /** Greenfield `LightningInvoiceData`. */
 const lightningInvoice = z.looseObject({
@@ -97,7 +108,7 @@ export class BtcpayBackend implements LightningBackend {
   async createCheckout(request: CheckoutRequest): Promise<CreatedCheckout> {
     const checkout: Record<string, unknown> = {
       expirationMinutes: Math.max(1, Math.ceil(request.expirySeconds / 60)),
-      paymentMethods: ['BTC-LN'],
+      paymentMethods: [CHECKOUT_LIGHTNING_ID],
       // Every payment method gets its destination at creation, so the Lightning invoice exists now.
       lazyPaymentMethods: false,
     };
@@ -148,6 +159,12 @@ export class BtcpayBackend implements LightningBackend {
     const options: HttpOptions = { method, headers: { authorization: `token ${this.apiKey}` }, timeoutMs: this.timeoutMs };
     if (json !== undefined) options.json = json;
     const { status, body } = await httpJson(this.kind, `${this.base}${path}`, options);
+    // The Lightning node API answers an exception of the store's node (down, unreachable, refusing)
+    // with 400 `generic-error`: `catch (Exception ex) { return this.CreateAPIError("generic-error",
+    // ex.Message); }` in GreenfieldLightningNodeApiController.cs CreateInvoice. An outage, not a refusal.
+    if (status === 400 && path.startsWith('/lightning/') && errorCode(body) === 'generic-error') {
+      throw this.fail(`the store's Lightning node failed ${method} ${path} (HTTP 400${problem(body)})`);
+    }
     if (status === 401 || status === 403) throw this.fail(`refused the API key (HTTP ${status}${problem(body)}): check its permissions for store ${this.storeId}`, false);
     if (status === 404) throw this.fail(`${method} ${path} answered HTTP 404${problem(body)}`, false);
     if (status >= 500) throw this.fail(`answered HTTP ${status}${problem(body)}`);
@@ -160,6 +177,12 @@ export class BtcpayBackend implements LightningBackend {
   private fail(message: string, transient = true): BackendError {
     return new BackendError(this.kind, message, { transient });
   }
+}
+
+/** The `code` of a Greenfield error body, if it has one. */
+function errorCode(body: unknown): string | undefined {
+  const code = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** Greenfield errors: `{code, message}` (ProblemDetails) or `[{path, message}]` (validation). */

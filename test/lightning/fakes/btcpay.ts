@@ -5,7 +5,10 @@
  * (pretty-printed JSON, `BTCPay-Sig: sha256=<hex HMAC-SHA256(secret, body)>`, redeliveries with a new
  * `deliveryId`). Invoices are real signed BOLT 11 on regtest. It checks what it is sent (the
  * `Authorization: token <key>` header, the body's fields) and answers as BTCPay does (401, 404,
- * 422 `[{path, message}]`). Knobs: fail with a status, hang, answer garbage, tamper with invoices.
+ * 422 `[{path, message}]`, 400 `generic-error` when the store's Lightning node fails). Each store is
+ * a BTCPay 1.x (1.13) or 2.x (2.4) one: payment method ids are parsed and named as that version does.
+ * Knobs: the version, a Lightning node that is down, fail with a status, hang, answer garbage, tamper
+ * with invoices.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -25,8 +28,16 @@ export interface FakeStore {
   webhookSecret: string;
   /** Where this store's webhook delivers. */
   webhookUrl: string | undefined;
-  /** How `payment-methods` answers: 2.x ids, 1.x ids, or no Lightning method at all. */
-  methods: 'v2' | 'v1' | 'onchain-only';
+  /** The BTCPay Server the store lives on: how payment method ids are parsed and named. */
+  version: 1 | 2;
+  /** The store's payment methods: Lightning and on-chain, or on-chain only. */
+  methods: 'lightning' | 'onchain-only';
+  /**
+   * The store's Lightning node fails with this exception message (down, unreachable): invoice
+   * creation answers 400 `generic-error`, lookups 503 `lightning-node-unavailable`
+   * (GreenfieldLightningNodeApiController.cs, its catch and LightningUnavailableExceptionFilter).
+   */
+  nodeDown: string | null;
 }
 
 export interface LightningInvoice {
@@ -115,6 +126,27 @@ function extraKeys(value: Record<string, unknown>, allowed: string[]): string | 
   return Object.keys(value).find((k) => !allowed.includes(k));
 }
 
+/**
+ * Whether a payment method id parses on this BTCPay version (only BTC is set up here).
+ * 1.x `PaymentMethodId.TryParse`: split on `_`/`-`; one part is on-chain; the type must be one of
+ * `PaymentTypes`' ids or normalized names, case-insensitive (`BTCLike`/`OnChain`,
+ * `LightningLike`/`LightningNetwork`/`OffChain`, `LNURLPAY`): `BTC-LN` is not one.
+ * 2.x: the legacy names map to `CHAIN`/`LN`/`LNURL`, other types are taken as they are, and the id
+ * must have a handler (`BTC-CHAIN`, `BTC-LN`, `BTC-LNURL`).
+ */
+function parsesPaymentMethod(id: unknown, version: 1 | 2): boolean {
+  if (typeof id !== 'string') return false;
+  const parts = id.trim().split(/[_-]/).filter(Boolean);
+  if (parts.length === 0 || parts.length > 2 || parts[0]?.toUpperCase() !== 'BTC') return false;
+  if (parts.length === 1) return true;
+  const type = (parts[1] as string).toLowerCase();
+  if (version === 1) return ['btclike', 'onchain', 'lightninglike', 'lightningnetwork', 'offchain', 'lnurlpay'].includes(type);
+  const legacy: Record<string, string> = {
+    lightninglike: 'LN', lightningnetwork: 'LN', offchain: 'LN', bitcoinlike: 'CHAIN', onchain: 'CHAIN', btclike: 'CHAIN', lnurlpay: 'LNURL',
+  };
+  return ['CHAIN', 'LN', 'LNURL'].includes(legacy[type] ?? (parts[1] as string));
+}
+
 export async function startFakeBtcpay(): Promise<FakeBtcpay> {
   const nodeKey = randomBytes(32);
   const stores = new Map<string, FakeStore>();
@@ -198,7 +230,7 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
       payments: [],
     };
     if (store.methods === 'onchain-only') return [onchain];
-    if (store.methods === 'v1') {
+    if (store.version === 1) {
       const { currency: _c, ...rest } = ln;
       return [{ paymentMethod: 'BTC-LightningNetwork', cryptoCode: 'BTC', ...rest }];
     }
@@ -220,6 +252,7 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
     switch (route) {
       case 'POST lightning/BTC/invoices': {
         if (typeof body !== 'object' || body === null) return invalid(res, '', 'body must be a JSON object');
+        if (store.nodeDown !== null) return sendJson(res, 400, { code: 'generic-error', message: store.nodeDown });
         const extra = extraKeys(body, ['amount', 'description', 'descriptionHash', 'descriptionHashOnly', 'expiry', 'privateRouteHints']);
         if (extra) return invalid(res, extra, `unknown field ${extra}`);
         if (typeof body.amount !== 'string' || !/^\d+$/.test(body.amount)) return invalid(res, 'amount', 'amount must be millisatoshis in a string');
@@ -246,6 +279,9 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
         return sendJson(res, 200, lightningView(inv));
       }
       case 'GET lightning/BTC/invoices/:id': {
+        if (store.nodeDown !== null) {
+          return sendJson(res, 503, { code: 'lightning-node-unavailable', message: `The lightning node is unavailable (HttpRequestException: ${store.nodeDown})` });
+        }
         const inv = state.lightning.get(rest[3] ?? '');
         if (!inv || inv.storeId !== store.storeId) return sendJson(res, 404, { code: 'invoice-not-found', message: 'The invoice was not found' });
         return sendJson(res, 200, lightningView(inv));
@@ -267,9 +303,11 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
         if (checkout.expirationMinutes !== undefined && (typeof checkout.expirationMinutes !== 'number' || checkout.expirationMinutes <= 0)) {
           return invalid(res, 'checkout.expirationMinutes', 'must be a positive number');
         }
-        const known = ['BTC', 'BTC-CHAIN', 'BTC-LN', 'BTC-LightningNetwork', 'BTC-LNURL'];
-        if (checkout.paymentMethods !== undefined && (!Array.isArray(checkout.paymentMethods) || checkout.paymentMethods.some((m: unknown) => !known.includes(m as string)))) {
-          return invalid(res, 'checkout.paymentMethods', 'unknown payment method');
+        if (checkout.paymentMethods !== undefined) {
+          if (!Array.isArray(checkout.paymentMethods)) return invalid(res, 'checkout.paymentMethods', 'must be an array');
+          const bad = checkout.paymentMethods.findIndex((m: unknown) => !parsesPaymentMethod(m, store.version));
+          // GreenfieldInvoiceController.cs CreateInvoice: 1.x "Invalid payment method", 2.x "Invalid PaymentMethodId".
+          if (bad >= 0) return invalid(res, `checkout.paymentMethods[${bad}]`, store.version === 1 ? 'Invalid payment method' : 'Invalid PaymentMethodId');
         }
         if (checkout.redirectURL !== undefined && typeof checkout.redirectURL !== 'string') return invalid(res, 'checkout.redirectURL', 'must be a string');
         const now = Math.floor(Date.now() / 1000);
@@ -389,7 +427,9 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
         apiKey: options.apiKey ?? randomBytes(20).toString('hex'),
         webhookSecret: options.webhookSecret ?? btcpayId(30),
         webhookUrl: options.webhookUrl,
-        methods: options.methods ?? 'v2',
+        version: options.version ?? 2,
+        methods: options.methods ?? 'lightning',
+        nodeDown: options.nodeDown ?? null,
       };
       stores.set(store.storeId, store);
       return store;
