@@ -67,7 +67,7 @@ describe('LnbitsBackend against a fake LNbits', () => {
   });
   afterEach(() => {
     fake.failure = undefined;
-    fake.legacy = false;
+    fake.version = '1.5';
     fake.tamper = undefined;
     expect(fake.problems).toEqual([]);
   });
@@ -101,10 +101,59 @@ describe('LnbitsBackend against a fake LNbits', () => {
     expect(expires).toBeLessThanOrEqual(Date.now() + 600_000);
   });
 
-  it('accepts the older answer (200 with checking_id)', async () => {
-    fake.legacy = true;
+  it('takes every version\'s answer: 0.12, 1.0-1.3 (bolt11 only), 1.4+ (bolt11 and payment_request)', async () => {
+    for (const version of ['0.12', '1.0', '1.5'] as const) {
+      fake.version = version;
+      const created = await backend.createInvoice(invoiceRequest());
+      expect(fake.invoices.get(created.paymentHash)?.pr, version).toBe(created.pr);
+      expect(await backend.lookupInvoice(created.paymentHash), version).toEqual({ settled: false, preimage: null, dead: false });
+      fake.markPaid(created.paymentHash);
+      expect((await backend.lookupInvoice(created.paymentHash)).settled, version).toBe(true);
+    }
+  });
+
+  it('counts a payment unknown only on LNbits\' own 404 "Payment does not exist."', async () => {
     const created = await backend.createInvoice(invoiceRequest());
-    expect(fake.invoices.get(created.paymentHash)?.pr).toBe(created.pr);
+    // The URL with a prefix LNbits does not serve (a wrong path, a proxy in between): FastAPI's 404 "Not Found".
+    const misplaced = new LnbitsBackend({ url: `${fake.url}/lnbits` }, { invoice_key: fake.invoiceKey }, { timeoutMs: 10_000 });
+    const lookup = await backendError(misplaced.lookupInvoice(created.paymentHash));
+    expect(lookup.message).toMatch(/no payments API at this URL \(HTTP 404: Not Found\)/);
+    expect(lookup.transient).toBe(false);
+    const create = await backendError(misplaced.createInvoice(invoiceRequest()));
+    expect(create.message).toMatch(/no payments API at this URL/);
+    expect(fake.problems.splice(0)).toEqual([
+      `GET /lnbits/api/v1/payments/${created.paymentHash}: not an LNbits endpoint the bridge should call`,
+      'POST /lnbits/api/v1/payments: not an LNbits endpoint the bridge should call',
+    ]);
+    // Another 404 with a detail is not a verdict either.
+    fake.failure = { status: 404, body: { detail: 'Wallet not found.' } };
+    await backendError(backend.lookupInvoice(created.paymentHash));
+    fake.failure = undefined;
+    fake.forget(created.paymentHash);
+    expect(await backend.lookupInvoice(created.paymentHash)).toEqual({ settled: false, preimage: null, dead: true });
+  });
+
+  it('answers like LNbits: validation errors 400 with a text detail, unknown fields ignored', async () => {
+    const post = (body: unknown) =>
+      fetch(`${fake.url}/api/v1/payments`, { method: 'POST', headers: { 'x-api-key': fake.invoiceKey, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const bad = await post({ out: false, amount: 21, unit: 'sat', unhashed_description: 'zz', expiry: 60 });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ detail: expect.stringMatching(/'unhashed_description' must be a valid hex string/) });
+    // A misspelt field is dropped, not refused: the invoice is for the memo, and the backend refuses it.
+    const misspelt = await post({ out: false, amount: 21, unit: 'sat', memo: 'm', unhashed_descripton: Buffer.from(METADATA).toString('hex'), expiry: 60 });
+    expect(misspelt.status).toBe(201);
+    const pr = ((await misspelt.json()) as { bolt11: string }).bolt11;
+    expect(bolt11.decode(pr).tagsObject.description).toBe('m');
+    expect(fake.problems.splice(0)).toEqual([
+      "POST /api/v1/payments: 'unhashed_description' must be a valid hex string",
+      'POST /api/v1/payments: unknown field unhashed_descripton (LNbits ignores it)',
+      'POST /api/v1/payments: no unhashed_description: LNbits makes an invoice for the memo',
+    ]);
+    // What the backend makes of such a 400.
+    fake.failure = { status: 400, body: { detail: '1 validation error for CreateInvoice\namount\n  ensure this value is greater than or equal to 0' } };
+    const err = await backendError(backend.createInvoice(invoiceRequest()));
+    expect(err.transient).toBe(false);
+    expect(err.message).toMatch(/HTTP 400: 1 validation error for CreateInvoice/);
   });
 
   it('refuses an invoice that a validating wallet would refuse (amount, description hash)', async () => {

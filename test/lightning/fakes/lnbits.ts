@@ -1,11 +1,14 @@
 /**
  * A stand-in LNbits for tests, on port 0: one wallet with an invoice key, speaking the two calls of
  * the LNbits payments API the bridge uses (`POST /api/v1/payments` with `out: false`, `GET
- * /api/v1/payments/{payment_hash}`) with LNbits 1.x's answers and errors, and making real signed
- * regtest BOLT 11 invoices from its own node key. It checks what it is sent (key header, JSON,
- * fields) and writes every deviation from LNbits' API to `problems`. Knobs: mark paid or failed,
- * forget an invoice, fail with a status, hang, answer garbage, answer like LNbits 0.x, tamper with
- * the invoices it makes.
+ * /api/v1/payments/{payment_hash}`) with the answers and errors of LNbits 0.12, 1.0-1.3 or 1.4+
+ * (`lnbits/core/views/payment_api.py`, `lnbits/core/models/payments.py`, `lnbits/exceptions.py`):
+ * 201 on creation, validation errors as 400 `{"detail": "<text>"}`, unknown fields ignored, an
+ * unknown hash 404 "Payment does not exist.", a path without a route 404 "Not Found". It makes real
+ * signed regtest BOLT 11 invoices from its own node key, checks what it is sent (key header, JSON,
+ * fields) and writes every deviation from LNbits' API to `problems`. Knobs: the version, mark paid or
+ * failed, forget an invoice, fail with a status, hang, answer garbage, tamper with the invoices it
+ * makes.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -36,7 +39,14 @@ export interface RecordedRequest {
   body: unknown;
 }
 
-/** Fields of LNbits' `CreateInvoice` model. */
+/**
+ * Which LNbits: `0.12` answers creation `{payment_hash, payment_request, checking_id,
+ * lnurl_response}`; `1.0` (1.0-1.3) a Payment with `bolt11` and no `payment_request`; `1.5` (1.4+) a
+ * Payment with both.
+ */
+export type LnbitsVersion = '0.12' | '1.0' | '1.5';
+
+/** Fields of LNbits' `CreateInvoice` model (pydantic: any other field is ignored). */
 const CREATE_FIELDS = new Set([
   'unit', 'internal', 'out', 'amount', 'memo', 'description_hash', 'unhashed_description', 'payment_hash', 'expiry', 'extra',
   'webhook', 'bolt11', 'lnurl_withdraw', 'fiat_provider', 'labels',
@@ -53,8 +63,7 @@ export class FakeLnbits {
   readonly problems: string[] = [];
   /** Applied to every request while set. */
   failure: Failure | undefined;
-  /** Answer invoice creation like LNbits 0.x: 200 `{payment_hash, payment_request, checking_id}`. */
-  legacy = false;
+  version: LnbitsVersion = '1.5';
   /** Make invoices that do not match the request (a misconfigured LNbits). */
   tamper: 'amount' | 'description_hash' | undefined;
   private readonly nodeKey = randomBytes(32);
@@ -146,6 +155,8 @@ export class FakeLnbits {
       if (invoice.status === 'pending' && invoice.expiresAt <= Date.now()) invoice.status = 'failed';
       // Like LNbits, a key of another wallet (or none) gets the public view: no details.
       const details = key === this.invoiceKey ? { details: this.payment(invoice) } : {};
+      // 0.12: `{"paid": not payment.pending, "preimage": …}` and nothing else.
+      if (this.version === '0.12') return send(res, 200, { paid: invoice.status === 'success', preimage: invoice.status === 'success' ? invoice.preimage : null, ...details });
       if (invoice.status === 'success') return send(res, 200, { paid: true, preimage: invoice.preimage, ...details });
       if (invoice.status === 'failed') return send(res, 200, { paid: false, status: 'failed', ...details });
       return send(res, 200, { paid: false, status: 'pending', preimage: null, ...details });
@@ -155,51 +166,56 @@ export class FakeLnbits {
   }
 
   private create(body: unknown, res: ServerResponse): void {
-    const problems: string[] = [];
+    // What LNbits refuses (400), and what it takes anyway though the bridge should not send it.
+    const refused: string[] = [];
+    const ignored: string[] = [];
     const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Record<string, unknown>;
-    if (b !== body) problems.push('body is not a JSON object');
-    for (const field of Object.keys(b)) if (!CREATE_FIELDS.has(field)) problems.push(`unknown field ${field}`);
-    if (b['out'] !== false) problems.push('out must be false (an incoming invoice)');
-    if (b['unit'] !== 'sat') problems.push('unit must be "sat"');
+    if (b !== body) refused.push('body is not a JSON object');
+    for (const field of Object.keys(b)) if (!CREATE_FIELDS.has(field)) ignored.push(`unknown field ${field} (LNbits ignores it)`);
+    if (b['out'] !== false) refused.push('out must be false (an incoming invoice)');
+    if (b['unit'] !== 'sat') refused.push('unit must be "sat"');
     const amount = b['amount'];
-    if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0) problems.push('amount must be a positive whole number of sats');
-    if (b['memo'] !== undefined && (typeof b['memo'] !== 'string' || b['memo'].length > 640)) problems.push('memo must be a string of at most 640 characters');
+    if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0) refused.push('amount must be a positive whole number of sats');
+    if (b['memo'] !== undefined && (typeof b['memo'] !== 'string' || b['memo'].length > 640)) refused.push('memo must be a string of at most 640 characters');
     const unhashed = b['unhashed_description'];
-    if (typeof unhashed !== 'string' || unhashed === '' || !HEX.test(unhashed)) problems.push('unhashed_description must be the hex of the LNURL metadata');
-    if (b['description_hash'] !== undefined) problems.push('description_hash is sent as well as unhashed_description');
+    if (unhashed === undefined) ignored.push('no unhashed_description: LNbits makes an invoice for the memo');
+    else if (typeof unhashed !== 'string' || unhashed === '' || !HEX.test(unhashed)) refused.push("'unhashed_description' must be a valid hex string");
+    if (b['description_hash'] !== undefined) ignored.push('description_hash is sent as well as unhashed_description');
     const expiry = b['expiry'];
-    if (typeof expiry !== 'number' || !Number.isSafeInteger(expiry) || expiry <= 0) problems.push('expiry must be a positive whole number of seconds');
-    if (b['webhook'] !== undefined) problems.push('a webhook is asked for, but LNbits webhooks are unsigned and the bridge does not take them');
-    if (problems.length > 0) {
-      this.problems.push(...problems.map((p) => `POST /api/v1/payments: ${p}`));
-      // FastAPI's validation error.
-      return send(res, 422, { detail: problems.map((msg) => ({ loc: ['body'], msg, type: 'value_error' })) });
+    if (typeof expiry !== 'number' || !Number.isSafeInteger(expiry) || expiry <= 0) refused.push('expiry must be a positive whole number of seconds');
+    if (b['webhook'] !== undefined) ignored.push('a webhook is asked for, but LNbits webhooks are unsigned and the bridge does not take them');
+    this.problems.push(...[...refused, ...ignored].map((p) => `POST /api/v1/payments: ${p}`));
+    if (refused.length > 0) {
+      // `lnbits/exceptions.py`: RequestValidationError (and ValueError) answer 400 `{"detail": str(exc)}`.
+      return send(res, 400, { detail: `${refused.length} validation error${refused.length > 1 ? 's' : ''} for CreateInvoice\n${refused.join('\n')}` });
     }
 
     const preimage = randomBytes(32).toString('hex');
     const paymentHash = createHash('sha256').update(Buffer.from(preimage, 'hex')).digest('hex');
-    let descriptionHash = createHash('sha256').update(Buffer.from(unhashed as string, 'hex')).digest('hex');
+    const memo = typeof b['memo'] === 'string' ? b['memo'] : 'LNbits';
+    let descriptionHash = typeof unhashed === 'string' ? createHash('sha256').update(Buffer.from(unhashed, 'hex')).digest('hex') : null;
     let amountMsat = (amount as number) * 1000;
     if (this.tamper === 'amount') amountMsat += 1000;
-    if (this.tamper === 'description_hash') descriptionHash = createHash('sha256').update(String(b['memo'] ?? '')).digest('hex');
+    if (this.tamper === 'description_hash') descriptionHash = createHash('sha256').update(memo).digest('hex');
     const timestamp = Math.floor(Date.now() / 1000);
-    const pr = signInvoice(this.nodeKey, { paymentHash, amountMsat, descriptionHash, expirySeconds: expiry as number, timestamp });
+    const pr = signInvoice(this.nodeKey, { paymentHash, amountMsat, descriptionHash, description: memo, expirySeconds: expiry as number, timestamp });
     const invoice: FakeLnbitsInvoice = {
       paymentHash,
       preimage,
       pr,
       amountMsat,
-      descriptionHash,
+      descriptionHash: descriptionHash ?? '',
       memo: '',
       expiresAt: (timestamp + (expiry as number)) * 1000,
       status: 'pending',
     };
     this.invoices.set(paymentHash, invoice);
-    if (this.legacy) return send(res, 200, { payment_hash: paymentHash, payment_request: pr, checking_id: paymentHash, lnurl_response: null });
+    // `status_code=HTTPStatus.CREATED` in every version.
+    if (this.version === '0.12') return send(res, 201, { payment_hash: paymentHash, payment_request: pr, checking_id: paymentHash, lnurl_response: null });
     return send(res, 201, this.payment(invoice));
   }
 
-  /** LNbits 1.x `Payment`. */
+  /** LNbits 1.x `Payment` (`payment_request` only from 1.4). */
   private payment(invoice: FakeLnbitsInvoice): Record<string, unknown> {
     return {
       checking_id: invoice.paymentHash,
@@ -208,7 +224,7 @@ export class FakeLnbits {
       amount: invoice.amountMsat,
       fee: 0,
       bolt11: invoice.pr,
-      payment_request: invoice.pr,
+      ...(this.version === '1.5' ? { payment_request: invoice.pr } : {}),
       status: invoice.status,
       memo: invoice.memo,
       expiry: new Date(invoice.expiresAt).toISOString(),
@@ -222,10 +238,10 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-/** A signed regtest BOLT 11 invoice committing to a description hash (LUD-06). */
+/** A signed regtest BOLT 11 invoice committing to a description hash (LUD-06), or else carrying a plain description. */
 export function signInvoice(
   nodeKey: Buffer,
-  o: { paymentHash: string; amountMsat: number; descriptionHash: string; expirySeconds: number; timestamp: number },
+  o: { paymentHash: string; amountMsat: number; descriptionHash: string | null; description?: string; expirySeconds: number; timestamp: number },
 ): string {
   const unsigned = bolt11.encode({
     network: REGTEST,
@@ -233,7 +249,7 @@ export function signInvoice(
     timestamp: o.timestamp,
     tags: [
       { tagName: 'payment_hash', data: o.paymentHash },
-      { tagName: 'purpose_commit_hash', data: o.descriptionHash },
+      o.descriptionHash !== null ? { tagName: 'purpose_commit_hash', data: o.descriptionHash } : { tagName: 'description', data: o.description ?? '' },
       { tagName: 'payment_secret', data: randomBytes(32).toString('hex') },
       { tagName: 'expire_time', data: o.expirySeconds },
       { tagName: 'min_final_cltv_expiry', data: 18 },
