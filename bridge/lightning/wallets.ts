@@ -12,7 +12,7 @@ import { AppError } from '../errors.js';
 import { validate } from '../http/validate.js';
 import type { AccountRecord } from '../machines/types.js';
 import type { Sealer } from '../sealer.js';
-import type { BackendSpec, LightningBackend, SettledListener } from './backends/backend.js';
+import { BackendError, type BackendSpec, type LightningBackend, type SettledListener } from './backends/backend.js';
 import type { DevBackend } from './backends/dev.js';
 import type { LightningStore } from './store.js';
 import type { BackendKind, WalletRecord } from './types.js';
@@ -134,6 +134,7 @@ export class Wallets {
       if (kind === 'lnaddress' && !settings['address'] && !account.lightning_address) {
         throw new AppError(400, 'invalid_body', 'The lnaddress backend needs an address: give one, or sign the account up with a lightning_address');
       }
+      await this.check({ kind, settings, secrets }, account);
     }
     const now = new Date().toISOString();
     const existing = await this.options.store.getWallet(account.user_id);
@@ -173,6 +174,20 @@ export class Wallets {
       if (secret) found.push({ user_id: wallet.user_id, secret });
     }
     return found;
+  }
+
+  /**
+   * Ask a wallet about to be saved whether it can serve at all (an LND must have an invoice lookup):
+   * a definite "cannot" is a 400; no answer is not, the backend may be up later.
+   */
+  private async check(choice: BackendChoice, account: Pick<AccountRecord, 'user_id' | 'lightning_address'>): Promise<void> {
+    const backend = this.build(choice, account, 'account');
+    if (!backend.check) return;
+    try {
+      await backend.check();
+    } catch (err) {
+      if (err instanceof BackendError && !err.transient) throw new AppError(400, 'invalid_body', `This ${choice.kind} wallet cannot be used: ${err.message}`);
+    }
   }
 
   private build(choice: BackendChoice, account: Pick<AccountRecord, 'user_id' | 'lightning_address'>, source: 'account' | 'server'): LightningBackend {

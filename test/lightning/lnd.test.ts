@@ -643,6 +643,31 @@ describe('LND over HTTPS as an account\'s own wallet', () => {
     expect(got.text).not.toContain(fake.macaroon);
   });
 
+  it('refuses at save a node that has no invoice lookup, and takes one that only has v1', async () => {
+    const { key } = await machine(t);
+    const body = { backend: 'lnd', url: fake.url, tls_cert: tls.cert, macaroon: fake.macaroon };
+    try {
+      // Not LND's REST address (or an LND without either route): both lookups are the gateway's 404.
+      fake.failure = { status: 404, body: { code: 5, message: 'Not Found', details: [] } };
+      const refused = await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toBe('invalid_body');
+      expect(refused.body.message).toMatch(/This lnd wallet cannot be used: lnd: the node has no invoice lookup/);
+      expect(refused.text).not.toContain(fake.macaroon);
+      expect((await t.request('GET', '/api/v1/accounts/me/wallet', { token: key })).body.source).toBe('server');
+
+      fake.failure = undefined;
+      fake.build = 'no-invoicesrpc';
+      expect((await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body })).status).toBe(200);
+      // A node that does not answer yet is taken: it may be up later.
+      fake.failure = { status: 503 };
+      expect((await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body })).status).toBe(200);
+    } finally {
+      fake.failure = undefined;
+      fake.build = 'master';
+    }
+  });
+
   it('pays end to end through the account\'s node, settled by push over TLS', async () => {
     const { key, assetId, link } = await machine(t);
     const put = await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { backend: 'lnd', url: fake.url, tls_cert: tls.cert, macaroon: fake.macaroon } });

@@ -73,6 +73,12 @@ export interface LightningBackend {
   watch?(onSettled: SettledListener): () => Promise<void>;
   /** When present, these parameters replace the link's own in the LNURL pay request. */
   payParams?(): Promise<RemotePayParams>;
+  /**
+   * Whether the backend can serve the bridge at all, asked when an account saves it as its wallet.
+   * Rejects, with a BackendError that is not transient, only when the backend answered that it
+   * cannot (an LND without any invoice lookup); one that does not answer passes: it may be up later.
+   */
+  check?(): Promise<void>;
 }
 
 /**

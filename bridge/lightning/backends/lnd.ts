@@ -124,6 +124,9 @@ function invoiceUnknown(res: HttpResult<unknown>): boolean {
   return (res.status === 404 || res.status === 500) && body.success && INVOICE_UNKNOWN.test(body.data.message ?? '');
 }
 
+/** The node answers neither invoice lookup route: the one answer `check()` passes on. */
+class NoInvoiceLookup extends BackendError {}
+
 export class LndBackend implements LightningBackend {
   readonly kind = 'lnd' as const;
   private readonly base: string;
@@ -189,6 +192,15 @@ export class LndBackend implements LightningBackend {
     return { settled: false, preimage: null, dead: body.data.state === 'CANCELED' };
   }
 
+  /** At wallet save: refuse a node that answers but has no invoice lookup (pending payments could never be checked). */
+  async check(): Promise<void> {
+    try {
+      await this.fetchInvoice(ZERO_HASH, this.timeoutMs);
+    } catch (err) {
+      if (err instanceof NoInvoiceLookup) throw err;
+    }
+  }
+
   /**
    * Whether the node answers at all, within `streamConnectTimeoutMs`: a lookup of the all-zero hash,
    * which also learns the node's lookup route. Any answer counts, refusals included; no answer, or
@@ -219,7 +231,7 @@ export class LndBackend implements LightningBackend {
     }
     const res = await httpJson('lnd', `${this.base}/v1/invoice/${paymentHash}`, options);
     if (noSuchRoute(res)) {
-      throw new BackendError(
+      throw new NoInvoiceLookup(
         'lnd',
         'the node has no invoice lookup: its REST gateway answers 404 "Not Found" to both /v2/invoices/lookup and /v1/invoice/{r_hash_str}; is the URL LND\'s REST address (port 8080 by default)?',
         { transient: false },
