@@ -241,10 +241,11 @@ export class LndBackend implements LightningBackend {
   }
 
   /**
-   * Push settlements from LND's invoice stream. The stream is opened again after it ends or fails
-   * (1 s, doubling to 30 s; back to 1 s after a healthy stream), from the last settle index seen so
-   * settlements made while it was down are replayed. Only settlements whose preimage hashes to the
-   * payment hash are pushed.
+   * Push settlements from LND's invoice stream. Before each (re)open the node must answer a lookup;
+   * the stream then waits for its first event without a limit. It is opened again after it ends or
+   * fails (1 s, doubling to 30 s; back to 1 s after a healthy stream: one that carried events or
+   * stayed open 30 s), from the last settle index seen so settlements made while it was down are
+   * replayed. Only settlements whose preimage hashes to the payment hash are pushed.
    */
   watch(onSettled: SettledListener): () => Promise<void> {
     let stopped = false;
@@ -345,8 +346,9 @@ function lndPreimage(update: LndInvoice, paymentHash: string): string | null {
 }
 
 /**
- * LND's plain errors that say the node is not ready yet (lnd `rpcperms/interceptor.go`:
- * ErrWaitingToStart, ErrNoWallet, ErrWalletLocked, ErrRPCStarting; `rpcserver.go` ErrServerNotActive).
+ * LND's plain errors (gRPC Unknown) that say the node is not ready yet: lnd `rpcperms/interceptor.go`
+ * ErrWaitingToStart, ErrNoWallet, ErrWalletLocked, ErrRPCStarting (the list lightninglabs/lndclient
+ * keeps as lnd13UnlockErrors), and `rpcserver.go` ErrServerNotActive.
  */
 const NOT_READY = /waiting to start|wallet not created|wallet locked|not yet ready|in the process of starting|still syncing/i;
 
