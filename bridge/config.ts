@@ -50,6 +50,10 @@ export interface Config {
   paymentReplayHours: number;
   /** Publish Home Assistant MQTT discovery for each asset. */
   homeAssistantDiscovery: boolean;
+  /** A request's headers must arrive within this time (slow clients are closed). */
+  httpHeadersTimeoutMs: number;
+  /** A whole request, headers and body, must arrive within this time. */
+  httpRequestTimeoutMs: number;
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -158,6 +162,8 @@ export const SETTINGS: Setting[] = [
   { name: 'PAYMENT_REPLAY_HOURS', key: 'paymentReplayHours', default: 24, parse: int(0, 24 * 365), doc: 'how far back unacknowledged payments are sent again to a machine that subscribes' },
   { name: 'HOMEASSISTANT_DISCOVERY', key: 'homeAssistantDiscovery', default: false, parse: bool, doc: 'publish Home Assistant MQTT discovery for every asset' },
   { name: 'LNURL_CALLBACKS_PER_MINUTE', key: 'lnurlCallbacksPerMinute', default: 120, parse: int(0, 1_000_000), doc: 'invoices per minute per client IP (0 = unlimited)' },
+  { name: 'HTTP_HEADERS_TIMEOUT_MS', key: 'httpHeadersTimeoutMs', default: 10_000, parse: int(100, 600_000), doc: 'close a connection whose request headers have not all arrived in this time' },
+  { name: 'HTTP_REQUEST_TIMEOUT_MS', key: 'httpRequestTimeoutMs', default: 30_000, parse: int(100, 600_000), doc: 'close a connection whose whole request (headers and body) has not arrived in this time' },
 ] as Setting[];
 
 /** `LIGHTNING_BACKEND` is parsed with the settings of the backend it names. */
@@ -275,6 +281,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     else out[setting.key] = result.value;
   }
   out['mqttPortExplicit'] = pick('MQTT_PORT') !== undefined;
+  // Node refuses a headers deadline after the whole request's.
+  if (Number(out['httpHeadersTimeoutMs']) > Number(out['httpRequestTimeoutMs'])) {
+    problems.push(`HTTP_HEADERS_TIMEOUT_MS (${out['httpHeadersTimeoutMs']}) must not be longer than HTTP_REQUEST_TIMEOUT_MS (${out['httpRequestTimeoutMs']})`);
+  }
 
   const prefixes: Record<string, string> = {};
   for (const p of PREFIX_SETTINGS) {

@@ -241,9 +241,17 @@ export class Bridge {
       ],
       { trustProxy: config.trustProxy },
     );
-    const server = createServer(app.callback());
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    const server = createServer(
+      {
+        headersTimeout: config.httpHeadersTimeoutMs,
+        requestTimeout: config.httpRequestTimeoutMs,
+        // Node looks for connections past these deadlines only every connectionsCheckingInterval
+        // (30 s by default), so a 10 s headers timeout closed a slow client after up to 40 s: look
+        // often enough that a deadline holds to within a quarter of itself (at most a second late).
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(config.httpHeadersTimeoutMs / 4))),
+      },
+      app.callback(),
+    );
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
