@@ -31,6 +31,10 @@ export interface Config {
   trustProxy: boolean;
   prefixes: { machines: string; x402: string; license: string; lnurl: string };
   rateLimitPerMinute: number;
+  /** Requests per minute of all an account's keys together (default twice the per-key limit). */
+  rateLimitPerAccountPerMinute: number;
+  /** Live API keys an account may hold at once. */
+  maxKeysPerAccount: number;
   signupsPerHour: number;
   bodyLimitBytes: number;
   webhookTimeoutMs: number;
@@ -84,6 +88,11 @@ const bool: Parser<boolean> = (raw) => {
   if (s === 'false' || s === '0' || s === 'no' || s === 'off') return { value: false };
   return { error: 'must be true or false' };
 };
+
+const optionalInt =
+  (min: number, max: number): Parser<number | undefined> =>
+  (raw) =>
+    text(raw) === '' ? { value: undefined } : int(min, max)(raw);
 
 const nonEmpty: Parser<string> = (raw) => {
   const s = text(raw);
@@ -149,6 +158,8 @@ export const SETTINGS: Setting[] = [
   { name: 'LOG_LEVEL', key: 'logLevel', default: 'info', parse: level, doc: 'fatal, error, warn, info, debug, trace or silent' },
   { name: 'TRUST_PROXY', key: 'trustProxy', default: false, parse: bool, doc: 'trust X-Forwarded-* headers (behind a reverse proxy)' },
   { name: 'RATE_LIMIT_PER_MINUTE', key: 'rateLimitPerMinute', default: 60, parse: int(0, 1_000_000), doc: 'requests per minute per API key (0 = unlimited)' },
+  { name: 'RATE_LIMIT_PER_ACCOUNT_PER_MINUTE', key: 'rateLimitPerAccountPerMinute', default: undefined, parse: optionalInt(0, 1_000_000), doc: 'requests per minute of all an account\'s keys together (default twice RATE_LIMIT_PER_MINUTE; 0 = unlimited)' },
+  { name: 'MAX_KEYS_PER_ACCOUNT', key: 'maxKeysPerAccount', default: 10, parse: int(1, 10_000), doc: 'live API keys an account may hold at once' },
   { name: 'SIGNUPS_PER_HOUR', key: 'signupsPerHour', default: 5, parse: int(0, 1_000_000), doc: 'account signups per hour per IP (0 = unlimited)' },
   { name: 'BODY_LIMIT_BYTES', key: 'bodyLimitBytes', default: 65_536, parse: int(1024, 16_777_216), doc: 'largest accepted JSON body' },
   { name: 'WEBHOOK_TIMEOUT_MS', key: 'webhookTimeoutMs', default: 10_000, parse: int(100, 120_000), doc: 'outbound webhook request timeout' },
@@ -281,6 +292,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     else out[setting.key] = result.value;
   }
   out['mqttPortExplicit'] = pick('MQTT_PORT') !== undefined;
+  // An account's keys together get twice one key's allowance unless told otherwise.
+  out['rateLimitPerAccountPerMinute'] ??= 2 * Number(out['rateLimitPerMinute'] ?? 0);
   // Node refuses a headers deadline after the whole request's.
   if (Number(out['httpHeadersTimeoutMs']) > Number(out['httpRequestTimeoutMs'])) {
     problems.push(`HTTP_HEADERS_TIMEOUT_MS (${out['httpHeadersTimeoutMs']}) must not be longer than HTTP_REQUEST_TIMEOUT_MS (${out['httpRequestTimeoutMs']})`);

@@ -124,13 +124,15 @@ export class Bridge {
     const states = new DeviceStates(devicesStore, log.child({ component: 'devices' }));
     const deps: MachinesDeps = {
       auth,
-      accounts: new AccountsService(store, auth, bus),
+      accounts: new AccountsService(store, auth, bus, { maxKeysPerAccount: config.maxKeysPerAccount, metrics }),
       assets,
       events,
       webhooks: new WebhooksService(store),
       signer,
       keyLimiter: new RateLimiter(config.rateLimitPerMinute, 60_000),
+      accountLimiter: new RateLimiter(config.rateLimitPerAccountPerMinute, 60_000),
       signupLimiter: new RateLimiter(config.signupsPerHour, 3_600_000),
+      metrics,
       deviceStates: states,
     };
     const sender = new WebhookSender(store, bus, signer, log.child({ component: 'webhooks' }), {

@@ -2,6 +2,7 @@
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { keyPrefix, newApiKey, newId, sha256Hex } from '../ids.js';
+import type { Metrics } from '../metrics.js';
 import { slug } from '../slug.js';
 import type { AuthService, Principal } from './auth.js';
 import type { MachinesStore } from './store.js';
@@ -13,15 +14,25 @@ export interface IssuedKey {
   apiKey: string;
 }
 
+export interface AccountLimits {
+  /** Live API keys an account may hold at once (MAX_KEYS_PER_ACCOUNT). */
+  maxKeysPerAccount: number;
+  metrics: Metrics;
+}
+
 export class AccountsService {
   private readonly store: MachinesStore;
   private readonly auth: AuthService;
   private readonly bus: EventBus;
+  private readonly limits: AccountLimits;
+  /** Key creation per account, one at a time: the count and the write must not interleave. */
+  private readonly keyWrites = new Map<string, Promise<unknown>>();
 
-  constructor(store: MachinesStore, auth: AuthService, bus: EventBus) {
+  constructor(store: MachinesStore, auth: AuthService, bus: EventBus, limits: AccountLimits) {
     this.store = store;
     this.auth = auth;
     this.bus = bus;
+    this.limits = limits;
   }
 
   async signup(input: { label: string; lightning_address?: string | null | undefined }): Promise<{ account: AccountRecord } & IssuedKey> {
@@ -50,10 +61,19 @@ export class AccountsService {
     return issued;
   }
 
-  async createKey(principal: Principal, input: { scope: KeyScope; label?: string | null | undefined }): Promise<IssuedKey> {
-    const issued = this.newKey(principal.account.user_id, input.scope, input.label ?? null, new Date().toISOString());
-    await this.store.addKey(issued.key);
-    return issued;
+  /** Another key for the account, while it holds fewer than `maxKeysPerAccount` live ones (409 key_limit_reached). */
+  createKey(principal: Principal, input: { scope: KeyScope; label?: string | null | undefined }): Promise<IssuedKey> {
+    const userId = principal.account.user_id;
+    return this.oneAtATime(userId, async () => {
+      const max = this.limits.maxKeysPerAccount;
+      if ((await this.listKeys(principal)).length >= max) {
+        this.limits.metrics.refuse('http', 'key_limit_reached');
+        throw new AppError(409, 'key_limit_reached', `This account already has ${max} live API keys, the most it may hold: revoke one first (DELETE /api/v1/accounts/me/keys/{key_id})`);
+      }
+      const issued = this.newKey(userId, input.scope, input.label ?? null, new Date().toISOString());
+      await this.store.addKey(issued.key);
+      return issued;
+    });
   }
 
   async listKeys(principal: Principal): Promise<ApiKeyRecord[]> {
@@ -78,6 +98,18 @@ export class AccountsService {
   async exchange(apiKey: string): Promise<{ token: string; principal: Principal }> {
     const principal = await this.auth.byApiKey(apiKey);
     return { token: await this.auth.issueSession(principal), principal };
+  }
+
+  /** Run `work` after every earlier call for the same account has finished. */
+  private async oneAtATime<T>(userId: string, work: () => Promise<T>): Promise<T> {
+    const before = this.keyWrites.get(userId) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(work);
+    this.keyWrites.set(userId, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.keyWrites.get(userId) === mine) this.keyWrites.delete(userId);
+    }
   }
 
   private newKey(userId: string, scope: KeyScope, label: string | null, now: string): IssuedKey {

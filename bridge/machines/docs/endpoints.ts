@@ -120,13 +120,13 @@ const CORE_ENDPOINTS: Endpoint[] = [
   {
     operationId: 'createKey', method: 'post', path: '/api/v1/accounts/me/keys', tag: 'Keys', auth: 'bearer', writes: true,
     summary: 'Create an extra (read-only) key',
-    description: 'Issues another key for the account, read-only by default: hand it to dashboards and monitors.',
+    description: 'Issues another key for the account, read-only by default: hand it to dashboards and monitors. An account holds at most MAX_KEYS_PER_ACCOUNT live keys (10 by default); past that, revoke one first (409 key_limit_reached). More keys do not buy more requests: the account\u2019s keys share one allowance (see Rate limits).',
     body: input('CreateKeyRequest', req.createKeyBody, {
       scope: 'read (default) or full. A read-only key can call every GET endpoint and no write.',
       label: 'Optional label to recognise the key in lists, 1-64 characters. May be null.',
     }, { scope: 'read', label: 'dashboard' }),
     response: ok(201, 'KeyIssued', 'The new key', { ...exKey, api_key: EXAMPLE.apiKey, warning }),
-    errors: [],
+    errors: ['key_limit_reached'],
   },
   {
     operationId: 'revokeKey', method: 'delete', path: '/api/v1/accounts/me/keys/{key_id}', tag: 'Keys', auth: 'bearer', writes: true,

@@ -12,6 +12,10 @@ export interface DocsSettings {
   baseUrl: string;
   /** 0 = unlimited. */
   rateLimitPerMinute: number;
+  /** 0 = unlimited; absent: twice rateLimitPerMinute (the default). */
+  rateLimitPerAccountPerMinute?: number;
+  /** Live keys per account; absent: 10 (the default). */
+  maxKeysPerAccount?: number;
   signupsPerHour: number;
 }
 
@@ -60,10 +64,18 @@ function rateLimitText(s: DocsSettings): Block[] {
     s.signupsPerHour > 0
       ? `${s.signupsPerHour} signups per hour per IP on \`POST /api/v1/accounts\`. Build your fleet provisioning around this: one key per agent, not one key per request.`
       : 'Signups per IP are not limited on this server (SIGNUPS_PER_HOUR is 0).';
+  const accountLimit = s.rateLimitPerAccountPerMinute ?? 2 * s.rateLimitPerMinute;
+  const perAccount =
+    accountLimit > 0
+      ? `${accountLimit} requests per minute per account: every key of an account (and every session token made from them) draws on one shared allowance as well as its own, so more keys do not buy more requests. A 429 says which of the two ran out.`
+      : 'Requests per account are not limited on this server (RATE_LIMIT_PER_ACCOUNT_PER_MINUTE is 0).';
+  const keys = `An account holds at most ${s.maxKeysPerAccount ?? 10} live API keys; \`POST /api/v1/accounts/me/keys\` past that answers 409 key_limit_reached until one is revoked.`;
   return [
     { kind: 'text', text: perKey },
+    { kind: 'text', text: perAccount },
+    { kind: 'text', text: keys },
     { kind: 'text', text: signups },
-    { kind: 'text', text: 'Limited responses carry `X-RateLimit-Limit` and `X-RateLimit-Remaining`; a 429 also carries `Retry-After`. The defaults are 60 per minute and 5 per hour; operators change them with RATE_LIMIT_PER_MINUTE and SIGNUPS_PER_HOUR.' },
+    { kind: 'text', text: 'Limited responses carry `X-RateLimit-Limit` and `X-RateLimit-Remaining`; a 429 also carries `Retry-After`. The defaults are 60 per minute per key, 120 per account, 10 keys and 5 signups per hour; operators change them with RATE_LIMIT_PER_MINUTE, RATE_LIMIT_PER_ACCOUNT_PER_MINUTE, MAX_KEYS_PER_ACCOUNT and SIGNUPS_PER_HOUR.' },
   ];
 }
 

@@ -4,7 +4,7 @@ import { keyView, accountView } from '../views.js';
 import { createAccountBody, createKeyBody, exchangeBody, noQuery } from '../schemas.js';
 import { SESSION_TTL_SECONDS } from '../auth.js';
 import { enforce } from '../../http/rate-headers.js';
-import { authenticate, body, idParam, noStore, principal, query, SHOWN_ONCE, type MachinesDeps } from './shared.js';
+import { authenticate, body, chargeRequest, idParam, noStore, principal, query, SHOWN_ONCE, type MachinesDeps } from './shared.js';
 
 export function accountRoutes(router: Router, deps: MachinesDeps): void {
   const auth = authenticate(deps, 'read');
@@ -14,7 +14,9 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
   router.post('/api/v1/accounts', async (ctx) => {
     query(ctx, noQuery);
     const input = body(ctx, createAccountBody);
-    enforce(ctx, deps.signupLimiter.take(ctx.ip), 'signups from this address');
+    const signups = deps.signupLimiter.take(ctx.ip);
+    if (!signups.allowed) deps.metrics.refuse('http', 'rate_limited_signup');
+    enforce(ctx, signups, 'signups from this address');
     const { account, key, apiKey } = await deps.accounts.signup(input);
     noStore(ctx);
     ctx.status = 201;
@@ -25,7 +27,7 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
     query(ctx, noQuery);
     const input = body(ctx, exchangeBody);
     const { token, principal: p } = await deps.accounts.exchange(input.api_key);
-    enforce(ctx, deps.keyLimiter.take(p.key.key_id), 'requests for this API key');
+    chargeRequest(ctx, deps, p);
     noStore(ctx);
     ctx.body = { token, record: accountView(p.account, p.key), expires_in: SESSION_TTL_SECONDS };
   });

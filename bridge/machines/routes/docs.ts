@@ -6,7 +6,7 @@ import { docsPdf } from '../docs/pdf.js';
 import type { DocsSettings } from '../docs/guide.js';
 
 /** What the documents need to know about this deployment. */
-export type DocsConfig = Pick<Config, 'publicUrl' | 'port' | 'rateLimitPerMinute' | 'signupsPerHour'> & { prefixes: Pick<Config['prefixes'], 'machines'> };
+export type DocsConfig = Pick<Config, 'publicUrl' | 'port' | 'rateLimitPerMinute' | 'rateLimitPerAccountPerMinute' | 'maxKeysPerAccount' | 'signupsPerHour'> & { prefixes: Pick<Config['prefixes'], 'machines'> };
 
 const DEFAULT_PORT = 3000;
 
@@ -16,6 +16,8 @@ export function docsRoutes(config: DocsConfig): (router: Router) => void {
   const settings: DocsSettings = {
     baseUrl: `${config.publicUrl ?? `http://localhost:${config.port || DEFAULT_PORT}`}${prefix}`,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    rateLimitPerAccountPerMinute: config.rateLimitPerAccountPerMinute,
+    maxKeysPerAccount: config.maxKeysPerAccount,
     signupsPerHour: config.signupsPerHour,
   };
   // OpenAPI resolves a relative server URL against the document's own, which is right behind any host.

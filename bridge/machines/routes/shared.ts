@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { enforce } from '../../http/rate-headers.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
+import type { Metrics } from '../../metrics.js';
 import { singleValuedQuery, validate } from '../../http/validate.js';
 import type { WebhookSigner } from '../../webhooks/signing.js';
 import type { AccountsService } from '../accounts.js';
@@ -22,8 +23,12 @@ export interface MachinesDeps {
   signer: WebhookSigner;
   /** Per API key. */
   keyLimiter: RateLimiter;
+  /** Per account: all its keys (and their session tokens) together. */
+  accountLimiter: RateLimiter;
   /** Per client IP, for signups. */
   signupLimiter: RateLimiter;
+  /** Counts what the limits refuse. */
+  metrics: Metrics;
   /** Whether each asset's device is online (the MQTT broker's knowledge). */
   deviceStates: { view(assetId: string): Promise<DeviceStateView> };
 }
@@ -33,13 +38,34 @@ export interface MachinesState {
 }
 
 /**
- * Authenticate the caller, charge the request to its key's rate limit and, for writes, require a
- * full-scope key: a read-only key learns it may not write before anything about its request is judged.
+ * Charge a request to its key's allowance and to its account's, so that more keys do not buy more
+ * requests. The account is charged only for what the key's own limit lets through; the headers show
+ * whichever allowance is nearer its end.
+ */
+export function chargeRequest(ctx: Context, deps: MachinesDeps, principal: Principal): void {
+  const perKey = deps.keyLimiter.take(principal.key.key_id);
+  if (!perKey.allowed) {
+    deps.metrics.refuse('http', 'rate_limited_key');
+    enforce(ctx, perKey, 'requests for this API key');
+  }
+  const perAccount = deps.accountLimiter.take(principal.account.user_id);
+  if (!perAccount.allowed) {
+    deps.metrics.refuse('http', 'rate_limited_account');
+    enforce(ctx, perAccount, 'requests for this account (all its API keys together)');
+  }
+  const tighter = perAccount.limit > 0 && (perKey.limit === 0 || perAccount.remaining < perKey.remaining) ? perAccount : perKey;
+  enforce(ctx, tighter, 'requests');
+}
+
+/**
+ * Authenticate the caller, charge the request to its key's and its account's rate limits and, for
+ * writes, require a full-scope key: a read-only key learns it may not write before anything about its
+ * request is judged.
  */
 export function authenticate(deps: MachinesDeps, access: 'read' | 'write'): Middleware {
   return async (ctx: Context, next: Next) => {
     const principal = await deps.auth.authenticate(ctx.get('authorization') || undefined);
-    enforce(ctx, deps.keyLimiter.take(principal.key.key_id), 'requests for this API key');
+    chargeRequest(ctx, deps, principal);
     if (access === 'write' && principal.scope !== 'full') {
       throw new AppError(403, 'insufficient_scope', 'This API key is read-only: it can read but not write');
     }
