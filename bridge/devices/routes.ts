@@ -5,6 +5,7 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { displayText } from '../http/text.js';
 import { assetTopic, BRIDGE_STATE_TOPIC, TOPIC_ROOT } from '../../broker/topics.js';
 import { WEBSOCKET_PATH } from '../../broker/broker.js';
 import { MAX_DURATION_MS, noQuery } from '../machines/schemas.js';
@@ -26,12 +27,12 @@ export interface DevicesDeps {
 }
 
 export const credentialBody = z.strictObject({
-  label: z.string().trim().min(1).max(64).refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters').optional(),
+  label: z.string().trim().min(1).max(64).superRefine(displayText('line')).optional(),
 });
 
 export const triggerBody = z.strictObject({
   duration_ms: z.int('must be a whole number of milliseconds').min(0).max(MAX_DURATION_MS).optional(),
-  reason: z.string().trim().min(1).max(64).optional(),
+  reason: z.string().trim().min(1).max(64).superRefine(displayText('line')).optional(),
 });
 
 function credentialView(c: DeviceCredentialRecord) {

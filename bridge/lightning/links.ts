@@ -5,6 +5,7 @@
  * a Lightning address (LUD-16), and a verify URL per invoice (LUD-21).
  */
 import { AppError } from '../errors.js';
+import { textProblem } from '../http/text.js';
 import { newId } from '../ids.js';
 import type { AssetsService } from '../machines/assets.js';
 import type { Principal } from '../machines/auth.js';
@@ -265,7 +266,8 @@ export class PaymentLinks {
     if (comment !== null) {
       if (terms.commentAllowed === 0) throw lnurlError(400, 'this link takes no comments');
       if ([...comment].length > terms.commentAllowed) throw lnurlError(400, `comment is longer than ${terms.commentAllowed} characters`);
-      if (/[\u0000-\u001f\u007f]/.test(comment)) throw lnurlError(400, 'comment contains control characters');
+      const problem = textProblem(comment);
+      if (problem !== undefined) throw lnurlError(400, `comment ${problem}`);
       // The query parser turns percent-escapes that are not UTF-8 into U+FFFD: refuse, do not store altered text.
       if (comment.includes('\uFFFD')) throw lnurlError(400, 'comment is not valid UTF-8');
     }

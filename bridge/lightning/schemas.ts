@@ -1,5 +1,6 @@
 /** Request schemas of the Lightning rail's owner-facing routes. */
 import { z } from 'zod';
+import { displayText } from '../http/text.js';
 
 export const linkBody = z.strictObject({
   name: z
@@ -12,7 +13,7 @@ export const linkBody = z.strictObject({
     .trim()
     .min(1)
     .max(144, 'must be at most 144 characters (LUD-09)')
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters')
+    .superRefine(displayText('line'))
     .optional(),
   primary: z.boolean().optional(),
 });

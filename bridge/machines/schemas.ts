@@ -1,5 +1,6 @@
 /** Request schemas of the machine-payments API. Unknown fields are errors, not silently dropped. */
 import { z } from 'zod';
+import { displayText, jsonTextProblem } from '../http/text.js';
 import { EVENT_TYPES } from './types.js';
 
 /** The largest price: 21,000 BTC, so amounts in millisatoshis stay exact in a JS number. */
@@ -9,13 +10,9 @@ export const DEFAULT_DURATION_MS = 1_000;
 const MAX_METADATA_BYTES = 4_096;
 const MAX_EVENT_DATA_BYTES = 16_384;
 
-const printable = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), 'must not contain control characters');
+/** One line of text people read (names, labels, ids): see http/text.ts for what is refused. */
+export const printable = (max: number) =>
+  z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`).superRefine(displayText('line'));
 
 const HOST = /^(localhost|(\d{1,3}\.){3}\d{1,3}|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62})(:\d{1,5})?$/;
 
@@ -46,10 +43,15 @@ function depthOf(value: unknown): number {
   return max;
 }
 
+/** Free-form JSON: bounded in depth and size; its keys one-line and its strings multi-line display text. */
 const jsonObject = (maxBytes: number) =>
   z.record(z.string(), z.unknown()).superRefine((o, ctx) => {
     if (depthOf(o) > MAX_JSON_DEPTH) ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` });
     else if (Buffer.byteLength(JSON.stringify(o)) > maxBytes) ctx.addIssue({ code: 'custom', message: `must serialise to at most ${maxBytes} bytes` });
+    else {
+      const bad = jsonTextProblem(o);
+      if (bad) ctx.addIssue({ code: 'custom', message: bad.problem, path: bad.path });
+    }
   });
 
 export const createAccountBody = z.strictObject({

@@ -17,14 +17,14 @@ export { TAGS } from './catalogue.js';
 export type { AuthKind, Endpoint, HttpMethod, InputDoc, ParamDoc, ResponseDoc, TagName } from './catalogue.js';
 
 const assetFields = {
-  name: 'Display name, 1-100 printable characters.',
+  name: 'Display name, 1-100 printable characters: no control characters, bidirectional overrides or isolates, line separators or lone surrogates.',
   price_sats: 'Price of one run in satoshis: a whole number from 1 to 2,100,000,000,000.',
   duration_ms: 'How long the machine runs for price_sats, in milliseconds (0 to 86,400,000; default 1,000). Variable pricing scales it with the amount paid.',
   pricing: 'fixed (default): every payment is price_sats. variable: the payer chooses an amount between min_sats and max_sats.',
   min_sats: 'Variable pricing: smallest payment (default price_sats). Must be absent or null for fixed pricing.',
   max_sats: 'Variable pricing: largest payment (default 100 × price_sats); one payment may run the machine for at most 7 days. Must be absent or null for fixed pricing.',
   refuse_when_offline: 'Refuse new invoices while the machine is known to be offline (default false).',
-  metadata: 'Free-form JSON object, at most 4,096 bytes serialised (default {}).',
+  metadata: 'Free-form JSON object, at most 4,096 bytes serialised (default {}). Its strings may hold tabs and line breaks but no other control characters, bidirectional overrides or isolates, or lone surrogates.',
 };
 const assetParam = { id: { description: 'The asset id', example: EXAMPLE.assetId } };
 
