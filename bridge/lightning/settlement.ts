@@ -86,6 +86,11 @@ export class Settlement {
     }
     const proof = preimage === null ? null : provenPreimage(preimage, paymentHash);
     if (preimage !== null && proof === null) throw new AppError(400, 'invalid_body', `That preimage does not hash to ${paymentHash}`);
+    // An invoice handed out before its asset was deleted can still be paid: a wallet holds it, and a
+    // real backend takes the money whatever the bridge thinks. Record the truth: settled, no machine
+    // told to run (the asset is gone), and a refund owed, flagged on the payment and its `paid` event.
+    const asset = await this.options.machines.getAsset(payment.asset_id);
+    const refundDue = !asset || asset.deleted_at !== null;
     const { event, deliveries } = await events.build(
       payment.user_id,
       {
@@ -99,6 +104,7 @@ export class Settlement {
           rail: payment.rail,
           payment_hash: payment.payment_hash,
           comment: payment.comment,
+          ...(refundDue ? { refund_due: true, refund_reason: 'asset_deleted' } : {}),
         },
       },
       'lightning',
@@ -106,11 +112,22 @@ export class Settlement {
     // The machine hears of the payment as soon as it is settled in memory, a disk sync earlier than
     // the answer: MQTT delivery is at least once and de-duplicated by payment_id, and a settlement
     // cut off by a crash before its sync is found again at the backend and sent again.
-    const result = await store.settlePayment(paymentHash, event.created, proof, event, deliveries, (settled, stored) =>
-      bus.emit('payment.settled', { payment: settled, event: stored }),
+    const result = await store.settlePayment(
+      paymentHash,
+      event.created,
+      proof,
+      event,
+      deliveries,
+      (settled, stored) => {
+        if (!refundDue) bus.emit('payment.settled', { payment: settled, event: stored });
+      },
+      refundDue ? { refund_due: true } : {},
     );
     if ('missing' in result) throw new AppError(404, 'payment_not_found', `No payment with hash ${paymentHash}`);
     if ('already' in result) return { payment: result.already, newly: false };
+    if (refundDue) {
+      this.options.log.warn({ paymentId: payment.payment_id, assetId: payment.asset_id }, 'an invoice of a deleted asset was paid: recorded with refund_due, no machine told');
+    }
     // Webhooks go out only for what is on disk.
     events.announce(result.event, deliveries);
     this.lastLookup.delete(paymentHash);

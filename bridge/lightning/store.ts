@@ -48,9 +48,14 @@ export interface LightningStore {
      * resolves (the journal: before its sync; a database: after its commit).
      */
     onVisible?: (settled: PaymentRecord, event: EventRecord) => void,
+    /** Marks written with the settlement (a refund owed because the asset is gone). */
+    marks?: Pick<PaymentRecord, 'refund_due'>,
   ): Promise<SettleResult>;
 
-  /** Settled payments of the account (or of one asset) that no device has acknowledged yet, oldest first. */
+  /**
+   * Settled payments of the account (or of one asset) that no device has acknowledged yet, oldest
+   * first; never one with a refund due (no machine is to run for it).
+   */
   undeliveredPayments(userId: string, assetId?: string): Promise<PaymentRecord[]>;
   /** Record the first device acknowledgement of a payment; false when it was already recorded. */
   markDelivered(paymentId: string, at: string): Promise<boolean>;

@@ -54,6 +54,11 @@ export interface PaymentRecord {
    * is the MQTT outbox: it is sent again whenever a device subscribes to the asset's payments.
    */
   device_acked_at: string | null;
+  /**
+   * Settled after its asset was deleted (an invoice already handed to a payer can still be paid): no
+   * machine is told to run for it, and the operator owes the payer a refund. Absent otherwise.
+   */
+  refund_due?: boolean;
 }
 
 /** An account's own Lightning backend; secrets are stored encrypted and never sent back. */

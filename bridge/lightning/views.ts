@@ -17,5 +17,7 @@ export function paymentView(payment: PaymentRecord) {
     settled_at: payment.settled_at,
     /** When a machine first acknowledged the MQTT payment message (null: not yet delivered). */
     delivered_at: payment.device_acked_at ?? null,
+    /** Paid after its asset was deleted: no machine ran, the payer is owed a refund. */
+    refund_due: payment.refund_due === true,
   };
 }

@@ -61,7 +61,8 @@ export class JournalLightningStore implements LightningStore {
       this.paymentByHash.set(n.payment_hash, id);
       if (n.status === 'pending') this.pending.add(id);
       else this.pending.delete(id);
-      const waiting = n.status === 'settled' && !n.device_acked_at;
+      // The MQTT outbox: settled, not acknowledged, and meant for a machine (not refund-due).
+      const waiting = n.status === 'settled' && !n.device_acked_at && n.refund_due !== true;
       for (const [map, key] of [[this.undelivered, n.user_id], [this.undeliveredByAsset, n.asset_id]] as const) {
         let set = map.get(key);
         if (waiting) {
@@ -163,6 +164,7 @@ export class JournalLightningStore implements LightningStore {
     event: Omit<EventRecord, 'seq'>,
     deliveries: Omit<DeliveryRecord, 'seq'>[],
     onVisible?: (settled: PaymentRecord, event: EventRecord) => void,
+    marks: Pick<PaymentRecord, 'refund_due'> = {},
   ): Promise<SettleResult> {
     const id = this.paymentByHash.get(paymentHash);
     const payment = id === undefined ? undefined : this.journal.get<PaymentRecord>(PAYMENTS, id);
@@ -173,7 +175,7 @@ export class JournalLightningStore implements LightningStore {
     }
     const staged = this.machines.stageEvent(event, deliveries);
     if ('duplicate' in staged) throw new Error(`payment ${payment.payment_id} is not settled but its event ${staged.duplicate.event_id} exists`);
-    const settled: PaymentRecord = { ...payment, status: 'settled', settled_at: settledAt, preimage, event_id: staged.stored.event_id };
+    const settled: PaymentRecord = { ...payment, ...marks, status: 'settled', settled_at: settledAt, preimage, event_id: staged.stored.event_id };
     const durable = this.journal.commit([{ c: PAYMENTS, id: payment.payment_id, doc: settled }, ...staged.mutations]);
     // Applied (visible) now, unless the journal refused the commit outright (it has failed): then
     // nothing happened and nobody may hear of it. Durable when `durable` resolves.

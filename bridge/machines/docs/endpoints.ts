@@ -180,7 +180,7 @@ const CORE_ENDPOINTS: Endpoint[] = [
   {
     operationId: 'deleteAsset', method: 'delete', path: '/api/v1/assets/{id}', tag: 'Assets', auth: 'bearer', writes: true,
     summary: 'Delete an asset',
-    description: 'Removes the asset from the API. Past events keep their reference to it.',
+    description: 'Removes the asset from the API. Past events keep their reference to it. Its payment link takes no new invoices at once; an invoice already handed to a payer can still be paid (the wallet holds it, and the money arrives at your backend): such a payment is recorded settled with `refund_due: true`, its `paid` event (event log and webhook) carries `refund_due: true` and `refund_reason: "asset_deleted"`, and no machine is told to run. Refund the payer.',
     params: assetParam,
     response: ok(200, 'AssetDeleted', 'The asset is gone', { asset_id: EXAMPLE.assetId, deleted: true, deleted_at: EXAMPLE.time }),
     errors: ['asset_not_found', 'asset_not_owned'],

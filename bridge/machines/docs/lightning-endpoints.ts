@@ -52,6 +52,7 @@ const exPayment = {
   expires_at: EXAMPLE.expiresAt,
   settled_at: null,
   delivered_at: null,
+  refund_due: false,
 };
 
 const serverWallet = { backend: 'dev' as const, source: 'server' as const, settings: {}, secrets_set: [], created: null, updated: null };

@@ -174,6 +174,10 @@ const Payment = z.strictObject({
     description:
       'When a machine acknowledged the MQTT payment message (an action report with this payment_id, or the PUBACK of a persistent session); null until then, and the bridge sends it again to each new subscription for PAYMENT_REPLAY_HOURS',
   }),
+  refund_due: z.boolean().meta({
+    description:
+      'True when the invoice was paid after its asset was deleted: no machine is told to run for it, its paid event carries refund_due too, and the payer is owed a refund',
+  }),
 });
 
 const Wallet = z.strictObject({
