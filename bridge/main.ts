@@ -119,7 +119,7 @@ export class Bridge {
     const bus = new EventBus(log.child({ component: 'bus' }));
     const signer = await WebhookSigner.create(secrets.webhookSigningSeed);
     const auth = new AuthService(store, secrets.sessionSecret);
-    const assets = new AssetsService(store, bus);
+    const assets = new AssetsService(store, bus, { maxAssetsPerAccount: config.maxAssetsPerAccount, metrics });
     const events = new EventLog(store, assets, bus);
     const states = new DeviceStates(devicesStore, log.child({ component: 'devices' }));
     const deps: MachinesDeps = {

@@ -5,6 +5,7 @@ import { keyPrefix, newApiKey, newId, sha256Hex } from '../ids.js';
 import type { Metrics } from '../metrics.js';
 import { slug } from '../slug.js';
 import type { AuthService, Principal } from './auth.js';
+import { OneAtATime } from './one-at-a-time.js';
 import type { MachinesStore } from './store.js';
 import type { AccountRecord, ApiKeyRecord, KeyScope } from './types.js';
 
@@ -26,7 +27,7 @@ export class AccountsService {
   private readonly bus: EventBus;
   private readonly limits: AccountLimits;
   /** Key creation per account, one at a time: the count and the write must not interleave. */
-  private readonly keyWrites = new Map<string, Promise<unknown>>();
+  private readonly keyWrites = new OneAtATime();
 
   constructor(store: MachinesStore, auth: AuthService, bus: EventBus, limits: AccountLimits) {
     this.store = store;
@@ -64,7 +65,7 @@ export class AccountsService {
   /** Another key for the account, while it holds fewer than `maxKeysPerAccount` live ones (409 key_limit_reached). */
   createKey(principal: Principal, input: { scope: KeyScope; label?: string | null | undefined }): Promise<IssuedKey> {
     const userId = principal.account.user_id;
-    return this.oneAtATime(userId, async () => {
+    return this.keyWrites.run(userId, async () => {
       const max = this.limits.maxKeysPerAccount;
       if ((await this.listKeys(principal)).length >= max) {
         this.limits.metrics.refuse('http', 'key_limit_reached');
@@ -98,18 +99,6 @@ export class AccountsService {
   async exchange(apiKey: string): Promise<{ token: string; principal: Principal }> {
     const principal = await this.auth.byApiKey(apiKey);
     return { token: await this.auth.issueSession(principal), principal };
-  }
-
-  /** Run `work` after every earlier call for the same account has finished. */
-  private async oneAtATime<T>(userId: string, work: () => Promise<T>): Promise<T> {
-    const before = this.keyWrites.get(userId) ?? Promise.resolve();
-    const mine = before.catch(() => undefined).then(work);
-    this.keyWrites.set(userId, mine);
-    try {
-      return await mine;
-    } finally {
-      if (this.keyWrites.get(userId) === mine) this.keyWrites.delete(userId);
-    }
   }
 
   private newKey(userId: string, scope: KeyScope, label: string | null, now: string): IssuedKey {

@@ -2,7 +2,9 @@
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { newId } from '../ids.js';
+import type { Metrics } from '../metrics.js';
 import type { Principal } from './auth.js';
+import { OneAtATime } from './one-at-a-time.js';
 import { DEFAULT_DURATION_MS, MAX_PRICE_SATS } from './schemas.js';
 import type { MachinesStore } from './store.js';
 import type { AssetRecord, Pricing } from './types.js';
@@ -44,16 +46,38 @@ function withPricing(asset: AssetRecord, given: AssetPatch): AssetRecord {
   return { ...asset, min_sats: min, max_sats: max };
 }
 
+export interface AssetLimits {
+  /** Live assets an account may hold at once (MAX_ASSETS_PER_ACCOUNT). */
+  maxAssetsPerAccount: number;
+  metrics: Metrics;
+}
+
 export class AssetsService {
   private readonly store: MachinesStore;
   private readonly bus: EventBus;
+  private readonly limits: AssetLimits;
+  /** Creation per account, one at a time: the count and the write must not interleave. */
+  private readonly creations = new OneAtATime();
 
-  constructor(store: MachinesStore, bus: EventBus) {
+  constructor(store: MachinesStore, bus: EventBus, limits: AssetLimits) {
     this.store = store;
     this.bus = bus;
+    this.limits = limits;
   }
 
-  async create(principal: Principal, input: AssetInput): Promise<AssetRecord> {
+  /** A new asset, while the account holds fewer than `maxAssetsPerAccount` live ones (409 asset_limit_reached). */
+  create(principal: Principal, input: AssetInput): Promise<AssetRecord> {
+    return this.creations.run(principal.account.user_id, async () => {
+      const max = this.limits.maxAssetsPerAccount;
+      if ((await this.store.listAssets(principal.account.user_id)).length >= max) {
+        this.limits.metrics.refuse('http', 'asset_limit_reached');
+        throw new AppError(409, 'asset_limit_reached', `This account already has ${max} assets, the most it may hold: delete one first`);
+      }
+      return this.createNow(principal, input);
+    });
+  }
+
+  private async createNow(principal: Principal, input: AssetInput): Promise<AssetRecord> {
     const now = new Date().toISOString();
     const asset = withPricing(
       {

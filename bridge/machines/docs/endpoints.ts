@@ -146,10 +146,10 @@ const CORE_ENDPOINTS: Endpoint[] = [
   {
     operationId: 'createAsset', method: 'post', path: '/api/v1/assets', tag: 'Assets', auth: 'bearer', writes: true,
     summary: 'Create an asset (name, price_sats)',
-    description: 'Registers a machine the account sells time on.',
+    description: 'Registers a machine the account sells time on. An account holds at most MAX_ASSETS_PER_ACCOUNT live assets (1,000 by default); past that, delete one first (409 asset_limit_reached).',
     body: input('AssetRequest', req.createAssetBody, assetFields, { name: 'Coffee machine', price_sats: 1500, duration_ms: 30000, metadata: { location: 'kitchen' } }),
     response: ok(201, 'Asset', 'The asset', exAsset),
-    errors: [],
+    errors: ['asset_limit_reached'],
   },
   {
     operationId: 'getAsset', method: 'get', path: '/api/v1/assets/{id}', tag: 'Assets', auth: 'bearer', writes: false,

@@ -16,6 +16,8 @@ export interface DocsSettings {
   rateLimitPerAccountPerMinute?: number;
   /** Live keys per account; absent: 10 (the default). */
   maxKeysPerAccount?: number;
+  /** Live assets per account; absent: 1,000 (the default). */
+  maxAssetsPerAccount?: number;
   signupsPerHour: number;
 }
 
@@ -69,13 +71,13 @@ function rateLimitText(s: DocsSettings): Block[] {
     accountLimit > 0
       ? `${accountLimit} requests per minute per account: every key of an account (and every session token made from them) draws on one shared allowance as well as its own, so more keys do not buy more requests. A 429 says which of the two ran out.`
       : 'Requests per account are not limited on this server (RATE_LIMIT_PER_ACCOUNT_PER_MINUTE is 0).';
-  const keys = `An account holds at most ${s.maxKeysPerAccount ?? 10} live API keys; \`POST /api/v1/accounts/me/keys\` past that answers 409 key_limit_reached until one is revoked.`;
+  const keys = `An account holds at most ${s.maxKeysPerAccount ?? 10} live API keys and ${s.maxAssetsPerAccount ?? 1000} assets; past that, \`POST /api/v1/accounts/me/keys\` answers 409 key_limit_reached until a key is revoked, and \`POST /api/v1/assets\` 409 asset_limit_reached until an asset is deleted.`;
   return [
     { kind: 'text', text: perKey },
     { kind: 'text', text: perAccount },
     { kind: 'text', text: keys },
     { kind: 'text', text: signups },
-    { kind: 'text', text: 'Limited responses carry `X-RateLimit-Limit` and `X-RateLimit-Remaining`; a 429 also carries `Retry-After`. The defaults are 60 per minute per key, 120 per account, 10 keys and 5 signups per hour; operators change them with RATE_LIMIT_PER_MINUTE, RATE_LIMIT_PER_ACCOUNT_PER_MINUTE, MAX_KEYS_PER_ACCOUNT and SIGNUPS_PER_HOUR.' },
+    { kind: 'text', text: 'Limited responses carry `X-RateLimit-Limit` and `X-RateLimit-Remaining`; a 429 also carries `Retry-After`. The defaults are 60 per minute per key, 120 per account, 10 keys, 1,000 assets and 5 signups per hour; operators change them with RATE_LIMIT_PER_MINUTE, RATE_LIMIT_PER_ACCOUNT_PER_MINUTE, MAX_KEYS_PER_ACCOUNT, MAX_ASSETS_PER_ACCOUNT and SIGNUPS_PER_HOUR.' },
   ];
 }
 

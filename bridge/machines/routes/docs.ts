@@ -6,7 +6,7 @@ import { docsPdf } from '../docs/pdf.js';
 import type { DocsSettings } from '../docs/guide.js';
 
 /** What the documents need to know about this deployment. */
-export type DocsConfig = Pick<Config, 'publicUrl' | 'port' | 'rateLimitPerMinute' | 'rateLimitPerAccountPerMinute' | 'maxKeysPerAccount' | 'signupsPerHour'> & { prefixes: Pick<Config['prefixes'], 'machines'> };
+export type DocsConfig = Pick<Config, 'publicUrl' | 'port' | 'rateLimitPerMinute' | 'rateLimitPerAccountPerMinute' | 'maxKeysPerAccount' | 'maxAssetsPerAccount' | 'signupsPerHour'> & { prefixes: Pick<Config['prefixes'], 'machines'> };
 
 const DEFAULT_PORT = 3000;
 
@@ -18,6 +18,7 @@ export function docsRoutes(config: DocsConfig): (router: Router) => void {
     rateLimitPerMinute: config.rateLimitPerMinute,
     rateLimitPerAccountPerMinute: config.rateLimitPerAccountPerMinute,
     maxKeysPerAccount: config.maxKeysPerAccount,
+    maxAssetsPerAccount: config.maxAssetsPerAccount,
     signupsPerHour: config.signupsPerHour,
   };
   // OpenAPI resolves a relative server URL against the document's own, which is right behind any host.
