@@ -37,6 +37,8 @@ export interface Config {
   maxKeysPerAccount: number;
   /** Live assets an account may hold at once. */
   maxAssetsPerAccount: number;
+  /** Live device credentials (MQTT logins) an asset may have at once. */
+  maxDeviceCredentialsPerAsset: number;
   signupsPerHour: number;
   bodyLimitBytes: number;
   webhookTimeoutMs: number;
@@ -163,6 +165,7 @@ export const SETTINGS: Setting[] = [
   { name: 'RATE_LIMIT_PER_ACCOUNT_PER_MINUTE', key: 'rateLimitPerAccountPerMinute', default: undefined, parse: optionalInt(0, 1_000_000), doc: 'requests per minute of all an account\'s keys together (default twice RATE_LIMIT_PER_MINUTE; 0 = unlimited)' },
   { name: 'MAX_KEYS_PER_ACCOUNT', key: 'maxKeysPerAccount', default: 10, parse: int(1, 10_000), doc: 'live API keys an account may hold at once' },
   { name: 'MAX_ASSETS_PER_ACCOUNT', key: 'maxAssetsPerAccount', default: 1_000, parse: int(1, 1_000_000), doc: 'live assets an account may hold at once' },
+  { name: 'MAX_DEVICE_CREDENTIALS_PER_ASSET', key: 'maxDeviceCredentialsPerAsset', default: 10, parse: int(1, 10_000), doc: 'live device credentials (MQTT logins) an asset may have at once' },
   { name: 'SIGNUPS_PER_HOUR', key: 'signupsPerHour', default: 5, parse: int(0, 1_000_000), doc: 'account signups per hour per IP (0 = unlimited)' },
   { name: 'BODY_LIMIT_BYTES', key: 'bodyLimitBytes', default: 65_536, parse: int(1024, 16_777_216), doc: 'largest accepted JSON body' },
   { name: 'WEBHOOK_TIMEOUT_MS', key: 'webhookTimeoutMs', default: 10_000, parse: int(100, 120_000), doc: 'outbound webhook request timeout' },

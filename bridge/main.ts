@@ -175,7 +175,7 @@ export class Bridge {
     });
 
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.
-    const credentials = new DeviceCredentials(devicesStore, assets, bus);
+    const credentials = new DeviceCredentials(devicesStore, assets, bus, { maxPerAsset: config.maxDeviceCredentialsPerAsset, metrics });
     const broker = config.mqttEnabled
       ? new Broker({
           host: config.host,

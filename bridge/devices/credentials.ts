@@ -10,21 +10,33 @@ import type { EventBus } from '../events.js';
 import { digestsEqual, newId, sha256Hex } from '../ids.js';
 import type { AssetsService } from '../machines/assets.js';
 import type { Principal } from '../machines/auth.js';
+import { OneAtATime } from '../machines/one-at-a-time.js';
+import type { Metrics } from '../metrics.js';
 import type { DevicesStore } from './store.js';
 import type { DeviceCredentialRecord } from './types.js';
 
 export const DEVICE_USERNAME_PREFIX = 'dev_';
 const PASSWORD_PATTERN = /^dpw_[0-9a-f]{48}$/;
 
+export interface CredentialLimits {
+  /** Live credentials an asset may have at once (MAX_DEVICE_CREDENTIALS_PER_ASSET): each is an MQTT login with its own allowance. */
+  maxPerAsset: number;
+  metrics: Metrics;
+}
+
 export class DeviceCredentials {
   private readonly store: DevicesStore;
   private readonly assets: AssetsService;
   private readonly bus: EventBus;
+  private readonly limits: CredentialLimits;
+  /** Issuing per asset, one at a time: the count and the write must not interleave. */
+  private readonly issuing = new OneAtATime();
 
-  constructor(store: DevicesStore, assets: AssetsService, bus: EventBus) {
+  constructor(store: DevicesStore, assets: AssetsService, bus: EventBus, limits: CredentialLimits) {
     this.store = store;
     this.assets = assets;
     this.bus = bus;
+    this.limits = limits;
     // A deleted asset's machine is disconnected (its credentials no longer log in: see authenticate).
     bus.on('asset.changed', this, async ({ asset, deleted }) => {
       if (!deleted) return;
@@ -34,8 +46,19 @@ export class DeviceCredentials {
     });
   }
 
-  async issue(principal: Principal, assetId: string, label: string | null): Promise<{ credential: DeviceCredentialRecord; password: string }> {
-    await this.assets.owned(principal.account.user_id, assetId);
+  /** A new login for the asset, while it has fewer than `maxPerAsset` live ones (409 credential_limit_reached). */
+  issue(principal: Principal, assetId: string, label: string | null): Promise<{ credential: DeviceCredentialRecord; password: string }> {
+    return this.issuing.run(assetId, async () => {
+      const max = this.limits.maxPerAsset;
+      if ((await this.list(principal, assetId)).length >= max) {
+        this.limits.metrics.refuse('http', 'credential_limit_reached');
+        throw new AppError(409, 'credential_limit_reached', `Asset ${assetId} already has ${max} live device credentials, the most it may have: revoke one first`);
+      }
+      return this.issueNow(principal, assetId, label);
+    });
+  }
+
+  private async issueNow(principal: Principal, assetId: string, label: string | null): Promise<{ credential: DeviceCredentialRecord; password: string }> {
     const password = `dpw_${randomBytes(24).toString('hex')}`;
     const credential: DeviceCredentialRecord = {
       credential_id: newId(),

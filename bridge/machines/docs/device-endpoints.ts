@@ -41,13 +41,13 @@ export const DEVICE_ENDPOINTS: Endpoint[] = [
     operationId: 'createDeviceCredential', method: 'post', path: '/api/v1/assets/{id}/device-credentials', tag: 'Devices', auth: 'bearer', writes: true,
     summary: 'Issue an MQTT login for one asset',
     description:
-      'Makes a device credential: an MQTT login for a machine that should not hold the account\u2019s API key. The username is `dev_<credential_id>`, the password `dpw_` and 48 hex digits, shown once and stored only as its sha256. The login may use only the asset\u2019s own topics (`paywire/<user_id>/<asset_id>/\u2026`) and read `paywire/bridge/state`; while it is connected the asset counts as online. `mqtt` says where to connect and which topics to use. An asset may have several, one per device. The body is optional.',
+      'Makes a device credential: an MQTT login for a machine that should not hold the account\u2019s API key. The username is `dev_<credential_id>`, the password `dpw_` and 48 hex digits, shown once and stored only as its sha256. The login may use only the asset\u2019s own topics (`paywire/<user_id>/<asset_id>/\u2026`) and read `paywire/bridge/state`; while it is connected the asset counts as online. `mqtt` says where to connect and which topics to use. An asset may have several, one per device, up to MAX_DEVICE_CREDENTIALS_PER_ASSET live ones (10 by default; past that 409 credential_limit_reached until one is revoked). The body is optional.',
     params: assetParam,
     body: input('DeviceCredentialRequest', credentialBody, {
-      label: 'Your name for the device, 1-64 characters without control characters (default null).',
+      label: 'Your name for the device, 1-64 characters without control characters, bidirectional overrides or lone surrogates (default null).',
     }, { label: 'esp32 #1' }),
     response: ok(201, 'DeviceCredentialIssued', 'The credential and its password', exCredentialIssued),
-    errors: ['asset_not_found', 'asset_not_owned'],
+    errors: ['asset_not_found', 'asset_not_owned', 'credential_limit_reached'],
   },
   {
     operationId: 'listDeviceCredentials', method: 'get', path: '/api/v1/assets/{id}/device-credentials', tag: 'Devices', auth: 'bearer', writes: false,

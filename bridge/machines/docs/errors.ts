@@ -33,6 +33,7 @@ export const ERRORS = [
   { code: 'invoice_expired', statuses: [409], meaning: 'The invoice has expired and can no longer be paid.' },
   { code: 'key_limit_reached', statuses: [409], meaning: 'The account already holds as many live API keys as it may (MAX_KEYS_PER_ACCOUNT): revoke one first.' },
   { code: 'asset_limit_reached', statuses: [409], meaning: 'The account already holds as many assets as it may (MAX_ASSETS_PER_ACCOUNT): delete one first.' },
+  { code: 'credential_limit_reached', statuses: [409], meaning: 'The asset already has as many live device credentials as it may (MAX_DEVICE_CREDENTIALS_PER_ASSET): revoke one first.' },
   { code: 'checkout_not_supported', statuses: [409], meaning: 'The account\u2019s Lightning backend has no hosted checkout (only BTCPay has one).' },
   { code: 'rate_limited', statuses: [429], meaning: 'Too many requests, for this API key or for its account (all its keys together). Inspect Retry-After (seconds) and back off.' },
   { code: 'lookup_failed', statuses: [500], meaning: 'Transient backend error. Retry with exponential backoff.' },
