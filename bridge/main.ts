@@ -223,7 +223,7 @@ export class Bridge {
     const limit = config.bodyLimitBytes;
     const lnurl = { links, bodyLimitBytes: limit, log };
     const machinesRoutes = [
-      docsRoutes(config),
+      docsRoutes(config, urls),
       lightningRoutes(deps, { links, wallets, settlement, dev, adminTokenSha256: secrets.adminTokenSha256 }),
       btcpayWebhookRoutes({ store: lightningStore, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) }),
       deviceRoutes(deps, { credentials, dispatcher, states, urls, mqttPort: () => broker?.port }),
