@@ -1,14 +1,25 @@
 /**
  * `npm start`: load the configuration, start the bridge, print where it listens, stop cleanly on
- * SIGINT/SIGTERM. Configuration errors are printed all at once and exit with status 2.
+ * SIGINT/SIGTERM. Configuration errors (and `--config` without a file) are printed all at once and
+ * exit with status 2. The log (JSON, or pretty on a terminal) goes to stdout after the start lines.
  */
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { Bridge } from './main.js';
 
+/** `--config <file>` or `--config=<file>`; a `--config` without a file name is a configuration error. */
 function configFileArg(argv: string[]): string | undefined {
+  const joined = argv.find((a) => a.startsWith('--config='));
+  if (joined !== undefined) {
+    const file = joined.slice('--config='.length);
+    if (file === '') throw new ConfigError(['--config= needs a file name: --config=paywire.json']);
+    return file;
+  }
   const i = argv.indexOf('--config');
-  return i === -1 ? undefined : argv[i + 1];
+  if (i === -1) return undefined;
+  const file = argv[i + 1];
+  if (file === undefined || file === '' || file.startsWith('--')) throw new ConfigError(['--config needs a file name: --config paywire.json']);
+  return file;
 }
 
 async function main(): Promise<void> {
@@ -23,7 +34,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, { format: config.logFormat });
   const bridge = new Bridge(config, log, {
     // Crash-only on storage failure: memory may hold writes the disk does not, so restart from the disk.
     onFatal: () => process.exit(70),

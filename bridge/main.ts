@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { DeviceCredentials, DEVICE_USERNAME_PREFIX } from './devices/credentials.js';
 import { Dispatcher } from './devices/dispatch.js';
 import { HomeAssistant } from './devices/homeassistant.js';
+import { RefusedLogins } from './devices/refused-logins.js';
 import { deviceRoutes } from './devices/routes.js';
 import { DeviceStates } from './devices/state.js';
 import { EventBus } from './events.js';
@@ -100,20 +101,21 @@ export class Bridge {
     await mkdir(config.dataDir, { recursive: true });
     const secrets = await loadSecrets(config.dataDir, config.adminToken);
 
+    const metrics = new Metrics();
+
     // Stores: one journal, each family's store registering its indexes before it opens.
     const journal = new Journal({
       dir: config.dataDir,
       fsync: config.journalFsync,
       compactBytes: config.journalCompactBytes,
       log: log.child({ component: 'journal' }),
+      onCommitted: (seconds) => metrics.committed(seconds),
       ...(this.options.onFatal ? { onFailure: this.options.onFatal } : {}),
     });
     const store = new JournalMachinesStore(journal);
     const lightningStore = new JournalLightningStore(journal, store);
     const devicesStore = new JournalDevicesStore(journal);
     await journal.open();
-
-    const metrics = new Metrics();
 
     // Machine payments.
     const bus = new EventBus(log.child({ component: 'bus' }));
@@ -161,6 +163,7 @@ export class Bridge {
       bus,
       wallets,
       log: log.child({ component: 'settlement' }),
+      metrics,
       pollMs: config.lightningPollMs,
     });
     const links = new PaymentLinks({
@@ -175,6 +178,7 @@ export class Bridge {
     });
 
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.
+    const refusedLogins = new RefusedLogins(log.child({ component: 'broker' }), metrics);
     const credentials = new DeviceCredentials(devicesStore, assets, bus, { maxPerAsset: config.maxDeviceCredentialsPerAsset, metrics });
     const broker = config.mqttEnabled
       ? new Broker({
@@ -182,6 +186,7 @@ export class Bridge {
           port: config.mqttPort,
           portExplicit: config.mqttPortExplicit,
           log: log.child({ component: 'broker' }),
+          onLoginRefused: (address, username, reason) => refusedLogins.refused(address, username, reason),
           auth: {
             authenticate: async (username, password) => {
               if (username.startsWith(DEVICE_USERNAME_PREFIX)) return credentials.authenticate(username, password);
@@ -202,6 +207,7 @@ export class Bridge {
           machines: store,
           states,
           log: log.child({ component: 'dispatch' }),
+          metrics,
           messagesPerMinute: config.rateLimitPerMinute,
           replayWindowMs: config.paymentReplayHours * 3_600_000,
         })
@@ -241,8 +247,14 @@ export class Bridge {
         { name: 'lightning-address', prefix: '/.well-known/lnurlp', middleware: lightningAddressFamily(lnurl) },
         { name: 'metrics', prefix: '/metrics', middleware: metricsFamily(metrics, { adminTokenSha256: secrets.adminTokenSha256, bodyLimitBytes: limit, log }) },
       ],
-      { trustProxy: config.trustProxy },
+      { trustProxy: config.trustProxy, log: log.child({ component: 'http' }), metrics },
     );
+    // Figures read when /metrics is scraped.
+    metrics.observe({
+      mqttClients: () => broker?.connectedClients ?? 0,
+      outbox: () => lightningStore.outboxDepth?.() ?? 0,
+      webhookPending: async () => (await store.pendingDeliveries()).length,
+    });
     const server = createServer(
       {
         headersTimeout: config.httpHeadersTimeoutMs,
@@ -273,6 +285,10 @@ export class Bridge {
       await sender.start();
       settlement.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      log.info(
+        { http: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`, mqttPort: mqttPort ?? null, publicUrl: urls.base, dataDir: config.dataDir, version: VERSION },
+        'paywire bridge listening',
+      );
       return {
         url: `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`,
         httpPort,
@@ -305,9 +321,19 @@ export class Bridge {
     const running = this.running;
     if (!running) return;
     this.running = undefined;
+    const started = Date.now();
+    // What was still open when the stop began, for the "stopped" line.
+    const drained = {
+      httpConnections: await new Promise<number>((resolve) => running.server.getConnections((err, count) => resolve(err ? 0 : count))),
+      mqttClients: running.broker?.connectedClients ?? 0,
+      forcedHttpClose: false,
+    };
     const closed = new Promise<void>((resolve) => running.server.close(() => resolve()));
     running.server.closeIdleConnections();
-    const grace = setTimeout(() => running.server.closeAllConnections(), 5_000);
+    const grace = setTimeout(() => {
+      drained.forcedHttpClose = true;
+      running.server.closeAllConnections();
+    }, 5_000);
     // MQTT clients (WebSocket ones too) hold connections the HTTP server waits for: close them first.
     await running.homeAssistant?.stop();
     await running.dispatcher?.stop();
@@ -318,5 +344,6 @@ export class Bridge {
     await running.sender.stop();
     running.bus.off(running.sender);
     await running.journal.close();
+    this.log.info({ ...drained, ms: Date.now() - started }, 'stopped');
   }
 }

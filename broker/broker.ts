@@ -43,6 +43,8 @@ export interface BrokerOptions {
   portExplicit: boolean;
   auth: BrokerAuthenticator;
   log: Logger;
+  /** A login was refused (no credentials, or wrong ones): for the bridge's log and metrics. Must not throw. */
+  onLoginRefused?(address: string, username: string | undefined, reason: 'anonymous' | 'bad_credentials'): void;
 }
 
 export interface PublishOptions {
@@ -88,6 +90,13 @@ function limitPacketSize(client: Client, maxBytes: number): boolean {
   return true;
 }
 
+/** The client's IP address: its TCP socket's, or for WebSocket clients the upgraded request's. */
+function clientAddress(client: Client): string {
+  const conn = client.conn as { remoteAddress?: string };
+  const req = (client as unknown as { req?: IncomingMessage }).req;
+  return conn.remoteAddress ?? req?.socket.remoteAddress ?? 'unknown';
+}
+
 function refuse(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
@@ -111,6 +120,11 @@ export class Broker {
     return this.boundPort;
   }
 
+  /** Clients connected now, over TCP and WebSocket (for the metrics). */
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
   attach(hooks: BrokerHooks): void {
     this.hooks = hooks;
   }
@@ -130,6 +144,7 @@ export class Broker {
       concurrency: 1_000,
       authenticate: (client, username, password, done) => {
         if (username === undefined || password === undefined) {
+          this.options.onLoginRefused?.(clientAddress(client), username, 'anonymous');
           done(refuse('anonymous clients are not allowed', NOT_AUTHORIZED), false);
           return;
         }
@@ -137,6 +152,7 @@ export class Broker {
           .authenticate(username, password.toString('utf8'))
           .then((identity) => {
             if (!identity) {
+              this.options.onLoginRefused?.(clientAddress(client), username, 'bad_credentials');
               done(refuse('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
               return;
             }

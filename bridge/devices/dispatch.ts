@@ -38,6 +38,7 @@ import type { LightningStore } from '../lightning/store.js';
 import type { PaymentRecord } from '../lightning/types.js';
 import type { EventLog } from '../machines/event-log.js';
 import type { MachinesStore } from '../machines/store.js';
+import type { Metrics } from '../metrics.js';
 import type { DeviceStates } from './state.js';
 
 /** Answers a device's license check; until the license server exists, nobody does. */
@@ -51,6 +52,8 @@ export interface DispatcherOptions {
   machines: MachinesStore;
   states: DeviceStates;
   log: Logger;
+  /** Times each payment from its settlement to its publish. */
+  metrics?: Metrics;
   /** Messages per minute each credential may send (0 = unlimited). */
   messagesPerMinute: number;
   /** How far back undelivered payments are sent again to a machine that subscribes. */
@@ -102,11 +105,15 @@ export class Dispatcher {
   async trigger(userId: string, assetId: string, durationMs: number, reason: string): Promise<ActionSetMessage> {
     const message: ActionSetMessage = { trigger_id: newId(), duration_ms: durationMs, reason };
     await this.send(userId, assetId, 'action/set', message);
+    this.o.log.info({ userId, assetId, triggerId: message.trigger_id, durationMs, reason }, 'trigger sent');
     return message;
   }
 
+  /** Called by the bus as the settlement is announced: the time to publish is the settle→publish latency. */
   private async publishPayment(payment: PaymentRecord): Promise<void> {
+    const started = performance.now();
     await this.send(payment.user_id, payment.asset_id, 'payment', paymentMessage(payment));
+    this.o.metrics?.paymentPublished((performance.now() - started) / 1000);
   }
 
   private send<T extends AssetTopic>(userId: string, assetId: string, topic: T, payload: TopicPayloads[T]): Promise<void> {
