@@ -5,7 +5,6 @@
  * webhook sender → settlement.
  * Stop: the reverse, so nothing is taken in that cannot be finished.
  */
-import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -40,9 +39,10 @@ import { docsRoutes } from './machines/routes/docs.js';
 import type { MachinesDeps } from './machines/routes/shared.js';
 import { WebhooksService } from './machines/webhooks.js';
 import { Sealer } from './sealer.js';
-import { loadSecrets } from './secrets.js';
+import { hasSecrets, loadSecrets, SECRETS_FILE } from './secrets.js';
 import { JournalDevicesStore } from './store/devices.js';
-import { Journal } from './store/journal.js';
+import { ensurePrivateDir } from './store/file-modes.js';
+import { Journal, StoreCorruptError } from './store/journal.js';
 import { JournalLightningStore } from './store/lightning.js';
 import { JournalMachinesStore } from './store/machines.js';
 import { PublicUrls } from './urls.js';
@@ -97,8 +97,7 @@ export class Bridge {
   async start(): Promise<BridgeInfo> {
     if (this.running) throw new Error('bridge already started');
     const { config, log } = this;
-    await mkdir(config.dataDir, { recursive: true });
-    const secrets = await loadSecrets(config.dataDir, config.adminToken);
+    await ensurePrivateDir(config.dataDir, log);
 
     // Stores: one journal, each family's store registering its indexes before it opens.
     const journal = new Journal({
@@ -111,7 +110,17 @@ export class Bridge {
     const store = new JournalMachinesStore(journal);
     const lightningStore = new JournalLightningStore(journal, store);
     const devicesStore = new JournalDevicesStore(journal);
+    // The store and secrets.json are made together (store first): one without the other means a lost piece.
+    if ((await hasSecrets(config.dataDir)) && !(await journal.exists())) {
+      throw new StoreCorruptError(
+        `${config.dataDir} holds ${SECRETS_FILE} but no store (paywire.json, paywire.wal.*): restore the store from a backup; only if this directory never held data, remove ${SECRETS_FILE} to start afresh. Nothing was changed`,
+      );
+    }
     await journal.open();
+    const secrets = await loadSecrets(config.dataDir, config.adminToken, { storeHasData: journal.stats().seq > 0, log }).catch(async (err: unknown) => {
+      await journal.close();
+      throw err;
+    });
 
     const metrics = new Metrics();
 
