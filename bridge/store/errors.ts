@@ -29,3 +29,14 @@ export class StoreCorruptError extends Error {
     this.recoverable = details.recoverable ?? false;
   }
 }
+
+/** Another live process holds the store's lock. */
+export class StoreInUseError extends Error {
+  readonly path: string;
+
+  constructor(message: string, path: string) {
+    super(message);
+    this.name = 'StoreInUseError';
+    this.path = path;
+  }
+}

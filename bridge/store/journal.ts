@@ -20,11 +20,12 @@ import { Low, type Adapter } from 'lowdb';
 import type { Logger } from 'pino';
 import { StoreCorruptError, StoreUnavailableError } from './errors.js';
 import { ensurePrivateDir, tightenFile } from './file-modes.js';
+import { StoreLock } from './lock.js';
 import { backUpAndTruncate, backupStamp, describeDamage, describeRecords, moveAside, truncateDurably, type Damage, type JournalReport } from './recovery.js';
 import { SnapshotFile, type Snapshot } from './snapshot-file.js';
 import { encodeRecord, readLog, WalWriter, type WalRecord } from './wal.js';
 
-export { StoreCorruptError, StoreUnavailableError } from './errors.js';
+export { StoreCorruptError, StoreInUseError, StoreUnavailableError } from './errors.js';
 export type { JournalReport } from './recovery.js';
 
 export type Mutation = { c: string; id: string; doc: object } | { c: string; id: string; delete: true };
@@ -80,6 +81,7 @@ export class Journal {
   private compactions = 0;
   private tornBytesDropped = 0;
   private loaded = false;
+  private lock: StoreLock | undefined;
 
   constructor(options: JournalOptions) {
     this.dir = options.dir;
@@ -125,9 +127,22 @@ export class Journal {
   private async load(mode: LoadMode): Promise<JournalReport> {
     if (this.loaded) throw new Error('journal is already open');
     this.loaded = true;
+    if (mode === 'inspect') return this.loadLocked(mode);
+    await ensurePrivateDir(this.dir, this.log);
+    this.lock = await StoreLock.acquire(join(this.dir, `${this.name}.lock`), this.log);
+    try {
+      return await this.loadLocked(mode);
+    } catch (err) {
+      await this.wal?.close().catch(() => undefined);
+      await this.lock.release();
+      this.lock = undefined;
+      throw err;
+    }
+  }
+
+  private async loadLocked(mode: LoadMode): Promise<JournalReport> {
     const writes = mode !== 'inspect';
     const report: JournalReport = { healthy: true, problems: [], actions: [], dropped: [] };
-    if (writes) await ensurePrivateDir(this.dir, this.log);
 
     await this.snapshot.read();
     const snap = this.snapshot.data;
@@ -199,9 +214,11 @@ export class Journal {
     this.walGen = lastGen;
     this.wal = await WalWriter.open(this.walPath(lastGen), this.fsync);
     if (snap && !this.snapshotFile.checksummed) {
-      // Upgrade: a snapshot without a checksum is rewritten with one at once.
-      await this.compact();
-      report.actions.push(`rewrote ${this.snapshotFile.path} with a checksum`);
+      // Upgrade: a snapshot without a checksum is rewritten with one at once (or at the next compaction).
+      await this.compact().then(
+        () => report.actions.push(`rewrote ${this.snapshotFile.path} with a checksum`),
+        (err: unknown) => this.log?.error({ err }, 'could not rewrite the snapshot with a checksum; the next compaction will'),
+      );
     }
     return report;
   }
@@ -339,6 +356,8 @@ export class Journal {
   async close(): Promise<void> {
     await this.compacting?.catch(() => undefined);
     await this.wal?.close();
+    await this.lock?.release();
+    this.lock = undefined;
   }
 
   private maybeCompact(): void {

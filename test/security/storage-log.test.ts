@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBridge } from '../helpers/bridge.js';
-import { Journal, StoreCorruptError } from '../../bridge/store/journal.js';
+import { Journal, StoreCorruptError, StoreInUseError } from '../../bridge/store/journal.js';
+import { startCli } from '../helpers/process.js';
 import { flipByteInLine, lineRanges, newestLog, runCli, seed, storedEvents } from './storage-helpers.js';
 
 let dir: string;
@@ -159,5 +160,28 @@ describe('npm start on a damaged store', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^paywire bridge failed to start: .*paywire\.wal\.000001: line \d+ \(byte \d+\) fails its checksum; .*npm start -- journal recover/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('one writer per store', () => {
+  it('refuses to open a store another live process holds, and takes over a lock left by a killed one', async () => {
+    const proc = await startCli({ PORT: '0', HOST: '127.0.0.1', MQTT_ENABLED: 'false', DATA_DIR: dir, ADMIN_TOKEN: 'storage-test-admin-token-0' });
+    try {
+      const refused = await new Journal({ dir }).open().catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(StoreInUseError);
+      expect((refused as Error).message).toMatch(new RegExp(`in use by another process \\(pid ${String(proc.child.pid)}\\)`));
+      // `journal recover` is refused as well while the bridge runs.
+      const recover = await runCli(['journal', 'recover'], { DATA_DIR: dir });
+      expect(recover.code).toBe(1);
+      expect(recover.stderr).toMatch(/in use by another process/);
+    } finally {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+    expect(await readdir(dir)).toContain('paywire.lock');
+    const j = new Journal({ dir });
+    await j.open();
+    await j.close();
+    expect(await readdir(dir)).not.toContain('paywire.lock');
   });
 });
