@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
+import { DEFAULT_MQTT_LIMITS } from '../broker/limits.js';
 import type { BackendChoice } from './lightning/wallets.js';
 import { BACKEND_SPECS } from './lightning/backends/index.js';
 import { BACKEND_KINDS, type BackendKind } from './lightning/types.js';
@@ -62,6 +63,15 @@ export interface Config {
   httpHeadersTimeoutMs: number;
   /** A whole request, headers and body, must arrive within this time. */
   httpRequestTimeoutMs: number;
+  /** The embedded broker's caps (`broker/limits.ts`). */
+  mqttMaxConnections: number;
+  mqttMaxConnectionsPerAccount: number;
+  mqttMaxConnectionsPerCredential: number;
+  mqttMaxSubscriptionsPerClient: number;
+  mqttMaxQueuedPerSession: number;
+  mqttMaxQueuedBytesPerSession: number;
+  mqttMaxSessionsPerAccount: number;
+  mqttRetainedMaxBytes: number;
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -181,6 +191,14 @@ export const SETTINGS: Setting[] = [
   { name: 'LNURL_CALLBACKS_PER_MINUTE', key: 'lnurlCallbacksPerMinute', default: 120, parse: int(0, 1_000_000), doc: 'invoices per minute per client IP (0 = unlimited)' },
   { name: 'HTTP_HEADERS_TIMEOUT_MS', key: 'httpHeadersTimeoutMs', default: 10_000, parse: int(100, 600_000), doc: 'close a connection whose request headers have not all arrived in this time' },
   { name: 'HTTP_REQUEST_TIMEOUT_MS', key: 'httpRequestTimeoutMs', default: 30_000, parse: int(100, 600_000), doc: 'close a connection whose whole request (headers and body) has not arrived in this time' },
+  { name: 'MQTT_MAX_CONNECTIONS', key: 'mqttMaxConnections', default: DEFAULT_MQTT_LIMITS.connections, parse: int(1, 1_000_000), doc: 'open MQTT connections (TCP and WebSocket, logged in or not)' },
+  { name: 'MQTT_MAX_CONNECTIONS_PER_ACCOUNT', key: 'mqttMaxConnectionsPerAccount', default: DEFAULT_MQTT_LIMITS.connectionsPerAccount, parse: int(1, 1_000_000), doc: 'MQTT connections of one account (refused with CONNACK 3)' },
+  { name: 'MQTT_MAX_CONNECTIONS_PER_CREDENTIAL', key: 'mqttMaxConnectionsPerCredential', default: DEFAULT_MQTT_LIMITS.connectionsPerCredential, parse: int(1, 1_000_000), doc: 'MQTT connections of one API key or device credential (refused with CONNACK 3)' },
+  { name: 'MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT', key: 'mqttMaxSubscriptionsPerClient', default: DEFAULT_MQTT_LIMITS.subscriptionsPerClient, parse: int(1, 100_000), doc: 'topic filters one MQTT client may hold (more get SUBACK 0x80)' },
+  { name: 'MQTT_MAX_QUEUED_PER_SESSION', key: 'mqttMaxQueuedPerSession', default: DEFAULT_MQTT_LIMITS.queuedPerSession, parse: int(1, 1_000_000), doc: 'QoS 1 messages a persistent session holds, queued or in flight' },
+  { name: 'MQTT_MAX_QUEUED_BYTES_PER_SESSION', key: 'mqttMaxQueuedBytesPerSession', default: DEFAULT_MQTT_LIMITS.queuedBytesPerSession, parse: int(1024, 1 << 30), doc: 'bytes of those messages' },
+  { name: 'MQTT_MAX_SESSIONS_PER_ACCOUNT', key: 'mqttMaxSessionsPerAccount', default: DEFAULT_MQTT_LIMITS.sessionsPerAccount, parse: int(1, 1_000_000), doc: 'persistent sessions one account keeps (the oldest offline one makes room)' },
+  { name: 'MQTT_RETAINED_MAX_BYTES', key: 'mqttRetainedMaxBytes', default: DEFAULT_MQTT_LIMITS.retainedMaxBytes, parse: int(16, 65_536), doc: 'largest retained payload a client may publish' },
 ] as Setting[];
 
 /** `LIGHTNING_BACKEND` is parsed with the settings of the backend it names. */

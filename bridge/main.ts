@@ -191,6 +191,17 @@ export class Bridge {
           port: config.mqttPort,
           portExplicit: config.mqttPortExplicit,
           log: log.child({ component: 'broker' }),
+          metrics,
+          limits: {
+            connections: config.mqttMaxConnections,
+            connectionsPerAccount: config.mqttMaxConnectionsPerAccount,
+            connectionsPerCredential: config.mqttMaxConnectionsPerCredential,
+            subscriptionsPerClient: config.mqttMaxSubscriptionsPerClient,
+            queuedPerSession: config.mqttMaxQueuedPerSession,
+            queuedBytesPerSession: config.mqttMaxQueuedBytesPerSession,
+            sessionsPerAccount: config.mqttMaxSessionsPerAccount,
+            retainedMaxBytes: config.mqttRetainedMaxBytes,
+          },
           auth: {
             authenticate: async (username, password) => {
               if (username.startsWith(DEVICE_USERNAME_PREFIX)) return credentials.authenticate(username, password);
@@ -213,6 +224,7 @@ export class Bridge {
           log: log.child({ component: 'dispatch' }),
           messagesPerMinute: config.rateLimitPerMinute,
           replayWindowMs: config.paymentReplayHours * 3_600_000,
+          metrics,
         })
       : undefined;
     // Sales stats on `…/stats`, and Home Assistant discovery when HOMEASSISTANT_DISCOVERY is on.
