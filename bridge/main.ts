@@ -18,6 +18,7 @@ import { HomeAssistant } from './devices/homeassistant.js';
 import { deviceRoutes } from './devices/routes.js';
 import { DeviceStates } from './devices/state.js';
 import { EventBus } from './events.js';
+import { Outbound } from './http/outbound.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { licenseFamily } from './license/family.js';
 import { BACKEND_SPECS } from './lightning/backends/index.js';
@@ -123,6 +124,19 @@ export class Bridge {
     });
 
     const metrics = new Metrics();
+    // Every request to a URL a tenant chose (webhooks, wallets, Lightning addresses) goes through it.
+    const outbound = new Outbound({
+      allow: config.outboundAllow,
+      metrics,
+      log: log.child({ component: 'outbound' }),
+      maxBodyBytes: config.outboundMaxBodyBytes,
+      maxLineBytes: config.outboundMaxLineBytes,
+    });
+    const defaultUrl = config.lightning.settings['url'];
+    const defaultRange = defaultUrl === undefined ? undefined : outbound.literalRefusal(defaultUrl);
+    if (defaultRange !== undefined) {
+      log.warn({ backend: config.lightning.kind, range: defaultRange }, `the default Lightning backend's URL is a ${defaultRange} address: add it to OUTBOUND_ALLOW or the bridge will not reach it`);
+    }
 
     // Machine payments.
     const bus = new EventBus(log.child({ component: 'bus' }));
@@ -136,7 +150,7 @@ export class Bridge {
       accounts: new AccountsService(store, auth, bus, { maxKeysPerAccount: config.maxKeysPerAccount, metrics }),
       assets,
       events,
-      webhooks: new WebhooksService(store),
+      webhooks: new WebhooksService(store, outbound),
       signer,
       keyLimiter: new RateLimiter(config.rateLimitPerMinute, 60_000),
       accountLimiter: new RateLimiter(config.rateLimitPerAccountPerMinute, 60_000),
@@ -148,7 +162,9 @@ export class Bridge {
       timeoutMs: config.webhookTimeoutMs,
       retryScheduleMs: config.webhookRetryScheduleMs,
       concurrency: config.webhookConcurrency,
+      perAccount: config.webhookAccountConcurrency,
       userAgent: `paywire-webhooks/${VERSION}`,
+      outbound,
     });
 
     // The Lightning rail.
@@ -161,6 +177,7 @@ export class Bridge {
       dev,
       serverDefault: config.lightning,
       timeoutMs: config.lightningTimeoutMs,
+      outbound,
       log: log.child({ component: 'wallets' }),
     });
     const settlement = new Settlement({
