@@ -4,9 +4,9 @@
  * the guarded outbound client (address policy, one deadline that holds); 2xx is success, 410 Gone
  * disables the account's webhook, anything else (other statuses, timeouts, refused connections,
  * redirects) is retried on the configured schedule, with jitter, until it runs out. The log says
- * only `refused`, `timeout` or the status. Due deliveries wait in one queue per account, served in
- * turn, and an account has at most `perAccount` in flight: one account's dead endpoint cannot hold
- * every slot.
+ * only `refused`, `timeout` or the status. Due deliveries wait in one queue per account, accounts
+ * take turns (least recently served first), and an account has at most `perAccount` in flight: one
+ * account's dead endpoint cannot hold every slot.
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../events.js';
@@ -34,11 +34,14 @@ export class WebhookSender {
   private readonly log: Logger;
   private readonly options: SenderOptions;
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  /** Due deliveries by account; the Map's order is the turn order (an account served goes last). */
+  /** Due deliveries, by account. */
   private readonly queues = new Map<string, string[]>();
   private readonly queued = new Set<string>();
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly inFlightByAccount = new Map<string, number>();
+  /** When each account with work was last served (a turn counter): the least recently served goes next. */
+  private readonly lastServed = new Map<string, number>();
+  private turn = 0;
   private stopping = new AbortController();
   private running = false;
 
@@ -67,6 +70,7 @@ export class WebhookSender {
     this.timers.clear();
     this.queues.clear();
     this.queued.clear();
+    this.lastServed.clear();
     this.stopping.abort();
     await Promise.allSettled(this.inFlight.values());
   }
@@ -100,18 +104,28 @@ export class WebhookSender {
     this.pump();
   }
 
-  /** The next delivery to send: accounts take turns, and one at its in-flight cap is skipped. */
+  /**
+   * The next delivery to send: from the account served least recently (one that was not served
+   * since it last ran out of work comes first), skipping accounts at their in-flight cap.
+   */
   private next(): { id: string; userId: string } | undefined {
-    for (const [userId, queue] of this.queues) {
+    let pick: string | undefined;
+    let pickTurn = Infinity;
+    for (const userId of this.queues.keys()) {
       if ((this.inFlightByAccount.get(userId) ?? 0) >= this.options.perAccount) continue;
-      const id = queue.shift() as string;
-      this.queued.delete(id);
-      // To the back of the turn order (or out of it when its queue is empty).
-      this.queues.delete(userId);
-      if (queue.length > 0) this.queues.set(userId, queue);
-      return { id, userId };
+      const served = this.lastServed.get(userId) ?? -1;
+      if (served < pickTurn) {
+        pick = userId;
+        pickTurn = served;
+      }
     }
-    return undefined;
+    if (pick === undefined) return undefined;
+    const queue = this.queues.get(pick) as string[];
+    const id = queue.shift() as string;
+    if (queue.length === 0) this.queues.delete(pick);
+    this.queued.delete(id);
+    this.lastServed.set(pick, ++this.turn);
+    return { id, userId: pick };
   }
 
   private pump(): void {
@@ -126,6 +140,7 @@ export class WebhookSender {
         const left = (this.inFlightByAccount.get(userId) ?? 1) - 1;
         if (left > 0) this.inFlightByAccount.set(userId, left);
         else this.inFlightByAccount.delete(userId);
+        if (left <= 0 && !this.queues.has(userId)) this.lastServed.delete(userId);
       };
       const work = this.attempt(id)
         .then(
