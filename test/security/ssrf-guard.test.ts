@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../bridge/config.js';
 import { Outbound, OutboundError, type Resolver } from '../../bridge/http/outbound.js';
 import { literalAddress, OutboundAllow, specialRange } from '../../bridge/http/ssrf.js';
 import { Metrics } from '../../bridge/metrics.js';
@@ -98,6 +99,13 @@ describe('OUTBOUND_ALLOW', () => {
     const bad = OutboundAllow.parse('10.0.0.0/33, not a host, 2130706433, http://x.lan');
     expect('error' in bad && bad.error).toMatch(/not understood: 10\.0\.0\.0\/33, not a host, 2130706433, http:\/\/x\.lan/);
     expect('value' in OutboundAllow.parse('')).toBe(true);
+  });
+
+  it('is read from the environment, and a bad entry stops the start with its name', () => {
+    expect(loadConfig({ env: { OUTBOUND_ALLOW: 'lnbits.lan,192.168.0.0/16' } }).outboundAllow.refusal('192.168.4.4')).toBeUndefined();
+    expect(loadConfig({ env: {} }).outboundAllow.refusal('192.168.4.4')).toBe('private');
+    expect(() => loadConfig({ env: { OUTBOUND_ALLOW: 'lnbits.lan,192.168.0.0/99' } })).toThrow(ConfigError);
+    expect(() => loadConfig({ env: { OUTBOUND_ALLOW: 'lnbits.lan,192.168.0.0/99' } })).toThrow(/OUTBOUND_ALLOW \(environment\) .*not understood: 192\.168\.0\.0\/99/);
   });
 });
 
