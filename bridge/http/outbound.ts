@@ -228,7 +228,11 @@ export class Outbound {
             }
             for (const line of complete) {
               if (settled) return;
-              onLine(line);
+              try {
+                onLine(line);
+              } catch {
+                // The reader's failure is its own; the stream goes on.
+              }
             }
           });
           res.on('error', (err) => settle(err));
