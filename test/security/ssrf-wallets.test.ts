@@ -76,6 +76,8 @@ describe('wallets at forbidden addresses', () => {
     }
     for (const wallet of wallets('localhost')) await store(`${wallet.backend} at localhost`, wallet);
     await lax.stop();
+    // Saving an LND asks the node for its invoice lookup (under the lax policy it is reached): count from here.
+    target.connections = 0;
 
     const t = await startBridge(STRICT, { dataDir: lax.dataDir });
     try {
