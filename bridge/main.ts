@@ -19,6 +19,7 @@ import { deviceRoutes } from './devices/routes.js';
 import { DeviceStates } from './devices/state.js';
 import { EventBus } from './events.js';
 import { Outbound } from './http/outbound.js';
+import { OutboundAllow } from './http/ssrf.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { licenseFamily } from './license/family.js';
 import { BACKEND_SPECS } from './lightning/backends/index.js';
@@ -125,18 +126,17 @@ export class Bridge {
 
     const metrics = new Metrics();
     // Every request to a URL a tenant chose (webhooks, wallets, Lightning addresses) goes through it.
-    const outbound = new Outbound({
-      allow: config.outboundAllow,
+    const outboundOptions = {
       metrics,
       log: log.child({ component: 'outbound' }),
       maxBodyBytes: config.outboundMaxBodyBytes,
       maxLineBytes: config.outboundMaxLineBytes,
-    });
-    const defaultUrl = config.lightning.settings['url'];
-    const defaultRange = defaultUrl === undefined ? undefined : outbound.literalRefusal(defaultUrl);
-    if (defaultRange !== undefined) {
-      log.warn({ backend: config.lightning.kind, range: defaultRange }, `the default Lightning backend's URL is a ${defaultRange} address: add it to OUTBOUND_ALLOW or the bridge will not reach it`);
-    }
+    };
+    const outbound = new Outbound({ ...outboundOptions, allow: config.outboundAllow });
+    // The server's default backend is the operator's choice, not a tenant's: its host is reachable even
+    // when private (a LNbits on the LAN), for the server default only; tenants' wallets still are not.
+    const defaultHost = backendHost(config.lightning.settings['url']);
+    const serverOutbound = defaultHost === undefined ? outbound : new Outbound({ ...outboundOptions, allow: OutboundAllow.with(config.outboundAllow, defaultHost) });
 
     // Machine payments.
     const bus = new EventBus(log.child({ component: 'bus' }));
@@ -178,6 +178,7 @@ export class Bridge {
       serverDefault: config.lightning,
       timeoutMs: config.lightningTimeoutMs,
       outbound,
+      serverOutbound,
       log: log.child({ component: 'wallets' }),
     });
     const settlement = new Settlement({
@@ -356,5 +357,15 @@ export class Bridge {
     await running.sender.stop();
     running.bus.off(running.sender);
     await running.journal.close();
+  }
+}
+
+/** The host of the default backend's URL (brackets of an IPv6 literal removed), if it has one. */
+function backendHost(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, '') || undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -168,6 +168,12 @@ export class OutboundAllow {
 
   static readonly none = new OutboundAllow([]);
 
+  /** `base` plus one more host name or address (the operator's own default backend). */
+  static with(base: OutboundAllow, host: string): OutboundAllow {
+    const parsed = OutboundAllow.parse([...base.entries, host]);
+    return 'value' in parsed ? parsed.value : base;
+  }
+
   /** Parse a comma-separated list (or an array); errors name each bad entry. */
   static parse(raw: string | string[]): { value: OutboundAllow } | { error: string } {
     const entries = (Array.isArray(raw) ? raw : raw.split(',')).map((e) => e.trim().toLowerCase()).filter((e) => e !== '');

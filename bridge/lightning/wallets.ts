@@ -45,6 +45,8 @@ export interface WalletsOptions {
   timeoutMs: number;
   /** The guarded client backends fetch wallet URLs and Lightning addresses through. */
   outbound: Outbound;
+  /** The client for the server's default backend (its own host allowed: the operator chose it). */
+  serverOutbound?: Outbound;
   log: Logger;
 }
 
@@ -222,7 +224,7 @@ export class Wallets {
     if (!spec) throw new AppError(500, 'backend_unavailable', `The ${choice.kind} Lightning backend is not available on this server`);
     return spec.create(choice.settings, choice.secrets, {
       timeoutMs: this.options.timeoutMs,
-      outbound: this.options.outbound,
+      outbound: source === 'server' ? (this.options.serverOutbound ?? this.options.outbound) : this.options.outbound,
       account: { user_id: account.user_id, lightning_address: account.lightning_address },
       source,
     });

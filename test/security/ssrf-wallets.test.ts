@@ -188,3 +188,24 @@ describe('OUTBOUND_ALLOW for a wallet on the LAN', () => {
     }
   });
 });
+
+describe("the server's default backend", () => {
+  it('is reached on a private host the operator configured, while a tenant wallet at the same host is refused', async () => {
+    const lnbits = await FakeLnbits.start();
+    const t = await startBridge({ ...STRICT, LIGHTNING_BACKEND: 'lnbits', LNBITS_URL: lnbits.url, LNBITS_INVOICE_KEY: lnbits.invoiceKey });
+    try {
+      const served = await createMachine(t.url, 'Vend');
+      const res = await fetch(callback(t, served.linkUrl));
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { pr: string }).pr).toMatch(/^lnbcrt/);
+
+      const tenant = await createMachine(t.url, 'Vend');
+      const own = await t.request('PUT', '/api/v1/accounts/me/wallet', { token: tenant.key, body: { backend: 'lnbits', url: lnbits.url, invoice_key: lnbits.invoiceKey } });
+      expect(own.status).toBe(400);
+      expect(own.body.message).toMatch(/url: points at a .* address/);
+    } finally {
+      await t.close();
+      await lnbits.close();
+    }
+  });
+});
