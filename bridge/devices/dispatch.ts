@@ -36,6 +36,7 @@ import {
 } from '../../broker/topics.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
+import { escapeUnshowable, jsonTextProblem, textProblem } from '../http/text.js';
 import { describeIssues } from '../http/validate.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { newId } from '../ids.js';
@@ -251,6 +252,11 @@ export class Dispatcher {
         const message = this.json(payload, actionMessage);
         if ('problem' in message) return this.badMessage(userId, assetId, topic, message.problem, payload);
         const { type, external_id, payment_id, data } = message.value;
+        // What a machine reports reaches dashboards and webhooks as the HTTP API's events do: the same text rules.
+        const idProblem = external_id === undefined ? undefined : textProblem(external_id, 'line');
+        if (idProblem !== undefined) return this.badMessage(userId, assetId, topic, `external_id: ${idProblem}`, payload);
+        const dataProblem = data === undefined ? undefined : jsonTextProblem(data);
+        if (dataProblem !== undefined) return this.badMessage(userId, assetId, topic, `data${dataProblem.path.map((p) => `.${p}`).join('')}: ${dataProblem.problem}`, payload);
         await this.o.events.append(
           userId,
           { type, asset_id: assetId, external_id: external_id ?? null, data: payment_id === undefined ? (data ?? null) : { ...data, payment_id } },
@@ -292,9 +298,13 @@ export class Dispatcher {
   /** A message the contract does not allow: an `error` event for the asset, rate limited. */
   private async badMessage(userId: string, assetId: string, topic: string, problem: string, payload: Buffer): Promise<void> {
     if (!this.errorLimiter.take(assetId).allowed) return;
+    // The excerpt quotes what the machine sent with the characters no display may get escaped, cut to
+    // 256 characters without splitting a surrogate pair.
+    let excerpt = escapeUnshowable(payload.toString('utf8', 0, Math.min(payload.length, 256)));
+    if (excerpt.length > 256) excerpt = excerpt.slice(0, /[\ud800-\udbff]/.test(excerpt.charAt(255)) ? 255 : 256);
     await this.o.events.append(
       userId,
-      { type: 'error', asset_id: assetId, data: { source: 'mqtt', topic, problem, payload: payload.toString('utf8', 0, Math.min(payload.length, 256)) } },
+      { type: 'error', asset_id: assetId, data: { source: 'mqtt', topic, problem, payload: excerpt } },
       'mqtt',
     );
   }
