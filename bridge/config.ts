@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
+import { DEFAULT_MQTT_LIMITS } from '../broker/limits.js';
+import { OutboundAllow } from './http/ssrf.js';
 import type { BackendChoice } from './lightning/wallets.js';
 import { BACKEND_SPECS } from './lightning/backends/index.js';
 import { BACKEND_KINDS, type BackendKind } from './lightning/types.js';
@@ -47,6 +49,14 @@ export interface Config {
   webhookTimeoutMs: number;
   webhookRetryScheduleMs: number[];
   webhookConcurrency: number;
+  /** Webhook deliveries of one account in flight at once (the rest wait their turn, round-robin). */
+  webhookAccountConcurrency: number;
+  /** Host names and IP ranges tenant-chosen URLs may reach although private (SSRF guard). */
+  outboundAllow: OutboundAllow;
+  /** Largest response body read from a tenant-chosen server. */
+  outboundMaxBodyBytes: number;
+  /** Longest line of a stream from a tenant-chosen server (LND's invoice stream). */
+  outboundMaxLineBytes: number;
   /** fdatasync every journal commit (turn off only for throwaway data). */
   journalFsync: boolean;
   /** Compact the journal when its log exceeds this many bytes (and the snapshot's size). */
@@ -65,6 +75,15 @@ export interface Config {
   httpHeadersTimeoutMs: number;
   /** A whole request, headers and body, must arrive within this time. */
   httpRequestTimeoutMs: number;
+  /** The embedded broker's caps (`broker/limits.ts`). */
+  mqttMaxConnections: number;
+  mqttMaxConnectionsPerAccount: number;
+  mqttMaxConnectionsPerCredential: number;
+  mqttMaxSubscriptionsPerClient: number;
+  mqttMaxQueuedPerSession: number;
+  mqttMaxQueuedBytesPerSession: number;
+  mqttMaxSessionsPerAccount: number;
+  mqttRetainedMaxBytes: number;
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -151,6 +170,11 @@ const backendKind: Parser<BackendKind> = (raw) => {
   return BACKEND_KINDS.includes(s as BackendKind) ? { value: s as BackendKind } : { error: `must be one of ${BACKEND_KINDS.join(', ')}` };
 };
 
+const allowList: Parser<OutboundAllow> = (raw) => {
+  const s = Array.isArray(raw) ? raw.map((p) => text(p) ?? '') : text(raw);
+  return s === undefined ? { error: 'must be a comma-separated list of host names and IP ranges' } : OutboundAllow.parse(s);
+};
+
 const msList: Parser<number[]> = (raw) => {
   const parts = Array.isArray(raw) ? raw.map((p) => text(p) ?? '') : (text(raw) ?? '').split(',').map((p) => p.trim());
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p) || Number(p) > 7 * 86_400_000)) {
@@ -181,6 +205,10 @@ export const SETTINGS: Setting[] = [
   { name: 'WEBHOOK_TIMEOUT_MS', key: 'webhookTimeoutMs', default: 10_000, parse: int(100, 120_000), doc: 'outbound webhook request timeout' },
   { name: 'WEBHOOK_RETRY_SCHEDULE_MS', key: 'webhookRetryScheduleMs', default: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 50_400_000, 72_000_000, 86_400_000], parse: msList, doc: 'delays before each webhook retry (Standard Webhooks schedule: 5 s … 24 h)' },
   { name: 'WEBHOOK_CONCURRENCY', key: 'webhookConcurrency', default: 8, parse: int(1, 256), doc: 'webhook deliveries in flight at once' },
+  { name: 'WEBHOOK_ACCOUNT_CONCURRENCY', key: 'webhookAccountConcurrency', default: 2, parse: int(1, 256), doc: 'webhook deliveries of one account in flight at once (accounts take turns)' },
+  { name: 'OUTBOUND_ALLOW', key: 'outboundAllow', default: OutboundAllow.none, parse: allowList, doc: 'host names (lnbits.lan, *.lan) and IP ranges (192.168.1.0/24) that webhooks, wallets and Lightning addresses may reach although private; empty = public addresses only' },
+  { name: 'OUTBOUND_MAX_BODY_BYTES', key: 'outboundMaxBodyBytes', default: 1_048_576, parse: int(1024, 67_108_864), doc: 'largest response read from a webhook, wallet or Lightning-address server' },
+  { name: 'OUTBOUND_MAX_LINE_BYTES', key: 'outboundMaxLineBytes', default: 65_536, parse: int(1024, 16_777_216), doc: 'longest line of a wallet\'s stream (LND invoices); a longer one drops the stream' },
   { name: 'JOURNAL_FSYNC', key: 'journalFsync', default: true, parse: bool, doc: 'fdatasync each store commit before answering' },
   { name: 'JOURNAL_COMPACT_BYTES', key: 'journalCompactBytes', default: 16_777_216, parse: int(4096, 1 << 30), doc: 'log size that triggers a snapshot' },
   { name: 'INVOICE_EXPIRY_SECONDS', key: 'invoiceExpirySeconds', default: 600, parse: int(1, 86_400), doc: 'how long a Lightning invoice can be paid' },
@@ -191,6 +219,14 @@ export const SETTINGS: Setting[] = [
   { name: 'LNURL_CALLBACKS_PER_MINUTE', key: 'lnurlCallbacksPerMinute', default: 120, parse: int(0, 1_000_000), doc: 'invoices per minute per client IP (0 = unlimited)' },
   { name: 'HTTP_HEADERS_TIMEOUT_MS', key: 'httpHeadersTimeoutMs', default: 10_000, parse: int(100, 600_000), doc: 'close a connection whose request headers have not all arrived in this time' },
   { name: 'HTTP_REQUEST_TIMEOUT_MS', key: 'httpRequestTimeoutMs', default: 30_000, parse: int(100, 600_000), doc: 'close a connection whose whole request (headers and body) has not arrived in this time' },
+  { name: 'MQTT_MAX_CONNECTIONS', key: 'mqttMaxConnections', default: DEFAULT_MQTT_LIMITS.connections, parse: int(1, 1_000_000), doc: 'open MQTT connections (TCP and WebSocket, logged in or not)' },
+  { name: 'MQTT_MAX_CONNECTIONS_PER_ACCOUNT', key: 'mqttMaxConnectionsPerAccount', default: DEFAULT_MQTT_LIMITS.connectionsPerAccount, parse: int(1, 1_000_000), doc: 'MQTT connections of one account (refused with CONNACK 3)' },
+  { name: 'MQTT_MAX_CONNECTIONS_PER_CREDENTIAL', key: 'mqttMaxConnectionsPerCredential', default: DEFAULT_MQTT_LIMITS.connectionsPerCredential, parse: int(1, 1_000_000), doc: 'MQTT connections of one API key or device credential (refused with CONNACK 3)' },
+  { name: 'MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT', key: 'mqttMaxSubscriptionsPerClient', default: DEFAULT_MQTT_LIMITS.subscriptionsPerClient, parse: int(1, 100_000), doc: 'topic filters one MQTT client may hold (more get SUBACK 0x80)' },
+  { name: 'MQTT_MAX_QUEUED_PER_SESSION', key: 'mqttMaxQueuedPerSession', default: DEFAULT_MQTT_LIMITS.queuedPerSession, parse: int(1, 1_000_000), doc: 'QoS 1 messages a persistent session holds, queued or in flight' },
+  { name: 'MQTT_MAX_QUEUED_BYTES_PER_SESSION', key: 'mqttMaxQueuedBytesPerSession', default: DEFAULT_MQTT_LIMITS.queuedBytesPerSession, parse: int(1024, 1 << 30), doc: 'bytes of those messages' },
+  { name: 'MQTT_MAX_SESSIONS_PER_ACCOUNT', key: 'mqttMaxSessionsPerAccount', default: DEFAULT_MQTT_LIMITS.sessionsPerAccount, parse: int(1, 1_000_000), doc: 'persistent sessions one account keeps (the oldest offline one makes room)' },
+  { name: 'MQTT_RETAINED_MAX_BYTES', key: 'mqttRetainedMaxBytes', default: DEFAULT_MQTT_LIMITS.retainedMaxBytes, parse: int(16, 65_536), doc: 'largest retained payload a client may publish' },
 ] as Setting[];
 
 /** `LIGHTNING_BACKEND` is parsed with the settings of the backend it names. */

@@ -5,7 +5,6 @@
  * webhook sender → settlement.
  * Stop: the reverse, so nothing is taken in that cannot be finished.
  */
-import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -20,6 +19,8 @@ import { RefusedLogins } from './devices/refused-logins.js';
 import { deviceRoutes } from './devices/routes.js';
 import { DeviceStates } from './devices/state.js';
 import { EventBus } from './events.js';
+import { Outbound } from './http/outbound.js';
+import { OutboundAllow } from './http/ssrf.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { licenseFamily } from './license/family.js';
 import { BACKEND_SPECS } from './lightning/backends/index.js';
@@ -41,9 +42,10 @@ import { docsRoutes } from './machines/routes/docs.js';
 import type { MachinesDeps } from './machines/routes/shared.js';
 import { WebhooksService } from './machines/webhooks.js';
 import { Sealer } from './sealer.js';
-import { loadSecrets } from './secrets.js';
+import { hasSecrets, loadSecrets, SECRETS_FILE } from './secrets.js';
 import { JournalDevicesStore } from './store/devices.js';
-import { Journal } from './store/journal.js';
+import { ensurePrivateDir } from './store/file-modes.js';
+import { Journal, StoreCorruptError } from './store/journal.js';
 import { JournalLightningStore } from './store/lightning.js';
 import { JournalMachinesStore } from './store/machines.js';
 import { PublicUrls } from './urls.js';
@@ -98,8 +100,7 @@ export class Bridge {
   async start(): Promise<BridgeInfo> {
     if (this.running) throw new Error('bridge already started');
     const { config, log } = this;
-    await mkdir(config.dataDir, { recursive: true });
-    const secrets = await loadSecrets(config.dataDir, config.adminToken);
+    await ensurePrivateDir(config.dataDir, log);
 
     const metrics = new Metrics();
 
@@ -115,7 +116,30 @@ export class Bridge {
     const store = new JournalMachinesStore(journal);
     const lightningStore = new JournalLightningStore(journal, store);
     const devicesStore = new JournalDevicesStore(journal);
+    // The store and secrets.json are made together (store first): one without the other means a lost piece.
+    if ((await hasSecrets(config.dataDir)) && !(await journal.exists())) {
+      throw new StoreCorruptError(
+        `${config.dataDir} holds ${SECRETS_FILE} but no store (paywire.json, paywire.wal.*): restore the store from a backup; only if this directory never held data, remove ${SECRETS_FILE} to start afresh. Nothing was changed`,
+      );
+    }
     await journal.open();
+    const secrets = await loadSecrets(config.dataDir, config.adminToken, { storeHasData: journal.stats().seq > 0, log }).catch(async (err: unknown) => {
+      await journal.close();
+      throw err;
+    });
+
+    // Every request to a URL a tenant chose (webhooks, wallets, Lightning addresses) goes through it.
+    const outboundOptions = {
+      metrics,
+      log: log.child({ component: 'outbound' }),
+      maxBodyBytes: config.outboundMaxBodyBytes,
+      maxLineBytes: config.outboundMaxLineBytes,
+    };
+    const outbound = new Outbound({ ...outboundOptions, allow: config.outboundAllow });
+    // The server's default backend is the operator's choice, not a tenant's: its host is reachable even
+    // when private (a LNbits on the LAN), for the server default only; tenants' wallets still are not.
+    const defaultHost = backendHost(config.lightning.settings['url']);
+    const serverOutbound = defaultHost === undefined ? outbound : new Outbound({ ...outboundOptions, allow: OutboundAllow.with(config.outboundAllow, defaultHost) });
 
     // Machine payments.
     const bus = new EventBus(log.child({ component: 'bus' }));
@@ -129,7 +153,7 @@ export class Bridge {
       accounts: new AccountsService(store, auth, bus, { maxKeysPerAccount: config.maxKeysPerAccount, metrics }),
       assets,
       events,
-      webhooks: new WebhooksService(store),
+      webhooks: new WebhooksService(store, outbound),
       signer,
       keyLimiter: new RateLimiter(config.rateLimitPerMinute, 60_000),
       accountLimiter: new RateLimiter(config.rateLimitPerAccountPerMinute, 60_000),
@@ -141,7 +165,9 @@ export class Bridge {
       timeoutMs: config.webhookTimeoutMs,
       retryScheduleMs: config.webhookRetryScheduleMs,
       concurrency: config.webhookConcurrency,
+      perAccount: config.webhookAccountConcurrency,
       userAgent: `paywire-webhooks/${VERSION}`,
+      outbound,
     });
 
     // The Lightning rail.
@@ -154,6 +180,8 @@ export class Bridge {
       dev,
       serverDefault: config.lightning,
       timeoutMs: config.lightningTimeoutMs,
+      outbound,
+      serverOutbound,
       log: log.child({ component: 'wallets' }),
     });
     const settlement = new Settlement({
@@ -186,7 +214,18 @@ export class Bridge {
           port: config.mqttPort,
           portExplicit: config.mqttPortExplicit,
           log: log.child({ component: 'broker' }),
+          metrics,
           onLoginRefused: (address, username, reason) => refusedLogins.refused(address, username, reason),
+          limits: {
+            connections: config.mqttMaxConnections,
+            connectionsPerAccount: config.mqttMaxConnectionsPerAccount,
+            connectionsPerCredential: config.mqttMaxConnectionsPerCredential,
+            subscriptionsPerClient: config.mqttMaxSubscriptionsPerClient,
+            queuedPerSession: config.mqttMaxQueuedPerSession,
+            queuedBytesPerSession: config.mqttMaxQueuedBytesPerSession,
+            sessionsPerAccount: config.mqttMaxSessionsPerAccount,
+            retainedMaxBytes: config.mqttRetainedMaxBytes,
+          },
           auth: {
             authenticate: async (username, password) => {
               if (username.startsWith(DEVICE_USERNAME_PREFIX)) return credentials.authenticate(username, password);
@@ -207,9 +246,9 @@ export class Bridge {
           machines: store,
           states,
           log: log.child({ component: 'dispatch' }),
-          metrics,
           messagesPerMinute: config.rateLimitPerMinute,
           replayWindowMs: config.paymentReplayHours * 3_600_000,
+          metrics,
         })
       : undefined;
     // Sales stats on `…/stats`, and Home Assistant discovery when HOMEASSISTANT_DISCOVERY is on.
@@ -345,5 +384,15 @@ export class Bridge {
     running.bus.off(running.sender);
     await running.journal.close();
     this.log.info({ ...drained, ms: Date.now() - started }, 'stopped');
+  }
+}
+
+/** The host of the default backend's URL (brackets of an IPv6 literal removed), if it has one. */
+function backendHost(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, '') || undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -3,13 +3,22 @@
  * the session-token signing secret, the webhook Ed25519 signing key, the key that seals wallet
  * credentials, the dev Lightning node's key, and, when `ADMIN_TOKEN` is not configured, the hash of a
  * generated admin token (the token itself is printed once and never stored). Fields added by newer
- * versions are generated into an existing file.
+ * versions (the sealing and dev node keys, added with the wallets that need them) are generated into
+ * an existing file.
+ *
+ * The store depends on these keys (sealed wallet credentials, webhook signatures subscribers verify),
+ * so they are never replaced silently: a file that is unreadable or holds a malformed key refuses the
+ * start, and so does a missing file beside a store that holds data (restore it from a backup).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { writeFileDurably } from './store/durable-file.js';
+import { tightenFile } from './store/file-modes.js';
 import { sha256Hex } from './ids.js';
+
+export const SECRETS_FILE = 'secrets.json';
 
 interface SecretsFile {
   format: 1;
@@ -36,13 +45,64 @@ export interface Secrets {
   generatedAdminToken: string | undefined;
 }
 
-export async function loadSecrets(dataDir: string, configuredAdminToken: string | undefined): Promise<Secrets> {
-  const path = join(dataDir, 'secrets.json');
+export interface LoadSecretsOptions {
+  /** The store holds data written with these secrets: a missing file is then refused, not regenerated. */
+  storeHasData?: boolean;
+  log?: Logger;
+}
+
+/** Whether `DATA_DIR/secrets.json` exists. */
+export async function hasSecrets(dataDir: string): Promise<boolean> {
+  return stat(join(dataDir, SECRETS_FILE)).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return false;
+      throw err;
+    },
+  );
+}
+
+const HEX32 = /^[0-9a-f]{64}$/;
+
+/** Why a parsed secrets file is unusable, or undefined when it is sound. */
+function malformed(file: Partial<SecretsFile> | null): string | undefined {
+  if (typeof file !== 'object' || file === null || file.format !== 1) return 'is not a secrets file (format 1)';
+  for (const key of ['session_secret', 'webhook_signing_seed'] as const) {
+    if (typeof file[key] !== 'string' || !HEX32.test(file[key])) return `has no valid ${key}`;
+  }
+  for (const key of ['wallet_sealing_key', 'dev_node_key'] as const) {
+    if (file[key] !== undefined && (typeof file[key] !== 'string' || !HEX32.test(file[key]))) return `has no valid ${key}`;
+  }
+  if (file.admin_token_sha256 !== null && (typeof file.admin_token_sha256 !== 'string' || !HEX32.test(file.admin_token_sha256))) {
+    return 'has no valid admin_token_sha256';
+  }
+  return undefined;
+}
+
+export async function loadSecrets(dataDir: string, configuredAdminToken: string | undefined, options: LoadSecretsOptions = {}): Promise<Secrets> {
+  const path = join(dataDir, SECRETS_FILE);
+  const refuse = (why: string) =>
+    new Error(`${path} ${why}: the store's sealed wallet credentials and webhook signing key depend on it, so it is not replaced; restore it from a backup`);
   let file: SecretsFile | undefined;
+  let text: string | undefined;
   try {
-    file = JSON.parse(await readFile(path, 'utf8')) as SecretsFile;
+    text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  if (text !== undefined) {
+    let parsed: Partial<SecretsFile> | null;
+    try {
+      parsed = JSON.parse(text) as Partial<SecretsFile> | null;
+    } catch {
+      throw refuse('is not valid JSON');
+    }
+    const why = malformed(parsed);
+    if (why) throw refuse(why);
+    file = parsed as SecretsFile;
+    await tightenFile(path, options.log);
+  } else if (options.storeHasData) {
+    throw refuse('is missing while the store holds data');
   }
   let generatedAdminToken: string | undefined;
   let changed = false;
@@ -69,7 +129,7 @@ export async function loadSecrets(dataDir: string, configuredAdminToken: string 
     file.admin_token_sha256 = sha256Hex(generatedAdminToken);
     changed = true;
   }
-  if (changed) await writeFileDurably(path, `${JSON.stringify(file, null, 2)}\n`, 0o600);
+  if (changed) await writeFileDurably(path, `${JSON.stringify(file, null, 2)}\n`);
   return {
     sessionSecret: Buffer.from(file.session_secret, 'hex'),
     webhookSigningSeed: Buffer.from(file.webhook_signing_seed, 'hex'),

@@ -5,10 +5,12 @@
  * - clients publish only the topics machines send (`action`, `license/request`, `status`) and, with
  *   an account key, `trigger`: payments, commands and license answers come from the bridge alone;
  * - read-only keys subscribe but never publish; `$SYS` is never writable; anyone logged in may read
- *   `paywire/bridge/state`.
+ *   `paywire/bridge/state`;
+ * - a client leaves retained messages only where the contract retains what devices send (`status`);
+ * - a message reaches a client only on a topic it could subscribe to, whatever Aedes has queued.
  */
 import type { KeyScope } from '../bridge/machines/types.js';
-import { BRIDGE_STATE_TOPIC, CLIENT_PUBLISHES, parseAssetTopic, TOPIC_ROOT } from './topics.js';
+import { BRIDGE_STATE_TOPIC, CLIENT_PUBLISHES, parseAssetTopic, TOPIC_ROOT, TOPIC_SPECS } from './topics.js';
 
 export interface ClientIdentity {
   userId: string;
@@ -43,4 +45,20 @@ export function maySubscribe(identity: ClientIdentity | undefined, filter: strin
   const prefix = ownPrefix(identity);
   // The account (and asset) levels must be literal, and something must follow them.
   return filter.startsWith(prefix) && filter.length > prefix.length;
+}
+
+/**
+ * Why a client's retained message may not be kept, or undefined. [MQTT-3.3.1-5] a retained message
+ * is kept for every future subscriber: only on the topics the contract retains from devices, and small.
+ */
+export function retainRefusal(topic: string, bytes: number, maxBytes: number): 'retained_not_allowed' | 'retained_too_large' | undefined {
+  const parsed = parseAssetTopic(topic);
+  const spec = parsed ? TOPIC_SPECS[parsed.topic] : undefined;
+  if (!spec || !spec.retain || spec.direction !== 'to-bridge') return 'retained_not_allowed';
+  return bytes > maxBytes ? 'retained_too_large' : undefined;
+}
+
+/** Whether a message on a (concrete) topic may be delivered to the client: only where it may subscribe. */
+export function mayReceive(identity: ClientIdentity | undefined, topic: string): boolean {
+  return maySubscribe(identity, topic);
 }

@@ -4,6 +4,12 @@
  * that account, or with a device credential of one asset; anonymous or wrong credentials are refused
  * at CONNECT, and `acl.ts` confines each client. The broker knows nothing of payments: it reports
  * what clients publish, subscribe and acknowledge to whoever attached (the dispatcher).
+ *
+ * Facing the internet, every tenant is held to `limits.ts` (connections, subscriptions, sessions,
+ * queues, retained payloads), each refusal counted and logged (`refusals.ts`). A client id belongs to
+ * one login: Aedes keys connections and persistent sessions by client id, so the broker renames each
+ * client `<credential id>:<client id>` at login. Two logins asking for the same id get two sessions;
+ * only the same login reconnecting takes over its own connection and session [MQTT-3.1.4-2].
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -11,7 +17,11 @@ import type { Duplex } from 'node:stream';
 import type { Aedes, AedesOptions, AuthenticateError, Client } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import { mayPublish, maySubscribe, type ClientIdentity } from './acl.js';
+import { mayPublish, mayReceive, maySubscribe, retainRefusal, type ClientIdentity } from './acl.js';
+import { Admission, byteLength } from './admission.js';
+import { DEFAULT_MQTT_LIMITS, type MqttLimits } from './limits.js';
+import { MessageRefused, Refusals, type RefusalCounter } from './refusals.js';
+import { Sessions } from './sessions.js';
 
 export interface BrokerAuthenticator {
   /** The identity behind a username/password pair, or undefined when they do not match. */
@@ -23,17 +33,24 @@ export interface BrokerHooks {
   /**
    * A client published an authorised message (or its will was published). Awaited before the
    * message is acknowledged (PUBACK) and routed, so what the bridge stores from it is durable first;
-   * a rejection refuses the message, which closes the connection so the client sends it again.
+   * a rejection refuses the message, which closes the connection so the client sends it again (a
+   * `MessageRefused` says it was refused on purpose, and is not logged as a failure).
    * Without this hook (before the bridge attaches, and while it stops) every message is refused:
    * nothing is acknowledged that no one took.
    */
-  accept?(identity: ClientIdentity, topic: string, payload: Buffer, clientId: string): Promise<void>;
+  accept?(identity: ClientIdentity, topic: string, payload: Buffer, clientId: string, message: MessageFlags): Promise<void>;
   /** A client's subscriptions were granted. */
   subscribed?(identity: ClientIdentity, filters: string[], clientId: string): void;
   /** A client acknowledged a QoS 1 message (PUBACK). */
   acked?(identity: ClientIdentity, topic: string, payload: Buffer, clientId: string): void;
   connected?(identity: ClientIdentity, clientId: string): void;
   disconnected?(identity: ClientIdentity, clientId: string): void;
+}
+
+/** How a message came: retained or not, and whether it is a client's last will (published after it left). */
+export interface MessageFlags {
+  retain: boolean;
+  will: boolean;
 }
 
 export interface BrokerOptions {
@@ -43,7 +60,11 @@ export interface BrokerOptions {
   portExplicit: boolean;
   auth: BrokerAuthenticator;
   log: Logger;
-  /** A login was refused (no credentials, or wrong ones): for the bridge's log and metrics. Must not throw. */
+  /** The caps of `limits.ts`; unset ones take their defaults. */
+  limits?: Partial<MqttLimits>;
+  /** Where refusals are counted (the bridge's metrics). */
+  metrics?: RefusalCounter;
+  /** A login was refused (no credentials, or wrong ones): for the bridge's log. Must not throw. */
   onLoginRefused?(address: string, username: string | undefined, reason: 'anonymous' | 'bad_credentials'): void;
 }
 
@@ -101,10 +122,20 @@ function refuse(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
+/** The will Aedes keeps on a client (its types leave it out), published when the connection is lost. */
+interface ClientWill {
+  will?: unknown;
+}
+
 export class Broker {
   private readonly options: BrokerOptions;
+  private readonly limits: MqttLimits;
+  private readonly refusals: Refusals;
   private readonly identities = new WeakMap<Client, ClientIdentity>();
-  private readonly byCredential = new Map<string, Set<Client>>();
+  /** The filters granted to each client (its subscriptions, counted against the cap). */
+  private readonly granted = new WeakMap<Client, Set<string>>();
+  private sessions: Sessions | undefined;
+  private admission: Admission | undefined;
   private hooks: BrokerHooks = {};
   private aedes: Aedes | undefined;
   private server: Server | undefined;
@@ -114,6 +145,8 @@ export class Broker {
 
   constructor(options: BrokerOptions) {
     this.options = options;
+    this.limits = { ...DEFAULT_MQTT_LIMITS, ...options.limits };
+    this.refusals = new Refusals(options.log, options.metrics);
   }
 
   get port(): number {
@@ -142,6 +175,10 @@ export class Broker {
       maxClientsIdLength: 64,
       queueLimit: 256,
       concurrency: 1_000,
+      preConnect: (client, packet, done) => {
+        this.admission?.requested(client, packet.clientId);
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => {
         if (username === undefined || password === undefined) {
           this.options.onLoginRefused?.(clientAddress(client), username, 'anonymous');
@@ -156,14 +193,19 @@ export class Broker {
               done(refuse('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
               return;
             }
+            // Gone while its login was looked up: nothing to admit (and no close left to forget it on).
+            if (client.closed || client.conn.destroyed) {
+              done(refuse('connection closed', SERVER_UNAVAILABLE), false);
+              return;
+            }
+            const admission = this.admission as Admission;
+            const refusal = admission.admit(client, identity);
+            if (refusal) {
+              this.refusals.refuse(refusal.reason, { userId: identity.userId, credentialId: identity.credentialId, clientId: admission.requestedId(client) });
+              done(refuse(refusal.message, refusal.code), false);
+              return;
+            }
             this.identities.set(client, identity);
-            this.byCredential.get(identity.credentialId)?.add(client) ?? this.byCredential.set(identity.credentialId, new Set([client]));
-            // Forgotten when the connection closes, whether or not Aedes got as far as registering it.
-            client.conn.once('close', () => {
-              const set = this.byCredential.get(identity.credentialId);
-              set?.delete(client);
-              if (set?.size === 0) this.byCredential.delete(identity.credentialId);
-            });
             done(null, true);
           })
           .catch((err: unknown) => {
@@ -176,23 +218,52 @@ export class Broker {
         // `client` is null for wills of clients that are long gone.
         const identity = client ? this.identities.get(client) : undefined;
         if (!client || !identity || !mayPublish(identity, packet.topic)) return done(new Error(`publish to ${packet.topic} denied`));
+        // Aedes authorises a will with the very packet it keeps as the client's will.
+        const will = packet === (client as unknown as ClientWill).will;
+        const retained = packet.retain ? retainRefusal(packet.topic, byteLength(packet.payload), this.limits.retainedMaxBytes) : undefined;
+        if (retained) {
+          this.refusals.refuse(retained, { userId: identity.userId, credentialId: identity.credentialId, topic: packet.topic, will });
+          return done(new MessageRefused(retained));
+        }
         const accept = this.hooks.accept;
         if (!accept) return done(new Error('the bridge is not taking messages now'));
-        accept(identity, packet.topic, Buffer.from(packet.payload), client.id).then(
+        accept(identity, packet.topic, Buffer.from(packet.payload), client.id, { retain: packet.retain, will }).then(
           () => done(null),
           (err: unknown) => {
-            log.error({ err, topic: packet.topic }, 'could not take a message; the client will send it again');
+            // A refusal was counted and logged where it was decided.
+            if (!(err instanceof MessageRefused)) log.error({ err, topic: packet.topic }, 'could not take a message; the client will send it again');
             done(err instanceof Error ? err : new Error(String(err)));
           },
         );
       },
       authorizeSubscribe: (client, sub, done) => {
         // `null` refuses this one subscription with SUBACK 0x80 and keeps the connection open.
-        done(null, maySubscribe(this.identities.get(client), sub.topic) ? sub : null);
+        const identity = this.identities.get(client);
+        if (!identity || !maySubscribe(identity, sub.topic)) return done(null, null);
+        const granted = this.granted.get(client) ?? new Set<string>();
+        if (!granted.has(sub.topic) && granted.size >= this.limits.subscriptionsPerClient) {
+          this.refusals.refuse('subscriptions_per_client', { userId: identity.userId, credentialId: identity.credentialId, topic: sub.topic });
+          return done(null, null);
+        }
+        granted.add(sub.topic);
+        this.granted.set(client, granted);
+        done(null, sub);
       },
+      // Deny by default: whatever Aedes routes or has queued reaches a client only where it may subscribe.
+      authorizeForward: (client, packet) => (mayReceive(this.identities.get(client), packet.topic) ? packet : null),
     };
     const aedes = await Aedes.createBroker(aedesOptions);
     this.aedes = aedes;
+    const sessions = new Sessions((aedes as unknown as { persistence: unknown }).persistence, this.limits, this.refusals, (client, filter) =>
+      this.granted.get(client)?.has(filter) === true,
+    );
+    this.sessions = sessions;
+    // Aedes keeps its connected clients by id in `aedes.clients`.
+    this.admission = new Admission(this.limits, sessions, () => (aedes as unknown as { clients: Record<string, Client | undefined> }).clients);
+    aedes.on('unsubscribe', (filters, client) => {
+      const granted = this.granted.get(client);
+      for (const filter of filters) granted?.delete(filter);
+    });
     aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: err.message }, 'mqtt client error'));
     aedes.on('client', (client) => this.report('connected', client));
     aedes.on('clientDisconnect', (client) => this.report('disconnected', client));
@@ -210,6 +281,7 @@ export class Broker {
     });
 
     this.server = createServer((socket) => {
+      if (!this.roomFor(socket)) return;
       this.track(socket);
       this.guard(aedes.handle(socket), socket);
     });
@@ -227,6 +299,8 @@ export class Broker {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
+      // WebSocket clients count against the same caps as TCP ones.
+      if (!this.roomFor(socket, true)) return;
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         this.track(stream);
@@ -251,9 +325,10 @@ export class Broker {
     });
   }
 
-  /** Disconnect every client logged in with a credential that no longer works (a rotated key). */
+  /** Disconnect every client logged in with a credential that no longer works (a rotated key), and end its sessions. */
   drop(credentialId: string): void {
-    for (const client of this.byCredential.get(credentialId) ?? []) client.close();
+    for (const client of this.admission?.connections.ofCredential(credentialId) ?? []) client.close();
+    void this.sessions?.purge(credentialId).catch((err: unknown) => this.options.log.error({ err }, 'could not end the sessions of a revoked credential'));
   }
 
   /** Publish as the bridge. Resolves when Aedes has taken the message (delivered or queued). */
@@ -277,6 +352,15 @@ export class Broker {
     for (const socket of this.sockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+  }
+
+  /** The cap on open connections, logged in or not (TCP and WebSocket alike): a socket beyond it is closed at once. */
+  private roomFor(socket: Socket | Duplex, websocket = false): boolean {
+    if (this.sockets.size < this.limits.connections) return true;
+    this.refusals.refuse('connections_total', { connections: this.sockets.size, websocket });
+    if (websocket) socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+    return false;
   }
 
   /** Fail closed: a client whose packet size cannot be limited is not served. */

@@ -7,11 +7,16 @@
  * machine's PUBACK, so a report is never lost), answers `license/request`,
  * follows `status` for the online state, turns `trigger` into a manual `action/set`, and keeps
  * `paywire/bridge/state` retained. A bad message is stored as an `error` event, never a crash.
+ * Every message (wills too) counts against its login's rate limit, except reports of payments still
+ * in the outbox; over it a message is refused (the broker closes the connection). A retained message
+ * is refused unless its asset is a live asset of the account, and a deleted asset's retained topics
+ * are cleared: only real assets hold retained messages.
  */
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ClientIdentity } from '../../broker/acl.js';
-import type { Broker } from '../../broker/broker.js';
+import type { Broker, MessageFlags } from '../../broker/broker.js';
+import { MessageRefused, Refusals, type RefusalReason } from '../../broker/refusals.js';
 import {
   actionMessage,
   assetTopic,
@@ -31,6 +36,7 @@ import {
 } from '../../broker/topics.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
+import { escapeUnshowable, jsonTextProblem, textProblem } from '../http/text.js';
 import { describeIssues } from '../http/validate.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { newId } from '../ids.js';
@@ -38,6 +44,7 @@ import type { LightningStore } from '../lightning/store.js';
 import type { PaymentRecord } from '../lightning/types.js';
 import type { EventLog } from '../machines/event-log.js';
 import type { MachinesStore } from '../machines/store.js';
+import type { AssetRecord } from '../machines/types.js';
 import type { Metrics } from '../metrics.js';
 import type { DeviceStates } from './state.js';
 
@@ -52,14 +59,17 @@ export interface DispatcherOptions {
   machines: MachinesStore;
   states: DeviceStates;
   log: Logger;
-  /** Times each payment from its settlement to its publish. */
-  metrics?: Metrics;
   /** Messages per minute each credential may send (0 = unlimited). */
   messagesPerMinute: number;
   /** How far back undelivered payments are sent again to a machine that subscribes. */
   replayWindowMs: number;
   license?: LicenseAnswerer;
+  /** Where refused messages are counted, and each payment timed from its settlement to its publish (the bridge's metrics). */
+  metrics?: Metrics;
 }
+
+/** Topics whose retained messages come from devices and the bridge's answers; `stats` is the Home Assistant component's. */
+const RETAINED_ASSET_TOPICS = ['status', 'license'] as const;
 
 /** At most this many payments are sent again to one subscription. */
 const MAX_REPLAY = 1_000;
@@ -70,16 +80,18 @@ export class Dispatcher {
   private readonly o: DispatcherOptions;
   private readonly messageLimiter: RateLimiter;
   private readonly errorLimiter = new RateLimiter(ERROR_EVENTS_PER_MINUTE, 60_000);
+  private readonly refusals: Refusals;
 
   constructor(options: DispatcherOptions) {
     this.o = options;
     this.messageLimiter = new RateLimiter(options.messagesPerMinute, 60_000);
+    this.refusals = new Refusals(options.log, options.metrics);
   }
 
   async start(): Promise<void> {
     const { broker, bus } = this.o;
     broker.attach({
-      accept: (identity, topic, payload) => this.accept(identity, topic, payload),
+      accept: (identity, topic, payload, _clientId, message) => this.accept(identity, topic, payload, message),
       subscribed: (identity, filters, clientId) => void this.replay(identity, filters, clientId).catch((err: unknown) => this.failed(err, 'subscribe')),
       acked: (identity, topic, payload) => void this.onAck(identity, topic, payload).catch((err: unknown) => this.failed(err, topic)),
       connected: (identity) => {
@@ -91,6 +103,7 @@ export class Dispatcher {
     });
     bus.on('payment.settled', this, ({ payment }) => this.publishPayment(payment));
     bus.on('credential.revoked', this, ({ credentialId }) => broker.drop(credentialId));
+    bus.on('asset.changed', this, ({ asset, deleted }) => (deleted ? this.clearRetained(asset).catch((err: unknown) => this.failed(err, 'asset deleted')) : undefined));
     await broker.publish(BRIDGE_STATE_TOPIC, 'online', { qos: 1, retain: true });
   }
 
@@ -107,6 +120,13 @@ export class Dispatcher {
     await this.send(userId, assetId, 'action/set', message);
     this.o.log.info({ userId, assetId, triggerId: message.trigger_id, durationMs, reason }, 'trigger sent');
     return message;
+  }
+
+  /** [MQTT-3.3.1-10] a zero-byte retained message removes the retained one: a deleted asset's topics keep nothing. */
+  private async clearRetained(asset: AssetRecord): Promise<void> {
+    for (const topic of RETAINED_ASSET_TOPICS) {
+      await this.o.broker.publish(assetTopic(asset.user_id, asset.asset_id, topic), Buffer.alloc(0), { qos: TOPIC_SPECS[topic].qos, retain: true });
+    }
   }
 
   /** Called by the bus as the settlement is announced: the time to publish is the settle→publish latency. */
@@ -169,7 +189,6 @@ export class Dispatcher {
   /**
    * A report of a payment still in the outbox: a machine catching up after a long time away may send
    * many at once, and they are bounded by the payments themselves, so the rate limit does not apply.
-   * Status messages and wills are exempt too (they only update the online state).
    */
   private async isPaymentReport(topic: AssetTopic, userId: string, assetId: string, payload: Buffer): Promise<boolean> {
     if (topic !== 'action' || payload.length > MAX_DEVICE_PAYLOAD_BYTES) return false;
@@ -191,9 +210,9 @@ export class Dispatcher {
    * Take a machine's message before it is acknowledged. What the machine got wrong is recorded and
    * the message accepted; only a failure to store (a reason to send it again) refuses it.
    */
-  private async accept(identity: ClientIdentity, topic: string, payload: Buffer): Promise<void> {
+  private async accept(identity: ClientIdentity, topic: string, payload: Buffer, message: MessageFlags): Promise<void> {
     try {
-      await this.onMessage(identity, topic, payload);
+      await this.onMessage(identity, topic, payload, message);
     } catch (err) {
       if (err instanceof AppError && err.status < 500) {
         this.o.log.debug({ topic, err: err.message }, 'message not taken');
@@ -203,24 +222,25 @@ export class Dispatcher {
     }
   }
 
-  private async onMessage(identity: ClientIdentity, topic: string, payload: Buffer): Promise<void> {
+  private async onMessage(identity: ClientIdentity, topic: string, payload: Buffer, message: MessageFlags): Promise<void> {
     const parsed = parseAssetTopic(topic);
     if (!parsed) return;
     const { userId, assetId } = parsed;
+    // Every message counts, whatever its topic or asset, wills too.
+    const within = (await this.isPaymentReport(parsed.topic, userId, assetId, payload)) || this.messageLimiter.take(identity.credentialId).allowed;
+    // Refused, not dropped: the broker closes the connection without a PUBACK, so nothing the
+    // machine was told was received is lost; it sends again when it reconnects. A will cannot be sent
+    // again: a will's status (the machine's last word on its own topic) is taken, and not stored.
+    if (!within && !(message.will && parsed.topic === 'status')) this.refuse('rate_limited', identity, topic, message);
     const asset = await this.o.machines.getAsset(assetId);
     // The ACL already confines clients to their account; an asset that is not (or no longer) theirs is ignored.
     if (!asset || asset.user_id !== userId || asset.deleted_at !== null) {
+      // [MQTT-3.3.1-5] Aedes would keep a retained message for every future subscriber: only real assets hold one.
+      if (message.retain) this.refuse('retained_unknown_asset', identity, topic, message);
       this.o.log.debug({ topic }, 'message for an unknown asset ignored');
       return;
     }
     this.o.states.heard(userId, assetId);
-    // A status over the limit is still taken (it may be the machine's last will) but not stored.
-    const statusWithin = parsed.topic === 'status' ? this.messageLimiter.take(identity.credentialId).allowed : true;
-    if (parsed.topic !== 'status' && !(await this.isPaymentReport(parsed.topic, userId, assetId, payload)) && !this.messageLimiter.take(identity.credentialId).allowed) {
-      // Refused, not dropped: the broker closes the connection without a PUBACK, so nothing the
-      // machine was told was received is lost; it sends again when it reconnects.
-      throw new Error(`messages from ${identity.credentialId} are over the rate limit`);
-    }
     if (payload.length > MAX_DEVICE_PAYLOAD_BYTES) {
       await this.badMessage(userId, assetId, topic, `payload of ${payload.length} bytes is over the ${MAX_DEVICE_PAYLOAD_BYTES}-byte limit`, payload);
       return;
@@ -230,13 +250,18 @@ export class Dispatcher {
         const text = payload.toString('utf8').trim().replace(/^"(.*)"$/, '$1');
         const status = statusMessage.safeParse(text.toLowerCase());
         if (!status.success) return this.badMessage(userId, assetId, topic, 'status must be "online" or "offline"', payload);
-        await this.o.states.status(userId, assetId, status.data === 'online', statusWithin);
+        await this.o.states.status(userId, assetId, status.data === 'online', within);
         return;
       }
       case 'action': {
         const message = this.json(payload, actionMessage);
         if ('problem' in message) return this.badMessage(userId, assetId, topic, message.problem, payload);
         const { type, external_id, payment_id, data } = message.value;
+        // What a machine reports reaches dashboards and webhooks as the HTTP API's events do: the same text rules.
+        const idProblem = external_id === undefined ? undefined : textProblem(external_id, 'line');
+        if (idProblem !== undefined) return this.badMessage(userId, assetId, topic, `external_id: ${idProblem}`, payload);
+        const dataProblem = data === undefined ? undefined : jsonTextProblem(data);
+        if (dataProblem !== undefined) return this.badMessage(userId, assetId, topic, `data${dataProblem.path.map((p) => `.${p}`).join('')}: ${dataProblem.problem}`, payload);
         await this.o.events.append(
           userId,
           { type, asset_id: assetId, external_id: external_id ?? null, data: payment_id === undefined ? (data ?? null) : { ...data, payment_id } },
@@ -278,11 +303,21 @@ export class Dispatcher {
   /** A message the contract does not allow: an `error` event for the asset, rate limited. */
   private async badMessage(userId: string, assetId: string, topic: string, problem: string, payload: Buffer): Promise<void> {
     if (!this.errorLimiter.take(assetId).allowed) return;
+    // The excerpt quotes what the machine sent with the characters no display may get escaped, cut to
+    // 256 characters without splitting a surrogate pair.
+    let excerpt = escapeUnshowable(payload.toString('utf8', 0, Math.min(payload.length, 256)));
+    if (excerpt.length > 256) excerpt = excerpt.slice(0, /[\ud800-\udbff]/.test(excerpt.charAt(255)) ? 255 : 256);
     await this.o.events.append(
       userId,
-      { type: 'error', asset_id: assetId, data: { source: 'mqtt', topic, problem, payload: payload.toString('utf8', 0, Math.min(payload.length, 256)) } },
+      { type: 'error', asset_id: assetId, data: { source: 'mqtt', topic, problem, payload: excerpt } },
       'mqtt',
     );
+  }
+
+  /** Refuse a message: counted, logged (rate limited), and the broker closes the sender's connection. */
+  private refuse(reason: RefusalReason, identity: ClientIdentity, topic: string, message: MessageFlags): never {
+    this.refusals.refuse(reason, { userId: identity.userId, credentialId: identity.credentialId, topic, will: message.will });
+    throw new MessageRefused(reason);
   }
 
   private failed(err: unknown, topic: string): void {

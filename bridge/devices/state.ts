@@ -3,8 +3,9 @@
  * ("online", and "offline" as its last will), and the connection of a device credential. Online states
  * are known only for devices that said so since this start (a restart drops every connection); a
  * device heard from without either is `null` (unknown). The state is stored when it changes, with the
- * time the device was last heard from then; a device flipping its status faster than its message
- * rate limit has its state followed in memory only (what is stored matters only after a restart). The Lightning rail asks `isOnline` before invoicing assets
+ * time the device was last heard from then; a last will that comes past its login's message rate
+ * limit is followed in memory only (what is stored matters only after a restart; a live status past
+ * the limit is refused by the dispatcher). The Lightning rail asks `isOnline` before invoicing assets
  * that refuse payments while offline (an unknown state is not refused).
  */
 import type { Logger } from 'pino';
@@ -56,7 +57,7 @@ export class DeviceStates implements DeviceStateSource {
     else this.live.set(assetId, { userId, online: undefined, lastSeen: new Date().toISOString(), connections: 0 });
   }
 
-  /** A `status` message (or last will); `store: false` when it is over the sender's rate limit. */
+  /** A `status` message (or last will); `store: false` for a will over the sender's rate limit. */
   status(userId: string, assetId: string, online: boolean, store = true): Promise<void> {
     this.heard(userId, assetId);
     return this.set(assetId, online, store);

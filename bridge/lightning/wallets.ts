@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import type { Outbound } from '../http/outbound.js';
 import { validate } from '../http/validate.js';
 import type { AccountRecord } from '../machines/types.js';
 import type { Sealer } from '../sealer.js';
@@ -42,6 +43,10 @@ export interface WalletsOptions {
   dev: DevBackend | undefined;
   serverDefault: BackendChoice;
   timeoutMs: number;
+  /** The guarded client backends fetch wallet URLs and Lightning addresses through. */
+  outbound: Outbound;
+  /** The client for the server's default backend (its own host allowed: the operator chose it). */
+  serverOutbound?: Outbound;
   log: Logger;
 }
 
@@ -134,6 +139,7 @@ export class Wallets {
       if (kind === 'lnaddress' && !settings['address'] && !account.lightning_address) {
         throw new AppError(400, 'invalid_body', 'The lnaddress backend needs an address: give one, or sign the account up with a lightning_address');
       }
+      this.refuseForbiddenAddress(settings);
       await this.check({ kind, settings, secrets }, account);
     }
     const now = new Date().toISOString();
@@ -190,6 +196,25 @@ export class Wallets {
     }
   }
 
+  /**
+   * A wallet URL (or Lightning address) written as a private, loopback or otherwise forbidden IP
+   * address is refused at once; names are checked each time they are fetched (they can change).
+   */
+  private refuseForbiddenAddress(settings: Record<string, string>): void {
+    const address = settings['address'];
+    const checks: [string, string | undefined][] = [
+      ['url', settings['url']],
+      ['address', address === undefined ? undefined : `https://${address.slice(address.lastIndexOf('@') + 1)}/`],
+    ];
+    for (const [field, url] of checks) {
+      const range = url === undefined ? undefined : this.options.outbound.literalRefusal(url);
+      if (range !== undefined) {
+        const problem = `points at a ${range} address, which this server does not connect to`;
+        throw new AppError(400, 'invalid_body', `Invalid body: ${field}: ${problem}`, { details: [{ field, problem }] });
+      }
+    }
+  }
+
   private build(choice: BackendChoice, account: Pick<AccountRecord, 'user_id' | 'lightning_address'>, source: 'account' | 'server'): LightningBackend {
     if (choice.kind === 'dev') {
       if (!this.options.dev) throw new AppError(500, 'backend_unavailable', 'The dev Lightning backend is not active on this server');
@@ -199,6 +224,7 @@ export class Wallets {
     if (!spec) throw new AppError(500, 'backend_unavailable', `The ${choice.kind} Lightning backend is not available on this server`);
     return spec.create(choice.settings, choice.secrets, {
       timeoutMs: this.options.timeoutMs,
+      outbound: source === 'server' ? (this.options.serverOutbound ?? this.options.outbound) : this.options.outbound,
       account: { user_id: account.user_id, lightning_address: account.lightning_address },
       source,
     });

@@ -1,10 +1,12 @@
 /**
  * Crash-safe whole-file writes: write a temporary file, fdatasync it, rename it over the target,
  * fsync the directory (lowdb's own `JSONFile` renames without syncing, which survives a killed
- * process but not a power cut).
+ * process but not a power cut). The temporary file is created afresh (never reused from a crash,
+ * whose mode could be looser) with the target's private mode.
  */
-import { open, rename } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { PRIVATE_FILE_MODE } from './file-modes.js';
 
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
@@ -15,9 +17,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export async function writeFileDurably(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.tmp`);
-  const handle = await open(temp, 'w', mode);
+/** The temporary file `writeFileDurably` and the snapshot writer use for `path`. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp`);
+}
+
+export async function writeFileDurably(path: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
+  const temp = tempPathFor(path);
+  await rm(temp, { force: true });
+  const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(data);
     await handle.datasync();

@@ -1,11 +1,16 @@
 /**
  * Delivers queued webhooks. Each delivery is a durable record (written with its event), so nothing
- * is lost across restarts: `start()` picks up every pending one. An attempt is a signed POST; 2xx is
- * success, 410 Gone disables the account's webhook, anything else (other statuses, timeouts,
- * refused connections, redirects) is retried on the configured schedule, with jitter, until it runs out.
+ * is lost across restarts: `start()` picks up every pending one. An attempt is a signed POST through
+ * the guarded outbound client (address policy, one deadline that holds); 2xx is success, 410 Gone
+ * disables the account's webhook, anything else (other statuses, timeouts, refused connections,
+ * redirects) is retried on the configured schedule, with jitter, until it runs out. The log says
+ * only `refused`, `timeout` or the status. Due deliveries wait in one queue per account, accounts
+ * take turns (least recently served first), and an account has at most `perAccount` in flight: one
+ * account's dead endpoint cannot hold every slot.
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../events.js';
+import { OutboundError, type Outbound } from '../http/outbound.js';
 import type { MachinesStore } from '../machines/store.js';
 import type { DeliveryAttempt, DeliveryRecord } from '../machines/types.js';
 import { eventView } from '../machines/views.js';
@@ -14,11 +19,13 @@ import type { WebhookSigner } from './signing.js';
 export interface SenderOptions {
   timeoutMs: number;
   retryScheduleMs: number[];
+  /** Deliveries in flight at once, all accounts together. */
   concurrency: number;
+  /** Deliveries of one account in flight at once. */
+  perAccount: number;
   userAgent?: string;
+  outbound: Outbound;
 }
-
-const MAX_ERROR_LENGTH = 200;
 
 export class WebhookSender {
   private readonly store: MachinesStore;
@@ -27,8 +34,14 @@ export class WebhookSender {
   private readonly log: Logger;
   private readonly options: SenderOptions;
   private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly queue: string[] = [];
+  /** Due deliveries, by account. */
+  private readonly queues = new Map<string, string[]>();
+  private readonly queued = new Set<string>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly inFlightByAccount = new Map<string, number>();
+  /** When each account with work was last served (a turn counter): the least recently served goes next. */
+  private readonly lastServed = new Map<string, number>();
+  private turn = 0;
   private stopping = new AbortController();
   private running = false;
 
@@ -45,7 +58,7 @@ export class WebhookSender {
     this.stopping = new AbortController();
     this.bus.on('webhook.delivery.queued', this, ({ deliveryId }) => this.schedule(deliveryId, Date.now()));
     for (const d of await this.store.pendingDeliveries()) {
-      this.schedule(d.delivery_id, d.next_attempt_at === null ? Date.now() : Date.parse(d.next_attempt_at));
+      this.schedule(d.delivery_id, d.next_attempt_at === null ? Date.now() : Date.parse(d.next_attempt_at), d.user_id);
     }
   }
 
@@ -55,12 +68,14 @@ export class WebhookSender {
     this.bus.off(this);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    this.queue.length = 0;
+    this.queues.clear();
+    this.queued.clear();
+    this.lastServed.clear();
     this.stopping.abort();
     await Promise.allSettled(this.inFlight.values());
   }
 
-  private schedule(deliveryId: string, at: number): void {
+  private schedule(deliveryId: string, at: number, userId?: string): void {
     if (!this.running || this.inFlight.has(deliveryId)) return;
     clearTimeout(this.timers.get(deliveryId));
     const delay = Math.max(0, at - Date.now());
@@ -68,24 +83,73 @@ export class WebhookSender {
       deliveryId,
       setTimeout(() => {
         this.timers.delete(deliveryId);
-        this.queue.push(deliveryId);
-        this.pump();
+        void this.enqueue(deliveryId, userId);
       }, delay),
     );
   }
 
+  /** Put a due delivery in its account's queue (the account is looked up when not known). */
+  private async enqueue(deliveryId: string, known?: string): Promise<void> {
+    let userId = known;
+    if (userId === undefined) {
+      const delivery = await this.store.getDelivery(deliveryId).catch(() => undefined);
+      if (!delivery || delivery.status !== 'pending') return;
+      userId = delivery.user_id;
+    }
+    if (!this.running || this.inFlight.has(deliveryId) || this.queued.has(deliveryId)) return;
+    this.queued.add(deliveryId);
+    const queue = this.queues.get(userId);
+    if (queue) queue.push(deliveryId);
+    else this.queues.set(userId, [deliveryId]);
+    this.pump();
+  }
+
+  /**
+   * The next delivery to send: from the account served least recently (one that was not served
+   * since it last ran out of work comes first), skipping accounts at their in-flight cap.
+   */
+  private next(): { id: string; userId: string } | undefined {
+    let pick: string | undefined;
+    let pickTurn = Infinity;
+    for (const userId of this.queues.keys()) {
+      if ((this.inFlightByAccount.get(userId) ?? 0) >= this.options.perAccount) continue;
+      const served = this.lastServed.get(userId) ?? -1;
+      if (served < pickTurn) {
+        pick = userId;
+        pickTurn = served;
+      }
+    }
+    if (pick === undefined) return undefined;
+    const queue = this.queues.get(pick) as string[];
+    const id = queue.shift() as string;
+    if (queue.length === 0) this.queues.delete(pick);
+    this.queued.delete(id);
+    this.lastServed.set(pick, ++this.turn);
+    return { id, userId: pick };
+  }
+
   private pump(): void {
-    while (this.running && this.inFlight.size < this.options.concurrency && this.queue.length > 0) {
-      const id = this.queue.shift() as string;
+    while (this.running && this.inFlight.size < this.options.concurrency) {
+      const next = this.next();
+      if (!next) return;
+      const { id, userId } = next;
       if (this.inFlight.has(id)) continue;
+      this.inFlightByAccount.set(userId, (this.inFlightByAccount.get(userId) ?? 0) + 1);
+      const done = () => {
+        this.inFlight.delete(id);
+        const left = (this.inFlightByAccount.get(userId) ?? 1) - 1;
+        if (left > 0) this.inFlightByAccount.set(userId, left);
+        else this.inFlightByAccount.delete(userId);
+        if (left <= 0 && !this.queues.has(userId)) this.lastServed.delete(userId);
+      };
       const work = this.attempt(id)
         .then(
           (retryAt) => {
-            this.inFlight.delete(id);
-            if (retryAt !== undefined) this.schedule(id, retryAt);
+            done();
+            if (retryAt !== undefined) this.schedule(id, retryAt, userId);
           },
           (err: unknown) => {
-            this.inFlight.delete(id);
+            done();
             this.log.error({ err, deliveryId: id }, 'webhook attempt failed to record');
           },
         )
@@ -114,9 +178,8 @@ export class WebhookSender {
     const started = Date.now();
     const attempt: DeliveryAttempt = { at: new Date(started).toISOString(), status_code: null, error: null, duration_ms: 0 };
     try {
-      const response = await fetch(webhook.url, {
+      const response = await this.options.outbound.request(webhook.url, {
         method: 'POST',
-        redirect: 'manual',
         headers: {
           'content-type': 'application/json',
           'user-agent': this.options.userAgent ?? 'paywire-webhooks/1',
@@ -125,14 +188,17 @@ export class WebhookSender {
           'webhook-signature': await this.signer.sign(delivery.delivery_id, timestamp, body),
         },
         body,
-        signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.stopping.signal]),
+        timeoutMs: this.options.timeoutMs,
+        statusOnly: true,
+        // stop() does not wait out a hanging receiver: the attempt is dropped, the delivery stays pending.
+        signal: this.stopping.signal,
       });
       attempt.status_code = response.status;
-      await response.body?.cancel().catch(() => undefined);
       if (response.status >= 300 && response.status < 400) attempt.error = 'redirects are not followed';
     } catch (err) {
       if (this.stopping.signal.aborted) return undefined;
-      attempt.error = describeFetchError(err);
+      // Only what the tenant may know: `refused` (by policy or by the network alike), `timeout`.
+      attempt.error = err instanceof OutboundError ? err.message : 'refused';
     }
     attempt.duration_ms = Date.now() - started;
 
@@ -175,11 +241,4 @@ export class WebhookSender {
   private async finish(delivery: DeliveryRecord, status: Exclude<DeliveryRecord['status'], 'pending'>): Promise<void> {
     await this.store.putDelivery({ ...delivery, status, next_attempt_at: null, updated: new Date().toISOString() });
   }
-}
-
-function describeFetchError(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError') return 'timed out';
-  const detail = e.cause?.code ?? e.cause?.message ?? e.message ?? String(err);
-  return detail.slice(0, MAX_ERROR_LENGTH);
 }

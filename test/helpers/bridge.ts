@@ -4,10 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfig } from '../../bridge/config.js';
+import { Outbound } from '../../bridge/http/outbound.js';
+import { OutboundAllow } from '../../bridge/http/ssrf.js';
 import { createLogger } from '../../bridge/log.js';
 import { Bridge, type BridgeInfo, type BridgeOptions } from '../../bridge/main.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+/** Fake wallets, Lightning-address services and webhook receivers listen on loopback: tests allow it (SSRF tests set ''). */
+export const TEST_OUTBOUND_ALLOW = '127.0.0.0/8,::1';
+
+/** The guarded outbound client for backends a test builds directly (loopback allowed unless told otherwise). */
+export function testOutbound(allow = TEST_OUTBOUND_ALLOW): Outbound {
+  const parsed = OutboundAllow.parse(allow);
+  if ('error' in parsed) throw new Error(parsed.error);
+  return new Outbound({ allow: parsed.value });
+}
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -73,6 +85,7 @@ export async function startBridge(overrides: Record<string, unknown> = {}, optio
       ADMIN_TOKEN,
       RATE_LIMIT_PER_MINUTE: 0,
       SIGNUPS_PER_HOUR: 0,
+      OUTBOUND_ALLOW: TEST_OUTBOUND_ALLOW,
       ...overrides,
     },
   });

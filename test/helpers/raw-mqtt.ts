@@ -68,14 +68,14 @@ export class RawMqtt {
   }
 
   /** Connect and log in; resolves with the client and the CONNACK return code. */
-  static async connect(port: number, login: { username?: string; password?: string; clientId?: string }): Promise<{ client: RawMqtt; code: number }> {
+  static async connect(port: number, login: { username?: string; password?: string; clientId?: string; clean?: boolean }): Promise<{ client: RawMqtt; code: number }> {
     const socket = connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
     const client = new RawMqtt(socket);
-    let flags = 0x02; // clean session
+    let flags = login.clean === false ? 0 : 0x02; // clean session unless asked
     if (login.username !== undefined) flags |= 0x80;
     if (login.password !== undefined) flags |= 0x40;
     const body = Buffer.concat([

@@ -15,7 +15,7 @@ import { BtcpayBackend } from '../../bridge/lightning/backends/btcpay.js';
 import { BTCPAY_WEBHOOK_PATH } from '../../bridge/lightning/btcpay-webhook.js';
 import type { DeviceStateSource } from '../../bridge/lightning/links.js';
 import { metadataHash, payMetadata } from '../../bridge/lightning/lnurl.js';
-import { startBridge, type TestBridge } from '../helpers/bridge.js';
+import { startBridge, testOutbound, type TestBridge } from '../helpers/bridge.js';
 import { until } from '../helpers/receiver.js';
 import { btcpayId, startFakeBtcpay, type FakeBtcpay, type FakeStore } from './fakes/btcpay.js';
 
@@ -99,7 +99,7 @@ const invoiceIdOf = (checkoutUrl: string) => checkoutUrl.split('/').pop() as str
 const lastOn = (path: string) => fake.requests.filter((r) => r.path === path).at(-1);
 
 function backendFor(store: FakeStore, timeoutMs = 300) {
-  return new BtcpayBackend({ url: fake.url, store_id: store.storeId }, { api_key: store.apiKey }, { timeoutMs });
+  return new BtcpayBackend({ url: fake.url, store_id: store.storeId }, { api_key: store.apiKey }, { timeoutMs, outbound: testOutbound() });
 }
 
 function lnurlRequest(metadata: string, amountMsat: number) {
@@ -159,11 +159,11 @@ describe('BtcpayBackend against the fake', () => {
   });
 
   it('turns refused keys, unknown stores, 5xx, hangs and garbage into BackendErrors', async () => {
-    const wrongKey = new BtcpayBackend({ url: fake.url, store_id: storeA.storeId }, { api_key: 'not-the-key' }, { timeoutMs: 300 });
+    const wrongKey = new BtcpayBackend({ url: fake.url, store_id: storeA.storeId }, { api_key: 'not-the-key' }, { timeoutMs: 300, outbound: testOutbound() });
     const refused = await backendError(wrongKey.createInvoice(lnurlRequest('[]', 1000)));
     expect(refused.message).toMatch(/refused the API key \(HTTP 401/);
     expect(refused.transient).toBe(false);
-    const noStore = new BtcpayBackend({ url: fake.url, store_id: 'nosuchstore' }, { api_key: storeA.apiKey }, { timeoutMs: 300 });
+    const noStore = new BtcpayBackend({ url: fake.url, store_id: 'nosuchstore' }, { api_key: storeA.apiKey }, { timeoutMs: 300, outbound: testOutbound() });
     expect((await backendError(noStore.createInvoice(lnurlRequest('[]', 1000)))).message).toMatch(/HTTP 404: The store was not found/);
 
     const backend = backendFor(storeA);

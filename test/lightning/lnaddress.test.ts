@@ -10,7 +10,7 @@ import { requestInvoice } from 'lnurl-pay';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BackendError, type InvoiceRequest } from '../../bridge/lightning/backends/backend.js';
 import { LnAddressBackend, wellKnownUrl, withQuery } from '../../bridge/lightning/backends/lnaddress.js';
-import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
+import { ADMIN_TOKEN, startBridge, testOutbound, type TestBridge } from '../helpers/bridge.js';
 import { until } from '../helpers/receiver.js';
 import { startLnurlService, type LnurlService } from './fakes/lnurl-service.js';
 
@@ -44,7 +44,7 @@ let users = 0;
 function user(options: Parameters<LnurlService['addUser']>[1] = {}, timeoutMs = 10_000) {
   const address = fake.addUser(`user${++users}`, options);
   const metadata = fake.users.get(`user${users}`)?.metadata as string;
-  const backend = new LnAddressBackend(address, { timeoutMs });
+  const backend = new LnAddressBackend(address, { timeoutMs, outbound: testOutbound() });
   const request = (amountMsat = 21_000, extra: Partial<InvoiceRequest> = {}): InvoiceRequest => ({
     amountMsat, descriptionHash: sha256(metadata), metadata, memo: 'test', expirySeconds: 600, paymentId: 'p1', ...extra,
   });
@@ -79,7 +79,7 @@ describe('payParams (LUD-06 payRequest)', () => {
     expect(await u.backend.payParams()).toEqual({ metadata: u.metadata, minSendable: 5_000, maxSendable: 2_000_000, commentAllowed: 32 });
     expect(results.every((r) => r.metadata === u.metadata)).toBe(true);
     expect(seen()).toBe(1);
-    const uncached = new LnAddressBackend(u.address, { timeoutMs: 10_000, cacheMs: 0 });
+    const uncached = new LnAddressBackend(u.address, { timeoutMs: 10_000, cacheMs: 0, outbound: testOutbound() });
     await uncached.payParams();
     await uncached.payParams();
     expect(seen()).toBe(3);
@@ -107,7 +107,7 @@ describe('payParams (LUD-06 payRequest)', () => {
   });
 
   it('reports unknown users, LNURL errors, 5xx, garbage and timeouts as BackendErrors', async () => {
-    const unknown = await failure(new LnAddressBackend(`nobody@${fake.host}`, { timeoutMs: 10_000 }).payParams());
+    const unknown = await failure(new LnAddressBackend(`nobody@${fake.host}`, { timeoutMs: 10_000, outbound: testOutbound() }).payParams());
     expect(unknown.message).toMatch(/does not know nobody@/);
     fake.payRequestMode = 'lnurl-error';
     expect((await failure(user().backend.payParams())).message).toMatch(/Service temporarily refuses payments/);
@@ -119,7 +119,7 @@ describe('payParams (LUD-06 payRequest)', () => {
     const started = Date.now();
     expect((await failure(user({}, 300).backend.payParams())).message).toMatch(/timed out after 300 ms/);
     expect(Date.now() - started).toBeLessThan(10_000); // a hang: until the test times out
-    expect((await failure(new LnAddressBackend(null, { timeoutMs: 300 }).payParams())).message).toMatch(/no Lightning address/);
+    expect((await failure(new LnAddressBackend(null, { timeoutMs: 300, outbound: testOutbound() }).payParams())).message).toMatch(/no Lightning address/);
   });
 });
 
@@ -217,7 +217,7 @@ describe('lookupInvoice (LUD-21)', () => {
   it('reports 5xx, garbage and hangs as BackendErrors', async () => {
     const u = user();
     const created = await u.backend.createInvoice(u.request());
-    const impatient = new LnAddressBackend(u.address, { timeoutMs: 300 });
+    const impatient = new LnAddressBackend(u.address, { timeoutMs: 300, outbound: testOutbound() });
     const cases: [typeof fake.verifyMode, RegExp][] = [[500, /HTTP 500/], ['garbage', /not JSON/], ['hang', /timed out after 300 ms/]];
     for (const [mode, message] of cases) {
       fake.verifyMode = mode;

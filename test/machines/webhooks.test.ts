@@ -117,7 +117,7 @@ describe('signed outbound webhooks', () => {
         return list[0]?.status === 'failed' ? list : undefined;
       }, 15_000, 'failure');
       expect(d.attempts).toHaveLength(4);
-      expect(d.attempts.every((a: any) => a.status_code === null && a.error === 'timed out')).toBe(true);
+      expect(d.attempts.every((a: any) => a.status_code === null && a.error === 'timeout')).toBe(true);
     } finally {
       await quick.close();
     }
@@ -130,7 +130,7 @@ describe('signed outbound webhooks', () => {
       const list = await deliveries(acct2.key);
       return list[0]?.status === 'failed' ? list : undefined;
     }, 5000, 'failure');
-    expect(d2.attempts[0].error).toMatch(/ECONNREFUSED/);
+    expect(d2.attempts[0].error).toBe('refused');
   });
 
   it('stops on 410 Gone until the webhook is set again', async () => {

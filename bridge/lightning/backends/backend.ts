@@ -4,6 +4,7 @@
  * speak to real products over HTTP; they never touch the store or the bus.
  */
 import type { z } from 'zod';
+import type { Outbound } from '../../http/outbound.js';
 import type { BackendKind } from '../types.js';
 
 export interface InvoiceRequest {
@@ -101,6 +102,8 @@ export class BackendError extends Error {
 export interface BackendContext {
   /** Per HTTP request to the backend. */
   timeoutMs: number;
+  /** The guarded client every request to the backend goes through (address policy, deadline, size caps). */
+  outbound: Outbound;
   /** The account the backend makes invoices for (the Lightning-address proxy pays to its address). */
   account: { user_id: string; lightning_address: string | null };
   /** `account`: the account's own wallet; `server`: the bridge's default serving an account without one. */

@@ -83,12 +83,14 @@ export class BtcpayBackend implements LightningBackend {
   private readonly storeId: string;
   private readonly apiKey: string;
   private readonly timeoutMs: number;
+  private readonly outbound: BackendContext['outbound'];
 
-  constructor(settings: BtcpaySettings, secrets: Pick<BtcpaySecrets, 'api_key'>, context: Pick<BackendContext, 'timeoutMs'>) {
+  constructor(settings: BtcpaySettings, secrets: Pick<BtcpaySecrets, 'api_key'>, context: Pick<BackendContext, 'timeoutMs' | 'outbound'>) {
     this.base = `${settings.url.replace(/\/+$/, '')}/api/v1/stores/${encodeURIComponent(settings.store_id)}`;
     this.storeId = settings.store_id;
     this.apiKey = secrets.api_key;
     this.timeoutMs = context.timeoutMs;
+    this.outbound = context.outbound;
   }
 
   async createInvoice(request: InvoiceRequest): Promise<CreatedInvoice> {
@@ -156,7 +158,7 @@ export class BtcpayBackend implements LightningBackend {
   }
 
   private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, json?: unknown): Promise<z.output<S>> {
-    const options: HttpOptions = { method, headers: { authorization: `token ${this.apiKey}` }, timeoutMs: this.timeoutMs };
+    const options: HttpOptions = { method, headers: { authorization: `token ${this.apiKey}` }, timeoutMs: this.timeoutMs, outbound: this.outbound };
     if (json !== undefined) options.json = json;
     const { status, body } = await httpJson(this.kind, `${this.base}${path}`, options);
     // The Lightning node API answers an exception of the store's node (down, unreachable, refusing)

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { lightningAddress } from '../../machines/schemas.js';
+import type { Outbound } from '../../http/outbound.js';
 import { BackendError, type BackendContext, type BackendSpec, type CreatedInvoice, type InvoiceRequest, type InvoiceState, type LightningBackend, type RemotePayParams } from './backend.js';
 import { httpJson } from './http.js';
 import { checkInvoice, decodeInvoice, provenPreimage } from './invoice-check.js';
@@ -51,6 +52,8 @@ const isMsat = (v: unknown): v is number => typeof v === 'number' && Number.isSa
 
 export interface LnAddressOptions {
   timeoutMs: number;
+  /** The guarded client: the address, its callback and its verify URL are all the tenant's choice. */
+  outbound: Outbound;
   /** How long a fetched payRequest is reused (default 60 s). */
   cacheMs?: number;
 }
@@ -60,6 +63,7 @@ export class LnAddressBackend implements LightningBackend {
   /** The address payments are forwarded to (null: none configured; every call fails). */
   readonly address: string | null;
   private readonly timeoutMs: number;
+  private readonly outbound: Outbound;
   private readonly cacheMs: number;
   private cached: { at: number; value: RemotePayRequest } | undefined;
   private inflight: Promise<RemotePayRequest> | undefined;
@@ -67,6 +71,7 @@ export class LnAddressBackend implements LightningBackend {
   constructor(address: string | null, options: LnAddressOptions) {
     this.address = address;
     this.timeoutMs = options.timeoutMs;
+    this.outbound = options.outbound;
     this.cacheMs = options.cacheMs ?? PAY_PARAMS_CACHE_MS;
   }
 
@@ -82,7 +87,7 @@ export class LnAddressBackend implements LightningBackend {
     const params: Record<string, string> = { amount: String(request.amountMsat) };
     // LUD-12: forward the payer's comment only where the remote takes comments.
     if (request.comment !== undefined && request.comment !== '' && remote.commentAllowed > 0) params['comment'] = request.comment;
-    const { status, body } = await httpJson<Record<string, unknown> | undefined>('lnaddress', withQuery(remote.callback, params), { timeoutMs: this.timeoutMs });
+    const { status, body } = await httpJson<Record<string, unknown> | undefined>('lnaddress', withQuery(remote.callback, params), { timeoutMs: this.timeoutMs, outbound: this.outbound });
     const answer = body && typeof body === 'object' ? body : {};
     // LUD-06: `{"status": "ERROR", "reason": "..."}` whatever the HTTP status.
     if (answer['status'] === 'ERROR') {
@@ -111,7 +116,7 @@ export class LnAddressBackend implements LightningBackend {
   async lookupInvoice(paymentHash: string, ref: string | null): Promise<InvoiceState> {
     if (ref === null || !serviceUrl(ref)) throw new BackendError('lnaddress', `no LUD-21 verify URL for invoice ${paymentHash}`, { transient: false });
     const host = new URL(ref).host;
-    const { status, body } = await httpJson<Record<string, unknown> | undefined>('lnaddress', ref, { timeoutMs: this.timeoutMs });
+    const { status, body } = await httpJson<Record<string, unknown> | undefined>('lnaddress', ref, { timeoutMs: this.timeoutMs, outbound: this.outbound });
     const answer = body && typeof body === 'object' ? body : {};
     // Unknown there (not yet, or no longer): unpaid. Settlement expires the payment itself once its
     // invoice runs out, so this need not tell "gone after expiry" from "not known yet".
@@ -156,7 +161,7 @@ export class LnAddressBackend implements LightningBackend {
     }
     const url = wellKnownUrl(this.address);
     const domain = this.domain();
-    const { status, body } = await httpJson<Record<string, unknown> | undefined>('lnaddress', url, { timeoutMs: this.timeoutMs });
+    const { status, body } = await httpJson<Record<string, unknown> | undefined>('lnaddress', url, { timeoutMs: this.timeoutMs, outbound: this.outbound });
     const p = body && typeof body === 'object' ? body : {};
     if (status === 404) throw new BackendError('lnaddress', `${domain} does not know ${this.address} (HTTP 404: ${reason(p)})`, { transient: false });
     if (p['status'] === 'ERROR') throw new BackendError('lnaddress', `${domain} refused ${this.address}: ${reason(p)}`, { transient: false });
@@ -229,6 +234,6 @@ export const lnaddressSpec: BackendSpec<LnaddressSettings, LnaddressSecrets> = {
     // accounts that gave none, so the operator's fallback never takes another account's payments.
     const own = context.account.lightning_address;
     const address = context.source === 'account' ? (settings.address ?? own) : (own ?? settings.address ?? null);
-    return new LnAddressBackend(address, { timeoutMs: context.timeoutMs });
+    return new LnAddressBackend(address, { timeoutMs: context.timeoutMs, outbound: context.outbound });
   },
 };

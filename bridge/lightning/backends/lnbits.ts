@@ -73,11 +73,13 @@ export class LnbitsBackend implements LightningBackend {
   private readonly base: string;
   private readonly key: string;
   private readonly timeoutMs: number;
+  private readonly outbound: BackendContext['outbound'];
 
-  constructor(settings: LnbitsSettings, secrets: LnbitsSecrets, context: Pick<BackendContext, 'timeoutMs'>) {
+  constructor(settings: LnbitsSettings, secrets: LnbitsSecrets, context: Pick<BackendContext, 'timeoutMs' | 'outbound'>) {
     this.base = settings.url.replace(/\/+$/, '');
     this.key = secrets.invoice_key;
     this.timeoutMs = context.timeoutMs;
+    this.outbound = context.outbound;
   }
 
   async createInvoice(request: InvoiceRequest): Promise<CreatedInvoice> {
@@ -97,6 +99,7 @@ export class LnbitsBackend implements LightningBackend {
         expiry: request.expirySeconds,
       },
       timeoutMs: this.timeoutMs,
+      outbound: this.outbound,
     });
     // 404 here is LNbits' "Wallet not found.": the key belongs to no wallet.
     if (res.status !== 200 && res.status !== 201) throw refusal(res, 'create an invoice', [401, 403, 404]);
@@ -111,7 +114,7 @@ export class LnbitsBackend implements LightningBackend {
 
   async lookupInvoice(paymentHash: string): Promise<InvoiceState> {
     if (!HEX32.test(paymentHash)) throw new BackendError('lnbits', `not a payment hash: ${JSON.stringify(paymentHash)}`, { transient: false });
-    const res = await httpJson('lnbits', `${this.base}/api/v1/payments/${paymentHash}`, { headers: { 'X-Api-Key': this.key }, timeoutMs: this.timeoutMs });
+    const res = await httpJson('lnbits', `${this.base}/api/v1/payments/${paymentHash}`, { headers: { 'X-Api-Key': this.key }, timeoutMs: this.timeoutMs, outbound: this.outbound });
     // LNbits answers an unknown hash 404 `{"detail": "Payment does not exist."}`. Any other 404 (FastAPI's
     // `{"detail": "Not Found"}` for a path without a route: a wrong URL or prefix, a proxy) is a fault,
     // and must not kill pending payments.

@@ -138,12 +138,14 @@ export class LndBackend implements LightningBackend {
   private readonly streamConnectTimeoutMs: number;
   /** Where this node looks invoices up: v2 until it answers that it has no such route. */
   private lookupRoute: 'v2' | 'v1' = 'v2';
+  private readonly outbound: BackendContext['outbound'];
 
-  constructor(settings: LndSettings, secrets: LndSecrets, context: Pick<BackendContext, 'timeoutMs'>, options: LndOptions = {}) {
+  constructor(settings: LndSettings, secrets: LndSecrets, context: Pick<BackendContext, 'timeoutMs' | 'outbound'>, options: LndOptions = {}) {
     this.base = settings.url.replace(/\/+$/, '');
     this.headers = { 'Grpc-Metadata-macaroon': secrets.macaroon };
     this.ca = settings.tls_cert;
     this.timeoutMs = context.timeoutMs;
+    this.outbound = context.outbound;
     this.reconnectMinMs = options.reconnectMinMs ?? 1000;
     this.reconnectMaxMs = options.reconnectMaxMs ?? 30_000;
     this.streamConnectTimeoutMs = options.streamConnectTimeoutMs ?? context.timeoutMs;
@@ -165,6 +167,7 @@ export class LndBackend implements LightningBackend {
       },
       timeoutMs: this.timeoutMs,
       ca: this.ca,
+      outbound: this.outbound,
     });
     if (res.status !== 200) throw failure(res, 'create an invoice');
     const body = added.safeParse(res.body);
@@ -221,7 +224,7 @@ export class LndBackend implements LightningBackend {
    * LND's REST proxy as we know it: say so, and never call its invoices dead.
    */
   private async fetchInvoice(paymentHash: string, timeoutMs: number): Promise<HttpResult<unknown>> {
-    const options = { headers: this.headers, timeoutMs, ca: this.ca };
+    const options = { headers: this.headers, timeoutMs, ca: this.ca, outbound: this.outbound };
     if (this.lookupRoute === 'v2') {
       // LND wants base64 with the URL-safe alphabet and its `=` padding kept: `+` would read as a space.
       const hash = Buffer.from(paymentHash, 'hex').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
@@ -288,7 +291,7 @@ export class LndBackend implements LightningBackend {
           if (stopped) return;
           if (!answers) throw new Error('the node does not answer');
           opened = Date.now();
-          const stream = streamJsonLines('lnd', url, { headers: this.headers, ca: this.ca, connectTimeoutMs: STREAM_HEADERS_WAIT_MS }, (value) => {
+          const stream = streamJsonLines('lnd', url, { headers: this.headers, ca: this.ca, connectTimeoutMs: STREAM_HEADERS_WAIT_MS, outbound: this.outbound }, (value) => {
             if (stopped) return;
             if (onLine(value)) heard = true;
             else current?.stop(); // `{"error": …}`: LND ended the subscription.

@@ -236,7 +236,7 @@ const CORE_ENDPOINTS: Endpoint[] = [
   {
     operationId: 'putWebhook', method: 'put', path: '/api/v1/accounts/me/webhook', tag: 'Webhooks', auth: 'bearer', writes: true,
     summary: 'Set or replace your webhook',
-    description: 'Every new event of the chosen types is POSTed, signed, to the URL. Setting it again re-enables a webhook disabled by a 410 Gone.',
+    description: 'Every new event of the chosen types is POSTed, signed, to the URL. Setting it again re-enables a webhook disabled by a 410 Gone. The URL must lead to a public address: loopback, private, link-local and other non-public addresses are refused (400 invalid_body when the URL names one as an IP address; at delivery, as `refused`, when its host name resolves to one) unless the server\u2019s operator allows them. Redirects are not followed.',
     body: input('PutWebhookRequest', req.putWebhookBody, {
       url: 'Absolute http(s) URL without credentials, at most 2,048 characters.',
       events: 'Event types to deliver; all types when absent or empty.',
@@ -254,7 +254,7 @@ const CORE_ENDPOINTS: Endpoint[] = [
   {
     operationId: 'listDeliveries', method: 'get', path: '/api/v1/accounts/me/webhook/deliveries', tag: 'Webhooks', auth: 'bearer', writes: false,
     summary: 'Webhook delivery log',
-    description: 'Every delivery with its attempts, newest first, in pages.',
+    description: 'Every delivery with its attempts, newest first, in pages. An attempt records the HTTP status it got, or an error that says only `refused` (not connected, or an address this server does not deliver to) or `timeout`.',
     query: input('ListDeliveriesQuery', req.listDeliveriesQuery, { status: 'Only deliveries in this state: pending, delivered, failed or cancelled.', ...pageFields }, { status: 'failed' }),
     response: ok(200, 'DeliveryPage', 'A page of deliveries', {
       deliveries: [{

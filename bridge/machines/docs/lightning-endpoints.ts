@@ -128,7 +128,7 @@ export const LIGHTNING_ENDPOINTS: Endpoint[] = [
     operationId: 'putWallet', method: 'put', path: '/api/v1/accounts/me/wallet', tag: 'Lightning', auth: 'bearer', writes: true,
     summary: 'Set your own Lightning wallet',
     description:
-      `New invoices for the account\u2019s assets are made by this wallet from now on. Invoices the previous wallet made are no longer looked up there, so change wallets while none is pending. The body is a JSON object: \`backend\` and that backend\u2019s fields, nothing else. A server offers the kinds it was built with. Secrets are stored encrypted and never returned; the record lists their names in secrets_set.\n\n${WALLET_FIELDS}`,
+      `New invoices for the account\u2019s assets are made by this wallet from now on. Invoices the previous wallet made are no longer looked up there, so change wallets while none is pending. The body is a JSON object: \`backend\` and that backend\u2019s fields, nothing else. A server offers the kinds it was built with. A wallet URL or Lightning address must lead to a public address: one written as a loopback, private or other non-public IP address is refused with 400 invalid_body, and a host name that resolves to one fails when used, unless the server\u2019s operator allows it. Secrets are stored encrypted and never returned; the record lists their names in secrets_set.\n\n${WALLET_FIELDS}`,
     body: input('PutWalletRequest', walletBody, {
       backend: 'dev, lnbits, lnd, btcpay or lnaddress; the fields that go with each are in the endpoint\u2019s description.',
     }, { backend: 'dev' }),
