@@ -11,7 +11,8 @@ import { pino, type Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 
 const prefixes = new WeakMap<Context, string>();
-const loggers = new WeakMap<Context, Logger>();
+/** The request's logger, made on first use from the app's logger and the request id. */
+const loggers = new WeakMap<Context, { log: Logger; requestId: string | undefined; child?: Logger }>();
 const silent = pino({ level: 'silent' });
 
 /** The mount prefix of the family that handled the request (called by `app.ts`). */
@@ -21,7 +22,10 @@ export function markFamily(ctx: Context, prefix: string): void {
 
 /** The request's logger (its lines carry the request id); silent outside the request-log middleware. */
 export function requestLogger(ctx: Context): Logger {
-  return loggers.get(ctx) ?? silent;
+  const entry = loggers.get(ctx);
+  if (!entry) return silent;
+  entry.child ??= entry.log.child({ requestId: entry.requestId });
+  return entry.child;
 }
 
 /** The route pattern the router matched, with the family's prefix, or undefined. */
@@ -46,7 +50,7 @@ export function requestLog(log: Logger, metrics?: Metrics): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
     const requestId = ctx.response.get('X-Request-Id') || undefined;
-    loggers.set(ctx, log.child({ requestId }));
+    loggers.set(ctx, { log, requestId });
     let status = 500;
     try {
       await next();

@@ -188,3 +188,27 @@ describe('the log of a representative flow at LOG_LEVEL=trace', () => {
     expect(refused[1]).toMatchObject({ level: 40, username: '(not a login name)' });
   });
 });
+
+describe('refused MQTT logins from one address', () => {
+  it('are all counted but logged a few times a minute, so a password guesser cannot flood the log', async () => {
+    const log = captureLog('info');
+    const b = await startBridge({}, { log: log.log });
+    try {
+      const { userId } = await b.signup('guessed');
+      const url = `mqtt://127.0.0.1:${b.info.mqttPort}`;
+      for (let i = 0; i < 8; i++) {
+        await expect(connectMqtt(url, { username: userId, password: `lib_${randomBytes(32).toString('hex')}` })).rejects.toThrow(/bad user ?name or password/i);
+      }
+      await expect(connectMqtt(url, {})).rejects.toThrow(/not authori[sz]ed/i);
+      const lines = log.find('mqtt login refused');
+      expect(lines).toHaveLength(3);
+      expect(lines.every((l) => l['address'] === '127.0.0.1' || String(l['address']).endsWith('127.0.0.1'))).toBe(true);
+      const metrics = (await b.request('GET', '/metrics', { token: ADMIN_TOKEN })).text;
+      expect(metrics).toContain('paywire_refusals_total{component="mqtt",reason="login_refused"} 8');
+      expect(metrics).toContain('paywire_refusals_total{component="mqtt",reason="login_anonymous"} 1');
+    } finally {
+      await b.close();
+    }
+  });
+});
+
