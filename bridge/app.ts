@@ -1,7 +1,8 @@
 /**
  * The HTTP application: a request id, common headers, one log line per request (with metrics) and
- * open CORS (with preflight) for everything, then each API family at its prefix. A family is terminal for its prefix: a path under `/x402` that the
- * facilitator does not know gets the facilitator's 404, never another family's.
+ * open CORS (with preflight) for everything, then each API family at its prefix. A family is
+ * terminal for its prefix: a path under `/x402` that the facilitator does not know gets the
+ * facilitator's 404, never another family's.
  */
 import cors from '@koa/cors';
 import Koa, { type Middleware } from 'koa';
