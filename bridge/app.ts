@@ -1,11 +1,15 @@
 /**
- * The HTTP application: open CORS (with preflight) and common headers for everything, then each API
- * family at its prefix. A family is terminal for its prefix: a path under `/x402` that the
- * facilitator does not know gets the facilitator's 404, never another family's.
+ * The HTTP application: a request id, common headers, one log line per request (with metrics) and
+ * open CORS (with preflight) for everything, then each API family at its prefix. A family is
+ * terminal for its prefix: a path under `/x402` that the facilitator does not know gets the
+ * facilitator's 404, never another family's.
  */
 import cors from '@koa/cors';
 import Koa, { type Middleware } from 'koa';
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { markFamily, requestLog } from './http/request-log.js';
+import type { Metrics } from './metrics.js';
 
 export interface Family {
   name: string;
@@ -19,10 +23,16 @@ const EXPOSED_HEADERS = ['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remain
 /** Run `family` for paths under its prefix, with the prefix stripped from `ctx.path`. */
 function mountFamily(family: Family): Middleware {
   const { prefix, middleware } = family;
-  if (prefix === '') return (ctx, next) => middleware(ctx, next);
+  if (prefix === '') {
+    return (ctx, next) => {
+      markFamily(ctx, prefix);
+      return middleware(ctx, next);
+    };
+  }
   return async (ctx, next) => {
     const path = ctx.path;
     if (path !== prefix && !path.startsWith(`${prefix}/`)) return next();
+    markFamily(ctx, prefix);
     ctx.path = path.slice(prefix.length) || '/';
     try {
       await middleware(ctx, async () => undefined);
@@ -32,7 +42,15 @@ function mountFamily(family: Family): Middleware {
   };
 }
 
-export function createApp(families: Family[], options: { trustProxy: boolean }): Koa {
+export interface AppOptions {
+  trustProxy: boolean;
+  /** One line per request (`http/request-log.ts`); none without. */
+  log?: Logger;
+  /** Requests and their latency by route and status. */
+  metrics?: Metrics;
+}
+
+export function createApp(families: Family[], options: AppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy });
   // Koa prints every error by default; the families' error middleware already decided what to log.
   app.silent = true;
@@ -42,6 +60,7 @@ export function createApp(families: Family[], options: { trustProxy: boolean }):
     ctx.set('X-Content-Type-Options', 'nosniff');
     await next();
   });
+  if (options.log) app.use(requestLog(options.log, options.metrics));
   app.use(
     cors({
       origin: '*',

@@ -1,7 +1,9 @@
 /**
  * `npm start`: load the configuration, start the bridge, print where it listens, stop cleanly on
- * SIGINT/SIGTERM. Configuration errors are printed all at once and exit with status 2; a start that
- * fails (a store that refuses to open, a port in use) prints one line and exits with status 1.
+ * SIGINT/SIGTERM. Configuration errors (and `--config` without a file) are printed all at once and
+ * exit with status 2; a start that fails (a store that refuses to open, a port in use) prints one
+ * line and exits with status 1. The log (JSON, or pretty on a terminal) goes to stdout after the
+ * start lines.
  *
  * `npm start -- journal check` reports what is wrong with the store in DATA_DIR and what recovery would
  * drop, changing nothing (status 1 when it is damaged); `npm start -- journal recover` drops it, keeping
@@ -12,15 +14,26 @@ import { createLogger } from './log.js';
 import { Bridge } from './main.js';
 import { Journal } from './store/journal.js';
 
+/** `--config <file>` or `--config=<file>`; a `--config` without a file name is a configuration error. */
 function configFileArg(argv: string[]): string | undefined {
+  const joined = argv.find((a) => a.startsWith('--config='));
+  if (joined !== undefined) {
+    const file = joined.slice('--config='.length);
+    if (file === '') throw new ConfigError(['--config= needs a file name: --config=paywire.json']);
+    return file;
+  }
   const i = argv.indexOf('--config');
-  return i === -1 ? undefined : argv[i + 1];
+  if (i === -1) return undefined;
+  const file = argv[i + 1];
+  if (file === undefined || file === '' || file.startsWith('--')) throw new ConfigError(['--config needs a file name: --config paywire.json']);
+  return file;
 }
 
-/** The arguments that are not `--config <file>`. */
+/** The arguments that are not `--config <file>` or `--config=<file>`. */
 function commandArgs(argv: string[]): string[] {
-  const i = argv.indexOf('--config');
-  return i === -1 ? argv : [...argv.slice(0, i), ...argv.slice(i + 2)];
+  const rest = argv.filter((a) => !a.startsWith('--config='));
+  const i = rest.indexOf('--config');
+  return i === -1 ? rest : [...rest.slice(0, i), ...rest.slice(i + 2)];
 }
 
 /** One line, whatever the error carries. */
@@ -76,7 +89,7 @@ async function main(): Promise<void> {
     process.stderr.write(`unknown command ${JSON.stringify([command, action, ...extra].filter((a) => a !== undefined).join(' '))}; usage: npm start [-- --config <file>] | npm start -- journal check|recover\n`);
     process.exit(2);
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, { format: config.logFormat });
   const bridge = new Bridge(config, log, {
     // Crash-only on storage failure: memory may hold writes the disk does not, so restart from the disk.
     onFatal: () => process.exit(70),

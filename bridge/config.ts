@@ -13,6 +13,8 @@ import { BACKEND_SPECS } from './lightning/backends/index.js';
 import { BACKEND_KINDS, type BackendKind } from './lightning/types.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+/** `auto`: human-readable lines when stdout is a terminal, JSON lines otherwise. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 export interface Config {
   /** HTTP port (0 = any free port). */
@@ -29,6 +31,7 @@ export interface Config {
   /** Public base URL (LNURLs, poll URLs); defaults to http://localhost:<port>. No trailing slash. */
   publicUrl: string | undefined;
   logLevel: LogLevel;
+  logFormat: LogFormat;
   /** Trust X-Forwarded-For / X-Forwarded-Proto from a reverse proxy. */
   trustProxy: boolean;
   prefixes: { machines: string; x402: string; license: string; lnurl: string };
@@ -156,6 +159,12 @@ const level: Parser<LogLevel> = (raw) => {
   return levels.includes(s as LogLevel) ? { value: s as LogLevel } : { error: `must be one of ${levels.join(', ')}` };
 };
 
+const logFormat: Parser<LogFormat> = (raw) => {
+  const s = text(raw)?.toLowerCase();
+  const formats: LogFormat[] = ['auto', 'json', 'pretty'];
+  return formats.includes(s as LogFormat) ? { value: s as LogFormat } : { error: `must be one of ${formats.join(', ')}` };
+};
+
 const backendKind: Parser<BackendKind> = (raw) => {
   const s = text(raw)?.toLowerCase();
   return BACKEND_KINDS.includes(s as BackendKind) ? { value: s as BackendKind } : { error: `must be one of ${BACKEND_KINDS.join(', ')}` };
@@ -184,6 +193,7 @@ export const SETTINGS: Setting[] = [
   { name: 'ADMIN_TOKEN', key: 'adminToken', default: undefined, parse: optionalSecret, doc: 'static admin token (generated and printed once when unset)' },
   { name: 'PUBLIC_URL', key: 'publicUrl', default: undefined, parse: optionalUrl, doc: 'public base URL used in LNURLs and links (default http://localhost:PORT)' },
   { name: 'LOG_LEVEL', key: 'logLevel', default: 'info', parse: level, doc: 'fatal, error, warn, info, debug, trace or silent' },
+  { name: 'LOG_FORMAT', key: 'logFormat', default: 'auto', parse: logFormat, doc: 'json, pretty (one human-readable line per entry) or auto (pretty when stdout is a terminal)' },
   { name: 'TRUST_PROXY', key: 'trustProxy', default: false, parse: bool, doc: 'trust X-Forwarded-* headers (behind a reverse proxy)' },
   { name: 'RATE_LIMIT_PER_MINUTE', key: 'rateLimitPerMinute', default: 60, parse: int(0, 1_000_000), doc: 'requests per minute per API key (0 = unlimited)' },
   { name: 'RATE_LIMIT_PER_ACCOUNT_PER_MINUTE', key: 'rateLimitPerAccountPerMinute', default: undefined, parse: optionalInt(0, 1_000_000), doc: 'requests per minute of all an account\'s keys together (default twice RATE_LIMIT_PER_MINUTE; 0 = unlimited)' },

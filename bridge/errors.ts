@@ -105,7 +105,8 @@ export function errorMiddleware(family: ErrorFamily, log: Logger): Middleware {
     } catch (thrown) {
       const err = toAppError(thrown);
       if (err.status >= 500) {
-        log.error({ err: thrown, family: family.name, method: ctx.method, url: ctx.originalUrl }, 'request failed');
+        const requestId = ctx.response.get('X-Request-Id') || undefined;
+        log.error({ err: thrown, family: family.name, method: ctx.method, path: ctx.originalUrl.split('?')[0], requestId }, 'request failed');
       }
       const code = family.code(err.code);
       ctx.status = family.status?.(err) ?? err.status;

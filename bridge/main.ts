@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import { DeviceCredentials, DEVICE_USERNAME_PREFIX } from './devices/credentials.js';
 import { Dispatcher } from './devices/dispatch.js';
 import { HomeAssistant } from './devices/homeassistant.js';
+import { RefusedLogins } from './devices/refused-logins.js';
 import { deviceRoutes } from './devices/routes.js';
 import { DeviceStates } from './devices/state.js';
 import { EventBus } from './events.js';
@@ -101,12 +102,15 @@ export class Bridge {
     const { config, log } = this;
     await ensurePrivateDir(config.dataDir, log);
 
+    const metrics = new Metrics();
+
     // Stores: one journal, each family's store registering its indexes before it opens.
     const journal = new Journal({
       dir: config.dataDir,
       fsync: config.journalFsync,
       compactBytes: config.journalCompactBytes,
       log: log.child({ component: 'journal' }),
+      onCommitted: (seconds) => metrics.committed(seconds),
       ...(this.options.onFatal ? { onFailure: this.options.onFatal } : {}),
     });
     const store = new JournalMachinesStore(journal);
@@ -124,7 +128,6 @@ export class Bridge {
       throw err;
     });
 
-    const metrics = new Metrics();
     // Every request to a URL a tenant chose (webhooks, wallets, Lightning addresses) goes through it.
     const outboundOptions = {
       metrics,
@@ -188,6 +191,7 @@ export class Bridge {
       bus,
       wallets,
       log: log.child({ component: 'settlement' }),
+      metrics,
       pollMs: config.lightningPollMs,
     });
     const links = new PaymentLinks({
@@ -202,6 +206,7 @@ export class Bridge {
     });
 
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.
+    const refusedLogins = new RefusedLogins(log.child({ component: 'broker' }), metrics);
     const credentials = new DeviceCredentials(devicesStore, assets, bus, { maxPerAsset: config.maxDeviceCredentialsPerAsset, metrics });
     const broker = config.mqttEnabled
       ? new Broker({
@@ -210,6 +215,7 @@ export class Bridge {
           portExplicit: config.mqttPortExplicit,
           log: log.child({ component: 'broker' }),
           metrics,
+          onLoginRefused: (address, username, reason) => refusedLogins.refused(address, username, reason),
           limits: {
             connections: config.mqttMaxConnections,
             connectionsPerAccount: config.mqttMaxConnectionsPerAccount,
@@ -262,7 +268,7 @@ export class Bridge {
     const limit = config.bodyLimitBytes;
     const lnurl = { links, bodyLimitBytes: limit, log };
     const machinesRoutes = [
-      docsRoutes(config),
+      docsRoutes(config, urls),
       lightningRoutes(deps, { links, wallets, settlement, dev, adminTokenSha256: secrets.adminTokenSha256 }),
       btcpayWebhookRoutes({ store: lightningStore, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) }),
       deviceRoutes(deps, { credentials, dispatcher, states, urls, mqttPort: () => broker?.port }),
@@ -280,8 +286,14 @@ export class Bridge {
         { name: 'lightning-address', prefix: '/.well-known/lnurlp', middleware: lightningAddressFamily(lnurl) },
         { name: 'metrics', prefix: '/metrics', middleware: metricsFamily(metrics, { adminTokenSha256: secrets.adminTokenSha256, bodyLimitBytes: limit, log }) },
       ],
-      { trustProxy: config.trustProxy },
+      { trustProxy: config.trustProxy, log: log.child({ component: 'http' }), metrics },
     );
+    // Figures read when /metrics is scraped.
+    metrics.observe({
+      mqttClients: () => broker?.connectedClients ?? 0,
+      outbox: () => lightningStore.outboxDepth?.() ?? 0,
+      webhookPending: async () => (await store.pendingDeliveries()).length,
+    });
     const server = createServer(
       {
         headersTimeout: config.httpHeadersTimeoutMs,
@@ -312,6 +324,10 @@ export class Bridge {
       await sender.start();
       settlement.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      log.info(
+        { http: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`, mqttPort: mqttPort ?? null, publicUrl: urls.base, dataDir: config.dataDir, version: VERSION },
+        'paywire bridge listening',
+      );
       return {
         url: `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`,
         httpPort,
@@ -344,9 +360,19 @@ export class Bridge {
     const running = this.running;
     if (!running) return;
     this.running = undefined;
+    const started = Date.now();
+    // What was still open when the stop began, for the "stopped" line.
+    const drained = {
+      httpConnections: await new Promise<number>((resolve) => running.server.getConnections((err, count) => resolve(err ? 0 : count))),
+      mqttClients: running.broker?.connectedClients ?? 0,
+      forcedHttpClose: false,
+    };
     const closed = new Promise<void>((resolve) => running.server.close(() => resolve()));
     running.server.closeIdleConnections();
-    const grace = setTimeout(() => running.server.closeAllConnections(), 5_000);
+    const grace = setTimeout(() => {
+      drained.forcedHttpClose = true;
+      running.server.closeAllConnections();
+    }, 5_000);
     // MQTT clients (WebSocket ones too) hold connections the HTTP server waits for: close them first.
     await running.homeAssistant?.stop();
     await running.dispatcher?.stop();
@@ -357,6 +383,7 @@ export class Bridge {
     await running.sender.stop();
     running.bus.off(running.sender);
     await running.journal.close();
+    this.log.info({ ...drained, ms: Date.now() - started }, 'stopped');
   }
 }
 

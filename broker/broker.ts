@@ -64,6 +64,8 @@ export interface BrokerOptions {
   limits?: Partial<MqttLimits>;
   /** Where refusals are counted (the bridge's metrics). */
   metrics?: RefusalCounter;
+  /** A login was refused (no credentials, or wrong ones): for the bridge's log. Must not throw. */
+  onLoginRefused?(address: string, username: string | undefined, reason: 'anonymous' | 'bad_credentials'): void;
 }
 
 export interface PublishOptions {
@@ -109,6 +111,13 @@ function limitPacketSize(client: Client, maxBytes: number): boolean {
   return true;
 }
 
+/** The client's IP address: its TCP socket's, or for WebSocket clients the upgraded request's. */
+function clientAddress(client: Client): string {
+  const conn = client.conn as { remoteAddress?: string };
+  const req = (client as unknown as { req?: IncomingMessage }).req;
+  return conn.remoteAddress ?? req?.socket.remoteAddress ?? 'unknown';
+}
+
 function refuse(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
@@ -144,6 +153,11 @@ export class Broker {
     return this.boundPort;
   }
 
+  /** Clients connected now, over TCP and WebSocket (for the metrics). */
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
   attach(hooks: BrokerHooks): void {
     this.hooks = hooks;
   }
@@ -167,6 +181,7 @@ export class Broker {
       },
       authenticate: (client, username, password, done) => {
         if (username === undefined || password === undefined) {
+          this.options.onLoginRefused?.(clientAddress(client), username, 'anonymous');
           done(refuse('anonymous clients are not allowed', NOT_AUTHORIZED), false);
           return;
         }
@@ -174,6 +189,7 @@ export class Broker {
           .authenticate(username, password.toString('utf8'))
           .then((identity) => {
             if (!identity) {
+              this.options.onLoginRefused?.(clientAddress(client), username, 'bad_credentials');
               done(refuse('bad username or password', BAD_USERNAME_OR_PASSWORD), false);
               return;
             }

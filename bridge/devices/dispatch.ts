@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { ClientIdentity } from '../../broker/acl.js';
 import type { Broker, MessageFlags } from '../../broker/broker.js';
-import { MessageRefused, Refusals, type RefusalCounter, type RefusalReason } from '../../broker/refusals.js';
+import { MessageRefused, Refusals, type RefusalReason } from '../../broker/refusals.js';
 import {
   actionMessage,
   assetTopic,
@@ -45,6 +45,7 @@ import type { PaymentRecord } from '../lightning/types.js';
 import type { EventLog } from '../machines/event-log.js';
 import type { MachinesStore } from '../machines/store.js';
 import type { AssetRecord } from '../machines/types.js';
+import type { Metrics } from '../metrics.js';
 import type { DeviceStates } from './state.js';
 
 /** Answers a device's license check; until the license server exists, nobody does. */
@@ -63,8 +64,8 @@ export interface DispatcherOptions {
   /** How far back undelivered payments are sent again to a machine that subscribes. */
   replayWindowMs: number;
   license?: LicenseAnswerer;
-  /** Where refused messages are counted (the bridge's metrics). */
-  metrics?: RefusalCounter;
+  /** Where refused messages are counted, and each payment timed from its settlement to its publish (the bridge's metrics). */
+  metrics?: Metrics;
 }
 
 /** Topics whose retained messages come from devices and the bridge's answers; `stats` is the Home Assistant component's. */
@@ -117,6 +118,7 @@ export class Dispatcher {
   async trigger(userId: string, assetId: string, durationMs: number, reason: string): Promise<ActionSetMessage> {
     const message: ActionSetMessage = { trigger_id: newId(), duration_ms: durationMs, reason };
     await this.send(userId, assetId, 'action/set', message);
+    this.o.log.info({ userId, assetId, triggerId: message.trigger_id, durationMs, reason }, 'trigger sent');
     return message;
   }
 
@@ -127,8 +129,11 @@ export class Dispatcher {
     }
   }
 
+  /** Called by the bus as the settlement is announced: the time to publish is the settle→publish latency. */
   private async publishPayment(payment: PaymentRecord): Promise<void> {
+    const started = performance.now();
     await this.send(payment.user_id, payment.asset_id, 'payment', paymentMessage(payment));
+    this.o.metrics?.paymentPublished((performance.now() - started) / 1000);
   }
 
   private send<T extends AssetTopic>(userId: string, assetId: string, topic: T, payload: TopicPayloads[T]): Promise<void> {

@@ -5,6 +5,7 @@
 import type { Router } from '@koa/router';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { requestLogger } from '../http/request-log.js';
 import { displayText } from '../http/text.js';
 import { assetTopic, BRIDGE_STATE_TOPIC, TOPIC_ROOT } from '../../broker/topics.js';
 import { WEBSOCKET_PATH } from '../../broker/broker.js';
@@ -49,6 +50,7 @@ export function deviceRoutes(machines: MachinesDeps, deps: DevicesDeps): (router
       const input = body(ctx, credentialBody);
       const assetId = idParam(ctx, 'id');
       const { credential, password } = await deps.credentials.issue(principal(ctx), assetId, input.label ?? null);
+      requestLogger(ctx).info({ userId: credential.user_id, assetId, credentialId: credential.credential_id }, 'device credential issued');
       const origin = new URL(deps.urls.base);
       const port = deps.mqttPort();
       const topic = (kind: Parameters<typeof assetTopic>[2]) => assetTopic(credential.user_id, assetId, kind);
@@ -77,6 +79,7 @@ export function deviceRoutes(machines: MachinesDeps, deps: DevicesDeps): (router
     router.delete('/api/v1/assets/:id/device-credentials/:credential_id', write, async (ctx) => {
       query(ctx, noQuery);
       const revoked = await deps.credentials.revoke(principal(ctx), idParam(ctx, 'id'), idParam(ctx, 'credential_id'));
+      requestLogger(ctx).info({ userId: revoked.user_id, assetId: revoked.asset_id, credentialId: revoked.credential_id }, 'device credential revoked');
       ctx.body = { ...credentialView(revoked), revoked_at: revoked.revoked_at };
     });
 

@@ -12,6 +12,8 @@ import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import type { EventLog } from '../machines/event-log.js';
 import type { MachinesStore } from '../machines/store.js';
+import type { Metrics } from '../metrics.js';
+import { BackendHealth } from './backend-health.js';
 import { provenPreimage } from './backends/invoice-check.js';
 import type { LightningStore } from './store.js';
 import type { PaymentRecord } from './types.js';
@@ -24,6 +26,8 @@ export interface SettlementOptions {
   bus: EventBus;
   wallets: Wallets;
   log: Logger;
+  /** Counts settlements by rail. */
+  metrics?: Metrics;
   /** How often pending invoices are looked up at their backend. */
   pollMs: number;
   /** How many lookups run at once. */
@@ -46,9 +50,11 @@ export class Settlement {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private readonly lastLookup = new Map<string, number>();
+  private readonly health: BackendHealth;
 
   constructor(options: SettlementOptions) {
     this.options = options;
+    this.health = new BackendHealth(options.log);
   }
 
   start(): void {
@@ -128,6 +134,12 @@ export class Settlement {
     if (refundDue) {
       this.options.log.warn({ paymentId: payment.payment_id, assetId: payment.asset_id }, 'an invoice of a deleted asset was paid: recorded with refund_due, no machine told');
     }
+    const settled = result.settled;
+    this.options.metrics?.paymentSettled(settled.rail);
+    this.options.log.info(
+      { paymentId: settled.payment_id, rail: settled.rail, assetId: settled.asset_id, amountSats: settled.amount_sats, userId: settled.user_id, backend: settled.backend },
+      'payment settled',
+    );
     // Webhooks go out only for what is on disk.
     events.announce(result.event, deliveries);
     this.lastLookup.delete(paymentHash);
@@ -205,7 +217,15 @@ export class Settlement {
     }
     const backend = await wallets.backendFor(account);
     if (backend.kind !== payment.backend) return expired ? this.expire(payment) : undefined;
-    const state = await backend.lookupInvoice(payment.payment_hash, payment.backend_ref);
+    const wallet = payment.wallet_version ?? 'server';
+    let state;
+    try {
+      state = await backend.lookupInvoice(payment.payment_hash, payment.backend_ref);
+    } catch (err) {
+      this.health.failed(backend.kind, wallet, err);
+      throw err;
+    }
+    this.health.answered(backend.kind, wallet);
     if (state.settled) return (await this.settle(payment.payment_hash, state.preimage)).payment;
     if (state.dead || expired) return this.expire(payment);
     return undefined;
@@ -218,7 +238,8 @@ export class Settlement {
 
   /** A lookup failed. Once the invoice is long past its expiry, nobody can pay it: give it up. */
   private async unreachable(payment: PaymentRecord, err: unknown): Promise<void> {
-    this.options.log.warn({ err: (err as Error).message, paymentId: payment.payment_id }, 'invoice lookup failed');
+    // Once per outage at warn (BackendHealth); each failed lookup only at debug.
+    this.options.log.debug({ err: (err as Error).message, paymentId: payment.payment_id }, 'invoice lookup failed');
     if (Date.parse(payment.expires_at) + UNREACHABLE_GRACE_MS <= Date.now()) {
       this.options.log.warn({ paymentId: payment.payment_id }, 'giving up on an invoice whose backend cannot be reached long after its expiry');
       await this.expire(payment);

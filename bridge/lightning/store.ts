@@ -57,6 +57,8 @@ export interface LightningStore {
    * first; never one with a refund due (no machine is to run for it).
    */
   undeliveredPayments(userId: string, assetId?: string): Promise<PaymentRecord[]>;
+  /** How many payments `undeliveredPayments` holds over every account (for the metrics; optional for an engine). */
+  outboxDepth?(): Promise<number>;
   /** Record the first device acknowledgement of a payment; false when it was already recorded. */
   markDelivered(paymentId: string, at: string): Promise<boolean>;
 

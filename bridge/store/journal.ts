@@ -45,6 +45,8 @@ export interface JournalOptions {
    * process should stop and restart from the disk (the CLI exits); until then every write is refused.
    */
   onFailure?: (err: Error) => void;
+  /** Called with each commit's latency in seconds, once it is durable (for the metrics). */
+  onCommitted?: (seconds: number) => void;
 }
 
 /** How the operator gets past a refusal caused by the log (documented in the README). */
@@ -68,6 +70,7 @@ export class Journal {
   private readonly compactBytes: number;
   private readonly log: Logger | undefined;
   private readonly onFailure: ((err: Error) => void) | undefined;
+  private readonly onCommitted: ((seconds: number) => void) | undefined;
   private failureReported = false;
   private readonly collections = new Map<string, Map<string, unknown>>();
   private readonly hooks: ApplyHook[] = [];
@@ -90,6 +93,7 @@ export class Journal {
     this.compactBytes = options.compactBytes ?? 16 * 1024 * 1024;
     this.log = options.log;
     this.onFailure = options.onFailure;
+    this.onCommitted = options.onCommitted;
     this.snapshotFile = new SnapshotFile(join(this.dir, `${this.name}.json`));
     this.snapshot = new Low<Snapshot | null>(this.snapshotFile as Adapter<Snapshot | null>, null);
   }
@@ -292,7 +296,13 @@ export class Journal {
     this.seq += 1;
     for (const m of mutations) this.apply(m);
     this.walBytes += Buffer.byteLength(line);
-    const durable = wal.append(line).catch((err: Error) => {
+    const appended = wal.append(line);
+    const onCommitted = this.onCommitted;
+    if (onCommitted) {
+      const started = performance.now();
+      appended.then(() => onCommitted((performance.now() - started) / 1000), () => undefined);
+    }
+    const durable = appended.catch((err: Error) => {
       if (!this.failureReported) {
         this.failureReported = true;
         this.log?.fatal({ err }, 'store write failed; refusing further writes until restart');

@@ -194,6 +194,12 @@ export class JournalLightningStore implements LightningStore {
     return out;
   }
 
+  async outboxDepth(): Promise<number> {
+    let depth = 0;
+    for (const ids of this.undelivered.values()) depth += ids.size;
+    return depth;
+  }
+
   async markDelivered(paymentId: string, at: string): Promise<boolean> {
     const payment = this.journal.get<PaymentRecord>(PAYMENTS, paymentId);
     if (!payment || payment.status !== 'settled' || payment.device_acked_at) return false;

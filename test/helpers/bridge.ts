@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { loadConfig } from '../../bridge/config.js';
 import { Outbound } from '../../bridge/http/outbound.js';
 import { OutboundAllow } from '../../bridge/http/ssrf.js';
@@ -71,7 +72,7 @@ export async function request<T = any>(baseUrl: string, method: string, path: st
   return { status: response.status, headers: response.headers, body: body as T, text };
 }
 
-export async function startBridge(overrides: Record<string, unknown> = {}, options: { dataDir?: string; bridge?: BridgeOptions } = {}): Promise<TestBridge> {
+export async function startBridge(overrides: Record<string, unknown> = {}, options: { dataDir?: string; bridge?: BridgeOptions; log?: Logger } = {}): Promise<TestBridge> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'paywire-test-')));
   const config = loadConfig({
     env: {},
@@ -88,7 +89,7 @@ export async function startBridge(overrides: Record<string, unknown> = {}, optio
       ...overrides,
     },
   });
-  const bridge = new Bridge(config, createLogger(config.logLevel), options.bridge);
+  const bridge = new Bridge(config, options.log ?? createLogger(config.logLevel), options.bridge);
   const info = await bridge.start();
   const url = info.url;
   const api = <T = any>(method: string, path: string, opts?: RequestOptions) => request<T>(url, method, path, opts);

@@ -19,8 +19,8 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-export function spawnCli(env: Record<string, string>): { child: ChildProcess; stdout: string[]; stderr: () => string; exited: BridgeProcess['exited'] } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli.ts'], {
+export function spawnCli(env: Record<string, string>, args: string[] = []): { child: ChildProcess; stdout: string[]; stderr: () => string; exited: BridgeProcess['exited'] } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', ...args], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

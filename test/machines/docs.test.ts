@@ -141,10 +141,11 @@ describe('GET /openapi.json', () => {
     expect((await new Validator().validate(incomplete)).valid).toBe(false);
   });
 
-  it('carries the package version, the bearer scheme, the records and a relative server', () => {
+  it('carries the package version, the bearer scheme, the records and the server\u2019s public URL', () => {
     expect(spec.openapi).toBe('3.1.0');
     expect(spec.info.version).toBe(pkg.version);
-    expect(spec.servers).toEqual([{ url: '/', description: expect.any(String) }]);
+    // The same base as the LNURLs: without PUBLIC_URL, where the bridge is bound.
+    expect(spec.servers).toEqual([{ url: t.info.publicUrl, description: expect.any(String) }]);
     expect(spec.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     for (const name of ['Account', 'Asset', 'Event', 'ApiKey', 'Webhook', 'Delivery', 'Error']) expect(spec.components.schemas).toHaveProperty(name);
     expect(spec.components.schemas.Error).toMatchObject({ type: 'object', required: ['error', 'message'], additionalProperties: false });
@@ -156,7 +157,7 @@ describe('GET /openapi.json', () => {
     // request arrives; a truthy `dev` registers the dev backend's settle route.
     const lightning = lightningRoutes({} as MachinesDeps, { ...({} as LightningDeps), dev: {} as DevBackend });
     const router = machinesRouter({} as MachinesDeps, [
-      docsRoutes(t.bridge.config),
+      docsRoutes(t.bridge.config, { base: t.info.publicUrl }),
       lightning,
       btcpayWebhookRoutes({} as BtcpayWebhookDeps),
       deviceRoutes({} as MachinesDeps, {} as DevicesDeps),
@@ -164,8 +165,11 @@ describe('GET /openapi.json', () => {
     const registered = router.stack.flatMap((layer) =>
       layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace(/:(\w+)/g, '{$1}')}`),
     );
-    const documented = Object.entries(spec.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
-      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    // The other families' public paths (LNURL, Lightning addresses, health probes) say whose they are.
+    const documented = Object.entries(spec.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([m, op]) => m !== 'servers' && op['x-paywire-family'] === undefined)
+        .map(([m]) => `${m.toUpperCase()} ${path}`),
     );
     expect(registered.length).toBeGreaterThan(30);
     expect(registered).toContain('POST /api/v1/dev/payments/{payment_hash}/settle');

@@ -8,6 +8,7 @@ import pkg from '../../../package.json' with { type: 'json' };
 import { curlCommand, ENDPOINTS, errorsOf, TAGS, type AuthKind, type Endpoint, type InputDoc } from './endpoints.js';
 import { ERRORS, errorDoc, type ErrorCode } from './errors.js';
 import { guideSections, type DocsSettings, type Section } from './guide.js';
+import { PUBLIC_TAGS, publicPaths, type PublicMounts } from './public-paths.js';
 import { jsonSchemaOf, RESPONSES, tidyJsonSchema } from './records.js';
 
 type Json = Record<string, unknown>;
@@ -16,6 +17,8 @@ export interface OpenApiTarget {
   /** The `servers` URL: absolute when the public URL is known, else relative to this document. */
   serverUrl: string;
   settings: DocsSettings;
+  /** The public LNURL, Lightning-address and health paths of the other families, when given. */
+  mounts?: PublicMounts;
 }
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
@@ -233,6 +236,7 @@ export function guideMarkdown(sections: Section[], baseUrl: string): string {
 export function openApiDocument(target: OpenApiTarget): Json {
   const paths: Record<string, Json> = {};
   for (const e of ENDPOINTS) paths[e.path] = { ...paths[e.path], [e.method]: operation(e) };
+  if (target.mounts) Object.assign(paths, publicPaths(target.mounts));
   const responseSchemas = toSchemas(new Map(Object.entries(RESPONSES)), 'output');
   return {
     openapi: '3.1.0',
@@ -244,7 +248,7 @@ export function openApiDocument(target: OpenApiTarget): Json {
     },
     servers: [{ url: target.serverUrl, description: 'This server' }],
     security: [{ bearerAuth: [] }],
-    tags: TAGS,
+    tags: target.mounts ? [...TAGS, ...PUBLIC_TAGS] : TAGS,
     paths,
     webhooks: { event: eventWebhook() },
     components: {

@@ -1,7 +1,9 @@
 /**
  * The machine-payments API reference as a PDF, rendered with pdfkit from the catalogue in
  * `endpoints.ts` (the same one `openapi.ts` renders). Standard PDF fonts only (Helvetica, Courier),
- * so no font files ship. Rendered lazily, once per process and settings; the bytes are cached.
+ * so no font files ship. Every section, tag and endpoint is a bookmark (the PDF outline), and the
+ * contents on the title page give each section's page. Rendered lazily, once per process and
+ * settings; the bytes are cached.
  */
 import PDFDocument from 'pdfkit';
 import pkg from '../../../package.json' with { type: 'json' };
@@ -31,10 +33,26 @@ function ansi(text: string): string {
 class Writer {
   readonly doc: Doc;
   readonly width: number;
+  /** The open bookmark at each heading level (0: the document's outline root). */
+  private readonly bookmarks: PDFKit.PDFOutline[];
 
   constructor(doc: Doc) {
     this.doc = doc;
     this.width = doc.page.width - 2 * MARGIN;
+    this.bookmarks = [doc.outline];
+  }
+
+  /** The page being written, counted from 0 (pages are only ever added at the end while writing). */
+  get pageIndex(): number {
+    const range = this.doc.bufferedPageRange();
+    return range.start + range.count - 1;
+  }
+
+  /** A bookmark to the current page, under the last one a level up. */
+  bookmark(level: 1 | 2 | 3, title: string): void {
+    const parent = this.bookmarks[level - 1] ?? this.doc.outline;
+    this.bookmarks[level] = parent.addItem(ansi(title));
+    this.bookmarks.length = level + 1;
   }
 
   get bottom(): number {
@@ -55,6 +73,7 @@ class Writer {
     this.room(level === 1 ? 90 : level === 2 ? 150 : 60);
     this.gap(level === 1 ? 10 : 6);
     if (destination) this.doc.addNamedDestination(destination);
+    this.bookmark(level, text);
     this.doc.font('Helvetica-Bold').fontSize(size).fillColor(level === 1 ? ACCENT : INK).text(ansi(text), MARGIN, this.doc.y, { width: this.width });
     if (level === 1) {
       const y = this.doc.y + 2;
@@ -194,6 +213,7 @@ function endpoint(w: Writer, e: Endpoint, baseUrl: string): void {
   w.room(120);
   w.gap(8);
   doc.addNamedDestination(e.operationId);
+  w.bookmark(3, `${method} ${e.path}`);
   const top = doc.y;
   doc.font('Helvetica-Bold').fontSize(8.5);
   const badge = doc.widthOfString(method) + 12;
@@ -314,7 +334,8 @@ function block(w: Writer, b: Block, settings: DocsSettings): void {
   }
 }
 
-function titlePage(w: Writer, settings: DocsSettings, sections: { id: string; title: string }[]): void {
+/** The title page; returns where its contents go (they are written once the sections' pages are known). */
+function titlePage(w: Writer, settings: DocsSettings): number {
   const { doc } = w;
   doc.rect(0, 0, doc.page.width, 8).fill(ACCENT);
   doc.y = 170;
@@ -324,11 +345,22 @@ function titlePage(w: Writer, settings: DocsSettings, sections: { id: string; ti
   doc.font('Helvetica').fontSize(10).fillColor(INK).text(`Version ${pkg.version}`, { width: w.width });
   doc.text('Base URL: ', { continued: true }).font('Courier').text(settings.baseUrl);
   w.gap(40);
-  doc.font('Helvetica-Bold').fontSize(11).fillColor(INK).text('Contents', MARGIN, doc.y);
+  return doc.y;
+}
+
+/** The contents on the title page: each section with the page it starts on, linked to it. */
+function contents(w: Writer, top: number, sections: { id: string; title: string; page: number }[]): void {
+  const { doc } = w;
+  doc.switchToPage(0);
+  doc.font('Helvetica-Bold').fontSize(11).fillColor(INK).text('Contents', MARGIN, top);
   w.gap(4);
+  const numberWidth = 30;
   for (const [i, s] of sections.entries()) {
-    doc.font('Helvetica').fontSize(10).fillColor(INK).text(`${i + 1}.  ${ansi(s.title)}`, MARGIN + 8, doc.y, { goTo: s.id, width: w.width });
-    w.gap(3);
+    const y = doc.y;
+    doc.font('Helvetica').fontSize(10).fillColor(INK);
+    doc.text(`${i + 1}.  ${ansi(s.title)}`, MARGIN + 8, y, { goTo: s.id, width: w.width - numberWidth - 8, lineBreak: false });
+    doc.text(String(s.page), MARGIN + w.width - numberWidth, y, { goTo: s.id, width: numberWidth, align: 'right', lineBreak: false });
+    doc.y = y + doc.currentLineHeight(true) + 3;
   }
 }
 
@@ -366,12 +398,16 @@ export function renderPdf(settings: DocsSettings): Promise<Buffer> {
     try {
       const w = new Writer(doc);
       const sections = guideSections(settings);
-      titlePage(w, settings, sections);
+      const contentsTop = titlePage(w, settings);
       doc.addPage();
+      const pages: number[] = [];
       for (const section of sections) {
         w.heading(1, section.title, section.id);
+        // The heading may have started a new page: it is on the current one now. Pages count from 1.
+        pages.push(w.pageIndex + 1);
         for (const b of section.blocks) block(w, b, settings);
       }
+      contents(w, contentsTop, sections.map((s, i) => ({ id: s.id, title: s.title, page: pages[i] as number })));
       footers(doc);
       doc.end();
     } catch (err) {

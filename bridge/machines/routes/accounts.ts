@@ -4,6 +4,7 @@ import { keyView, accountView } from '../views.js';
 import { createAccountBody, createKeyBody, exchangeBody, noQuery } from '../schemas.js';
 import { SESSION_TTL_SECONDS } from '../auth.js';
 import { enforce } from '../../http/rate-headers.js';
+import { requestLogger } from '../../http/request-log.js';
 import { authenticate, body, chargeRequest, idParam, noStore, principal, query, SHOWN_ONCE, type MachinesDeps } from './shared.js';
 
 export function accountRoutes(router: Router, deps: MachinesDeps): void {
@@ -18,6 +19,7 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
     if (!signups.allowed) deps.metrics.refuse('http', 'rate_limited_signup');
     enforce(ctx, signups, 'signups from this address');
     const { account, key, apiKey } = await deps.accounts.signup(input);
+    requestLogger(ctx).info({ userId: account.user_id, keyId: key.key_id }, 'account created');
     noStore(ctx);
     ctx.status = 201;
     ctx.body = { ...accountView(account, key), api_key: apiKey, warning: SHOWN_ONCE };
@@ -41,7 +43,9 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
   router.post('/api/v1/accounts/me/rotate-key', write, async (ctx) => {
     query(ctx, noQuery);
     body(ctx, noBody);
-    const { key, apiKey } = await deps.accounts.rotate(principal(ctx));
+    const p = principal(ctx);
+    const { key, apiKey } = await deps.accounts.rotate(p);
+    requestLogger(ctx).info({ userId: p.account.user_id, oldKeyId: p.key.key_id, keyId: key.key_id }, 'api key rotated');
     noStore(ctx);
     ctx.body = { ...keyView(key), api_key: apiKey, warning: `${SHOWN_ONCE} The previous key no longer works.` };
   });
@@ -55,6 +59,7 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
     query(ctx, noQuery);
     const input = body(ctx, createKeyBody);
     const { key, apiKey } = await deps.accounts.createKey(principal(ctx), input);
+    requestLogger(ctx).info({ userId: key.user_id, keyId: key.key_id, scope: key.scope }, 'api key created');
     noStore(ctx);
     ctx.status = 201;
     ctx.body = { ...keyView(key), api_key: apiKey, warning: SHOWN_ONCE };
@@ -63,6 +68,7 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
   router.delete('/api/v1/accounts/me/keys/:key_id', write, async (ctx) => {
     query(ctx, noQuery);
     const key = await deps.accounts.revokeKey(principal(ctx), idParam(ctx, 'key_id'));
+    requestLogger(ctx).info({ userId: key.user_id, keyId: key.key_id }, 'api key revoked');
     ctx.body = keyView(key);
   });
 }
