@@ -15,4 +15,14 @@ describe('README', () => {
     expect(readme).toContain('npm install && npm start');
     expect(readme).toContain('npm test');
   });
+
+  it("shows the tour exactly as test/fixtures/tour.sh runs it", async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const script = await readFile(new URL('./fixtures/tour.sh', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## A quick tour'), readme.indexOf('## The machine-payments API'));
+    const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    const body = script.slice(script.indexOf('B=${B:-http://localhost:3000}'));
+    expect(blocks).toContain(body);
+  });
 });
+
