@@ -194,6 +194,7 @@ async function startBridge(tally: Tally, dirs: string[]): Promise<Env> {
     RATE_LIMIT_PER_MINUTE: 0,
     SIGNUPS_PER_HOUR: 0,
     LNURL_CALLBACKS_PER_MINUTE: 0,
+    LNURL_INVOICES_PER_ASSET_PER_MINUTE: 0,
   };
   const config = loadConfig({ env: {}, overrides });
   const bridge = new Bridge(config, createLogger('silent'));

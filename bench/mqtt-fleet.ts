@@ -46,6 +46,7 @@ export async function startFleet(size: number): Promise<Fleet> {
     RATE_LIMIT_PER_MINUTE: 0,
     SIGNUPS_PER_HOUR: 0,
     LNURL_CALLBACKS_PER_MINUTE: 0,
+    LNURL_INVOICES_PER_ASSET_PER_MINUTE: 0,
   };
   const config = loadConfig({ env: {}, overrides });
   const bridge = new Bridge(config, createLogger('silent'));

@@ -67,6 +67,8 @@ export interface Config {
   lightningPollMs: number;
   lightningTimeoutMs: number;
   lnurlCallbacksPerMinute: number;
+  /** Invoices per minute for one asset, whoever asks: many addresses cannot pile up pending invoices. */
+  lnurlInvoicesPerAssetPerMinute: number;
   /** How far back undelivered payments are sent again to a machine that subscribes. */
   paymentReplayHours: number;
   /** Publish Home Assistant MQTT discovery for each asset. */
@@ -217,6 +219,7 @@ export const SETTINGS: Setting[] = [
   { name: 'PAYMENT_REPLAY_HOURS', key: 'paymentReplayHours', default: 24, parse: int(0, 24 * 365), doc: 'how far back unacknowledged payments are sent again to a machine that subscribes' },
   { name: 'HOMEASSISTANT_DISCOVERY', key: 'homeAssistantDiscovery', default: false, parse: bool, doc: 'publish Home Assistant MQTT discovery for every asset' },
   { name: 'LNURL_CALLBACKS_PER_MINUTE', key: 'lnurlCallbacksPerMinute', default: 120, parse: int(0, 1_000_000), doc: 'invoices per minute per client IP (0 = unlimited)' },
+  { name: 'LNURL_INVOICES_PER_ASSET_PER_MINUTE', key: 'lnurlInvoicesPerAssetPerMinute', default: 60, parse: int(0, 1_000_000), doc: 'invoices per minute for one asset, from any number of addresses (0 = unlimited)' },
   { name: 'HTTP_HEADERS_TIMEOUT_MS', key: 'httpHeadersTimeoutMs', default: 10_000, parse: int(100, 600_000), doc: 'close a connection whose request headers have not all arrived in this time' },
   { name: 'HTTP_REQUEST_TIMEOUT_MS', key: 'httpRequestTimeoutMs', default: 30_000, parse: int(100, 600_000), doc: 'close a connection whose whole request (headers and body) has not arrived in this time' },
   { name: 'MQTT_MAX_CONNECTIONS', key: 'mqttMaxConnections', default: DEFAULT_MQTT_LIMITS.connections, parse: int(1, 1_000_000), doc: 'open MQTT connections (TCP and WebSocket, logged in or not)' },

@@ -281,7 +281,12 @@ export class Bridge {
         {
           name: 'lnurl',
           prefix: config.prefixes.lnurl,
-          middleware: lnurlFamily({ ...lnurl, callbackLimiter: new RateLimiter(config.lnurlCallbacksPerMinute, 60_000) }),
+          middleware: lnurlFamily({
+            ...lnurl,
+            callbackLimiter: new RateLimiter(config.lnurlCallbacksPerMinute, 60_000),
+            assetInvoiceLimiter: new RateLimiter(config.lnurlInvoicesPerAssetPerMinute, 60_000),
+            metrics,
+          }),
         },
         { name: 'lightning-address', prefix: '/.well-known/lnurlp', middleware: lightningAddressFamily(lnurl) },
         { name: 'metrics', prefix: '/metrics', middleware: metricsFamily(metrics, { adminTokenSha256: secrets.adminTokenSha256, bodyLimitBytes: limit, log }) },

@@ -10,6 +10,7 @@ import { AppError, type ErrorFamily } from '../errors.js';
 import { familyMiddleware } from '../http/family.js';
 import { enforce } from '../http/rate-headers.js';
 import type { RateLimiter } from '../http/rate-limit.js';
+import type { Metrics } from '../metrics.js';
 import type { PaymentLinks } from './links.js';
 import { qrPng, qrSvg } from './qr.js';
 
@@ -36,6 +37,13 @@ export interface LnurlFamilyOptions {
   links: PaymentLinks;
   /** Invoices per client IP: each callback makes an invoice and a pending payment. */
   callbackLimiter: RateLimiter;
+  /**
+   * Invoices per asset, whoever asks: a payer with many addresses cannot pile up pending invoices
+   * (each is stored, and polled at the wallet's backend until it expires).
+   */
+  assetInvoiceLimiter: RateLimiter;
+  /** Counts the refusals (`paywire_refusals_total{component="lnurl"}`). */
+  metrics?: Metrics | undefined;
   bodyLimitBytes: number;
   log: Logger;
 }
@@ -56,8 +64,14 @@ function idOf(ctx: Context, name: string): string {
 export function lnurlFamily(options: LnurlFamilyOptions): Middleware {
   const { links } = options;
   const router = new Router();
+  /** Take from a limiter; a refusal is counted, then answered 429 with Retry-After. */
+  const take = (ctx: Context, limiter: RateLimiter, key: string, what: string, reason: string) => {
+    const decision = limiter.take(key);
+    if (!decision.allowed) options.metrics?.refuse('lnurl', reason);
+    enforce(ctx, decision, what);
+  };
   const limited: Middleware = async (ctx, next) => {
-    enforce(ctx, options.callbackLimiter.take(ctx.ip), 'invoices from this address');
+    take(ctx, options.callbackLimiter, ctx.ip, 'invoices from this address', 'rate_limited_address');
     await next();
   };
 
@@ -69,12 +83,14 @@ export function lnurlFamily(options: LnurlFamilyOptions): Middleware {
   // LUD-06 callback (with LUD-12 comment): one invoice per call.
   router.get('/pay/:link_id/callback', limited, async (ctx) => {
     const target = await links.linkTarget(idOf(ctx, 'link_id'));
+    take(ctx, options.assetInvoiceLimiter, target.asset.asset_id, 'invoices for this machine', 'rate_limited_asset');
     ctx.body = await links.invoice(target, param(ctx, 'amount'), param(ctx, 'comment'));
   });
 
   // LUD-16 callback for payRequests reached through a Lightning address.
   router.get('/address/:name/callback', limited, async (ctx) => {
     const target = await links.addressTarget(idOf(ctx, 'name'));
+    take(ctx, options.assetInvoiceLimiter, target.asset.asset_id, 'invoices for this machine', 'rate_limited_asset');
     ctx.body = await links.invoice(target, param(ctx, 'amount'), param(ctx, 'comment'));
   });
 
@@ -102,7 +118,7 @@ export function lnurlFamily(options: LnurlFamilyOptions): Middleware {
 }
 
 /** LUD-16: `GET /.well-known/lnurlp/<name>` answers the payRequest of that address. */
-export function lightningAddressFamily(options: Omit<LnurlFamilyOptions, 'callbackLimiter'>): Middleware {
+export function lightningAddressFamily(options: Omit<LnurlFamilyOptions, 'callbackLimiter' | 'assetInvoiceLimiter'>): Middleware {
   const router = new Router();
   router.get('/:name', async (ctx) => {
     ctx.body = await options.links.payRequest(await options.links.addressTarget(idOf(ctx, 'name')));

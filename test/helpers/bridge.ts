@@ -84,6 +84,7 @@ export async function startBridge(overrides: Record<string, unknown> = {}, optio
       LOG_LEVEL: 'silent',
       ADMIN_TOKEN,
       RATE_LIMIT_PER_MINUTE: 0,
+      LNURL_INVOICES_PER_ASSET_PER_MINUTE: 0,
       SIGNUPS_PER_HOUR: 0,
       OUTBOUND_ALLOW: TEST_OUTBOUND_ALLOW,
       ...overrides,
