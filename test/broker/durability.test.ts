@@ -133,6 +133,7 @@ describe('SIGKILL while payments stream to a device', () => {
     RATE_LIMIT_PER_MINUTE: '0',
     SIGNUPS_PER_HOUR: '0',
     LNURL_CALLBACKS_PER_MINUTE: '0',
+    LNURL_INVOICES_PER_ASSET_PER_MINUTE: '0',
   });
 
   /**
