@@ -41,10 +41,7 @@ import type { MachinesDeps } from './machines/routes/shared.js';
 import { WebhooksService } from './machines/webhooks.js';
 import { Sealer } from './sealer.js';
 import { loadSecrets } from './secrets.js';
-import { JournalDevicesStore } from './store/devices.js';
-import { Journal } from './store/journal.js';
-import { JournalLightningStore } from './store/lightning.js';
-import { JournalMachinesStore } from './store/machines.js';
+import { openStores, type Stores } from './store/stores.js';
 import { PublicUrls } from './urls.js';
 import { WebhookSender } from './webhooks/sender.js';
 import { WebhookSigner } from './webhooks/signing.js';
@@ -71,7 +68,7 @@ export interface BridgeOptions {
 }
 
 interface Running {
-  journal: Journal;
+  stores: Stores;
   server: Server;
   broker: Broker | undefined;
   dispatcher: Dispatcher | undefined;
@@ -100,18 +97,9 @@ export class Bridge {
     await mkdir(config.dataDir, { recursive: true });
     const secrets = await loadSecrets(config.dataDir, config.adminToken);
 
-    // Stores: one journal, each family's store registering its indexes before it opens.
-    const journal = new Journal({
-      dir: config.dataDir,
-      fsync: config.journalFsync,
-      compactBytes: config.journalCompactBytes,
-      log: log.child({ component: 'journal' }),
-      ...(this.options.onFatal ? { onFailure: this.options.onFatal } : {}),
-    });
-    const store = new JournalMachinesStore(journal);
-    const lightningStore = new JournalLightningStore(journal, store);
-    const devicesStore = new JournalDevicesStore(journal);
-    await journal.open();
+    // Stores: the embedded journal, or PostgreSQL when DATABASE_URL is set.
+    const stores = await openStores(config, log, this.options.onFatal);
+    const { machines: store, lightning: lightningStore, devices: devicesStore } = stores;
 
     const metrics = new Metrics();
 
@@ -247,7 +235,7 @@ export class Bridge {
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
-    this.running = { journal, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics };
+    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics };
     try {
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
@@ -307,6 +295,6 @@ export class Bridge {
     await running.settlement.stop();
     await running.sender.stop();
     running.bus.off(running.sender);
-    await running.journal.close();
+    await running.stores.close();
   }
 }

@@ -129,6 +129,8 @@ export class JournalLightningStore implements LightningStore {
   }
 
   async createPayment(payment: Omit<PaymentRecord, 'seq'>): Promise<PaymentRecord> {
+    // One payment per hash: a second would be settled by the first one's preimage.
+    if (this.paymentByHash.has(payment.payment_hash)) throw new Error(`a payment with hash ${payment.payment_hash} exists`);
     const stored: PaymentRecord = { ...payment, seq: this.paymentSeq + 1 };
     await this.journal.commit([{ c: PAYMENTS, id: stored.payment_id, doc: stored }]);
     return stored;
