@@ -1,10 +1,12 @@
 /**
  * `npm start`: load the configuration, start the bridge, print where it listens, stop cleanly on
  * SIGINT/SIGTERM. Configuration errors are printed all at once and exit with status 2.
+ * `npm start -- migrate --from-journal DATA_DIR --to DATABASE_URL` copies a journal store into PostgreSQL.
  */
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { Bridge } from './main.js';
+import { migrateCommand } from './store/postgres/migrate-command.js';
 
 function configFileArg(argv: string[]): string | undefined {
   const i = argv.indexOf('--config');
@@ -12,6 +14,10 @@ function configFileArg(argv: string[]): string | undefined {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'migrate') {
+    const write = (stream: NodeJS.WriteStream) => (line: string) => stream.write(`${line}\n`);
+    process.exit(await migrateCommand(process.argv.slice(3), process.env, write(process.stdout), write(process.stderr)));
+  }
   let config;
   try {
     const file = configFileArg(process.argv.slice(2));
