@@ -63,13 +63,15 @@ export function describeUrl(url: string): string {
 
 export class Database implements Queryable {
   readonly url: string;
+  readonly poolSize: number;
   private readonly pool: pg.Pool;
 
   constructor(options: DatabaseOptions) {
     this.url = options.url;
+    this.poolSize = options.poolSize ?? 10;
     this.pool = new pg.Pool({
       connectionString: options.url,
-      max: options.poolSize ?? 10,
+      max: this.poolSize,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
       query_timeout: options.queryTimeoutMs ?? 30_000,
       idleTimeoutMillis: 30_000,

@@ -1,6 +1,6 @@
 /**
  * The machine-payments store on PostgreSQL. Writes that belong together are one statement (data-
- * modifying CTEs: one round trip, atomic in autocommit); uniqueness is the database's (a unique index
+ * modifying CTEs: one round trip, atomic in autocommit; appends are group-committed, `append-batch.ts`); uniqueness is the database's (a unique index
  * per rule), so two racing writers cannot both win: `ON CONFLICT DO NOTHING` waits for the other
  * writer's commit and then reports the conflict. Everything is visible and durable once its promise
  * resolves (after COMMIT; synchronous_commit stays on).
@@ -15,28 +15,13 @@ import type {
   EventRecord,
   WebhookRecord,
 } from '../../machines/types.js';
-import { ACCOUNT, API_KEY, ASSET, DELIVERY, DELIVERY_ROW, EVENT, EVENT_ROW, WEBHOOK } from './columns.js';
+import { AppendBatcher } from './append-batch.js';
+import { ACCOUNT, API_KEY, ASSET, DELIVERY, DELIVERY_ROW, EVENT_ROW, WEBHOOK } from './columns.js';
 import type { Database, Queryable, Statement } from './database.js';
 import { pagedStatement, toPage } from './paging.js';
 import { columnList, fromRow, placeholders, select, toParams, upsert, type Columns } from './rows.js';
 
 const n = Object.keys;
-const DELIVERY_COLS = columnList(DELIVERY);
-
-/** Insert the event unless the account has its external_id, and its deliveries only if it was inserted. */
-export const APPEND_EVENT: Statement = {
-  name: 'events_append',
-  text: `WITH e AS (
-      INSERT INTO events (${columnList(EVENT)}) VALUES (${placeholders(EVENT)})
-      ON CONFLICT (user_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
-      RETURNING seq
-    ), d AS (
-      INSERT INTO webhook_deliveries (${DELIVERY_COLS})
-      SELECT ${DELIVERY_COLS} FROM jsonb_populate_recordset(NULL::webhook_deliveries, $${n(EVENT).length + 1}::jsonb)
-      WHERE EXISTS (SELECT 1 FROM e)
-    )
-    SELECT seq FROM e`,
-};
 
 const S = {
   createAccount: {
@@ -67,7 +52,6 @@ const S = {
   listAssets: select('assets_list', 'SELECT * FROM assets WHERE user_id = $1 AND deleted_at IS NULL ORDER BY pos'),
   listAllAssets: select('assets_list_all', 'SELECT * FROM assets WHERE deleted_at IS NULL ORDER BY pos'),
   getEvent: select('events_get', 'SELECT * FROM events WHERE event_id = $1'),
-  eventByExternal: select('events_by_external', 'SELECT * FROM events WHERE user_id = $1 AND external_id = $2'),
   getWebhook: select('webhooks_get', 'SELECT * FROM webhooks WHERE user_id = $1'),
   putWebhook: upsert('webhooks_put', 'webhooks', WEBHOOK, 'user_id'),
   deleteWebhook: select(
@@ -89,9 +73,12 @@ export class PostgresMachinesStore implements MachinesStore {
   private readonly db: Database;
   private readonly eventPages = new Map<string, Statement>();
   private readonly deliveryPages = new Map<string, Statement>();
+  private readonly appends: AppendBatcher;
 
   constructor(db: Database) {
     this.db = db;
+    // Group commit: up to half the pool writes appends, the rest stays for reads and other writes.
+    this.appends = new AppendBatcher(db, { inFlight: Math.ceil(db.poolSize / 2) });
   }
 
   private async one<T>(statement: Statement, values: unknown[], columns: Columns, q: Queryable = this.db): Promise<T | undefined> {
@@ -161,14 +148,8 @@ export class PostgresMachinesStore implements MachinesStore {
     return this.all(S.listAllAssets, [], ASSET);
   }
 
-  async appendEvent(event: Omit<EventRecord, 'seq'>, deliveries: Omit<DeliveryRecord, 'seq'>[]): Promise<AppendResult> {
-    const rows = await this.db.rows<{ seq: string }>(APPEND_EVENT, [...toParams(event, EVENT), JSON.stringify(deliveries)]);
-    const row = rows[0];
-    if (row) return { stored: { ...event, seq: Number(row.seq) } as EventRecord };
-    // The account has this external_id: the conflicting insert has committed (ON CONFLICT waited for it).
-    const existing = await this.one<EventRecord>(S.eventByExternal, [event.user_id, event.external_id], EVENT_ROW);
-    if (!existing) throw new Error(`event ${event.event_id} was neither stored nor a duplicate`);
-    return { duplicate: existing };
+  appendEvent(event: Omit<EventRecord, 'seq'>, deliveries: Omit<DeliveryRecord, 'seq'>[]): Promise<AppendResult> {
+    return this.appends.append(event, deliveries);
   }
 
   getEvent(eventId: string): Promise<EventRecord | undefined> {
