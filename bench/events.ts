@@ -37,7 +37,7 @@ import { PostgresBench } from './events-postgres.js';
 import { send } from './http.js';
 
 const SIZES = [1_000, 100_000] as const;
-const ROUNDS = 4;
+const ROUNDS = 3;
 const CONCURRENCY = 32;
 const WARMUP: Record<number, number> = { 1: 200, [CONCURRENCY]: 1_000 };
 /** Measured appends per phase; concurrent HTTP is CPU-bound (client and bridge share one event loop), so fewer. */

@@ -6,6 +6,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { Bridge } from './main.js';
+import { describeUrl } from './store/postgres/database.js';
 import { migrateCommand } from './store/postgres/migrate-command.js';
 
 function configFileArg(argv: string[]): string | undefined {
@@ -42,7 +43,8 @@ async function main(): Promise<void> {
     );
   }
   const mqtt = info.mqttPort === undefined ? 'MQTT off' : `MQTT on port ${info.mqttPort}`;
-  process.stdout.write(`paywire bridge listening on http://${config.host}:${info.httpPort} (${mqtt}; public URL ${info.publicUrl}; data in ${config.dataDir})\n`);
+  const store = config.databaseUrl === undefined ? '' : `; store PostgreSQL at ${describeUrl(config.databaseUrl)}`;
+  process.stdout.write(`paywire bridge listening on http://${config.host}:${info.httpPort} (${mqtt}; public URL ${info.publicUrl}; data in ${config.dataDir}${store})\n`);
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {

@@ -19,6 +19,8 @@ export interface SenderOptions {
 }
 
 const MAX_ERROR_LENGTH = 200;
+/** A delivery whose attempt could not be read or recorded (the store was unreachable) is tried again after this long. */
+const STORE_RETRY_MS = 2_000;
 
 export class WebhookSender {
   private readonly store: MachinesStore;
@@ -87,6 +89,8 @@ export class WebhookSender {
           (err: unknown) => {
             this.inFlight.delete(id);
             this.log.error({ err, deliveryId: id }, 'webhook attempt failed to record');
+            // A database outage passes: the delivery is still pending, so try again (at least once: receivers dedupe by webhook-id).
+            if (err instanceof Error && err.name === 'StoreUnavailableError') this.schedule(id, Date.now() + STORE_RETRY_MS);
           },
         )
         .finally(() => this.pump());

@@ -2,26 +2,44 @@
  * PostgreSQL going away for 5 s while events stream in (through a TCP proxy the test cuts; the
  * machine's shared server is never touched): writes get 503 backend_unavailable, never a 500;
  * no acknowledged event is lost or stored twice; the bridge takes writes again once the database is
- * back, without a restart.
+ * back, without a restart, and sends the webhook deliveries the outage interrupted.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, testDatabaseUrl, type TestBridge } from '../helpers/bridge.js';
+import { until } from '../helpers/receiver.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 let t: TestBridge;
 let proxy: TcpProxy;
+/** A webhook receiver that answers 200 after 300 ms, so deliveries are out when the database goes. */
+const received = new Set<string>();
+const receiver = createServer((req, res) => {
+  let body = '';
+  req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+  req.on('end', () =>
+    setTimeout(() => {
+      received.add((JSON.parse(body) as { data: { external_id: string } }).data.external_id);
+      res.end('ok');
+    }, 300),
+  );
+});
 
 beforeAll(async () => {
   // The bridge's DATABASE_URL goes through the proxy to this file's test database.
   const direct = new URL(await testDatabaseUrl('outage'));
   proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
   direct.host = `127.0.0.1:${proxy.port}`;
-  t = await startBridge({ DATABASE_URL: direct.toString(), DATABASE_POOL_SIZE: 4 });
+  t = await startBridge({ DATABASE_URL: direct.toString(), DATABASE_POOL_SIZE: 4, WEBHOOK_RETRY_SCHEDULE_MS: '200' });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
 });
 afterAll(async () => {
   proxy.restore();
   await t?.close();
   await proxy?.close();
+  receiver.closeAllConnections();
+  await new Promise((resolve) => receiver.close(resolve));
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -29,6 +47,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('PostgreSQL outage', () => {
   it('answers 503 while the database is down, loses and doubles nothing, and recovers by itself', async () => {
     const { key } = await t.signup('outage-bot');
+    // Every event is also a webhook delivery: some are out at the receiver when the database goes.
+    expect((await t.request('PUT', '/api/v1/accounts/me/webhook', { token: key, body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` } })).status).toBe(200);
     const statuses = new Map<number, number>();
     const acknowledged = new Set<string>();
     let phase: 'before' | 'down' | 'after' = 'before';
@@ -86,5 +106,8 @@ describe('PostgreSQL outage', () => {
     } while (cursor);
     expect(stored.length, 'no event stored twice').toBe(new Set(stored).size);
     expect([...acknowledged].filter((id) => !stored.includes(id)), 'acknowledged but lost').toEqual([]);
+
+    // Webhook deliveries cut off by the outage are sent once it is over, without a restart.
+    await until(() => stored.every((id) => received.has(id)), 20_000, 'every stored event delivered to the webhook');
   });
 });
