@@ -12,6 +12,7 @@ export const POSTGRES_E2E = [
   'test/machines/assets.test.ts',
   'test/machines/events.test.ts',
   'test/machines/webhooks.test.ts',
+  'test/machines/uniqueness.test.ts',
   'test/lightning/lnurl-flow.test.ts',
   'test/broker/contract.test.ts',
   'test/broker/durability.test.ts',
