@@ -3,9 +3,10 @@ import { defineConfig } from 'vitest/config';
 /**
  * Two projects: `journal` runs every test on the embedded journal (the store contract suites run
  * both engines themselves); `postgres` runs the end-to-end subset below again with every bridge on
- * PostgreSQL (PAYWIRE_TEST_ENGINE=postgres): accounts, assets, events and webhooks over HTTP, the
- * LNURL pay flow through settlement to the MQTT payment, the MQTT contract and durability, the
- * SIGKILL crash test and the outage test.
+ * PostgreSQL (PAYWIRE_TEST_ENGINE=postgres): accounts, assets, events and webhooks over HTTP,
+ * uniqueness under concurrency, every documented example (the README tour), the LNURL pay flow
+ * through settlement to the MQTT payment, the MQTT contract and durability, and the SIGKILL crash
+ * test. (The outage test is PostgreSQL-only and runs in `journal`'s list.)
  */
 export const POSTGRES_E2E = [
   'test/machines/accounts.test.ts',
@@ -13,6 +14,7 @@ export const POSTGRES_E2E = [
   'test/machines/events.test.ts',
   'test/machines/webhooks.test.ts',
   'test/machines/uniqueness.test.ts',
+  'test/machines/docs.test.ts',
   'test/lightning/lnurl-flow.test.ts',
   'test/broker/contract.test.ts',
   'test/broker/durability.test.ts',
