@@ -3,6 +3,8 @@
  * is lost across restarts: `start()` picks up every pending one. An attempt is a signed POST; 2xx is
  * success, 410 Gone disables the account's webhook, anything else (other statuses, timeouts,
  * refused connections, redirects) is retried on the configured schedule, with jitter, until it runs out.
+ * A slow sweep also picks up pending deliveries nobody announced: a write whose answer a store outage
+ * cut off (on PostgreSQL it may have committed) is delivered without waiting for a restart.
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../events.js';
@@ -16,11 +18,14 @@ export interface SenderOptions {
   retryScheduleMs: number[];
   concurrency: number;
   userAgent?: string;
+  /** How often to look for pending deliveries that are not scheduled (default 30 s). */
+  sweepMs?: number;
 }
 
 const MAX_ERROR_LENGTH = 200;
 /** A delivery whose attempt could not be read or recorded (the store was unreachable) is tried again after this long. */
 const STORE_RETRY_MS = 2_000;
+const SWEEP_MS = 30_000;
 
 export class WebhookSender {
   private readonly store: MachinesStore;
@@ -33,6 +38,7 @@ export class WebhookSender {
   private readonly inFlight = new Map<string, Promise<void>>();
   private stopping = new AbortController();
   private running = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(store: MachinesStore, bus: EventBus, signer: WebhookSigner, log: Logger, options: SenderOptions) {
     this.store = store;
@@ -49,11 +55,27 @@ export class WebhookSender {
     for (const d of await this.store.pendingDeliveries()) {
       this.schedule(d.delivery_id, d.next_attempt_at === null ? Date.now() : Date.parse(d.next_attempt_at));
     }
+    this.sweeper = setInterval(() => void this.sweep(), this.options.sweepMs ?? SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Schedule pending deliveries that are neither timed, queued nor in flight. */
+  private async sweep(): Promise<void> {
+    try {
+      for (const d of await this.store.pendingDeliveries()) {
+        const id = d.delivery_id;
+        if (this.timers.has(id) || this.inFlight.has(id) || this.queue.includes(id)) continue;
+        this.schedule(id, d.next_attempt_at === null ? Date.now() : Date.parse(d.next_attempt_at));
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'looking for unscheduled webhook deliveries failed');
+    }
   }
 
   /** Stop sending. Attempts cut short are not recorded: their deliveries stay pending for the next start. */
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.sweeper);
     this.bus.off(this);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
