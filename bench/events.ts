@@ -8,7 +8,9 @@
  *  - store: `JournalMachinesStore.appendEvent` on a `Journal` with fsync on, the same two ways,
  *    to separate the engine's cost from HTTP's;
  *  - compaction, which no measured window includes: its O(store) cost and how it amortises;
- *  - plain lowdb (push + `db.write()` per append), the naive design the engine replaces, for contrast.
+ *  - plain lowdb (push + `db.write()` per append), the naive design the engine replaces, for contrast;
+ *  - the same HTTP and store phases on PostgreSQL (`events-postgres.ts`: a template database per
+ *    size, a fresh copy per phase), and the issue's second goal: PostgreSQL at c32 >= half the journal's rate.
  * Sizes are interleaved over several rounds and the summary takes each figure's median. The HTTP
  * client runs in the bridge's process (and event loop), so HTTP figures include the client's cost.
  */
@@ -26,13 +28,16 @@ import { loadConfig } from '../bridge/config.js';
 import { keyPrefix, newApiKey, newId, sha256Hex } from '../bridge/ids.js';
 import { createLogger } from '../bridge/log.js';
 import { Bridge } from '../bridge/main.js';
+import type { MachinesStore } from '../bridge/machines/store.js';
 import type { EventRecord } from '../bridge/machines/types.js';
 import { Journal, type JournalStats } from '../bridge/store/journal.js';
 import { JournalMachinesStore } from '../bridge/store/machines.js';
+import { openPostgres } from '../bridge/store/postgres/engine.js';
+import { PostgresBench } from './events-postgres.js';
 import { send } from './http.js';
 
 const SIZES = [1_000, 100_000] as const;
-const ROUNDS = 4;
+const ROUNDS = 3;
 const CONCURRENCY = 32;
 const WARMUP: Record<number, number> = { 1: 200, [CONCURRENCY]: 1_000 };
 /** Measured appends per phase; concurrent HTTP is CPU-bound (client and bridge share one event loop), so fewer. */
@@ -55,6 +60,8 @@ interface Fixture {
   userId: string;
   apiKey: string;
   assetId: string;
+  /** The PostgreSQL template database of this size, when PostgreSQL is there. */
+  pgTemplate?: string;
 }
 
 interface Measurement {
@@ -77,6 +84,13 @@ export async function run(): Promise<void> {
   const phases: Phase[] = [];
   for (const c of [1, CONCURRENCY]) phases.push({ path: `HTTP POST /api/public/events, c${c}`, run: (f, d) => httpPhase(f, c, log, d) });
   for (const c of [1, CONCURRENCY]) phases.push({ path: `store appendEvent (fsync on), c${c}`, run: (f, d) => storePhase(f, c, d) });
+  const pgb = await PostgresBench.connect();
+  if (typeof pgb === 'string') console.log(`PostgreSQL phases left out: ${pgb}`);
+  else {
+    console.log(`PostgreSQL phases on ${pgb.server}; DATABASE_POOL_SIZE 10`);
+    for (const c of [1, CONCURRENCY]) phases.push({ path: `PostgreSQL: HTTP POST /api/public/events, c${c}`, run: (f, d) => httpPhase(f, c, log, d, pgb) });
+    for (const c of [1, CONCURRENCY]) phases.push({ path: `PostgreSQL: store appendEvent, c${c}`, run: (f, d) => pgStorePhase(f, c, d, pgb) });
+  }
   const rates = new Map<string, Map<number, number[]>>(phases.map((p) => [p.path, new Map()]));
 
   console.log(`store sizes ${SIZES.map(fmt).join(' and ')}; ${ROUNDS} rounds, sizes interleaved; summary = median of rounds`);
@@ -84,7 +98,7 @@ export async function run(): Promise<void> {
   console.log(`measured appends per phase (after a warm-up): ${counts('http')}; ${counts('store')}; fresh copy of the prefilled store each`);
   const fixtures: Fixture[] = [];
   try {
-    for (const size of SIZES) fixtures.push(await prefill(size));
+    for (const size of SIZES) fixtures.push(await prefill(size, typeof pgb === 'string' ? undefined : pgb));
     const warm = fixtures[0] as Fixture;
     for (const phase of phases) await phase.run(warm, 'quiet'); // warms the JIT for the whole process; not reported
     for (let round = 1; round <= ROUNDS; round++) {
@@ -102,6 +116,7 @@ export async function run(): Promise<void> {
     for (const fixture of fixtures) await compactionCost(fixture);
   } finally {
     for (const dir of fixtures.flatMap((f) => [f.template, ...f.copies])) await rm(dir, { recursive: true, force: true });
+    if (typeof pgb !== 'string') await pgb.dropAll();
   }
 
   console.log('\n--- contrast: plain lowdb (push + db.write() per append; no fsync, so it is flattered) ---');
@@ -115,7 +130,7 @@ export async function run(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Prefill and phases
 
-async function prefill(size: number): Promise<Fixture> {
+async function prefill(size: number, pgb: PostgresBench | undefined): Promise<Fixture> {
   const template = await mkdtemp(join(tmpdir(), 'paywire-bench-events-'));
   const started = performance.now();
   const journal = new Journal({ dir: template, fsync: false, compactBytes: COMPACT_BYTES });
@@ -142,12 +157,19 @@ async function prefill(size: number): Promise<Fixture> {
   await journal.close();
   await flushDir(template);
   console.log(`prefill ${fmt(size)}: store API, fsync off, then compact(), ${secs(performance.now() - started)}; ${statsLine(stats)}`);
+  if (pgb) {
+    const t0 = performance.now();
+    fixture.pgTemplate = await pgb.prefill(size, { userId, apiKey, apiKeyHash: sha256Hex(apiKey), keyPrefix: keyPrefix(apiKey), assetId });
+    console.log(`prefill ${fmt(size)} on PostgreSQL: one INSERT … SELECT generate_series, then VACUUM ANALYZE, ${secs(performance.now() - t0)}`);
+  }
   return fixture;
 }
 
-async function httpPhase(fixture: Fixture, concurrency: number, log: Logger, verbosity: Verbosity): Promise<Measurement> {
+async function httpPhase(fixture: Fixture, concurrency: number, log: Logger, verbosity: Verbosity, pgb?: PostgresBench): Promise<Measurement> {
   const dir = await copyOf(fixture);
-  const overrides = { PORT: 0, HOST: '127.0.0.1', MQTT_ENABLED: false, DATA_DIR: dir, LOG_LEVEL: 'silent' };
+  const copy = pgb ? await pgb.copy(fixture.pgTemplate as string) : undefined;
+  const database = copy ? { DATABASE_URL: copy.url } : {};
+  const overrides = { PORT: 0, HOST: '127.0.0.1', MQTT_ENABLED: false, DATA_DIR: dir, LOG_LEVEL: 'silent', ...database };
   const config = loadConfig({ env: {}, overrides: { ...overrides, RATE_LIMIT_PER_MINUTE: 0, SIGNUPS_PER_HOUR: 0, JOURNAL_FSYNC: true } });
   const bridge = new Bridge(config, log);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
@@ -159,12 +181,13 @@ async function httpPhase(fixture: Fixture, concurrency: number, log: Logger, ver
     const op = (label: string): Op => (i) => postEvent(agent, url, fixture, label, i);
     await drive(WARMUP[concurrency] ?? 0, concurrency, op('warm'));
     const m = await drive(MEASURED.http[concurrency] ?? 0, concurrency, op('measured'));
-    if (verbosity !== 'quiet') report(fixture, `HTTP  c${concurrency}`, m, `bridge start() ${secs(startMs)}`);
-    if (verbosity === 'detail') console.log(`${' '.repeat(21)}files after: ${await filesLine(dir)}`);
+    if (verbosity !== 'quiet') report(fixture, `${pgb ? 'pg ' : ''}HTTP  c${concurrency}`, m, `bridge start() ${secs(startMs)}`);
+    if (verbosity === 'detail' && !pgb) console.log(`${' '.repeat(21)}files after: ${await filesLine(dir)}`);
     return m;
   } finally {
     agent.destroy();
     await bridge.stop();
+    await copy?.drop();
   }
 }
 
@@ -186,6 +209,23 @@ async function storePhase(fixture: Fixture, concurrency: number, verbosity: Verb
     return m;
   } finally {
     await journal.close();
+  }
+}
+
+async function pgStorePhase(fixture: Fixture, concurrency: number, verbosity: Verbosity, pgb: PostgresBench): Promise<Measurement> {
+  const copy = await pgb.copy(fixture.pgTemplate as string);
+  const started = performance.now();
+  const stores = await openPostgres({ url: copy.url, poolSize: 10 });
+  try {
+    const openMs = performance.now() - started;
+    const op = (label: string): Op => (i) => appendDirect(stores.machines, fixture, label, i);
+    await drive(WARMUP[concurrency] ?? 0, concurrency, op('warm'));
+    const m = await drive(MEASURED.store[concurrency] ?? 0, concurrency, op('measured'));
+    if (verbosity !== 'quiet') report(fixture, `pg store c${concurrency}`, m, `connect ${secs(openMs)}`);
+    return m;
+  } finally {
+    await stores.close();
+    await copy.drop();
   }
 }
 
@@ -268,7 +308,7 @@ function newEvent(owner: Pick<Fixture, 'userId' | 'assetId'>, label: string, i: 
   };
 }
 
-async function appendDirect(store: JournalMachinesStore, fixture: Fixture, label: string, i: number): Promise<void> {
+async function appendDirect(store: MachinesStore, fixture: Fixture, label: string, i: number): Promise<void> {
   const result = await store.appendEvent(newEvent(fixture, label, i), []);
   if (!('stored' in result)) throw new Error(`store append ${label}-${i} was reported as a duplicate`);
 }
@@ -360,6 +400,19 @@ function summary(rates: Map<string, Map<number, number[]>>): void {
     const verdict = path.includes('contrast') ? '(contrast, no goal)' : ratio >= GOAL ? 'met' : 'NOT met';
     const cells = [cell(row.get(small) ?? []).padStart(22), cell(row.get(large) ?? []).padStart(22), `${(ratio * 100).toFixed(0)}%`.padStart(6)];
     console.log(`${path.padEnd(width)}  ${cells.join('  ')}  ${verdict}`);
+  }
+  // The issue's second goal: PostgreSQL at c32 at least half the journal's rate, at each size.
+  for (const [pgPath, journalPath] of [
+    [`PostgreSQL: HTTP POST /api/public/events, c${CONCURRENCY}`, `HTTP POST /api/public/events, c${CONCURRENCY}`],
+    [`PostgreSQL: store appendEvent, c${CONCURRENCY}`, `store appendEvent (fsync on), c${CONCURRENCY}`],
+  ]) {
+    const pgRow = rates.get(pgPath as string);
+    const journalRow = rates.get(journalPath as string);
+    if (!pgRow || !journalRow) continue;
+    for (const size of SIZES) {
+      const ratio = median(pgRow.get(size) ?? []) / median(journalRow.get(size) ?? [1]);
+      console.log(`${pgPath} vs journal at ${fmt(size)}: ${(ratio * 100).toFixed(0)}% (goal >= 50%: ${ratio >= 0.5 ? 'met' : 'NOT met'})`);
+    }
   }
 }
 

@@ -8,11 +8,14 @@
  * `npm start -- journal check` reports what is wrong with the store in DATA_DIR and what recovery would
  * drop, changing nothing (status 1 when it is damaged); `npm start -- journal recover` drops it, keeping
  * backups, and lists every dropped record. Run them with the bridge stopped.
+ * `npm start -- migrate --from-journal DATA_DIR --to DATABASE_URL` copies a journal store into PostgreSQL.
  */
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { Bridge } from './main.js';
 import { Journal } from './store/journal.js';
+import { describeUrl } from './store/postgres/database.js';
+import { migrateCommand } from './store/postgres/migrate-command.js';
 
 /** `--config <file>` or `--config=<file>`; a `--config` without a file name is a configuration error. */
 function configFileArg(argv: string[]): string | undefined {
@@ -65,6 +68,10 @@ async function journalCommand(action: string | undefined, config: Config): Promi
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'migrate') {
+    const write = (stream: NodeJS.WriteStream) => (line: string) => stream.write(`${line}\n`);
+    process.exit(await migrateCommand(process.argv.slice(3), process.env, write(process.stdout), write(process.stderr)));
+  }
   let config;
   try {
     const file = configFileArg(process.argv.slice(2));
@@ -86,7 +93,7 @@ async function main(): Promise<void> {
     }
   }
   if (command !== undefined) {
-    process.stderr.write(`unknown command ${JSON.stringify([command, action, ...extra].filter((a) => a !== undefined).join(' '))}; usage: npm start [-- --config <file>] | npm start -- journal check|recover\n`);
+    process.stderr.write(`unknown command ${JSON.stringify([command, action, ...extra].filter((a) => a !== undefined).join(' '))}; usage: npm start [-- --config <file>] | npm start -- journal check|recover | npm start -- migrate --from-journal DATA_DIR --to DATABASE_URL\n`);
     process.exit(2);
   }
   const log = createLogger(config.logLevel, { format: config.logFormat });
@@ -102,7 +109,8 @@ async function main(): Promise<void> {
     );
   }
   const mqtt = info.mqttPort === undefined ? 'MQTT off' : `MQTT on port ${info.mqttPort}`;
-  process.stdout.write(`paywire bridge listening on http://${config.host}:${info.httpPort} (${mqtt}; public URL ${info.publicUrl}; data in ${config.dataDir})\n`);
+  const store = config.databaseUrl === undefined ? '' : `; store PostgreSQL at ${describeUrl(config.databaseUrl)}`;
+  process.stdout.write(`paywire bridge listening on http://${config.host}:${info.httpPort} (${mqtt}; public URL ${info.publicUrl}; data in ${config.dataDir}${store})\n`);
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {

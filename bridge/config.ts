@@ -61,6 +61,10 @@ export interface Config {
   journalFsync: boolean;
   /** Compact the journal when its log exceeds this many bytes (and the snapshot's size). */
   journalCompactBytes: number;
+  /** PostgreSQL (`postgres://…`) instead of the embedded journal; undefined = the journal. */
+  databaseUrl: string | undefined;
+  /** PostgreSQL connections at most. */
+  databasePoolSize: number;
   /** The server's default Lightning backend and its settings (accounts may choose their own). */
   lightning: BackendChoice;
   invoiceExpirySeconds: number;
@@ -146,6 +150,18 @@ const optionalUrl: Parser<string | undefined> = (raw) => {
   }
 };
 
+const databaseUrl: Parser<string | undefined> = (raw) => {
+  const s = text(raw);
+  if (s === undefined || s === '') return { value: undefined };
+  try {
+    const url = new URL(s);
+    return url.protocol === 'postgres:' || url.protocol === 'postgresql:' ? { value: s } : { error: 'must be a postgres:// URL' };
+  } catch {
+    // Never echo it: it may hold a password.
+    return { error: 'must be a postgres:// URL' };
+  }
+};
+
 const prefix: Parser<string> = (raw) => {
   const s = text(raw);
   if (s === undefined) return { error: 'must be a path prefix like /x402, or empty' };
@@ -213,6 +229,8 @@ export const SETTINGS: Setting[] = [
   { name: 'OUTBOUND_MAX_LINE_BYTES', key: 'outboundMaxLineBytes', default: 65_536, parse: int(1024, 16_777_216), doc: 'longest line of a wallet\'s stream (LND invoices); a longer one drops the stream' },
   { name: 'JOURNAL_FSYNC', key: 'journalFsync', default: true, parse: bool, doc: 'fdatasync each store commit before answering' },
   { name: 'JOURNAL_COMPACT_BYTES', key: 'journalCompactBytes', default: 16_777_216, parse: int(4096, 1 << 30), doc: 'log size that triggers a snapshot' },
+  { name: 'DATABASE_URL', key: 'databaseUrl', default: undefined, parse: databaseUrl, doc: 'PostgreSQL to store everything in (postgres://user:password@host:5432/db); unset = the embedded journal in DATA_DIR' },
+  { name: 'DATABASE_POOL_SIZE', key: 'databasePoolSize', default: 10, parse: int(1, 1000), doc: 'PostgreSQL connections at most (with DATABASE_URL)' },
   { name: 'INVOICE_EXPIRY_SECONDS', key: 'invoiceExpirySeconds', default: 600, parse: int(1, 86_400), doc: 'how long a Lightning invoice can be paid' },
   { name: 'LIGHTNING_POLL_MS', key: 'lightningPollMs', default: 3_000, parse: int(20, 600_000), doc: 'how often pending invoices are looked up at their backend' },
   { name: 'LIGHTNING_TIMEOUT_MS', key: 'lightningTimeoutMs', default: 10_000, parse: int(100, 120_000), doc: 'timeout of each request to a Lightning backend' },

@@ -61,7 +61,9 @@ export function toAppError(err: unknown): AppError {
     return new AppError(500, 'backend_unavailable', `The Lightning backend is unavailable (${err.message}); retry later`, { cause: err });
   }
   if (err instanceof Error && err.name === 'StoreUnavailableError') {
-    return new AppError(500, 'backend_unavailable', 'Storage is unavailable; the write was not made. Retry with backoff.', { cause: err });
+    // The store cannot be reached or refuses writes (PostgreSQL down, the journal failed): nothing
+    // was written, and a retry later may succeed.
+    return new AppError(503, 'backend_unavailable', 'Storage is unavailable; the write was not made. Retry with backoff.', { cause: err });
   }
   if (err instanceof SyntaxError && status === 400) {
     // co-body (under koa-bodyparser) rethrows JSON.parse's SyntaxError with status 400.

@@ -42,12 +42,9 @@ import { docsRoutes } from './machines/routes/docs.js';
 import type { MachinesDeps } from './machines/routes/shared.js';
 import { WebhooksService } from './machines/webhooks.js';
 import { Sealer } from './sealer.js';
-import { hasSecrets, loadSecrets, SECRETS_FILE } from './secrets.js';
-import { JournalDevicesStore } from './store/devices.js';
+import { loadSecrets } from './secrets.js';
 import { ensurePrivateDir } from './store/file-modes.js';
-import { Journal, StoreCorruptError } from './store/journal.js';
-import { JournalLightningStore } from './store/lightning.js';
-import { JournalMachinesStore } from './store/machines.js';
+import { openStores, type Stores } from './store/stores.js';
 import { PublicUrls } from './urls.js';
 import { WebhookSender } from './webhooks/sender.js';
 import { WebhookSigner } from './webhooks/signing.js';
@@ -74,7 +71,7 @@ export interface BridgeOptions {
 }
 
 interface Running {
-  journal: Journal;
+  stores: Stores;
   server: Server;
   broker: Broker | undefined;
   dispatcher: Dispatcher | undefined;
@@ -104,27 +101,11 @@ export class Bridge {
 
     const metrics = new Metrics();
 
-    // Stores: one journal, each family's store registering its indexes before it opens.
-    const journal = new Journal({
-      dir: config.dataDir,
-      fsync: config.journalFsync,
-      compactBytes: config.journalCompactBytes,
-      log: log.child({ component: 'journal' }),
-      onCommitted: (seconds) => metrics.committed(seconds),
-      ...(this.options.onFatal ? { onFailure: this.options.onFatal } : {}),
-    });
-    const store = new JournalMachinesStore(journal);
-    const lightningStore = new JournalLightningStore(journal, store);
-    const devicesStore = new JournalDevicesStore(journal);
-    // The store and secrets.json are made together (store first): one without the other means a lost piece.
-    if ((await hasSecrets(config.dataDir)) && !(await journal.exists())) {
-      throw new StoreCorruptError(
-        `${config.dataDir} holds ${SECRETS_FILE} but no store (paywire.json, paywire.wal.*): restore the store from a backup; only if this directory never held data, remove ${SECRETS_FILE} to start afresh. Nothing was changed`,
-      );
-    }
-    await journal.open();
-    const secrets = await loadSecrets(config.dataDir, config.adminToken, { storeHasData: journal.stats().seq > 0, log }).catch(async (err: unknown) => {
-      await journal.close();
+    // Stores: the embedded journal, or PostgreSQL when DATABASE_URL is set.
+    const stores = await openStores(config, log, { onFatal: this.options.onFatal, onCommitted: (seconds) => metrics.committed(seconds) });
+    const { machines: store, lightning: lightningStore, devices: devicesStore } = stores;
+    const secrets = await loadSecrets(config.dataDir, config.adminToken, { storeHasData: await stores.hasData(), log }).catch(async (err: unknown) => {
+      await stores.close();
       throw err;
     });
 
@@ -313,7 +294,7 @@ export class Bridge {
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
-    this.running = { journal, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics };
+    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics };
     try {
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
@@ -387,7 +368,7 @@ export class Bridge {
     await running.settlement.stop();
     await running.sender.stop();
     running.bus.off(running.sender);
-    await running.journal.close();
+    await running.stores.close();
     this.log.info({ ...drained, ms: Date.now() - started }, 'stopped');
   }
 }

@@ -6,12 +6,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request, type ApiResponse } from './helpers/bridge.js';
+import { request, testDatabaseUrl, type ApiResponse } from './helpers/bridge.js';
+import { TEST_ENGINE } from './helpers/pg.js';
 import { startCli, type BridgeProcess } from './helpers/process.js';
 
 let dir: string;
+/** The `postgres` test project runs this on PostgreSQL: the kill then lands between the bridge and its commits. */
+let database: Record<string, string> = {};
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'paywire-crash-'));
+  if (TEST_ENGINE === 'postgres') database = { DATABASE_URL: await testDatabaseUrl(dir), DATABASE_POOL_SIZE: '10' };
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -27,6 +31,7 @@ const env = () => ({
   SIGNUPS_PER_HOUR: '0',
   // Small enough that compactions happen during the stream, so a kill can land in one.
   JOURNAL_COMPACT_BYTES: '65536',
+  ...database,
 });
 
 /**

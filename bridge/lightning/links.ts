@@ -18,7 +18,7 @@ import { ADDRESS_NAME, encodeLnurl, lnurlpUri, metadataHash, payMetadata } from 
 import { qrContent } from './qr.js';
 import { PAYMENT_HASH } from './schemas.js';
 import type { Settlement } from './settlement.js';
-import type { LightningStore } from './store.js';
+import type { LightningStore, PutLinkResult } from './store.js';
 import type { PaymentLinkRecord, PaymentRecord, PaymentStatus } from './types.js';
 import type { Wallets } from './wallets.js';
 
@@ -112,18 +112,23 @@ export class PaymentLinks {
       created: existing?.created ?? now,
       updated: now,
     };
+    let stored: PutLinkResult;
     if (input.name !== undefined) {
       link.name = `${username}.${input.name}`;
-      if (!(await this.o.store.putLink(link))) throw new AppError(409, 'name_taken', `The address name ${input.name} is taken on this account`);
+      stored = await this.o.store.putLink(link);
+      if (stored === 'name_taken') throw new AppError(409, 'name_taken', `The address name ${input.name} is taken on this account`);
     } else if (existing) {
-      await this.o.store.putLink(link);
+      stored = await this.o.store.putLink(link);
     } else {
       const base = `${username}.${slug(asset.name, 24, 'machine')}`;
       for (let n = 1; ; n++) {
         link.name = n === 1 ? base : `${base}-${n}`;
-        if (await this.o.store.putLink(link)) break;
+        stored = await this.o.store.putLink(link);
+        if (stored !== 'name_taken') break;
       }
     }
+    // A concurrent call made the asset's link first (the store keeps one per asset): update that one.
+    if (stored === 'asset_linked') return this.provision(principal, assetId, input);
     if (link.primary) await this.demoteOthers(link);
     return { link, asset, created: existing === undefined };
   }

@@ -7,6 +7,9 @@ import type { DeliveryRecord, EventRecord } from '../machines/types.js';
 import type { PageResult, SeqPage } from '../machines/store.js';
 import type { DevInvoiceRecord, PaymentLinkRecord, PaymentRecord, PaymentStatus, WalletRecord } from './types.js';
 
+/** `name_taken`: another link has its name; `asset_linked`: another link already serves its asset. Nothing is written then. */
+export type PutLinkResult = 'stored' | 'name_taken' | 'asset_linked';
+
 export type SettleResult =
   | { settled: PaymentRecord; event: EventRecord }
   | { already: PaymentRecord }
@@ -21,10 +24,10 @@ export interface LightningStore {
   getPrimaryLink(userId: string): Promise<PaymentLinkRecord | undefined>;
   /** The account's links, oldest first. */
   listLinks(userId: string): Promise<PaymentLinkRecord[]>;
-  /** Create or update a link; false when another link already has its name. */
-  putLink(link: PaymentLinkRecord): Promise<boolean>;
+  /** Create or update a link: one link per asset, one link per name. */
+  putLink(link: PaymentLinkRecord): Promise<PutLinkResult>;
 
-  /** The store assigns `seq`. */
+  /** The store assigns `seq`. Payment hashes are unique. */
   createPayment(payment: Omit<PaymentRecord, 'seq'>): Promise<PaymentRecord>;
   getPayment(paymentId: string): Promise<PaymentRecord | undefined>;
   getPaymentByHash(paymentHash: string): Promise<PaymentRecord | undefined>;
@@ -62,7 +65,7 @@ export interface LightningStore {
   /** Record the first device acknowledgement of a payment; false when it was already recorded. */
   markDelivered(paymentId: string, at: string): Promise<boolean>;
 
-  /** Resolves when every write made so far is durable. */
+  /** Resolves when every write made so far is durable (a database: at once, as each write resolves after its commit). */
   durable(): Promise<void>;
 
   getWallet(userId: string): Promise<WalletRecord | undefined>;

@@ -39,9 +39,10 @@ export class AccountsService {
   async signup(input: { label: string; lightning_address?: string | null | undefined }): Promise<{ account: AccountRecord } & IssuedKey> {
     const now = new Date().toISOString();
     const userId = newId();
+    const base = slug(input.label, 32, 'machine');
     const account: AccountRecord = {
       user_id: userId,
-      username: await this.uniqueUsername(slug(input.label, 32, 'machine')),
+      username: base,
       display_name: input.label,
       lightning_address: input.lightning_address ?? null,
       role: 'machine',
@@ -49,7 +50,9 @@ export class AccountsService {
       updated: now,
     };
     const issued = this.newKey(userId, 'full', null, now);
-    await this.store.createAccount(account, issued.key);
+    // The store refuses a taken username (two signups racing for one label: one gets it): the
+    // others take the label with a random suffix.
+    while (!(await this.store.createAccount(account, issued.key))) account.username = `${base}-${newId(6)}`;
     return { account, ...issued };
   }
 
@@ -116,13 +119,5 @@ export class AccountsService {
         revoked_at: null,
       },
     };
-  }
-
-  private async uniqueUsername(base: string): Promise<string> {
-    if (!(await this.store.usernameTaken(base))) return base;
-    for (;;) {
-      const candidate = `${base}-${newId(6)}`;
-      if (!(await this.store.usernameTaken(candidate))) return candidate;
-    }
   }
 }

@@ -1,7 +1,8 @@
 /**
- * The machine-payments store interface. Services depend on this, never on an engine; the lowdb
- * engine implements it in `bridge/store/machines.ts`, and `test/store/machines-store.contract.ts`
- * is the suite any other engine (PostgreSQL) must pass.
+ * The machine-payments store interface. Services depend on this, never on an engine: the embedded
+ * journal implements it in `bridge/store/machines.ts`, PostgreSQL in `bridge/store/postgres/machines.ts`,
+ * and both pass `test/store/machines-store.contract.ts`. Every write is durable (on PostgreSQL:
+ * committed) when its promise resolves; uniqueness is the store's to enforce and report.
  */
 import type {
   AccountRecord,
@@ -36,7 +37,8 @@ export interface PageResult<T> {
 export type AppendResult = { stored: EventRecord } | { duplicate: EventRecord };
 
 export interface MachinesStore {
-  createAccount(account: AccountRecord, key: ApiKeyRecord): Promise<void>;
+  /** Create the account and its first key together; false (nothing written) when its username is taken. */
+  createAccount(account: AccountRecord, key: ApiKeyRecord): Promise<boolean>;
   getAccount(userId: string): Promise<AccountRecord | undefined>;
   usernameTaken(username: string): Promise<boolean>;
   getAccountByUsername(username: string): Promise<AccountRecord | undefined>;

@@ -5,7 +5,7 @@
  */
 import type { PageResult, SeqPage } from '../machines/store.js';
 import type { DeliveryRecord, EventRecord } from '../machines/types.js';
-import type { LightningStore, SettleResult } from '../lightning/store.js';
+import type { LightningStore, PutLinkResult, SettleResult } from '../lightning/store.js';
 import type { DevInvoiceRecord, PaymentLinkRecord, PaymentRecord, PaymentStatus, WalletRecord } from '../lightning/types.js';
 import type { Journal } from './journal.js';
 import type { JournalMachinesStore } from './machines.js';
@@ -120,14 +120,18 @@ export class JournalLightningStore implements LightningStore {
     return (this.linksByUser.get(userId) ?? []).map((id) => this.journal.get<PaymentLinkRecord>(LINKS, id) as PaymentLinkRecord);
   }
 
-  async putLink(link: PaymentLinkRecord): Promise<boolean> {
+  async putLink(link: PaymentLinkRecord): Promise<PutLinkResult> {
     const holder = this.linkByName.get(link.name);
-    if (holder !== undefined && holder !== link.link_id) return false;
+    if (holder !== undefined && holder !== link.link_id) return 'name_taken';
+    const linked = this.linkByAsset.get(link.asset_id);
+    if (linked !== undefined && linked !== link.link_id) return 'asset_linked';
     await this.journal.commit([{ c: LINKS, id: link.link_id, doc: link }]);
-    return true;
+    return 'stored';
   }
 
   async createPayment(payment: Omit<PaymentRecord, 'seq'>): Promise<PaymentRecord> {
+    // One payment per hash: a second would be settled by the first one's preimage.
+    if (this.paymentByHash.has(payment.payment_hash)) throw new Error(`a payment with hash ${payment.payment_hash} exists`);
     const stored: PaymentRecord = { ...payment, seq: this.paymentSeq + 1 };
     await this.journal.commit([{ c: PAYMENTS, id: stored.payment_id, doc: stored }]);
     return stored;

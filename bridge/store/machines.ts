@@ -91,11 +91,13 @@ export class JournalMachinesStore implements MachinesStore {
     }
   }
 
-  async createAccount(account: AccountRecord, key: ApiKeyRecord): Promise<void> {
+  async createAccount(account: AccountRecord, key: ApiKeyRecord): Promise<boolean> {
+    if (this.usernames.has(account.username)) return false;
     await this.journal.commit([
       { c: ACCOUNTS, id: account.user_id, doc: account },
       { c: KEYS, id: key.key_id, doc: key },
     ]);
+    return true;
   }
 
   async getAccount(userId: string): Promise<AccountRecord | undefined> {
@@ -178,8 +180,9 @@ export class JournalMachinesStore implements MachinesStore {
 
   /**
    * The mutations that append an event and its deliveries, for a caller that commits them together
-   * with its own (the Lightning store settling a payment). Assigns seqs, so the caller must commit in
-   * the same synchronous step.
+   * with its own: the journal engine's Lightning store settling a payment (its `settlePayment`, the
+   * unit of work every engine implements). Not part of any store interface. Assigns seqs, so the
+   * caller must commit in the same synchronous step.
    */
   stageEvent(event: Omit<EventRecord, 'seq'>, deliveries: Omit<DeliveryRecord, 'seq'>[]): { mutations: Mutation[]; stored: EventRecord } | { duplicate: EventRecord } {
     if (event.external_id !== null) {

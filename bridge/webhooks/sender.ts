@@ -7,6 +7,8 @@
  * only `refused`, `timeout` or the status. Due deliveries wait in one queue per account, accounts
  * take turns (least recently served first), and an account has at most `perAccount` in flight: one
  * account's dead endpoint cannot hold every slot.
+ * A slow sweep also picks up pending deliveries nobody announced: a write whose answer a store outage
+ * cut off (on PostgreSQL it may have committed) is delivered without waiting for a restart.
  */
 import type { Logger } from 'pino';
 import type { EventBus } from '../events.js';
@@ -25,7 +27,13 @@ export interface SenderOptions {
   perAccount: number;
   userAgent?: string;
   outbound: Outbound;
+  /** How often to look for pending deliveries that are not scheduled (default 30 s). */
+  sweepMs?: number;
 }
+
+/** A delivery whose attempt could not be read or recorded (the store was unreachable) is tried again after this long. */
+const STORE_RETRY_MS = 2_000;
+const SWEEP_MS = 30_000;
 
 export class WebhookSender {
   private readonly store: MachinesStore;
@@ -44,6 +52,7 @@ export class WebhookSender {
   private turn = 0;
   private stopping = new AbortController();
   private running = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(store: MachinesStore, bus: EventBus, signer: WebhookSigner, log: Logger, options: SenderOptions) {
     this.store = store;
@@ -60,11 +69,27 @@ export class WebhookSender {
     for (const d of await this.store.pendingDeliveries()) {
       this.schedule(d.delivery_id, d.next_attempt_at === null ? Date.now() : Date.parse(d.next_attempt_at), d.user_id);
     }
+    this.sweeper = setInterval(() => void this.sweep(), this.options.sweepMs ?? SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Schedule pending deliveries that are neither timed, queued nor in flight. */
+  private async sweep(): Promise<void> {
+    try {
+      for (const d of await this.store.pendingDeliveries()) {
+        const id = d.delivery_id;
+        if (this.timers.has(id) || this.inFlight.has(id) || this.queued.has(id)) continue;
+        this.schedule(id, d.next_attempt_at === null ? Date.now() : Date.parse(d.next_attempt_at), d.user_id);
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'looking for unscheduled webhook deliveries failed');
+    }
   }
 
   /** Stop sending. Attempts cut short are not recorded: their deliveries stay pending for the next start. */
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.sweeper);
     this.bus.off(this);
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
@@ -151,6 +176,8 @@ export class WebhookSender {
           (err: unknown) => {
             done();
             this.log.error({ err, deliveryId: id }, 'webhook attempt failed to record');
+            // A database outage passes: the delivery is still pending, so try again (at least once: receivers dedupe by webhook-id).
+            if (err instanceof Error && err.name === 'StoreUnavailableError') this.schedule(id, Date.now() + STORE_RETRY_MS, userId);
           },
         )
         .finally(() => this.pump());

@@ -11,7 +11,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
+import { ADMIN_TOKEN, startBridge, testDatabaseUrl, type TestBridge } from '../helpers/bridge.js';
+import { TEST_ENGINE } from '../helpers/pg.js';
 import { DeviceSim } from '../helpers/device-sim.js';
 import { allEvents, allPayments, createMachine, deviceLogin, invoice, payMany, settle, type Machine } from '../helpers/machine.js';
 import { connectMqtt } from '../helpers/mqtt.js';
@@ -109,8 +110,10 @@ describe('the per-credential message rate limit (RATE_LIMIT_PER_MINUTE, 60 by de
 describe('SIGKILL while payments stream to a device', () => {
   let dir: string;
   const started: BridgeProcess[] = [];
+  let database: Record<string, string> = {};
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'paywire-mqtt-kill-'));
+    if (TEST_ENGINE === 'postgres') database = { DATABASE_URL: await testDatabaseUrl(dir) };
   });
   afterAll(async () => {
     // A failed run must not leave a bridge behind.
@@ -134,6 +137,7 @@ describe('SIGKILL while payments stream to a device', () => {
     SIGNUPS_PER_HOUR: '0',
     LNURL_CALLBACKS_PER_MINUTE: '0',
     LNURL_INVOICES_PER_ASSET_PER_MINUTE: '0',
+    ...database,
   });
 
   /**

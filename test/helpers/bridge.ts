@@ -3,11 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { afterAll } from 'vitest';
 import { loadConfig } from '../../bridge/config.js';
 import { Outbound } from '../../bridge/http/outbound.js';
 import { OutboundAllow } from '../../bridge/http/ssrf.js';
 import { createLogger } from '../../bridge/log.js';
 import { Bridge, type BridgeInfo, type BridgeOptions } from '../../bridge/main.js';
+import { createTestDatabase, TEST_ENGINE, type TestDatabase } from './pg.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -72,8 +74,36 @@ export async function request<T = any>(baseUrl: string, method: string, path: st
   return { status: response.status, headers: response.headers, body: body as T, text };
 }
 
-export async function startBridge(overrides: Record<string, unknown> = {}, options: { dataDir?: string; bridge?: BridgeOptions; log?: Logger } = {}): Promise<TestBridge> {
+/** PostgreSQL bridges of this test file: one throwaway database, a schema per data directory (a restart on the same directory finds its data). */
+let pgDatabase: Promise<TestDatabase> | undefined;
+const schemaByDataDir = new Map<string, string>();
+afterAll(async () => {
+  const db = pgDatabase;
+  pgDatabase = undefined;
+  schemaByDataDir.clear();
+  await (await db)?.drop();
+});
+
+/** The DATABASE_URL of the PostgreSQL store that belongs with `dataDir` (made on first use). */
+export async function testDatabaseUrl(dataDir: string): Promise<string> {
+  pgDatabase ??= createTestDatabase();
+  const db = await pgDatabase;
+  let url = schemaByDataDir.get(dataDir);
+  if (url === undefined) {
+    url = await db.schemaUrl();
+    schemaByDataDir.set(dataDir, url);
+  }
+  return url;
+}
+
+export async function startBridge(
+  overrides: Record<string, unknown> = {},
+  options: { dataDir?: string; bridge?: BridgeOptions; log?: Logger; engine?: 'journal' | 'postgres' } = {},
+): Promise<TestBridge> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'paywire-test-')));
+  // PAYWIRE_TEST_ENGINE=postgres (the `postgres` test project) runs the same tests on PostgreSQL.
+  const postgres = (options.engine ?? TEST_ENGINE) === 'postgres' && overrides['DATABASE_URL'] === undefined;
+  const database = postgres ? { DATABASE_URL: await testDatabaseUrl(dataDir), DATABASE_POOL_SIZE: 4 } : {};
   const config = loadConfig({
     env: {},
     overrides: {
@@ -87,6 +117,7 @@ export async function startBridge(overrides: Record<string, unknown> = {}, optio
       LNURL_INVOICES_PER_ASSET_PER_MINUTE: 0,
       SIGNUPS_PER_HOUR: 0,
       OUTBOUND_ALLOW: TEST_OUTBOUND_ALLOW,
+      ...database,
       ...overrides,
     },
   });

@@ -61,15 +61,15 @@ describe('prefixes are configurable', () => {
 });
 
 describe('a failing store', () => {
-  it('answers writes with 500 backend_unavailable and keeps serving reads', async () => {
+  it('answers writes with 503 backend_unavailable and keeps serving reads', async () => {
     const t = await startBridge();
     try {
       const { key } = await t.signup('doomed');
       // Close the log file under the running store, as a dying disk would fail it.
-      const journal = (t.bridge as unknown as { running: { journal: { wal: { handle: { close(): Promise<void> } } } } }).running.journal;
+      const journal = (t.bridge as unknown as { running: { stores: { journal: { wal: { handle: { close(): Promise<void> } } } } } }).running.stores.journal;
       await journal.wal.handle.close();
       const write = await t.request('POST', '/api/v1/assets', { token: key, body: { name: 'x', price_sats: 1 } });
-      expect(write.status).toBe(500);
+      expect(write.status).toBe(503);
       expect(write.body).toEqual({ error: 'backend_unavailable', message: expect.stringMatching(/not made/) });
       expect((await t.request('GET', '/api/v1/accounts/me', { token: key })).status).toBe(200);
     } finally {

@@ -1,32 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Journal } from '../../bridge/store/journal.js';
-import { JournalMachinesStore } from '../../bridge/store/machines.js';
-import { describeMachinesStore, type StoreHarness } from './machines-store.contract.js';
+/** The MachinesStore contract on every engine: the journal (reopened from its log and from a snapshot) and PostgreSQL. */
+import { describe } from 'vitest';
+import { describeMachinesStore } from './machines-store.contract.js';
+import { journalEngine, postgresEngine, type Engine } from './engines.js';
 
-/** A journal store in a fresh directory; `reopen` closes it and opens the same data again. */
-async function journalHarness(compactBeforeReopen: boolean): Promise<StoreHarness> {
-  const dir = await mkdtemp(join(tmpdir(), 'paywire-store-'));
-  let journal = new Journal({ dir });
-  let store = new JournalMachinesStore(journal);
-  await journal.open();
-  return {
-    store,
-    async reopen() {
-      if (compactBeforeReopen) await journal.compact();
-      await journal.close();
-      journal = new Journal({ dir });
-      store = new JournalMachinesStore(journal);
-      await journal.open();
-      return store;
-    },
-    async close() {
-      await journal.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+function run(engine: Engine): void {
+  describeMachinesStore(engine.name, async () => {
+    const h = await engine.open();
+    return {
+      store: h.machines,
+      reopen: async () => (await h.reopen()).machines,
+      close: () => h.close(),
+    };
+  });
 }
 
-describeMachinesStore('lowdb journal', () => journalHarness(false));
-describeMachinesStore('lowdb journal, reopened from a snapshot', () => journalHarness(true));
+run(journalEngine({ name: 'lowdb journal' }));
+run(journalEngine({ name: 'lowdb journal, reopened from a snapshot', compactBeforeReopen: true }));
+describe('on PostgreSQL', () => run(postgresEngine()));

@@ -37,7 +37,7 @@ export const ERRORS = [
   { code: 'checkout_not_supported', statuses: [409], meaning: 'The account\u2019s Lightning backend has no hosted checkout (only BTCPay has one).' },
   { code: 'rate_limited', statuses: [429], meaning: 'Too many requests, for this API key or for its account (all its keys together). Inspect Retry-After (seconds) and back off.' },
   { code: 'lookup_failed', statuses: [500], meaning: 'Transient backend error. Retry with exponential backoff.' },
-  { code: 'backend_unavailable', statuses: [500, 503], meaning: 'The store or the Lightning backend is unavailable; nothing was written. Retry with exponential backoff. (503: the BTCPay webhook could not re-check the invoice; BTCPay delivers again.)' },
+  { code: 'backend_unavailable', statuses: [500, 503], meaning: 'The store or the Lightning backend is unavailable; nothing was written. Retry with exponential backoff. (503: the store is unreachable, or the BTCPay webhook could not re-check the invoice and BTCPay delivers again.)' },
   { code: 'internal_error', statuses: [500], meaning: 'Unexpected server error. Retry with exponential backoff.' },
   { code: 'device_offline', statuses: [503], meaning: 'The machine is offline and its asset refuses payments meanwhile (refuse_when_offline). Try again later.' },
   { code: 'mqtt_disabled', statuses: [503], meaning: 'This bridge runs without its MQTT broker (MQTT_ENABLED=false): there is no machine to send a command to.' },

@@ -1,0 +1,46 @@
+/**
+ * Opening the PostgreSQL engine: connect, migrate (under the advisory lock), and hand out every
+ * family's store over one pool. An unreachable server at start is one clear line, not a stack.
+ */
+import type { Logger } from 'pino';
+import { Database, describeUrl, isUnavailable } from './database.js';
+import { PostgresDevicesStore } from './devices.js';
+import { PostgresLightningStore } from './lightning.js';
+import { PostgresMachinesStore } from './machines.js';
+import { migrate } from './migrate.js';
+
+export interface PostgresStores {
+  db: Database;
+  machines: PostgresMachinesStore;
+  lightning: PostgresLightningStore;
+  devices: PostgresDevicesStore;
+  close(): Promise<void>;
+}
+
+export async function openPostgres(options: { url: string; poolSize?: number; log?: Logger }): Promise<PostgresStores> {
+  const db = new Database({
+    url: options.url,
+    ...(options.poolSize !== undefined ? { poolSize: options.poolSize } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  });
+  try {
+    const applied = await migrate(db);
+    if (applied.length > 0) options.log?.info({ applied }, 'PostgreSQL schema migrated');
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    throw new Error(
+      isUnavailable(err) || (err as Error).name === 'StoreUnavailableError'
+        ? `cannot reach PostgreSQL at ${describeUrl(options.url)} (DATABASE_URL): ${why}`
+        : `PostgreSQL at ${describeUrl(options.url)} (DATABASE_URL): ${why}`,
+      { cause: err },
+    );
+  }
+  return {
+    db,
+    machines: new PostgresMachinesStore(db),
+    lightning: new PostgresLightningStore(db),
+    devices: new PostgresDevicesStore(db),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Both store engines for the contract suites: `journalEngine()` (a fresh directory per harness) and
+ * `postgresEngine()` (a throwaway database per test file, a fresh schema per harness). Each harness
+ * holds every family's store on one engine, can reopen the same data, and cleans up on close.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import type { DevicesStore } from '../../bridge/devices/store.js';
+import type { LightningStore } from '../../bridge/lightning/store.js';
+import type { MachinesStore } from '../../bridge/machines/store.js';
+import { JournalDevicesStore } from '../../bridge/store/devices.js';
+import { Journal } from '../../bridge/store/journal.js';
+import { JournalLightningStore } from '../../bridge/store/lightning.js';
+import { JournalMachinesStore } from '../../bridge/store/machines.js';
+import { openPostgres } from '../../bridge/store/postgres/engine.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+
+export interface EngineStores {
+  machines: MachinesStore;
+  lightning: LightningStore;
+  devices: DevicesStore;
+}
+
+export interface EngineHarness extends EngineStores {
+  /** Close and open the same data again (persistence). */
+  reopen(): Promise<EngineStores>;
+  close(): Promise<void>;
+}
+
+export interface Engine {
+  name: string;
+  open(): Promise<EngineHarness>;
+}
+
+export function journalEngine(options: { compactBeforeReopen?: boolean; name?: string } = {}): Engine {
+  return {
+    name: options.name ?? 'journal',
+    async open() {
+      const dir = await mkdtemp(join(tmpdir(), 'paywire-store-'));
+      let journal: Journal;
+      const openJournal = async (): Promise<EngineStores> => {
+        journal = new Journal({ dir });
+        const machines = new JournalMachinesStore(journal);
+        const stores = { machines, lightning: new JournalLightningStore(journal, machines), devices: new JournalDevicesStore(journal) };
+        await journal.open();
+        return stores;
+      };
+      const harness = {
+        ...(await openJournal()),
+        async reopen() {
+          if (options.compactBeforeReopen) await journal.compact();
+          await journal.close();
+          return Object.assign(harness, await openJournal());
+        },
+        async close() {
+          await journal.close();
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+      return harness;
+    },
+  };
+}
+
+/** Registers the test file's database (created before its tests, dropped after); call inside a describe. */
+export function postgresEngine(): Engine {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  return {
+    name: 'PostgreSQL',
+    async open() {
+      if (!db) throw new Error('postgresEngine(): no test database (was it called inside a describe?)');
+      const url = await db.schemaUrl();
+      let pg = await openPostgres({ url, poolSize: 5 });
+      const harness = {
+        machines: pg.machines as MachinesStore,
+        lightning: pg.lightning as LightningStore,
+        devices: pg.devices as DevicesStore,
+        async reopen() {
+          await pg.close();
+          pg = await openPostgres({ url, poolSize: 5 });
+          return Object.assign(harness, { machines: pg.machines, lightning: pg.lightning, devices: pg.devices });
+        },
+        close: () => pg.close(),
+      };
+      return harness;
+    },
+  };
+}
