@@ -11,7 +11,7 @@ export interface BusEvents {
   /** An event was durably appended to an account's event log. */
   'event.stored': { event: EventRecord };
   /** A webhook delivery became due (new, or its retry time changed). */
-  'webhook.delivery.queued': { deliveryId: string };
+  'webhook.delivery.queued': { deliveryId: string; userId: string };
   /**
    * A payment settled, once per payment, with the `paid` event stored with it. For the MQTT
    * dispatcher: emitted as soon as the settlement is applied, before its disk sync, so listeners must

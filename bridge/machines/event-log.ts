@@ -91,7 +91,7 @@ export class EventLog {
   /** Tell listeners about an event that is now stored. */
   announce(event: EventRecord, deliveries: { delivery_id: string }[]): void {
     this.bus.emit('event.stored', { event });
-    for (const d of deliveries) this.bus.emit('webhook.delivery.queued', { deliveryId: d.delivery_id });
+    for (const d of deliveries) this.bus.emit('webhook.delivery.queued', { deliveryId: d.delivery_id, userId: event.user_id });
   }
 
   async get(userId: string, eventId: string): Promise<EventRecord> {

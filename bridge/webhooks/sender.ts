@@ -65,7 +65,7 @@ export class WebhookSender {
   async start(): Promise<void> {
     this.running = true;
     this.stopping = new AbortController();
-    this.bus.on('webhook.delivery.queued', this, ({ deliveryId }) => this.schedule(deliveryId, Date.now()));
+    this.bus.on('webhook.delivery.queued', this, ({ deliveryId, userId }) => this.schedule(deliveryId, Date.now(), userId));
     for (const d of await this.store.pendingDeliveries()) {
       this.schedule(d.delivery_id, d.next_attempt_at === null ? Date.now() : Date.parse(d.next_attempt_at), d.user_id);
     }
@@ -117,7 +117,15 @@ export class WebhookSender {
   private async enqueue(deliveryId: string, known?: string): Promise<void> {
     let userId = known;
     if (userId === undefined) {
-      const delivery = await this.store.getDelivery(deliveryId).catch(() => undefined);
+      let delivery;
+      try {
+        delivery = await this.store.getDelivery(deliveryId);
+      } catch (err) {
+        // The store is away for now: look again later rather than lose the delivery until a restart.
+        this.log.warn({ err, deliveryId }, 'could not look a webhook delivery up; trying again');
+        this.schedule(deliveryId, Date.now() + STORE_RETRY_MS);
+        return;
+      }
       if (!delivery || delivery.status !== 'pending') return;
       userId = delivery.user_id;
     }

@@ -77,12 +77,17 @@ export async function request<T = any>(baseUrl: string, method: string, path: st
 /** PostgreSQL bridges of this test file: one throwaway database, a schema per data directory (a restart on the same directory finds its data). */
 let pgDatabase: Promise<TestDatabase> | undefined;
 const schemaByDataDir = new Map<string, string>();
-afterAll(async () => {
+const dropDatabase = async () => {
   const db = pgDatabase;
   pgDatabase = undefined;
   schemaByDataDir.clear();
   await (await db)?.drop();
-});
+};
+try {
+  afterAll(dropDatabase);
+} catch {
+  // Imported outside a vitest test file (a child process a test starts): it drops nothing it did not make.
+}
 
 /** The DATABASE_URL of the PostgreSQL store that belongs with `dataDir` (made on first use). */
 export async function testDatabaseUrl(dataDir: string): Promise<string> {

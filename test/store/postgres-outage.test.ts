@@ -13,7 +13,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 let t: TestBridge;
 let proxy: TcpProxy;
-/** A webhook receiver that answers 200 after 300 ms, so deliveries are out when the database goes. */
+/** A webhook receiver that answers 200 after 300 ms, so deliveries are out when the database goes (one account: all 8 delivery slots are its). */
 const received = new Set<string>();
 const receiver = createServer((req, res) => {
   let body = '';
@@ -31,7 +31,7 @@ beforeAll(async () => {
   const direct = new URL(await testDatabaseUrl('outage'));
   proxy = await startTcpProxy(direct.hostname, Number(direct.port || 5432));
   direct.host = `127.0.0.1:${proxy.port}`;
-  t = await startBridge({ DATABASE_URL: direct.toString(), DATABASE_POOL_SIZE: 4, WEBHOOK_RETRY_SCHEDULE_MS: '200' });
+  t = await startBridge({ DATABASE_URL: direct.toString(), DATABASE_POOL_SIZE: 4, WEBHOOK_RETRY_SCHEDULE_MS: '200', WEBHOOK_ACCOUNT_CONCURRENCY: 8 });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
 });
 afterAll(async () => {
