@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
  * Two projects: `journal` runs every test on the embedded journal (the store contract suites run
  * both engines themselves); `postgres` runs the end-to-end subset below again with every bridge on
  * PostgreSQL (PAYWIRE_TEST_ENGINE=postgres): accounts, assets, events and webhooks over HTTP,
- * uniqueness under concurrency, every documented example (the README tour), the LNURL pay flow
+ * uniqueness under concurrency, every documented example and the README's tour as a script, the LNURL pay flow
  * through settlement to the MQTT payment, the MQTT contract and durability, and the SIGKILL crash
  * test, and a payment for a deleted asset (refund_due, kept out of the outbox). (The outage test is PostgreSQL-only and runs in `journal`'s list.)
  */
@@ -20,6 +20,7 @@ export const POSTGRES_E2E = [
   'test/broker/durability.test.ts',
   'test/crash.test.ts',
   'test/security/assets-deleted-pending.test.ts',
+  'test/ops/tour.test.ts',
 ];
 
 export default defineConfig({

@@ -12,6 +12,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabaseUrl } from '../helpers/bridge.js';
+import { TEST_ENGINE } from '../helpers/pg.js';
 import { ROOT, startCli, type BridgeProcess } from '../helpers/process.js';
 import { run } from '../helpers/run.js';
 
@@ -93,7 +95,9 @@ beforeAll(async () => {
   const cwd = join(dir, 'repo');
   await run('mkdir', ['-p', cwd]);
   for (const entry of ['package.json', 'node_modules', 'tools']) await symlink(join(ROOT, entry), join(cwd, entry));
-  bridge = await startCli({ PORT: '0', HOST: '127.0.0.1', MQTT_PORT: '0', DATA_DIR: join(dir, 'data'), ADMIN_TOKEN: ADMIN, OUTBOUND_ALLOW: '127.0.0.1' });
+  // In the `postgres` project the same tour runs with DATABASE_URL set, as the README says it may.
+  const database = TEST_ENGINE === 'postgres' ? { DATABASE_URL: await testDatabaseUrl(dir) } : {};
+  bridge = await startCli({ PORT: '0', HOST: '127.0.0.1', MQTT_PORT: '0', DATA_DIR: join(dir, 'data'), ADMIN_TOKEN: ADMIN, OUTBOUND_ALLOW: '127.0.0.1', ...database });
   out = await tour(cwd, { B: bridge.url, HOOK_PORT: String(await freePort()), ADMIN_TOKEN: ADMIN }, 60_000);
   // jq's answers, then (step 12) the receiver's log, then the delivery list.
   const parsed = jsonStream(out.stdout);
