@@ -38,7 +38,7 @@ import { EventLog } from './machines/event-log.js';
 import { machinesFamily } from './machines/family.js';
 import { Metrics } from './metrics.js';
 import { metricsFamily } from './http/metrics-family.js';
-import { docsRoutes } from './machines/routes/docs.js';
+import { docsRoutes } from './docs/routes.js';
 import type { MachinesDeps } from './machines/routes/shared.js';
 import { WebhooksService } from './machines/webhooks.js';
 import { Sealer } from './sealer.js';

@@ -5,7 +5,7 @@
  *
  * - machine payments (payment links, payments, checkout, the account's wallet, the dev settle, the
  *   BTCPay webhook, the new asset pricing fields): a 4xx with exactly `{error, message}` and one of
- *   the codes of `bridge/machines/docs/errors.ts`;
+ *   the codes of `bridge/docs/errors.ts`;
  * - LNURL (public; `/lnurl/…` and `/.well-known/lnurlp/…`): a 4xx with exactly
  *   `{status: "ERROR", reason}` (LUD-06). A 503 would be right only for an offline machine or a
  *   failing backend, which no case here sets up.
@@ -18,7 +18,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ERRORS } from '../../bridge/machines/docs/errors.js';
+import { ERRORS } from '../../bridge/docs/errors.js';
 import { MAX_PRICE_SATS } from '../../bridge/machines/schemas.js';
 import { loadSecrets } from '../../bridge/secrets.js';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';

@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guideSections } from '../../bridge/machines/docs/guide.js';
+import { guideSections } from '../../bridge/docs/guide.js';
 import { startBridge, type TestBridge } from '../helpers/bridge.js';
 
 function pdftool(tool: string, args: string[]): Promise<string> {

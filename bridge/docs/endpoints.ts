@@ -5,8 +5,8 @@
  * credentials' and the trigger's in `device-endpoints.ts`. `openapi.ts`
  * and `pdf.ts` both render it, and the tests hold it against the live router.
  */
-import { SESSION_TTL_SECONDS } from '../auth.js';
-import * as req from '../schemas.js';
+import { SESSION_TTL_SECONDS } from '../machines/auth.js';
+import * as req from '../machines/schemas.js';
 import { input, ok, pageFields, TAGS, type Endpoint } from './catalogue.js';
 import { DEVICE_ENDPOINTS } from './device-endpoints.js';
 import { ERRORS, type ErrorCode } from './errors.js';

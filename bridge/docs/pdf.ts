@@ -6,7 +6,7 @@
  * settings; the bytes are cached.
  */
 import PDFDocument from 'pdfkit';
-import pkg from '../../../package.json' with { type: 'json' };
+import pkg from '../../package.json' with { type: 'json' };
 import { curlCommand, endpointById, ENDPOINTS, errorsOf, TAGS, type AuthKind, type Endpoint, type InputDoc } from './endpoints.js';
 import { ERRORS } from './errors.js';
 import { guideSections, type Block, type DocsSettings } from './guide.js';

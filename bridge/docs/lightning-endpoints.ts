@@ -5,11 +5,11 @@
  * guide (`guide-lnurl.ts`), not here.
  */
 import { z } from 'zod';
-import { btcpayWebhookBody } from '../../lightning/btcpay-webhook.js';
-import { encodeLnurl, lnurlpUri } from '../../lightning/lnurl.js';
-import { checkoutBody } from '../../lightning/routes.js';
-import { linkBody, paymentsQuery } from '../../lightning/schemas.js';
-import { BACKEND_KINDS } from '../../lightning/types.js';
+import { btcpayWebhookBody } from '../lightning/btcpay-webhook.js';
+import { encodeLnurl, lnurlpUri } from '../lightning/lnurl.js';
+import { checkoutBody } from '../lightning/routes.js';
+import { linkBody, paymentsQuery } from '../lightning/schemas.js';
+import { BACKEND_KINDS } from '../lightning/types.js';
 import { input, ok, pageFields, type Endpoint } from './catalogue.js';
 import { EXAMPLE } from './records.js';
 

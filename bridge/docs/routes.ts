@@ -5,11 +5,11 @@
  * `servers` all name the server that answers them.
  */
 import type { Router } from '@koa/router';
-import type { Config } from '../../config.js';
-import type { PublicUrls } from '../../urls.js';
-import { openApiDocument } from '../docs/openapi.js';
-import { docsPdf } from '../docs/pdf.js';
-import type { DocsSettings } from '../docs/guide.js';
+import type { Config } from '../config.js';
+import type { PublicUrls } from '../urls.js';
+import { openApiDocument } from './openapi.js';
+import { docsPdf } from './pdf.js';
+import type { DocsSettings } from './guide.js';
 
 /** What the documents need to know about this deployment. */
 export type DocsConfig = Pick<Config, 'rateLimitPerMinute' | 'rateLimitPerAccountPerMinute' | 'maxKeysPerAccount' | 'maxAssetsPerAccount' | 'signupsPerHour' | 'prefixes'>;

@@ -3,7 +3,7 @@
  * (LUD-01/06/09/12/16/17/21). They are another API family (`lightning/family.ts`), not on this
  * router, so they are described here rather than in the endpoint catalogue.
  */
-import { payMetadata } from '../../lightning/lnurl.js';
+import { payMetadata } from '../lightning/lnurl.js';
 import type { Section } from './guide.js';
 import { exLink } from './lightning-endpoints.js';
 import { EXAMPLE } from './records.js';

@@ -3,10 +3,10 @@
  * MQTT logins confined to one asset, and the manual trigger. The MQTT topics themselves are not HTTP
  * routes: the guide describes them (`guide-mqtt.ts`).
  */
-import { assetTopic, TOPIC_ROOT } from '../../../broker/topics.js';
-import { WEBSOCKET_PATH } from '../../../broker/broker.js';
-import { DEVICE_USERNAME_PREFIX } from '../../devices/credentials.js';
-import { credentialBody, triggerBody } from '../../devices/routes.js';
+import { assetTopic, TOPIC_ROOT } from '../../broker/topics.js';
+import { WEBSOCKET_PATH } from '../../broker/broker.js';
+import { DEVICE_USERNAME_PREFIX } from '../devices/credentials.js';
+import { credentialBody, triggerBody } from '../devices/routes.js';
 import { input, ok, type Endpoint } from './catalogue.js';
 import { EXAMPLE } from './records.js';
 

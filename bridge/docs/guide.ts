@@ -1,5 +1,5 @@
 /** The guide sections of the reference (auth, quickstart, paying by LNURL, machines over MQTT, rate limits, errors, webhooks, GUI login). */
-import { SESSION_TTL_SECONDS } from '../auth.js';
+import { SESSION_TTL_SECONDS } from '../machines/auth.js';
 import { exEvent } from './endpoints.js';
 import { lnurlSection } from './guide-lnurl.js';
 import { mqttSection } from './guide-mqtt.js';

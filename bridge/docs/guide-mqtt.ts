@@ -4,7 +4,7 @@
  * the last will, the ACL of `broker/acl.ts`, and a machine's loop as runnable JavaScript. The topics
  * are not HTTP routes, so they are described here rather than in the endpoint catalogue.
  */
-import { WEBSOCKET_PATH } from '../../../broker/broker.js';
+import { WEBSOCKET_PATH } from '../../broker/broker.js';
 import {
   BRIDGE_STATE_TOPIC,
   CLIENT_PUBLISHES,
@@ -13,7 +13,7 @@ import {
   TOPIC_SPECS,
   type AssetTopic,
   type TopicPayloads,
-} from '../../../broker/topics.js';
+} from '../../broker/topics.js';
 import type { Section } from './guide.js';
 import { EXAMPLE } from './records.js';
 

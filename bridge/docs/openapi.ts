@@ -4,7 +4,7 @@
  * zod from the same schemas the routes validate with and the records `views.ts` sends.
  */
 import { z } from 'zod';
-import pkg from '../../../package.json' with { type: 'json' };
+import pkg from '../../package.json' with { type: 'json' };
 import { curlCommand, ENDPOINTS, errorsOf, TAGS, type AuthKind, type Endpoint, type InputDoc } from './endpoints.js';
 import { ERRORS, errorDoc, type ErrorCode } from './errors.js';
 import { guideSections, type DocsSettings, type Section } from './guide.js';

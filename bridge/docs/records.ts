@@ -1,19 +1,19 @@
 /**
  * The records the machine-payments API sends, as zod schemas for the reference (OpenAPI and PDF),
  * with the example values every example uses. `ViewsMatch` proves at compile time that they are
- * exactly what `views.ts` (and the Lightning rail's views) build.
+ * exactly what `machines/views.ts` (and the Lightning rail's views) build.
  */
 import { z } from 'zod';
-import type { ActionSetMessage } from '../../../broker/topics.js';
-import type { DeviceCredentialRecord } from '../../devices/types.js';
-import type { PaymentLinks } from '../../lightning/links.js';
-import { BACKEND_KINDS } from '../../lightning/types.js';
-import type { WebhookAnswer } from '../../lightning/btcpay-webhook.js';
-import type { paymentView } from '../../lightning/views.js';
-import type { WalletView } from '../../lightning/wallets.js';
-import type { PublicKeyInfo } from '../../webhooks/signing.js';
-import { EVENT_TYPES } from '../types.js';
-import type { accountView, assetView, deliveryView, eventView, keyView, webhookView } from '../views.js';
+import type { ActionSetMessage } from '../../broker/topics.js';
+import type { DeviceCredentialRecord } from '../devices/types.js';
+import type { PaymentLinks } from '../lightning/links.js';
+import { BACKEND_KINDS } from '../lightning/types.js';
+import type { WebhookAnswer } from '../lightning/btcpay-webhook.js';
+import type { paymentView } from '../lightning/views.js';
+import type { WalletView } from '../lightning/wallets.js';
+import type { PublicKeyInfo } from '../webhooks/signing.js';
+import { EVENT_TYPES } from '../machines/types.js';
+import type { accountView, assetView, deliveryView, eventView, keyView, webhookView } from '../machines/views.js';
 
 
 /** Placeholder values used in every example; tests swap them for live ones. */
@@ -298,7 +298,7 @@ export const RESPONSES = {
 
 export type ResponseName = keyof typeof RESPONSES;
 
-/** Compile-time proof that the documented records are exactly what `views.ts` sends. */
+/** Compile-time proof that the documented records are exactly what `machines/views.ts` sends. */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 export type ViewsMatch = [
