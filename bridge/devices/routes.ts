@@ -36,7 +36,8 @@ export const triggerBody = z.strictObject({
   reason: z.string().trim().min(1).max(64).superRefine(displayText('line')).optional(),
 });
 
-function credentialView(c: DeviceCredentialRecord) {
+/** What the API sends for a device credential (never its password hash). */
+export function credentialView(c: DeviceCredentialRecord) {
   return { credential_id: c.credential_id, asset_id: c.asset_id, username: `${DEVICE_USERNAME_PREFIX}${c.credential_id}`, label: c.label, created: c.created };
 }
 

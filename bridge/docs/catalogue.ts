@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import type { ErrorCode } from './errors.js';
-import type { RESPONSES, ResponseName } from './records.js';
+import { EXAMPLE, type RESPONSES, type ResponseName } from './records.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type TagName = 'Accounts' | 'Keys' | 'Assets' | 'Lightning' | 'Devices' | 'Events' | 'Webhooks' | 'Documents';
@@ -94,5 +94,8 @@ export function input<S extends z.ZodType>(name: string, schema: S, fields: Fiel
 export function ok<N extends ResponseName>(status: number, schema: N, description: string, example: z.input<(typeof RESPONSES)[N]>): ResponseDoc {
   return { status, description, contentType: 'application/json', schema, example };
 }
+
+/** The `{id}` of the asset routes. */
+export const assetParam = { id: { description: 'The asset id', example: EXAMPLE.assetId } };
 
 export const pageFields = { limit: 'Page size, 1-200 (default 50).', cursor: 'The next_cursor of the previous page.' };

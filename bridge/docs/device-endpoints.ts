@@ -7,10 +7,9 @@ import { assetTopic, TOPIC_ROOT } from '../../broker/topics.js';
 import { WEBSOCKET_PATH } from '../../broker/broker.js';
 import { DEVICE_USERNAME_PREFIX } from '../devices/credentials.js';
 import { credentialBody, triggerBody } from '../devices/routes.js';
-import { input, ok, type Endpoint } from './catalogue.js';
+import { assetParam, input, ok, type Endpoint } from './catalogue.js';
 import { EXAMPLE } from './records.js';
 
-const assetParam = { id: { description: 'The asset id', example: EXAMPLE.assetId } };
 const topic = (name: Parameters<typeof assetTopic>[2]) => assetTopic(EXAMPLE.userId, EXAMPLE.assetId, name);
 const host = new URL(EXAMPLE.publicUrl).hostname;
 

@@ -7,7 +7,7 @@
  */
 import { SESSION_TTL_SECONDS } from '../machines/auth.js';
 import * as req from '../machines/schemas.js';
-import { input, ok, pageFields, TAGS, type Endpoint } from './catalogue.js';
+import { assetParam, input, ok, pageFields, TAGS, type Endpoint } from './catalogue.js';
 import { DEVICE_ENDPOINTS } from './device-endpoints.js';
 import { ERRORS, type ErrorCode } from './errors.js';
 import { LIGHTNING_ENDPOINTS } from './lightning-endpoints.js';
@@ -26,7 +26,6 @@ const assetFields = {
   refuse_when_offline: 'Refuse new invoices while the machine is known to be offline (default false).',
   metadata: 'Free-form JSON object, at most 4,096 bytes serialised (default {}). Its strings may hold tabs and line breaks but no other control characters, bidirectional overrides or isolates, or lone surrogates.',
 };
-const assetParam = { id: { description: 'The asset id', example: EXAMPLE.assetId } };
 
 const exAccount = {
   user_id: EXAMPLE.userId,

@@ -10,13 +10,12 @@ import { encodeLnurl, lnurlpUri } from '../lightning/lnurl.js';
 import { checkoutBody } from '../lightning/routes.js';
 import { linkBody, paymentsQuery } from '../lightning/schemas.js';
 import { BACKEND_KINDS } from '../lightning/types.js';
-import { input, ok, pageFields, type Endpoint } from './catalogue.js';
+import { assetParam, input, ok, pageFields, type Endpoint } from './catalogue.js';
 import { EXAMPLE } from './records.js';
 
 /** `PUT /api/v1/accounts/me/wallet` is validated per backend kind in `Wallets.set`; this is its common part. */
 const walletBody = z.looseObject({ backend: z.enum(BACKEND_KINDS) });
 
-const assetParam = { id: { description: 'The asset id', example: EXAMPLE.assetId } };
 const linkUrl = `${EXAMPLE.publicUrl}/lnurl/pay/${EXAMPLE.linkId}`;
 const host = new URL(EXAMPLE.publicUrl).host;
 

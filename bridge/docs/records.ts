@@ -5,11 +5,11 @@
  */
 import { z } from 'zod';
 import type { ActionSetMessage } from '../../broker/topics.js';
-import type { DeviceCredentialRecord } from '../devices/types.js';
+import type { credentialView } from '../devices/routes.js';
 import type { PaymentLinks } from '../lightning/links.js';
 import { BACKEND_KINDS } from '../lightning/types.js';
 import type { WebhookAnswer } from '../lightning/btcpay-webhook.js';
-import type { paymentView } from '../lightning/views.js';
+import type { checkoutView, paymentView } from '../lightning/views.js';
 import type { WalletView } from '../lightning/wallets.js';
 import type { PublicKeyInfo } from '../webhooks/signing.js';
 import { EVENT_TYPES } from '../machines/types.js';
@@ -49,6 +49,9 @@ const time = z.iso.datetime().meta({ description: 'ISO 8601 UTC timestamp' });
 const eventType = z.enum(EVENT_TYPES);
 const shownOnce = z.string().meta({ description: 'Reminder that the key is shown only once' });
 const newKey = z.string().meta({ description: 'The new API key (lib_ + 64 hex digits). Shown once, never again.' });
+const nextCursor = z.string().nullable().meta({ description: 'Pass as ?cursor= for the next page; null on the last' });
+/** A page of a list: its items under `name`, and the cursor of the next page. */
+const page = <N extends string, T extends z.ZodType>(name: N, item: T) => z.strictObject({ [name]: z.array(item), next_cursor: nextCursor } as { [K in N]: z.ZodArray<T> } & { next_cursor: typeof nextCursor });
 
 const Account = z.strictObject({
   user_id: z.string().meta({ description: 'Account id (15 lowercase alphanumerics)' }),
@@ -161,6 +164,7 @@ const paymentFields = {
   payment_hash: z.string().meta({ description: 'BOLT 11 payment hash, 64 hex digits' }),
   pr: z.string().meta({ description: 'The BOLT 11 invoice' }),
 };
+const expiresAt = time.meta({ description: 'When the invoice can no longer be paid' });
 
 const Payment = z.strictObject({
   ...paymentFields,
@@ -168,7 +172,7 @@ const Payment = z.strictObject({
   rail: z.literal('lightning'),
   comment: z.string().nullable().meta({ description: 'LUD-12 comment from the payer' }),
   created: time,
-  expires_at: time.meta({ description: 'When the invoice can no longer be paid' }),
+  expires_at: expiresAt,
   settled_at: time.nullable(),
   delivered_at: time.nullable().meta({
     description:
@@ -189,12 +193,11 @@ const Wallet = z.strictObject({
   updated: time.nullable(),
 });
 
-// The checkout route builds its body inline (no view to match): keep this in step with lightning/routes.ts.
 const Checkout = z.strictObject({
   ...paymentFields,
   checkout_url: z.string().meta({ description: 'The backend\u2019s hosted checkout page: send the payer there' }),
   status: z.literal('pending'),
-  expires_at: time.meta({ description: 'When the invoice can no longer be paid' }),
+  expires_at: expiresAt,
 });
 
 const BtcpayWebhookAck = z.strictObject({
@@ -224,8 +227,8 @@ const MqttConnection = z.strictObject({
   publish: z.array(z.string()).meta({ description: 'The topics the machine reports on: action, status, license/request' }),
 });
 
-// The device routes build these bodies inline (`credentialView` is not exported): keep them in step with
-// devices/routes.ts. `ViewsMatch` checks the fields taken from the stored record and the trigger message.
+// The device routes add the password and the broker's address to `credentialView`, and the asset and
+// topic to the trigger message: `ViewsMatch` checks the parts those come from.
 const DeviceCredentialIssued = z.strictObject({
   ...DeviceCredential.shape,
   password: z.string().meta({ description: 'The MQTT password (dpw_ + 48 hex digits). Shown once, never again.' }),
@@ -257,7 +260,7 @@ export const RESPONSES = {
   Delivery,
   SigningKey,
   Error: ErrorBody,
-  DuplicateEventError: z.strictObject({ error: z.literal('duplicate_event'), message: z.string(), event_id: z.string().meta({ description: 'The event already stored' }) }),
+  DuplicateEventError: z.strictObject({ ...ErrorBody.shape, error: z.literal('duplicate_event'), event_id: z.string().meta({ description: 'The event already stored' }) }),
   AccountCreated: z.strictObject({ ...Account.shape, api_key: newKey, warning: shownOnce }),
   SessionExchange: z.strictObject({
     token: z.string().meta({ description: 'Session token (HS256 JWT), valid for 24 h' }),
@@ -268,10 +271,10 @@ export const RESPONSES = {
   KeyList: z.strictObject({ keys: z.array(ApiKey) }),
   AssetList: z.strictObject({ assets: z.array(Asset) }),
   AssetDeleted: z.strictObject({ asset_id: z.string(), deleted: z.literal(true), deleted_at: time }),
-  EventPage: z.strictObject({ events: z.array(Event), next_cursor: z.string().nullable().meta({ description: 'Pass as ?cursor= for the next page; null on the last' }) }),
+  EventPage: page('events', Event),
   WebhookWithSigning: z.strictObject({ ...Webhook.shape, signing: SigningKey }),
   Deleted: z.strictObject({ deleted: z.literal(true) }),
-  DeliveryPage: z.strictObject({ deliveries: z.array(Delivery), next_cursor: z.string().nullable() }),
+  DeliveryPage: page('deliveries', Delivery),
   WebhookPayload: z.strictObject({
     type: z.enum(EVENT_TYPES.map((t) => `event.${t}` as const) as [`event.${(typeof EVENT_TYPES)[number]}`]),
     timestamp: time.meta({ description: 'When the event was created' }),
@@ -279,7 +282,7 @@ export const RESPONSES = {
   }),
   PaymentLink,
   Payment,
-  PaymentPage: z.strictObject({ payments: z.array(Payment), next_cursor: z.string().nullable().meta({ description: 'Pass as ?cursor= for the next page; null on the last' }) }),
+  PaymentPage: page('payments', Payment),
   Wallet,
   Checkout,
   DevSettle: z.strictObject({
@@ -313,7 +316,8 @@ export type ViewsMatch = [
   Assert<Same<z.output<typeof Payment>, ReturnType<typeof paymentView>>>,
   Assert<Same<z.output<typeof Wallet>, WalletView>>,
   Assert<Same<z.output<typeof BtcpayWebhookAck>, WebhookAnswer>>,
-  Assert<Same<Omit<z.output<typeof DeviceCredential>, 'username'>, Pick<DeviceCredentialRecord, 'credential_id' | 'asset_id' | 'label' | 'created'>>>,
+  Assert<Same<Omit<z.output<typeof Checkout>, 'status'>, Omit<ReturnType<typeof checkoutView>, 'status'>>>,
+  Assert<Same<z.output<typeof DeviceCredential>, ReturnType<typeof credentialView>>>,
   Assert<Same<Pick<z.output<typeof TriggerAccepted>, keyof ActionSetMessage>, ActionSetMessage>>,
 ];
 

@@ -12,7 +12,7 @@ import { DevInvoiceError, type DevBackend } from './backends/dev.js';
 import type { PaymentLinks } from './links.js';
 import { linkBody, PAYMENT_HASH, paymentsQuery } from './schemas.js';
 import type { Settlement } from './settlement.js';
-import { paymentView } from './views.js';
+import { checkoutView, paymentView } from './views.js';
 import type { Wallets } from './wallets.js';
 
 export interface LightningDeps {
@@ -62,17 +62,7 @@ export function lightningRoutes(machines: MachinesDeps, deps: LightningDeps): (r
       const input = body(ctx, checkoutBody);
       const { payment, checkoutUrl } = await deps.links.checkout(principal(ctx), idParam(ctx, 'id'), input);
       ctx.status = 201;
-      ctx.body = {
-        payment_id: payment.payment_id,
-        asset_id: payment.asset_id,
-        amount_sats: payment.amount_sats,
-        duration_ms: payment.duration_ms,
-        checkout_url: checkoutUrl,
-        payment_hash: payment.payment_hash,
-        pr: payment.pr,
-        status: payment.status,
-        expires_at: payment.expires_at,
-      };
+      ctx.body = checkoutView(payment, checkoutUrl);
     });
 
     router.get('/api/v1/accounts/me/wallet', read, async (ctx) => {

@@ -21,3 +21,18 @@ export function paymentView(payment: PaymentRecord) {
     refund_due: payment.refund_due === true,
   };
 }
+
+/** What a hosted checkout answers: the new payment's invoice and where to send the payer. */
+export function checkoutView(payment: PaymentRecord, checkoutUrl: string) {
+  return {
+    payment_id: payment.payment_id,
+    asset_id: payment.asset_id,
+    amount_sats: payment.amount_sats,
+    duration_ms: payment.duration_ms,
+    checkout_url: checkoutUrl,
+    payment_hash: payment.payment_hash,
+    pr: payment.pr,
+    status: payment.status,
+    expires_at: payment.expires_at,
+  };
+}
