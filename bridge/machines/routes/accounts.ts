@@ -5,7 +5,10 @@ import { createAccountBody, createKeyBody, exchangeBody, noQuery } from '../sche
 import { SESSION_TTL_SECONDS } from '../auth.js';
 import { enforce } from '../../http/rate-headers.js';
 import { requestLogger } from '../../http/request-log.js';
-import { authenticate, body, chargeRequest, idParam, noStore, principal, query, SHOWN_ONCE, type MachinesDeps } from './shared.js';
+import { authenticate, chargeRequest, principal } from '../../http/auth.js';
+import { noStore } from '../../http/no-store.js';
+import { body, idParam, query } from '../../http/params.js';
+import { SHOWN_ONCE, type MachinesDeps } from './shared.js';
 
 export function accountRoutes(router: Router, deps: MachinesDeps): void {
   const auth = authenticate(deps, 'read');

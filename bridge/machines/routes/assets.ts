@@ -2,7 +2,9 @@
 import type { Router } from '@koa/router';
 import { assetView } from '../views.js';
 import { createAssetBody, noQuery, updateAssetBody } from '../schemas.js';
-import { authenticate, body, idParam, principal, query, type MachinesDeps } from './shared.js';
+import { authenticate, principal } from '../../http/auth.js';
+import { body, idParam, query } from '../../http/params.js';
+import type { MachinesDeps } from './shared.js';
 
 export function assetRoutes(router: Router, deps: MachinesDeps): void {
   const auth = authenticate(deps, 'read');

@@ -4,7 +4,9 @@ import { AppError } from '../../errors.js';
 import { eventView } from '../views.js';
 import { createEventBody, listEventsQuery, noQuery } from '../schemas.js';
 import type { EventFilter } from '../store.js';
-import { authenticate, body, decodeCursor, encodeCursor, idParam, principal, query, type MachinesDeps } from './shared.js';
+import { authenticate, principal } from '../../http/auth.js';
+import { body, decodeCursor, encodeCursor, idParam, query } from '../../http/params.js';
+import type { MachinesDeps } from './shared.js';
 
 const DEFAULT_LIMIT = 50;
 

@@ -2,7 +2,9 @@
 import type { Router } from '@koa/router';
 import { deliveryView, webhookView } from '../views.js';
 import { listDeliveriesQuery, noQuery, putWebhookBody } from '../schemas.js';
-import { authenticate, body, decodeCursor, encodeCursor, principal, query, type MachinesDeps } from './shared.js';
+import { authenticate, principal } from '../../http/auth.js';
+import { body, decodeCursor, encodeCursor, query } from '../../http/params.js';
+import type { MachinesDeps } from './shared.js';
 
 const DEFAULT_LIMIT = 50;
 
