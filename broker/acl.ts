@@ -9,12 +9,14 @@
  * - a client leaves retained messages only where the contract retains what devices send (`status`);
  * - a message reaches a client only on a topic it could subscribe to, whatever Aedes has queued.
  */
-import type { KeyScope } from '../bridge/machines/types.js';
 import { BRIDGE_STATE_TOPIC, CLIENT_PUBLISHES, parseAssetTopic, TOPIC_ROOT, TOPIC_SPECS } from './topics.js';
+
+/** `full` clients publish and subscribe; `read` clients only subscribe (a read-only API key's login). */
+export type ClientScope = 'full' | 'read';
 
 export interface ClientIdentity {
   userId: string;
-  scope: KeyScope;
+  scope: ClientScope;
   /** Set for device credentials: the one asset the client speaks for. */
   assetId?: string | undefined;
   /** The API key or device credential the client logged in with. */
