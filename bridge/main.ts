@@ -12,10 +12,10 @@ import pkg from '../package.json' with { type: 'json' };
 import { Broker } from '../broker/broker.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
-import { DeviceCredentials, DEVICE_USERNAME_PREFIX } from './devices/credentials.js';
+import { DeviceCredentials } from './devices/credentials.js';
 import { Dispatcher } from './devices/dispatch.js';
 import { HomeAssistant } from './devices/homeassistant.js';
-import { RefusedLogins } from './devices/refused-logins.js';
+import { MqttLogins } from './devices/login.js';
 import { deviceRoutes } from './devices/routes.js';
 import { DeviceStates } from './devices/state.js';
 import { EventBus } from './events.js';
@@ -187,8 +187,8 @@ export class Bridge {
     });
 
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.
-    const refusedLogins = new RefusedLogins(log.child({ component: 'broker' }), metrics);
     const credentials = new DeviceCredentials(devicesStore, assets, bus, { maxPerAsset: config.maxDeviceCredentialsPerAsset, metrics });
+    const logins = new MqttLogins({ auth, credentials, log: log.child({ component: 'broker' }), metrics });
     const broker = config.mqttEnabled
       ? new Broker({
           host: config.host,
@@ -196,7 +196,7 @@ export class Bridge {
           portExplicit: config.mqttPortExplicit,
           log: log.child({ component: 'broker' }),
           metrics,
-          onLoginRefused: (address, username, reason) => refusedLogins.refused(address, username, reason),
+          onLoginRefused: (address, username, reason) => logins.refused(address, username, reason),
           limits: {
             connections: config.mqttMaxConnections,
             connectionsPerAccount: config.mqttMaxConnectionsPerAccount,
@@ -207,15 +207,7 @@ export class Bridge {
             sessionsPerAccount: config.mqttMaxSessionsPerAccount,
             retainedMaxBytes: config.mqttRetainedMaxBytes,
           },
-          auth: {
-            authenticate: async (username, password) => {
-              if (username.startsWith(DEVICE_USERNAME_PREFIX)) return credentials.authenticate(username, password);
-              const found = await auth.findLiveKey(password);
-              return found && found.account.user_id === username
-                ? { userId: username, scope: found.key.scope, credentialId: found.key.key_id }
-                : undefined;
-            },
-          },
+          auth: logins,
         })
       : undefined;
     const dispatcher = broker
