@@ -1,55 +1,36 @@
 /**
- * The dispatcher: the one place that speaks the MQTT contract for the bridge. It turns each "payment
- * settled" into a QoS 1 message on the asset's `payment` topic and keeps the payment in the outbox
- * until the machine acknowledges it, by reporting it (an `action` carrying its `payment_id`) or, on a
- * persistent session, by its PUBACK; a machine that subscribes later, or after a restart, is sent
- * every recent payment it has not acknowledged. It stores `action` messages as events (before the
- * machine's PUBACK, so a report is never lost), answers `license/request`,
- * follows `status` for the online state, turns `trigger` into a manual `action/set`, and keeps
- * `paywire/bridge/state` retained. A bad message is stored as an `error` event, never a crash.
- * Every message (wills too) counts against its login's rate limit, except reports of payments still
- * in the outbox; over it a message is refused (the broker closes the connection). A retained message
- * is refused unless its asset is a live asset of the account, and a deleted asset's retained topics
- * are cleared: only real assets hold retained messages.
+ * The dispatcher: the one place that speaks the MQTT contract for the bridge. It routes what the
+ * broker reports: settled payments, subscriptions and acknowledgements to the payments outbox
+ * (`outbox.ts`), and each machine's message to its topic's handler (`handlers/`: `action`,
+ * `license/request`, `status`, `trigger`); it keeps `paywire/bridge/state` retained. A bad message is
+ * stored as an `error` event, never a crash.
+ * The limits are all here: every message (wills too) counts against its login's rate limit, except
+ * reports of payments still in the outbox, and so does each replay a subscription asks for; over it a
+ * message is refused (the broker closes the connection). A retained message is refused unless its
+ * asset is a live asset of the account, and a deleted asset's retained topics are cleared: only real
+ * assets hold retained messages.
  */
 import type { Logger } from 'pino';
-import type { z } from 'zod';
 import type { ClientIdentity } from '../../broker/acl.js';
 import type { Broker, MessageFlags } from '../../broker/broker.js';
 import { MessageRefused, Refusals, type RefusalReason } from '../../broker/refusals.js';
-import {
-  actionMessage,
-  assetTopic,
-  BRIDGE_STATE_TOPIC,
-  licenseRequestMessage,
-  MAX_DEVICE_PAYLOAD_BYTES,
-  parseAssetTopic,
-  statusMessage,
-  TOPIC_SPECS,
-  topicMatches,
-  type ActionSetMessage,
-  type AssetTopic,
-  type LicenseMessage,
-  type LicenseRequestMessage,
-  type PaymentMessage,
-  type TopicPayloads,
-} from '../../broker/topics.js';
+import { assetTopic, BRIDGE_STATE_TOPIC, MAX_DEVICE_PAYLOAD_BYTES, parseAssetTopic, TOPIC_SPECS, type ActionSetMessage, type AssetTopic } from '../../broker/topics.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
-import { escapeUnshowable, jsonTextProblem, textProblem } from '../http/text.js';
-import { describeIssues } from '../http/validate.js';
+import { escapeUnshowable } from '../http/text.js';
 import { RateLimiter } from '../http/rate-limit.js';
-import { newId } from '../ids.js';
 import type { LightningStore } from '../lightning/store.js';
-import type { PaymentRecord } from '../lightning/types.js';
 import type { EventLog } from '../machines/event-log.js';
 import type { MachinesStore } from '../machines/store.js';
 import type { AssetRecord } from '../machines/types.js';
 import type { Metrics } from '../metrics.js';
+import { actionHandler } from './handlers/action.js';
+import { licenseRequestHandler, type LicenseAnswerer } from './handlers/license-request.js';
+import type { TopicHandler } from './handlers/message.js';
+import { statusHandler } from './handlers/status.js';
+import { sendTrigger, triggerHandler } from './handlers/trigger.js';
+import { PaymentOutbox } from './outbox.js';
 import type { DeviceStates } from './state.js';
-
-/** Answers a device's license check; until the license server exists, nobody does. */
-export type LicenseAnswerer = (userId: string, assetId: string, request: LicenseRequestMessage) => Promise<LicenseMessage>;
 
 export interface DispatcherOptions {
   broker: Broker;
@@ -71,8 +52,6 @@ export interface DispatcherOptions {
 /** Topics whose retained messages come from devices and the bridge's answers; `stats` is the Home Assistant component's. */
 const RETAINED_ASSET_TOPICS = ['status', 'license'] as const;
 
-/** At most this many payments are sent again to one subscription. */
-const MAX_REPLAY = 1_000;
 /** At most this many `error` events per asset per minute from bad messages: a broken device cannot flood the log. */
 const ERROR_EVENTS_PER_MINUTE = 10;
 
@@ -81,11 +60,21 @@ export class Dispatcher {
   private readonly messageLimiter: RateLimiter;
   private readonly errorLimiter = new RateLimiter(ERROR_EVENTS_PER_MINUTE, 60_000);
   private readonly refusals: Refusals;
+  private readonly outbox: PaymentOutbox;
+  private readonly handlers: Partial<Record<AssetTopic, TopicHandler>>;
 
   constructor(options: DispatcherOptions) {
     this.o = options;
     this.messageLimiter = new RateLimiter(options.messagesPerMinute, 60_000);
     this.refusals = new Refusals(options.log, options.metrics);
+    const { broker, log } = options;
+    this.outbox = new PaymentOutbox({ broker, payments: options.payments, replayWindowMs: options.replayWindowMs, metrics: options.metrics });
+    this.handlers = {
+      status: statusHandler({ states: options.states }),
+      action: actionHandler({ events: options.events, outbox: this.outbox }),
+      'license/request': licenseRequestHandler({ broker, license: options.license }),
+      trigger: triggerHandler({ broker, log }),
+    };
   }
 
   async start(): Promise<void> {
@@ -93,7 +82,7 @@ export class Dispatcher {
     broker.attach({
       accept: (identity, topic, payload, _clientId, message) => this.accept(identity, topic, payload, message),
       subscribed: (identity, filters, clientId) => void this.replay(identity, filters, clientId).catch((err: unknown) => this.failed(err, 'subscribe')),
-      acked: (identity, topic, payload) => void this.onAck(identity, topic, payload).catch((err: unknown) => this.failed(err, topic)),
+      acked: (identity, topic, payload) => void this.outbox.acked(identity, topic, payload).catch((err: unknown) => this.failed(err, topic)),
       connected: (identity) => {
         if (identity.assetId !== undefined) void this.o.states.connection(identity.userId, identity.assetId, true);
       },
@@ -101,7 +90,7 @@ export class Dispatcher {
         if (identity.assetId !== undefined) void this.o.states.connection(identity.userId, identity.assetId, false);
       },
     });
-    bus.on('payment.settled', this, ({ payment }) => this.publishPayment(payment));
+    bus.on('payment.settled', this, ({ payment }) => this.outbox.publish(payment));
     bus.on('credential.revoked', this, ({ credentialId }) => broker.drop(credentialId));
     bus.on('asset.changed', this, ({ asset, deleted }) => (deleted ? this.clearRetained(asset).catch((err: unknown) => this.failed(err, 'asset deleted')) : undefined));
     await broker.publish(BRIDGE_STATE_TOPIC, 'online', { qos: 1, retain: true });
@@ -115,11 +104,8 @@ export class Dispatcher {
   }
 
   /** The manual trigger (`POST /api/v1/assets/{id}/trigger`, or a `trigger` message): run without a payment. */
-  async trigger(userId: string, assetId: string, durationMs: number, reason: string): Promise<ActionSetMessage> {
-    const message: ActionSetMessage = { trigger_id: newId(), duration_ms: durationMs, reason };
-    await this.send(userId, assetId, 'action/set', message);
-    this.o.log.info({ userId, assetId, triggerId: message.trigger_id, durationMs, reason }, 'trigger sent');
-    return message;
+  trigger(userId: string, assetId: string, durationMs: number, reason: string): Promise<ActionSetMessage> {
+    return sendTrigger(this.o.broker, this.o.log, userId, assetId, durationMs, reason);
   }
 
   /** [MQTT-3.3.1-10] a zero-byte retained message removes the retained one: a deleted asset's topics keep nothing. */
@@ -129,81 +115,16 @@ export class Dispatcher {
     }
   }
 
-  /** Called by the bus as the settlement is announced: the time to publish is the settle→publish latency. */
-  private async publishPayment(payment: PaymentRecord): Promise<void> {
-    const started = performance.now();
-    await this.send(payment.user_id, payment.asset_id, 'payment', paymentMessage(payment));
-    this.o.metrics?.paymentPublished((performance.now() - started) / 1000);
-  }
-
-  private send<T extends AssetTopic>(userId: string, assetId: string, topic: T, payload: TopicPayloads[T]): Promise<void> {
-    const spec = TOPIC_SPECS[topic];
-    return this.o.broker.publish(assetTopic(userId, assetId, topic), JSON.stringify(payload), { qos: spec.qos, retain: spec.retain });
-  }
-
-  /**
-   * A client subscribed: send every recent payment of its account that its filters cover and no
-   * device acknowledged (payments older than the replay window stay in the payments list only).
-   */
+  /** A client subscribed: the outbox sends what it is owed, once the replay is within the login's rate limit. */
   private async replay(identity: ClientIdentity, filters: string[], clientId: string): Promise<void> {
-    // Only filters that can cover a payment topic cost a look at the outbox (most subscriptions are
-    // to other topics, or to the bridge state). A read-only client never acknowledges, so it is not
-    // the machine a replay is for.
-    if (identity.scope !== 'full' || !filters.some((f) => f.endsWith('/payment') || f.endsWith('/#') || f.endsWith('/+'))) return;
+    if (!this.outbox.coversPayments(identity, filters)) return;
     // Each replay costs a scan of the outbox: it counts as a message against the login's rate limit,
     // so a client subscribing in a loop cannot keep the bridge busy (it gets its replay once it slows down).
     if (!this.messageLimiter.take(identity.credentialId).allowed) {
       this.o.log.debug({ credentialId: identity.credentialId }, 'replay skipped: over the rate limit');
       return;
     }
-    const since = new Date(Date.now() - this.o.replayWindowMs).toISOString();
-    const covers = (p: PaymentRecord) => filters.some((f) => topicMatches(f, assetTopic(p.user_id, p.asset_id, 'payment')));
-    let sent = 0;
-    for (const payment of await this.o.payments.undeliveredPayments(identity.userId, identity.assetId)) {
-      if (sent >= MAX_REPLAY) break;
-      // ISO 8601 UTC timestamps compare as strings.
-      if ((payment.settled_at ?? payment.created) < since) continue;
-      if (covers(payment)) {
-        // To the subscriber only: others of the account already had their chance.
-        await this.o.broker.publishTo(clientId, assetTopic(payment.user_id, payment.asset_id, 'payment'), JSON.stringify(paymentMessage(payment)), {
-          qos: 1,
-          retain: false,
-        });
-        sent += 1;
-      }
-    }
-  }
-
-  /**
-   * A persistent-session client acknowledged (PUBACK) a payment message. Only a client that could
-   * be the machine counts: a read-only key (a dashboard watching) never acknowledges for it.
-   */
-  private async onAck(identity: ClientIdentity, topic: string, payload: Buffer): Promise<void> {
-    const parsed = parseAssetTopic(topic);
-    if (!parsed || parsed.topic !== 'payment' || parsed.userId !== identity.userId || identity.scope !== 'full') return;
-    if (identity.assetId !== undefined && identity.assetId !== parsed.assetId) return;
-    const paymentId = paymentIdOf(payload);
-    if (paymentId !== undefined) await this.delivered(identity.userId, parsed.assetId, paymentId);
-  }
-
-  /**
-   * A report of a payment still in the outbox: a machine catching up after a long time away may send
-   * many at once, and they are bounded by the payments themselves, so the rate limit does not apply.
-   */
-  private async isPaymentReport(topic: AssetTopic, userId: string, assetId: string, payload: Buffer): Promise<boolean> {
-    if (topic !== 'action' || payload.length > MAX_DEVICE_PAYLOAD_BYTES) return false;
-    const paymentId = paymentIdOf(payload);
-    if (paymentId === undefined) return false;
-    const payment = await this.o.payments.getPayment(paymentId);
-    return payment !== undefined && payment.user_id === userId && payment.asset_id === assetId && payment.device_acked_at === null;
-  }
-
-  /** The payment reached its machine: it leaves the outbox and is never sent again. */
-  private async delivered(userId: string, assetId: string, paymentId: string): Promise<void> {
-    const payment = await this.o.payments.getPayment(paymentId);
-    if (payment && payment.user_id === userId && payment.asset_id === assetId) {
-      await this.o.payments.markDelivered(paymentId, new Date().toISOString());
-    }
+    await this.outbox.replay(identity, filters, clientId);
   }
 
   /**
@@ -227,7 +148,7 @@ export class Dispatcher {
     if (!parsed) return;
     const { userId, assetId } = parsed;
     // Every message counts, whatever its topic or asset, wills too.
-    const within = (await this.isPaymentReport(parsed.topic, userId, assetId, payload)) || this.messageLimiter.take(identity.credentialId).allowed;
+    const within = (await this.outbox.isPaymentReport(parsed.topic, userId, assetId, payload)) || this.messageLimiter.take(identity.credentialId).allowed;
     // Refused, not dropped: the broker closes the connection without a PUBACK, so nothing the
     // machine was told was received is lost; it sends again when it reconnects. A will cannot be sent
     // again: a will's status (the machine's last word on its own topic) is taken, and not stored.
@@ -241,63 +162,12 @@ export class Dispatcher {
       return;
     }
     this.o.states.heard(userId, assetId);
+    const bad = (problem: string) => this.badMessage(userId, assetId, topic, problem, payload);
     if (payload.length > MAX_DEVICE_PAYLOAD_BYTES) {
-      await this.badMessage(userId, assetId, topic, `payload of ${payload.length} bytes is over the ${MAX_DEVICE_PAYLOAD_BYTES}-byte limit`, payload);
+      await bad(`payload of ${payload.length} bytes is over the ${MAX_DEVICE_PAYLOAD_BYTES}-byte limit`);
       return;
     }
-    switch (parsed.topic) {
-      case 'status': {
-        const text = payload.toString('utf8').trim().replace(/^"(.*)"$/, '$1');
-        const status = statusMessage.safeParse(text.toLowerCase());
-        if (!status.success) return this.badMessage(userId, assetId, topic, 'status must be "online" or "offline"', payload);
-        await this.o.states.status(userId, assetId, status.data === 'online', within);
-        return;
-      }
-      case 'action': {
-        const message = this.json(payload, actionMessage);
-        if ('problem' in message) return this.badMessage(userId, assetId, topic, message.problem, payload);
-        const { type, external_id, payment_id, data } = message.value;
-        // What a machine reports reaches dashboards and webhooks as the HTTP API's events do: the same text rules.
-        const idProblem = external_id === undefined ? undefined : textProblem(external_id, 'line');
-        if (idProblem !== undefined) return this.badMessage(userId, assetId, topic, `external_id: ${idProblem}`, payload);
-        const dataProblem = data === undefined ? undefined : jsonTextProblem(data);
-        if (dataProblem !== undefined) return this.badMessage(userId, assetId, topic, `data${dataProblem.path.map((p) => `.${p}`).join('')}: ${dataProblem.problem}`, payload);
-        await this.o.events.append(
-          userId,
-          { type, asset_id: assetId, external_id: external_id ?? null, data: payment_id === undefined ? (data ?? null) : { ...data, payment_id } },
-          'mqtt',
-        );
-        // Reporting a payment is how a machine acknowledges it (works for clean sessions too).
-        if (payment_id !== undefined) await this.delivered(userId, assetId, payment_id);
-        return;
-      }
-      case 'license/request': {
-        const message = this.json(payload, licenseRequestMessage);
-        if ('problem' in message) return this.badMessage(userId, assetId, topic, message.problem, payload);
-        const answer = this.o.license
-          ? await this.o.license(userId, assetId, message.value)
-          : { request_id: message.value.request_id, ok: false as const, reason: 'not_available', message: 'This bridge has no license server yet' };
-        await this.send(userId, assetId, 'license', answer);
-        return;
-      }
-      case 'trigger':
-        await this.trigger(userId, assetId, asset.duration_ms, 'mqtt trigger');
-        return;
-      default:
-        return;
-    }
-  }
-
-  private json<S extends z.ZodType>(payload: Buffer, schema: S): { value: z.output<S> } | { problem: string } {
-    let value: unknown;
-    try {
-      value = JSON.parse(payload.toString('utf8'));
-    } catch {
-      return { problem: 'payload is not JSON' };
-    }
-    const result = schema.safeParse(value);
-    if (result.success) return { value: result.data };
-    return { problem: describeIssues(result.error.issues).map((p) => `${p.field}: ${p.problem}`).join('; ') };
+    await this.handlers[parsed.topic]?.({ userId, assetId, asset, topic, payload, within, bad });
   }
 
   /** A message the contract does not allow: an `error` event for the asset, rate limited. */
@@ -323,25 +193,4 @@ export class Dispatcher {
   private failed(err: unknown, topic: string): void {
     this.o.log.error({ err, topic }, 'mqtt dispatch failed');
   }
-}
-
-/** The `payment_id` of a JSON payload that has one. */
-function paymentIdOf(payload: Buffer): string | undefined {
-  try {
-    const id = (JSON.parse(payload.toString('utf8')) as { payment_id?: unknown } | null)?.payment_id;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function paymentMessage(payment: PaymentRecord): PaymentMessage {
-  return {
-    payment_id: payment.payment_id,
-    asset_id: payment.asset_id,
-    amount_sats: payment.amount_sats,
-    rail: payment.rail,
-    duration_ms: payment.duration_ms,
-    paid_at: payment.settled_at ?? payment.created,
-  };
 }
