@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { DEFAULT_MQTT_LIMITS } from '../broker/limits.js';
+import { PaywireError } from './errors.js';
 import { OutboundAllow } from './http/ssrf.js';
 import type { BackendChoice } from './lightning/wallets.js';
 import { BACKEND_SPECS } from './lightning/backends/index.js';
@@ -267,10 +268,10 @@ const PREFIX_SETTINGS = [
 
 export const PREFIX_SETTING_NAMES = PREFIX_SETTINGS.map((p) => p.name);
 
-export class ConfigError extends Error {
+export class ConfigError extends PaywireError<'config_invalid'> {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super('config_invalid', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, { details: problems });
     this.name = 'ConfigError';
     this.problems = problems;
   }

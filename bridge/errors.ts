@@ -1,32 +1,67 @@
 /**
- * Errors with a stable code. Services throw `AppError`; each API family's error middleware maps the
- * code to an HTTP status and that family's documented error body. 4xx messages are shown to the
- * caller, 5xx internals never are.
+ * Errors with a stable code. Every error Paywire raises on purpose extends `PaywireError` (`code`,
+ * `message`, `details`, `cause`). Services throw `AppError`; each API family's error middleware maps
+ * the code to an HTTP status and that family's documented error body. 4xx messages are shown to the
+ * caller, 5xx internals never are. Errors raised below the HTTP layer (a backend, the store, an
+ * outbound request) carry an internal code that `toAppError` maps to a wire code.
  */
 import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
+import type { ErrorCode as MachinesErrorCode } from './machines/docs/errors.js';
 
-export interface AppErrorOptions {
+/**
+ * The codes an API family answers with: the machine-payments error catalogue (which the shared
+ * layers throw, and the x402 and license families translate) and the LNURL family's own code.
+ */
+export type WireErrorCode = MachinesErrorCode | 'lnurl_error';
+
+/** The codes of errors raised below the HTTP layer; never sent as they are (`toAppError` maps them). */
+export type InternalErrorCode =
+  | 'backend_error'
+  | 'store_unavailable'
+  | 'store_corrupt'
+  | 'store_in_use'
+  | 'outbound_failed'
+  | 'outbound_status'
+  | 'config_invalid'
+  | 'dev_invoice';
+
+export type ErrorCode = WireErrorCode | InternalErrorCode;
+
+export interface PaywireErrorOptions {
   details?: unknown;
   cause?: unknown;
+}
+
+/** The base of every error Paywire raises on purpose: match on its class or its `code`, never on `name`. */
+export class PaywireError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
+  readonly details: unknown;
+
+  constructor(code: C, message: string, options: PaywireErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PaywireError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+export interface AppErrorOptions extends PaywireErrorOptions {
   headers?: Record<string, string>;
   /** Extra fields a family may add to its error body (e.g. the existing event on a duplicate). */
   extra?: Record<string, unknown>;
 }
 
-export class AppError extends Error {
-  readonly code: string;
+/** An error answered over HTTP: a status, a wire code, and the headers and extra body fields to send. */
+export class AppError extends PaywireError<WireErrorCode> {
   readonly status: number;
-  readonly details: unknown;
   readonly headers: Record<string, string>;
   readonly extra: Record<string, unknown>;
 
-  constructor(status: number, code: string, message: string, options: AppErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(status: number, code: WireErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(code, message, options);
     this.name = 'AppError';
     this.status = status;
-    this.code = code;
-    this.details = options.details;
     this.headers = options.headers ?? {};
     this.extra = options.extra ?? {};
   }
@@ -36,7 +71,7 @@ export class AppError extends Error {
 export interface ErrorFamily {
   readonly name: string;
   /** Translate a shared code to this family's code; return the code itself when it is the family's own. */
-  code(code: string): string;
+  code(code: WireErrorCode): string;
   /** The HTTP status this family answers an error with, when it differs from the error's own. */
   status?(err: AppError): number;
   body(err: AppError, code: string): Record<string, unknown>;
@@ -56,11 +91,13 @@ export function toAppError(err: unknown): AppError {
   const e = (typeof err === 'object' && err !== null ? err : {}) as HttpLikeError;
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
   const message = typeof e.message === 'string' ? e.message : 'error';
-  if (err instanceof Error && err.name === 'BackendError') {
+  // Matched on the code, not the class: the backend and store errors import this module, and a typo
+  // in a code is a type error.
+  if (err instanceof PaywireError && err.code === 'backend_error') {
     // A Lightning backend failed: what failed is the caller's business (no secrets are in these messages).
     return new AppError(500, 'backend_unavailable', `The Lightning backend is unavailable (${err.message}); retry later`, { cause: err });
   }
-  if (err instanceof Error && err.name === 'StoreUnavailableError') {
+  if (err instanceof PaywireError && err.code === 'store_unavailable') {
     // The store cannot be reached or refuses writes (PostgreSQL down, the journal failed): nothing
     // was written, and a retry later may succeed.
     return new AppError(503, 'backend_unavailable', 'Storage is unavailable; the write was not made. Retry with backoff.', { cause: err });

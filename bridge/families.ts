@@ -4,7 +4,7 @@
  * server `{ok: false, error, message}`. Shared layers (auth, bodies, rate limits, routing, storage)
  * throw the machine-payments codes; the other two families translate them.
  */
-import type { AppError, ErrorFamily } from './errors.js';
+import type { AppError, ErrorFamily, WireErrorCode } from './errors.js';
 
 export const MACHINES_ERRORS: ErrorFamily = {
   name: 'machines',
@@ -12,7 +12,7 @@ export const MACHINES_ERRORS: ErrorFamily = {
   body: (err: AppError, code) => ({ ...err.extra, error: code, message: err.message }),
 };
 
-const X402_CODES: Record<string, string> = {
+const X402_CODES: Partial<Record<WireErrorCode, string>> = {
   invalid_json: 'INVALID_REQUEST',
   invalid_body: 'INVALID_REQUEST',
   missing_token: 'UNAUTHORIZED',
@@ -36,7 +36,7 @@ export const X402_ERRORS: ErrorFamily = {
   }),
 };
 
-const LICENSE_CODES: Record<string, string> = {
+const LICENSE_CODES: Partial<Record<WireErrorCode, string>> = {
   invalid_json: 'bad_request',
   invalid_body: 'bad_request',
   missing_token: 'unauthorized',

@@ -12,6 +12,7 @@ import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, t
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
+import { PaywireError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { literalAddress, OutboundAllow } from './ssrf.js';
 
@@ -20,20 +21,20 @@ export type OutboundFailure = 'refused' | 'timeout' | 'too_large';
 const MESSAGES: Record<OutboundFailure, string> = { refused: 'refused', timeout: 'timeout', too_large: 'response too large' };
 
 /** A request that did not get an answer. The message is one of `refused`, `timeout`, `response too large`. */
-export class OutboundError extends Error {
+export class OutboundError extends PaywireError<'outbound_failed'> {
   readonly reason: OutboundFailure;
   constructor(reason: OutboundFailure, cause?: unknown) {
-    super(MESSAGES[reason], cause === undefined ? undefined : { cause });
+    super('outbound_failed', MESSAGES[reason], cause === undefined ? {} : { cause });
     this.name = 'OutboundError';
     this.reason = reason;
   }
 }
 
 /** A stream's server answered with an error status instead of the stream. */
-export class OutboundStatusError extends Error {
+export class OutboundStatusError extends PaywireError<'outbound_status'> {
   readonly status: number;
   constructor(status: number) {
-    super(`HTTP ${status}`);
+    super('outbound_status', `HTTP ${status}`);
     this.name = 'OutboundStatusError';
     this.status = status;
   }

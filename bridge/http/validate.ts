@@ -4,7 +4,7 @@
  * told otherwise) and a message naming each bad field.
  */
 import type { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError, type WireErrorCode } from '../errors.js';
 
 export interface FieldProblem {
   field: string;
@@ -18,7 +18,7 @@ export function describeIssues(issues: z.core.$ZodIssue[]): FieldProblem[] {
   }));
 }
 
-export function validate<S extends z.ZodType>(schema: S, input: unknown, what = 'body', code = 'invalid_body'): z.output<S> {
+export function validate<S extends z.ZodType>(schema: S, input: unknown, what = 'body', code: WireErrorCode = 'invalid_body'): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const problems = describeIssues(result.error.issues);
@@ -26,7 +26,7 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown, what = 
   return fail(code, `Invalid ${what}: ${summary}`, problems);
 }
 
-function fail(code: string, message: string, details: FieldProblem[]): never {
+function fail(code: WireErrorCode, message: string, details: FieldProblem[]): never {
   throw new AppError(400, code, message, { details });
 }
 

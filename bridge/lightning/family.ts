@@ -11,6 +11,7 @@ import { familyMiddleware } from '../http/family.js';
 import { enforce } from '../http/rate-headers.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import type { Metrics } from '../metrics.js';
+import { BackendError } from './backends/backend.js';
 import type { PaymentLinks } from './links.js';
 import { qrPng, qrSvg } from './qr.js';
 
@@ -20,8 +21,8 @@ import { qrPng, qrSvg } from './qr.js';
  */
 function publicReason(err: AppError): string {
   if (err.code !== 'backend_unavailable') return err.message;
-  const cause = err.cause as { backend?: string; transient?: boolean } | undefined;
-  const wallet = cause?.backend ? `The machine's Lightning wallet (${cause.backend})` : "The machine's Lightning wallet";
+  const cause = err.cause instanceof BackendError ? err.cause : undefined;
+  const wallet = cause ? `The machine's Lightning wallet (${cause.backend})` : "The machine's Lightning wallet";
   return cause?.transient === false ? `${wallet} could not make an invoice` : `${wallet} is unavailable right now; try again later`;
 }
 

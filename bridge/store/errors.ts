@@ -3,10 +3,11 @@
  * disk. `StoreCorruptError`: what is on disk is not what the store expects (a damaged record, a missing
  * snapshot or log); the start is refused with nothing changed, and the message says how to recover.
  */
+import { PaywireError } from '../errors.js';
 
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends PaywireError<'store_unavailable'> {
   constructor(cause: Error) {
-    super(`store is unavailable: ${cause.message}`, { cause });
+    super('store_unavailable', `store is unavailable: ${cause.message}`, { cause });
     this.name = 'StoreUnavailableError';
   }
 }
@@ -18,12 +19,12 @@ export interface StoreCorruptDetails {
   recoverable?: boolean;
 }
 
-export class StoreCorruptError extends Error {
+export class StoreCorruptError extends PaywireError<'store_corrupt'> {
   readonly path: string | undefined;
   readonly recoverable: boolean;
 
   constructor(message: string, details: StoreCorruptDetails = {}) {
-    super(message);
+    super('store_corrupt', message, { details });
     this.name = 'StoreCorruptError';
     this.path = details.path;
     this.recoverable = details.recoverable ?? false;
@@ -31,11 +32,11 @@ export class StoreCorruptError extends Error {
 }
 
 /** Another live process holds the store's lock. */
-export class StoreInUseError extends Error {
+export class StoreInUseError extends PaywireError<'store_in_use'> {
   readonly path: string;
 
   constructor(message: string, path: string) {
-    super(message);
+    super('store_in_use', message, { details: { path } });
     this.name = 'StoreInUseError';
     this.path = path;
   }

@@ -16,6 +16,7 @@ import { OutboundError, type Outbound } from '../http/outbound.js';
 import type { MachinesStore } from '../machines/store.js';
 import type { DeliveryAttempt, DeliveryRecord } from '../machines/types.js';
 import { eventView } from '../machines/views.js';
+import { StoreUnavailableError } from '../store/errors.js';
 import type { WebhookSigner } from './signing.js';
 
 export interface SenderOptions {
@@ -185,7 +186,7 @@ export class WebhookSender {
             done();
             this.log.error({ err, deliveryId: id }, 'webhook attempt failed to record');
             // A database outage passes: the delivery is still pending, so try again (at least once: receivers dedupe by webhook-id).
-            if (err instanceof Error && err.name === 'StoreUnavailableError') this.schedule(id, Date.now() + STORE_RETRY_MS, userId);
+            if (err instanceof StoreUnavailableError) this.schedule(id, Date.now() + STORE_RETRY_MS, userId);
           },
         )
         .finally(() => this.pump());

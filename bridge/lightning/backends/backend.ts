@@ -4,6 +4,7 @@
  * speak to real products over HTTP; they never touch the store or the bus.
  */
 import type { z } from 'zod';
+import { PaywireError } from '../../errors.js';
 import type { Outbound } from '../../http/outbound.js';
 import type { BackendKind } from '../types.js';
 
@@ -86,12 +87,12 @@ export interface LightningBackend {
  * A backend could not do what was asked: unreachable, timed out, refused our credentials, or
  * answered nonsense. `transient` says whether retrying later may help.
  */
-export class BackendError extends Error {
+export class BackendError extends PaywireError<'backend_error'> {
   readonly backend: BackendKind;
   readonly transient: boolean;
 
   constructor(backend: BackendKind, message: string, options: { transient?: boolean; cause?: unknown } = {}) {
-    super(`${backend}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    super('backend_error', `${backend}: ${message}`, options.cause === undefined ? {} : { cause: options.cause });
     this.name = 'BackendError';
     this.backend = backend;
     this.transient = options.transient ?? true;

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import bolt11 from 'bolt11';
+import { PaywireError } from '../../errors.js';
 import type { LightningStore } from '../store.js';
 import { BackendError, type CreatedInvoice, type InvoiceRequest, type InvoiceState, type LightningBackend } from './backend.js';
 
@@ -15,10 +16,10 @@ const REGTEST = { bech32: 'bcrt', pubKeyHash: 111, scriptHash: 196, validWitness
 /** BOLT 11 `c` field: blocks the last hop must leave for the payment. */
 const MIN_FINAL_CLTV_EXPIRY = 18;
 
-export class DevInvoiceError extends Error {
+export class DevInvoiceError extends PaywireError<'dev_invoice'> {
   readonly reason: 'unknown' | 'expired';
   constructor(reason: 'unknown' | 'expired', message: string) {
-    super(message);
+    super('dev_invoice', message);
     this.name = 'DevInvoiceError';
     this.reason = reason;
   }

@@ -3,6 +3,7 @@
  * family's store over one pool. An unreachable server at start is one clear line, not a stack.
  */
 import type { Logger } from 'pino';
+import { StoreUnavailableError } from '../errors.js';
 import { Database, describeUrl, isUnavailable } from './database.js';
 import { PostgresDevicesStore } from './devices.js';
 import { PostgresLightningStore } from './lightning.js';
@@ -30,7 +31,7 @@ export async function openPostgres(options: { url: string; poolSize?: number; lo
     await db.close().catch(() => undefined);
     const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
     throw new Error(
-      isUnavailable(err) || (err as Error).name === 'StoreUnavailableError'
+      isUnavailable(err) || err instanceof StoreUnavailableError
         ? `cannot reach PostgreSQL at ${describeUrl(options.url)} (DATABASE_URL): ${why}`
         : `PostgreSQL at ${describeUrl(options.url)} (DATABASE_URL): ${why}`,
       { cause: err },
