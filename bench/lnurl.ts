@@ -30,9 +30,9 @@ import type { InvoiceRequest } from '../bridge/lightning/backends/backend.js';
 import type { LightningStore } from '../bridge/lightning/store.js';
 import { createLogger } from '../bridge/log.js';
 import { Bridge } from '../bridge/main.js';
-import { Journal } from '../bridge/store/journal.js';
-import { JournalLightningStore } from '../bridge/store/lightning.js';
-import { JournalMachinesStore } from '../bridge/store/machines.js';
+import { Journal } from '../bridge/store/journal/engine.js';
+import { JournalLightningStore } from '../bridge/store/journal/lightning-store.js';
+import { JournalMachinesStore } from '../bridge/store/journal/machines-store.js';
 import { send, type BenchReply } from './http.js';
 
 const ROUNDS = 3;

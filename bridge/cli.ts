@@ -13,7 +13,7 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { Bridge } from './main.js';
-import { Journal } from './store/journal.js';
+import { Journal } from './store/journal/engine.js';
 import { describeUrl } from './store/postgres/database.js';
 import { migrateCommand } from './store/postgres/migrate-command.js';
 

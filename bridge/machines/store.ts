@@ -1,6 +1,6 @@
 /**
  * The machine-payments store interface. Services depend on this, never on an engine: the embedded
- * journal implements it in `bridge/store/machines.ts`, PostgreSQL in `bridge/store/postgres/machines.ts`,
+ * journal implements it in `bridge/store/journal/machines-store.ts`, PostgreSQL in `bridge/store/postgres/machines-store.ts`,
  * and both pass `test/store/machines-store.contract.ts`. Every write is durable (on PostgreSQL:
  * committed) when its promise resolves; uniqueness is the store's to enforce and report.
  */

@@ -1,17 +1,17 @@
 /**
  * The store factory of the composition root: every family's store on one engine, chosen by config.
- * `DATABASE_URL` set: PostgreSQL (`postgres/`); unset: the embedded journal under `DATA_DIR`.
+ * `DATABASE_URL` set: PostgreSQL (`postgres/`); unset: the embedded journal (`journal/`) under `DATA_DIR`.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { DevicesStore } from '../devices/store.js';
 import type { LightningStore } from '../lightning/store.js';
 import type { MachinesStore } from '../machines/store.js';
-import { JournalDevicesStore } from './devices.js';
+import { JournalDevicesStore } from './journal/devices-store.js';
 import { hasSecrets, SECRETS_FILE } from '../secrets.js';
-import { Journal, StoreCorruptError } from './journal.js';
-import { JournalLightningStore } from './lightning.js';
-import { JournalMachinesStore } from './machines.js';
+import { Journal, StoreCorruptError } from './journal/engine.js';
+import { JournalLightningStore } from './journal/lightning-store.js';
+import { JournalMachinesStore } from './journal/machines-store.js';
 import { openPostgres } from './postgres/engine.js';
 
 export interface Stores {

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PaymentRecord, WalletRecord } from '../../bridge/lightning/types.js';
 import type { EventRecord } from '../../bridge/machines/types.js';
-import { Journal, StoreUnavailableError } from '../../bridge/store/journal.js';
-import { JournalLightningStore } from '../../bridge/store/lightning.js';
-import { JournalMachinesStore } from '../../bridge/store/machines.js';
+import { Journal, StoreUnavailableError } from '../../bridge/store/journal/engine.js';
+import { JournalLightningStore } from '../../bridge/store/journal/lightning-store.js';
+import { JournalMachinesStore } from '../../bridge/store/journal/machines-store.js';
 
 let dir: string;
 let journal: Journal;

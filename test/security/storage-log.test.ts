@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBridge } from '../helpers/bridge.js';
-import { Journal, StoreCorruptError, StoreInUseError } from '../../bridge/store/journal.js';
-import { encodeRecord } from '../../bridge/store/wal.js';
+import { Journal, StoreCorruptError, StoreInUseError } from '../../bridge/store/journal/engine.js';
+import { encodeRecord } from '../../bridge/store/journal/wal.js';
 import { startCli } from '../helpers/process.js';
 import { flipByteInLine, lineRanges, newestLog, runCli, seed, storedEvents } from './storage-helpers.js';
 

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBridge } from '../helpers/bridge.js';
-import { Journal, StoreCorruptError } from '../../bridge/store/journal.js';
-import { encodeRecord } from '../../bridge/store/wal.js';
+import { Journal, StoreCorruptError } from '../../bridge/store/journal/engine.js';
+import { encodeRecord } from '../../bridge/store/journal/wal.js';
 import { seed, storedEvents } from './storage-helpers.js';
 
 let dir: string;

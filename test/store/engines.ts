@@ -10,10 +10,10 @@ import { afterAll, beforeAll } from 'vitest';
 import type { DevicesStore } from '../../bridge/devices/store.js';
 import type { LightningStore } from '../../bridge/lightning/store.js';
 import type { MachinesStore } from '../../bridge/machines/store.js';
-import { JournalDevicesStore } from '../../bridge/store/devices.js';
-import { Journal } from '../../bridge/store/journal.js';
-import { JournalLightningStore } from '../../bridge/store/lightning.js';
-import { JournalMachinesStore } from '../../bridge/store/machines.js';
+import { JournalDevicesStore } from '../../bridge/store/journal/devices-store.js';
+import { Journal } from '../../bridge/store/journal/engine.js';
+import { JournalLightningStore } from '../../bridge/store/journal/lightning-store.js';
+import { JournalMachinesStore } from '../../bridge/store/journal/machines-store.js';
 import { openPostgres } from '../../bridge/store/postgres/engine.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 

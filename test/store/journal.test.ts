@@ -2,8 +2,8 @@ import { appendFile, mkdtemp, open as openFile, readdir, readFile, rm, stat, tru
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Journal, StoreCorruptError } from '../../bridge/store/journal.js';
-import { decodeRecord, encodeRecord } from '../../bridge/store/wal.js';
+import { Journal, StoreCorruptError } from '../../bridge/store/journal/engine.js';
+import { decodeRecord, encodeRecord } from '../../bridge/store/journal/wal.js';
 
 let dir: string;
 beforeEach(async () => {

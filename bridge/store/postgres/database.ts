@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { StoreUnavailableError } from '../journal.js';
+import { StoreUnavailableError } from '../journal/engine.js';
 
 export interface DatabaseOptions {
   /** `postgres://user:password@host:port/database` (any libpq-style parameters `pg` accepts). */

@@ -5,9 +5,9 @@
 import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../errors.js';
 import { Database, describeUrl, isUnavailable } from './database.js';
-import { PostgresDevicesStore } from './devices.js';
-import { PostgresLightningStore } from './lightning.js';
-import { PostgresMachinesStore } from './machines.js';
+import { PostgresDevicesStore } from './devices-store.js';
+import { PostgresLightningStore } from './lightning-store.js';
+import { PostgresMachinesStore } from './machines-store.js';
 import { migrate } from './migrate.js';
 
 export interface PostgresStores {

@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { withAssetDefaults, type AssetRecord } from '../../machines/types.js';
-import { Journal } from '../journal.js';
+import { Journal } from '../journal/engine.js';
 import * as C from './columns.js';
 import type { Statement } from './database.js';
 import { openPostgres } from './engine.js';

@@ -9,8 +9,8 @@
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { StoreInUseError } from './errors.js';
-import { PRIVATE_FILE_MODE } from './file-modes.js';
+import { StoreInUseError } from '../errors.js';
+import { PRIVATE_FILE_MODE } from '../file-modes.js';
 
 interface LockOwner {
   pid: number;

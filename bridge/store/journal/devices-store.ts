@@ -1,7 +1,7 @@
 /** The devices store on the embedded journal. */
-import type { DevicesStore } from '../devices/store.js';
-import type { AssetStateRecord, DeviceCredentialRecord } from '../devices/types.js';
-import type { Journal } from './journal.js';
+import type { DevicesStore } from '../../devices/store.js';
+import type { AssetStateRecord, DeviceCredentialRecord } from '../../devices/types.js';
+import type { Journal } from './engine.js';
 
 const CREDENTIALS = 'device_credentials';
 const STATES = 'asset_states';

@@ -8,8 +8,8 @@
  */
 import { open, readFile, rename } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { fsyncDir } from './durable-file.js';
-import { PRIVATE_FILE_MODE } from './file-modes.js';
+import { fsyncDir } from '../durable-file.js';
+import { PRIVATE_FILE_MODE } from '../file-modes.js';
 import { decodeLine, type WalRecord } from './wal.js';
 
 /** What `inspect()` found or `recover()` did, for the operator. */

@@ -1,5 +1,5 @@
 /** Newest-first pages over lists kept in `seq` order, the shape every journal store index uses. */
-import type { PageResult, SeqPage } from '../machines/store.js';
+import type { PageResult, SeqPage } from '../../machines/store.js';
 
 /** Index of the first element whose seq is >= `seq` (the list is sorted by seq). */
 export function lowerBound(list: readonly { seq: number }[], seq: number): number {

@@ -3,12 +3,12 @@
  * event and the event's deliveries as one journal record: the check ("not settled yet") and the
  * write happen in one synchronous step, so concurrent settlements cannot both win.
  */
-import type { PageResult, SeqPage } from '../machines/store.js';
-import type { DeliveryRecord, EventRecord } from '../machines/types.js';
-import type { LightningStore, PutLinkResult, SettleResult } from '../lightning/store.js';
-import type { DevInvoiceRecord, PaymentLinkRecord, PaymentRecord, PaymentStatus, WalletRecord } from '../lightning/types.js';
-import type { Journal } from './journal.js';
-import type { JournalMachinesStore } from './machines.js';
+import type { PageResult, SeqPage } from '../../machines/store.js';
+import type { DeliveryRecord, EventRecord } from '../../machines/types.js';
+import type { LightningStore, PutLinkResult, SettleResult } from '../../lightning/store.js';
+import type { DevInvoiceRecord, PaymentLinkRecord, PaymentRecord, PaymentStatus, WalletRecord } from '../../lightning/types.js';
+import type { Journal } from './engine.js';
+import type { JournalMachinesStore } from './machines-store.js';
 import { lowerBound, pageNewestFirst } from './paging.js';
 
 const LINKS = 'payment_links';

@@ -15,9 +15,9 @@ import { createHash } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Adapter } from 'lowdb';
-import { fsyncDir, tempPathFor } from './durable-file.js';
-import { StoreCorruptError } from './errors.js';
-import { PRIVATE_FILE_MODE } from './file-modes.js';
+import { fsyncDir, tempPathFor } from '../durable-file.js';
+import { StoreCorruptError } from '../errors.js';
+import { PRIVATE_FILE_MODE } from '../file-modes.js';
 
 export interface Snapshot {
   format: 1;

@@ -18,14 +18,14 @@ import { readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import type { Logger } from 'pino';
-import { StoreCorruptError, StoreUnavailableError } from './errors.js';
-import { ensurePrivateDir, tightenFile } from './file-modes.js';
+import { StoreCorruptError, StoreUnavailableError } from '../errors.js';
+import { ensurePrivateDir, tightenFile } from '../file-modes.js';
 import { StoreLock } from './lock.js';
 import { backUpAndTruncate, backupStamp, describeDamage, describeRecords, moveAside, truncateDurably, type Damage, type JournalReport } from './recovery.js';
 import { SnapshotFile, type Snapshot } from './snapshot-file.js';
 import { encodeRecord, readLog, WalWriter, type WalRecord } from './wal.js';
 
-export { StoreCorruptError, StoreInUseError, StoreUnavailableError } from './errors.js';
+export { StoreCorruptError, StoreInUseError, StoreUnavailableError } from '../errors.js';
 export type { JournalReport } from './recovery.js';
 
 export type Mutation = { c: string; id: string; doc: object } | { c: string; id: string; delete: true };

@@ -13,9 +13,9 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { fsyncDir } from './durable-file.js';
-import { PRIVATE_FILE_MODE } from './file-modes.js';
-import type { Mutation } from './journal.js';
+import { fsyncDir } from '../durable-file.js';
+import { PRIVATE_FILE_MODE } from '../file-modes.js';
+import type { Mutation } from './engine.js';
 
 export interface WalRecord {
   s: number;

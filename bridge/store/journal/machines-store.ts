@@ -4,7 +4,7 @@
  * kept current on every commit. Every method checks and writes within one synchronous step, so two
  * concurrent calls cannot both pass a uniqueness check.
  */
-import type { AppendResult, EventFilter, MachinesStore, PageResult, SeqPage } from '../machines/store.js';
+import type { AppendResult, EventFilter, MachinesStore, PageResult, SeqPage } from '../../machines/store.js';
 import type {
   AccountRecord,
   ApiKeyRecord,
@@ -13,9 +13,9 @@ import type {
   DeliveryStatus,
   EventRecord,
   WebhookRecord,
-} from '../machines/types.js';
-import { withAssetDefaults } from '../machines/types.js';
-import type { Journal, Mutation } from './journal.js';
+} from '../../machines/types.js';
+import { withAssetDefaults } from '../../machines/types.js';
+import type { Journal, Mutation } from './engine.js';
 import { lowerBound, pageNewestFirst } from './paging.js';
 
 const ACCOUNTS = 'accounts';
