@@ -116,39 +116,39 @@ interface Counter {
 }
 
 export class HomeAssistant {
-  private readonly o: HomeAssistantOptions;
+  private readonly options: HomeAssistantOptions;
   private readonly counters = new Map<string, Counter>();
   /** Every publish goes through this chain, so topics change in the order things happened. */
   private queue: Promise<void> = Promise.resolve();
 
   constructor(options: HomeAssistantOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   async start(): Promise<void> {
-    const { bus } = this.o;
+    const { bus } = this.options;
     bus.on('payment.settled', this, ({ payment }) => this.enqueue(() => this.onSettled(payment)));
     bus.on('asset.changed', this, ({ asset, deleted }) => this.enqueue(() => this.onAssetChanged(asset, deleted)));
     // Counting every asset's sales reads every settled payment: done in the background, so a large
     // store does not hold up the start (what happens meanwhile queues behind it, in order).
     void this.enqueue(async () => {
-      for (const asset of await this.o.machines.listAllAssets()) await this.publishAsset(asset);
+      for (const asset of await this.options.machines.listAllAssets()) await this.publishAsset(asset);
     });
   }
 
   async stop(): Promise<void> {
-    this.o.bus.off(this);
+    this.options.bus.off(this);
     await this.queue;
   }
 
   private enqueue(task: () => Promise<void>): Promise<void> {
-    const run = this.queue.then(task).catch((err: unknown) => this.o.log.error({ err }, 'home assistant publish failed'));
+    const run = this.queue.then(task).catch((err: unknown) => this.options.log.error({ err }, 'home assistant publish failed'));
     this.queue = run;
     return run;
   }
 
   private async onSettled(payment: PaymentRecord): Promise<void> {
-    const asset = await this.o.machines.getAsset(payment.asset_id);
+    const asset = await this.options.machines.getAsset(payment.asset_id);
     if (!asset || asset.deleted_at !== null) return;
     let counter = this.counters.get(asset.asset_id);
     if (!counter) {
@@ -168,16 +168,16 @@ export class HomeAssistant {
     }
     this.counters.delete(asset.asset_id);
     // [MQTT-3.3.1-10]: a zero-byte retained message removes the retained one; HA removes the entity.
-    if (this.o.discovery) {
-      for (const config of discoveryConfigs(asset, this.o.version)) await this.publish(config.topic, '');
+    if (this.options.discovery) {
+      for (const config of discoveryConfigs(asset, this.options.version)) await this.publish(config.topic, '');
     }
     await this.publish(assetTopic(asset.user_id, asset.asset_id, 'stats'), '');
   }
 
   /** The asset's configs (when enabled) and its stats, counted on first sight. */
   private async publishAsset(asset: AssetRecord): Promise<void> {
-    if (this.o.discovery) {
-      for (const config of discoveryConfigs(asset, this.o.version)) await this.publish(config.topic, JSON.stringify(config.payload));
+    if (this.options.discovery) {
+      for (const config of discoveryConfigs(asset, this.options.version)) await this.publish(config.topic, JSON.stringify(config.payload));
     }
     const known = this.counters.get(asset.asset_id);
     if (!known) await this.publishStats(asset, (await this.count(asset.asset_id)).stats);
@@ -189,7 +189,7 @@ export class HomeAssistant {
     const recent = Date.now() - LATE_EVENT_MS;
     let before: number | undefined;
     do {
-      const page = await this.o.payments.listPayments(assetId, before === undefined ? { limit: PAGE } : { limit: PAGE, before }, 'settled');
+      const page = await this.options.payments.listPayments(assetId, before === undefined ? { limit: PAGE } : { limit: PAGE, before }, 'settled');
       for (const payment of page.items) {
         add(counter.stats, payment);
         if (Date.parse(payment.settled_at ?? payment.created) >= recent) counter.counted.add(payment.payment_id);
@@ -207,7 +207,7 @@ export class HomeAssistant {
   /** Discovery configs and stats alike: QoS 1, retained (`TOPIC_SPECS.stats`). */
   private publish(topic: string, payload: string): Promise<void> {
     const { qos, retain } = TOPIC_SPECS.stats;
-    return this.o.broker.publish(topic, payload, { qos, retain });
+    return this.options.broker.publish(topic, payload, { qos, retain });
   }
 }
 

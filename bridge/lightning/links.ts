@@ -86,21 +86,21 @@ interface Target {
 const lnurlError = (status: number, reason: string) => new AppError(status, 'lnurl_error', reason);
 
 export class PaymentLinks {
-  private readonly o: PaymentLinksOptions;
+  private readonly options: PaymentLinksOptions;
 
   constructor(options: PaymentLinksOptions) {
-    this.o = options;
+    this.options = options;
   }
 
   // ------------------------------------------------------------------ the owner's side
 
   /** Create the asset's link, or update its settings. The link id and LNURL never change. */
   async provision(principal: Principal, assetId: string, input: LinkInput): Promise<{ link: PaymentLinkRecord; asset: AssetRecord; created: boolean }> {
-    const asset = await this.o.assets.owned(principal.account.user_id, assetId);
-    const existing = await this.o.store.getLinkByAsset(assetId);
+    const asset = await this.options.assets.owned(principal.account.user_id, assetId);
+    const existing = await this.options.store.getLinkByAsset(assetId);
     const now = new Date().toISOString();
     const username = principal.account.username;
-    const first = existing === undefined && (await this.o.store.getPrimaryLink(principal.account.user_id)) === undefined;
+    const first = existing === undefined && (await this.options.store.getPrimaryLink(principal.account.user_id)) === undefined;
     const link: PaymentLinkRecord = {
       link_id: existing?.link_id ?? newId(),
       user_id: principal.account.user_id,
@@ -115,15 +115,15 @@ export class PaymentLinks {
     let stored: PutLinkResult;
     if (input.name !== undefined) {
       link.name = `${username}.${input.name}`;
-      stored = await this.o.store.putLink(link);
+      stored = await this.options.store.putLink(link);
       if (stored === 'name_taken') throw new AppError(409, 'name_taken', `The address name ${input.name} is taken on this account`);
     } else if (existing) {
-      stored = await this.o.store.putLink(link);
+      stored = await this.options.store.putLink(link);
     } else {
       const base = `${username}.${slug(asset.name, 24, 'machine')}`;
       for (let n = 1; ; n++) {
         link.name = n === 1 ? base : `${base}-${n}`;
-        stored = await this.o.store.putLink(link);
+        stored = await this.options.store.putLink(link);
         if (stored !== 'name_taken') break;
       }
     }
@@ -134,8 +134,8 @@ export class PaymentLinks {
   }
 
   async get(principal: Principal, assetId: string): Promise<{ link: PaymentLinkRecord; asset: AssetRecord }> {
-    const asset = await this.o.assets.owned(principal.account.user_id, assetId);
-    const link = await this.o.store.getLinkByAsset(assetId);
+    const asset = await this.options.assets.owned(principal.account.user_id, assetId);
+    const link = await this.options.store.getLinkByAsset(assetId);
     if (!link) {
       throw new AppError(404, 'payment_link_not_found', `Asset ${assetId} has no payment link yet: POST /api/v1/assets/${assetId}/payment-link first`);
     }
@@ -145,16 +145,16 @@ export class PaymentLinks {
   /** The payment-link body: every form of the link, and the amounts it takes. */
   view(link: PaymentLinkRecord, asset: AssetRecord) {
     const { min, max } = satsRange(asset);
-    const url = this.o.urls.lnurlPay(link.link_id);
+    const url = this.options.urls.lnurlPay(link.link_id);
     return {
       link_id: link.link_id,
       asset_id: link.asset_id,
       lnurl: encodeLnurl(url),
       url,
       lnurlp: lnurlpUri(url),
-      lightning_address: `${link.name}@${this.o.urls.host}`,
-      qr_png_url: this.o.urls.qr(link.link_id, 'png'),
-      qr_svg_url: this.o.urls.qr(link.link_id, 'svg'),
+      lightning_address: `${link.name}@${this.options.urls.host}`,
+      qr_png_url: this.options.urls.qr(link.link_id, 'png'),
+      qr_svg_url: this.options.urls.qr(link.link_id, 'svg'),
       min_sats: min,
       max_sats: max,
       comment_allowed: link.comment_allowed,
@@ -166,17 +166,17 @@ export class PaymentLinks {
   }
 
   async payments(principal: Principal, assetId: string, status: PaymentStatus | undefined, limit: number, before: number | undefined): Promise<PageResult<PaymentRecord>> {
-    await this.o.assets.owned(principal.account.user_id, assetId);
-    return this.o.store.listPayments(assetId, before === undefined ? { limit } : { limit, before }, status);
+    await this.options.assets.owned(principal.account.user_id, assetId);
+    return this.options.store.listPayments(assetId, before === undefined ? { limit } : { limit, before }, status);
   }
 
   /** What a link's QR code holds. */
   qrText(link: PaymentLinkRecord): string {
-    return qrContent(encodeLnurl(this.o.urls.lnurlPay(link.link_id)));
+    return qrContent(encodeLnurl(this.options.urls.lnurlPay(link.link_id)));
   }
 
   paymentByHash(paymentHash: string): Promise<PaymentRecord | undefined> {
-    return this.o.store.getPaymentByHash(paymentHash);
+    return this.options.store.getPaymentByHash(paymentHash);
   }
 
   /**
@@ -203,8 +203,8 @@ export class PaymentLinks {
       amountSats = asset.price_sats;
     }
     const account = principal.account;
-    const backend = await this.o.wallets.backendFor(account);
-    const walletVersion = await this.o.wallets.versionFor(account.user_id);
+    const backend = await this.options.wallets.backendFor(account);
+    const walletVersion = await this.options.wallets.versionFor(account.user_id);
     if (!backend.createCheckout) {
       throw new AppError(409, 'checkout_not_supported', `The ${backend.kind} Lightning backend has no hosted checkout: use the payment link (LNURL), or set a btcpay wallet`);
     }
@@ -212,7 +212,7 @@ export class PaymentLinks {
     const created = await backend.createCheckout({
       amountSats,
       description: describe(asset),
-      expirySeconds: this.o.invoiceExpirySeconds,
+      expirySeconds: this.options.invoiceExpirySeconds,
       paymentId,
       redirectUrl: input.redirect_url,
     });
@@ -223,22 +223,22 @@ export class PaymentLinks {
   // ------------------------------------------------------------------ the payer's side (LNURL)
 
   async linkTarget(linkId: string): Promise<Target> {
-    const link = await this.o.store.getLink(linkId);
+    const link = await this.options.store.getLink(linkId);
     if (!link) throw lnurlError(404, 'Unknown payment link');
-    return this.target(link, undefined, this.o.urls.lnurlCallback(link.link_id));
+    return this.target(link, undefined, this.options.urls.lnurlCallback(link.link_id));
   }
 
   /** LUD-16: `<username>.<name>` is a link's address, `<username>` the account's primary link. */
   async addressTarget(name: string): Promise<Target> {
     const lower = name.toLowerCase();
     if (!ADDRESS_NAME.test(lower)) throw lnurlError(404, 'Unknown Lightning address');
-    let link = await this.o.store.getLinkByName(lower);
+    let link = await this.options.store.getLinkByName(lower);
     if (!link) {
-      const account = await this.o.machines.getAccountByUsername(lower);
-      link = account ? await this.o.store.getPrimaryLink(account.user_id) : undefined;
+      const account = await this.options.machines.getAccountByUsername(lower);
+      link = account ? await this.options.store.getPrimaryLink(account.user_id) : undefined;
     }
     if (!link) throw lnurlError(404, 'Unknown Lightning address');
-    return this.target(link, `${lower}@${this.o.urls.host}`, this.o.urls.addressCallback(lower));
+    return this.target(link, `${lower}@${this.options.urls.host}`, this.options.urls.addressCallback(lower));
   }
 
   /** LUD-06 payRequest. */
@@ -281,13 +281,13 @@ export class PaymentLinks {
     const amountSats = amountMsat / 1000;
     const paymentId = newId();
     const { backend } = terms;
-    const walletVersion = await this.o.wallets.versionFor(account.user_id);
+    const walletVersion = await this.options.wallets.versionFor(account.user_id);
     const created = await backend.createInvoice({
       amountMsat,
       descriptionHash: metadataHash(terms.metadata),
       metadata: terms.metadata,
       memo: `${asset.name} (paywire ${paymentId})`,
-      expirySeconds: this.o.invoiceExpirySeconds,
+      expirySeconds: this.options.invoiceExpirySeconds,
       paymentId,
       comment: comment ?? undefined,
     });
@@ -296,15 +296,15 @@ export class PaymentLinks {
       pr: created.pr,
       routes: [],
       successAction: { tag: 'message', message: link.success_message },
-      verify: this.o.urls.verify(created.paymentHash),
+      verify: this.options.urls.verify(created.paymentHash),
     };
   }
 
   /** LUD-21 verify: settled or not, with the preimage once it is. */
   async verify(paymentHash: string): Promise<VerifyBody> {
-    let payment = PAYMENT_HASH.test(paymentHash) ? await this.o.store.getPaymentByHash(paymentHash) : undefined;
+    let payment = PAYMENT_HASH.test(paymentHash) ? await this.options.store.getPaymentByHash(paymentHash) : undefined;
     if (!payment) throw lnurlError(404, 'Not found');
-    payment = await this.o.settlement.refresh(payment).catch(() => payment as PaymentRecord);
+    payment = await this.options.settlement.refresh(payment).catch(() => payment as PaymentRecord);
     const settled = payment.status === 'settled';
     return { status: 'OK', settled, preimage: settled ? payment.preimage : null, pr: payment.pr };
   }
@@ -312,8 +312,8 @@ export class PaymentLinks {
   // ------------------------------------------------------------------ helpers
 
   private async target(link: PaymentLinkRecord, identifier: string | undefined, callback: string): Promise<Target> {
-    const asset = await this.o.machines.getAsset(link.asset_id);
-    const account = await this.o.machines.getAccount(link.user_id);
+    const asset = await this.options.machines.getAsset(link.asset_id);
+    const account = await this.options.machines.getAccount(link.user_id);
     if (!asset || asset.deleted_at !== null || !account) throw lnurlError(404, 'This machine no longer takes payments');
     return { link, asset, account, identifier, callback };
   }
@@ -323,7 +323,7 @@ export class PaymentLinks {
     target: Target,
   ): Promise<{ minSendable: number; maxSendable: number; metadata: string; commentAllowed: number; backend: LightningBackend }> {
     const { min, max } = satsRange(target.asset);
-    const backend = await this.o.wallets.backendFor(target.account);
+    const backend = await this.options.wallets.backendFor(target.account);
     const own = {
       minSendable: min * 1000,
       maxSendable: max * 1000,
@@ -346,7 +346,7 @@ export class PaymentLinks {
   }
 
   private refuseOffline(asset: AssetRecord): void {
-    if (asset.refuse_when_offline && this.o.deviceState.isOnline(asset.asset_id) === false) {
+    if (asset.refuse_when_offline && this.options.deviceState.isOnline(asset.asset_id) === false) {
       throw new AppError(503, 'device_offline', `${asset.name} is offline right now; try again later`);
     }
   }
@@ -363,7 +363,7 @@ export class PaymentLinks {
     created: CreatedInvoice;
     comment: string | null;
   }): Promise<PaymentRecord> {
-    return this.o.store.createPayment({
+    return this.options.store.createPayment({
       payment_id: p.paymentId,
       user_id: p.account.user_id,
       asset_id: p.asset.asset_id,
@@ -389,8 +389,8 @@ export class PaymentLinks {
 
   private async demoteOthers(primary: PaymentLinkRecord): Promise<void> {
     // One primary link per account: the others step down.
-    for (const other of await this.o.store.listLinks(primary.user_id)) {
-      if (other.link_id !== primary.link_id && other.primary) await this.o.store.putLink({ ...other, primary: false, updated: primary.updated });
+    for (const other of await this.options.store.listLinks(primary.user_id)) {
+      if (other.link_id !== primary.link_id && other.primary) await this.options.store.putLink({ ...other, primary: false, updated: primary.updated });
     }
   }
 }
