@@ -6,7 +6,7 @@
 import { Router } from '@koa/router';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { MACHINES_ERRORS } from '../families.js';
+import { MACHINES_ERRORS } from './error-shapes.js';
 import type { Metrics } from '../metrics.js';
 import { adminOnly } from './admin.js';
 import { familyMiddleware } from './family.js';

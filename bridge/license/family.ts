@@ -5,7 +5,7 @@
 import { Router } from '@koa/router';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { LICENSE_ERRORS } from '../families.js';
+import { LICENSE_ERRORS } from '../http/error-shapes.js';
 import { familyMiddleware } from '../http/family.js';
 
 export function licenseFamily(options: { bodyLimitBytes: number; log: Logger }): Middleware {

@@ -1,38 +1,20 @@
 /**
  * The public LNURL endpoints, as their own API family with the LNURL error shape
- * `{"status": "ERROR", "reason": "..."}` (LUD-06). Two mounts: the link endpoints (`/lnurl` by
- * default) and Lightning addresses at `/.well-known/lnurlp/<name>` (LUD-16), always at the root.
+ * `{"status": "ERROR", "reason": "..."}` (LUD-06; `LNURL_ERRORS` in `http/error-shapes.ts`). Two
+ * mounts: the link endpoints (`/lnurl` by default) and Lightning addresses at
+ * `/.well-known/lnurlp/<name>` (LUD-16), always at the root.
  */
 import { Router } from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { AppError, type ErrorFamily } from '../errors.js';
+import { AppError } from '../errors.js';
+import { LNURL_ERRORS } from '../http/error-shapes.js';
 import { familyMiddleware } from '../http/family.js';
 import { enforce } from '../http/rate-headers.js';
 import type { RateLimiter } from '../http/rate-limit.js';
 import type { Metrics } from '../metrics.js';
-import { BackendError } from './backends/backend.js';
 import type { PaymentLinks } from './links.js';
 import { qrPng, qrSvg } from './qr.js';
-
-/**
- * What an anonymous payer learns when the backend fails: that it failed and whether to retry, not
- * the operator's node address or error text (those go to the log).
- */
-function publicReason(err: AppError): string {
-  if (err.code !== 'backend_unavailable') return err.message;
-  const cause = err.cause instanceof BackendError ? err.cause : undefined;
-  const wallet = cause ? `The machine's Lightning wallet (${cause.backend})` : "The machine's Lightning wallet";
-  return cause?.transient === false ? `${wallet} could not make an invoice` : `${wallet} is unavailable right now; try again later`;
-}
-
-export const LNURL_ERRORS: ErrorFamily = {
-  name: 'lnurl',
-  code: (code) => code,
-  body: (err: AppError) => ({ status: 'ERROR', reason: publicReason(err) }),
-  // A wallet should retry later when the backend is down: 503, not a server fault.
-  status: (err: AppError) => (err.code === 'backend_unavailable' ? 503 : err.status),
-};
 
 export interface LnurlFamilyOptions {
   links: PaymentLinks;

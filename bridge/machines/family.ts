@@ -2,7 +2,7 @@
 import { Router } from '@koa/router';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { MACHINES_ERRORS } from '../families.js';
+import { MACHINES_ERRORS } from '../http/error-shapes.js';
 import { familyMiddleware } from '../http/family.js';
 import { accountRoutes } from './routes/accounts.js';
 import { assetRoutes } from './routes/assets.js';

@@ -5,7 +5,7 @@
 import { Router } from '@koa/router';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { X402_ERRORS } from '../families.js';
+import { X402_ERRORS } from '../http/error-shapes.js';
 import { familyMiddleware } from '../http/family.js';
 
 export function x402Family(options: { bodyLimitBytes: number; log: Logger; version: string }): Middleware {
