@@ -7,7 +7,7 @@
  */
 import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
-import type { ErrorCode as MachinesErrorCode } from './machines/docs/errors.js';
+import type { ErrorCode as MachinesErrorCode } from './docs/errors.js';
 
 /**
  * The codes an API family answers with: the machine-payments error catalogue (which the shared

@@ -56,7 +56,7 @@ const RETAINED_ASSET_TOPICS = ['status', 'license'] as const;
 const ERROR_EVENTS_PER_MINUTE = 10;
 
 export class Dispatcher {
-  private readonly o: DispatcherOptions;
+  private readonly options: DispatcherOptions;
   private readonly messageLimiter: RateLimiter;
   private readonly errorLimiter = new RateLimiter(ERROR_EVENTS_PER_MINUTE, 60_000);
   private readonly refusals: Refusals;
@@ -64,7 +64,7 @@ export class Dispatcher {
   private readonly handlers: Partial<Record<AssetTopic, TopicHandler>>;
 
   constructor(options: DispatcherOptions) {
-    this.o = options;
+    this.options = options;
     this.messageLimiter = new RateLimiter(options.messagesPerMinute, 60_000);
     this.refusals = new Refusals(options.log, options.metrics);
     const { broker, log } = options;
@@ -78,16 +78,16 @@ export class Dispatcher {
   }
 
   async start(): Promise<void> {
-    const { broker, bus } = this.o;
+    const { broker, bus } = this.options;
     broker.attach({
       accept: (identity, topic, payload, _clientId, message) => this.accept(identity, topic, payload, message),
       subscribed: (identity, filters, clientId) => void this.replay(identity, filters, clientId).catch((err: unknown) => this.failed(err, 'subscribe')),
       acked: (identity, topic, payload) => void this.outbox.acked(identity, topic, payload).catch((err: unknown) => this.failed(err, topic)),
       connected: (identity) => {
-        if (identity.assetId !== undefined) void this.o.states.connection(identity.userId, identity.assetId, true);
+        if (identity.assetId !== undefined) void this.options.states.connection(identity.userId, identity.assetId, true);
       },
       disconnected: (identity) => {
-        if (identity.assetId !== undefined) void this.o.states.connection(identity.userId, identity.assetId, false);
+        if (identity.assetId !== undefined) void this.options.states.connection(identity.userId, identity.assetId, false);
       },
     });
     bus.on('payment.settled', this, ({ payment }) => this.outbox.publish(payment));
@@ -97,21 +97,21 @@ export class Dispatcher {
   }
 
   async stop(): Promise<void> {
-    this.o.bus.off(this);
+    this.options.bus.off(this);
     // From here on the broker refuses client messages: nothing is acknowledged that is not stored.
-    this.o.broker.attach({});
-    await this.o.broker.publish(BRIDGE_STATE_TOPIC, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+    this.options.broker.attach({});
+    await this.options.broker.publish(BRIDGE_STATE_TOPIC, 'offline', { qos: 1, retain: true }).catch(() => undefined);
   }
 
   /** The manual trigger (`POST /api/v1/assets/{id}/trigger`, or a `trigger` message): run without a payment. */
   trigger(userId: string, assetId: string, durationMs: number, reason: string): Promise<ActionSetMessage> {
-    return sendTrigger(this.o.broker, this.o.log, userId, assetId, durationMs, reason);
+    return sendTrigger(this.options.broker, this.options.log, userId, assetId, durationMs, reason);
   }
 
   /** [MQTT-3.3.1-10] a zero-byte retained message removes the retained one: a deleted asset's topics keep nothing. */
   private async clearRetained(asset: AssetRecord): Promise<void> {
     for (const topic of RETAINED_ASSET_TOPICS) {
-      await this.o.broker.publish(assetTopic(asset.user_id, asset.asset_id, topic), Buffer.alloc(0), { qos: TOPIC_SPECS[topic].qos, retain: true });
+      await this.options.broker.publish(assetTopic(asset.user_id, asset.asset_id, topic), Buffer.alloc(0), { qos: TOPIC_SPECS[topic].qos, retain: true });
     }
   }
 
@@ -121,7 +121,7 @@ export class Dispatcher {
     // Each replay costs a scan of the outbox: it counts as a message against the login's rate limit,
     // so a client subscribing in a loop cannot keep the bridge busy (it gets its replay once it slows down).
     if (!this.messageLimiter.take(identity.credentialId).allowed) {
-      this.o.log.debug({ credentialId: identity.credentialId }, 'replay skipped: over the rate limit');
+      this.options.log.debug({ credentialId: identity.credentialId }, 'replay skipped: over the rate limit');
       return;
     }
     await this.outbox.replay(identity, filters, clientId);
@@ -136,7 +136,7 @@ export class Dispatcher {
       await this.onMessage(identity, topic, payload, message);
     } catch (err) {
       if (err instanceof AppError && err.status < 500) {
-        this.o.log.debug({ topic, err: err.message }, 'message not taken');
+        this.options.log.debug({ topic, err: err.message }, 'message not taken');
         return;
       }
       throw err;
@@ -153,15 +153,15 @@ export class Dispatcher {
     // machine was told was received is lost; it sends again when it reconnects. A will cannot be sent
     // again: a will's status (the machine's last word on its own topic) is taken, and not stored.
     if (!within && !(message.will && parsed.topic === 'status')) this.refuse('rate_limited', identity, topic, message);
-    const asset = await this.o.machines.getAsset(assetId);
+    const asset = await this.options.machines.getAsset(assetId);
     // The ACL already confines clients to their account; an asset that is not (or no longer) theirs is ignored.
     if (!asset || asset.user_id !== userId || asset.deleted_at !== null) {
       // [MQTT-3.3.1-5] Aedes would keep a retained message for every future subscriber: only real assets hold one.
       if (message.retain) this.refuse('retained_unknown_asset', identity, topic, message);
-      this.o.log.debug({ topic }, 'message for an unknown asset ignored');
+      this.options.log.debug({ topic }, 'message for an unknown asset ignored');
       return;
     }
-    this.o.states.heard(userId, assetId);
+    this.options.states.heard(userId, assetId);
     const bad = (problem: string) => this.badMessage(userId, assetId, topic, problem, payload);
     if (payload.length > MAX_DEVICE_PAYLOAD_BYTES) {
       await bad(`payload of ${payload.length} bytes is over the ${MAX_DEVICE_PAYLOAD_BYTES}-byte limit`);
@@ -177,7 +177,7 @@ export class Dispatcher {
     // 256 characters without splitting a surrogate pair.
     let excerpt = escapeUnshowable(payload.toString('utf8', 0, Math.min(payload.length, 256)));
     if (excerpt.length > 256) excerpt = excerpt.slice(0, /[\ud800-\udbff]/.test(excerpt.charAt(255)) ? 255 : 256);
-    await this.o.events.append(
+    await this.options.events.append(
       userId,
       { type: 'error', asset_id: assetId, data: { source: 'mqtt', topic, problem, payload: excerpt } },
       'mqtt',
@@ -191,6 +191,6 @@ export class Dispatcher {
   }
 
   private failed(err: unknown, topic: string): void {
-    this.o.log.error({ err, topic }, 'mqtt dispatch failed');
+    this.options.log.error({ err, topic }, 'mqtt dispatch failed');
   }
 }
