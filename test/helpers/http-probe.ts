@@ -199,3 +199,107 @@ export async function pool<T>(items: readonly T[], limit: number, work: (item: T
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tables shared by the malformed-input tests
+// ---------------------------------------------------------------------------------------------
+
+export const BOM = '\uFEFF';
+/** The bridge's default request body limit (BODY_LIMIT_BYTES). */
+export const LIMIT = 65_536;
+export const MIB = 1024 * 1024;
+export const HEX64 = 'ab'.repeat(32);
+/** A well-formed API key no account has. */
+export const UNKNOWN_KEY = `lib_${'0123456789abcdef'.repeat(4)}`;
+/** A well-formed id nothing has. */
+export const UNKNOWN_ID = 'zzzzzzzzzzzzzzz';
+
+/** `depth` nested objects `{"a":{"a":…1…}}`. */
+export const deepObject = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+/** `depth` nested arrays `[[[…]]]`. */
+export const deepArray = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+/** A JSON object of exactly `bytes` bytes: `{"label":"xxx…"}`. */
+export const sized = (bytes: number): string => `{"label":"${'x'.repeat(bytes - 12)}"}`;
+export const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** A request head for a raw socket, `Connection: close`. */
+export function rawHead(method: string, path: string, headers: Record<string, string | number>): string {
+  const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** `body` in HTTP/1.1 chunked transfer coding. */
+export function chunked(body: Buffer, chunkSize = 16_384): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < body.length; i += chunkSize) {
+    const piece = body.subarray(i, i + chunkSize);
+    parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from('0\r\n\r\n'));
+  return Buffer.concat(parts);
+}
+
+/** Raw JSON text with a syntax error (given a valid body's text): the parser refuses it (invalid_json). */
+export const SYNTAX_ERRORS: [string, (valid: string) => string][] = [
+  ['truncated object', (v) => v.slice(0, Math.max(1, v.length - 3))],
+  ['lone open brace', () => '{'],
+  ['trailing comma', (v) => v.replace(/}$/, ',}')],
+  ['trailing comma in array', () => '{"a":[1,2,]}'],
+  ['single quotes', (v) => singleQuoted(v)],
+  ['unquoted key', () => '{label:"x"}'],
+  ['NaN', () => '{"price_sats":NaN}'],
+  ['Infinity', () => '{"price_sats":Infinity}'],
+  ['-Infinity', () => '{"price_sats":-Infinity}'],
+  ['hex number', () => '{"price_sats":0x10}'],
+  ['leading zero', () => '{"price_sats":012}'],
+  ['leading plus', () => '{"price_sats":+1}'],
+  ['bare fraction', () => '{"price_sats":.5}'],
+  ['block comment', (v) => `/* note */${v}`],
+  ['line comment inside', (v) => v.replace(/}$/, '// note\n}')],
+  ['top-level number', () => '42'],
+  ['top-level negative number', () => '-1'],
+  ['top-level null', () => 'null'],
+  ['top-level true', () => 'true'],
+  ['top-level string', () => '"hello"'],
+  ['top-level empty string', () => '""'],
+  ['whitespace only', () => '   \n\t '],
+  ['two objects', (v) => `${v}${v}`],
+  ['unterminated string', () => '{"label":"abc}'],
+  ['raw control character in string', () => '{"label":"a\u0001b"}'],
+  ['raw newline in string', () => '{"label":"a\nb"}'],
+  ['bad escape', () => '{"label":"\\x41"}'],
+  ['short unicode escape', () => '{"label":"\\u12"}'],
+  ['missing colon', () => '{"label" "x"}'],
+  ['double colon', () => '{"label"::"x"}'],
+  ['mismatched brackets', () => '[}'],
+  ['unbalanced deep arrays (20,000 open)', () => '['.repeat(20_000)],
+  ['double BOM', (v) => `${BOM}${BOM}${v}`],
+  ['BOM then single quotes', (v) => `${BOM}${singleQuoted(v)}`],
+  ['undefined literal', () => '{"label":undefined}'],
+  ['JS object with function', () => '{"label":(function(){return 1})()}'],
+];
+
+/** Content types that are not JSON in UTF-8: 415. */
+export const WRONG_CONTENT_TYPES: [string, string][] = [
+  ['text/plain', 'text/plain'],
+  ['form-urlencoded', 'application/x-www-form-urlencoded'],
+  ['multipart', 'multipart/form-data; boundary=----x'],
+  ['application/xml', 'application/xml'],
+  ['text/json', 'text/json'],
+  ['application/javascript', 'application/javascript'],
+  ['application/octet-stream', 'application/octet-stream'],
+  ['JSON in Latin-1', 'application/json; charset=iso-8859-1'],
+  ['JSON in UTF-16', 'application/json; charset=utf-16'],
+  ['malformed type', '/////'],
+];
+/** Content encodings the bridge does not decode: 415. */
+export const WRONG_CONTENT_ENCODINGS = ['compress', 'x-gzip', 'bogus', 'gzip, br'];
+
+/** Bytes that are not UTF-8, for a string inside a JSON body (RFC 8259 §8.1). */
+export const INVALID_UTF8: [string, number[]][] = [
+  ['0xFF 0xFE', [0xff, 0xfe]],
+  ['truncated 2-byte sequence', [0xc3]],
+  ['overlong encoding of /', [0xc0, 0xaf]],
+  ['UTF-8 encoded surrogate', [0xed, 0xa0, 0x80]],
+];
