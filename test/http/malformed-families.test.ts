@@ -21,7 +21,7 @@
  */
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENDPOINTS, errorsOf, type Endpoint } from '../../bridge/machines/docs/endpoints.js';
+import { ENDPOINTS, errorsOf, type Endpoint } from '../../bridge/docs/endpoints.js';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
 import {
   BOM,
