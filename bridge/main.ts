@@ -149,6 +149,7 @@ export class Bridge {
       perAccount: config.webhookAccountConcurrency,
       userAgent: `paywire-webhooks/${VERSION}`,
       outbound,
+      metrics,
     });
 
     // The Lightning rail.

@@ -11,6 +11,7 @@
  * cut off (on PostgreSQL it may have committed) is delivered without waiting for a restart.
  */
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
 import type { EventBus } from '../events.js';
 import { OutboundError, type Outbound } from '../http/outbound.js';
 import type { MachinesStore } from '../machines/store.js';
@@ -30,6 +31,8 @@ export interface SenderOptions {
   outbound: Outbound;
   /** How often to look for pending deliveries that are not scheduled (default 30 s). */
   sweepMs?: number;
+  /** Counts failed attempts (`paywire_webhook_failures_total{outcome}`). */
+  metrics?: Metrics | undefined;
 }
 
 /** A delivery whose attempt could not be read or recorded (the store was unreachable) is tried again after this long. */
@@ -251,20 +254,27 @@ export class WebhookSender {
       // Standard Webhooks: 410 Gone means the receiver wants no more; stop until the webhook is set again.
       const now = new Date().toISOString();
       await this.finish({ ...current, attempts }, 'failed');
+      this.options.metrics?.webhookFailed(true);
       const latest = await this.store.getWebhook(delivery.user_id);
       if (latest && latest.url === webhook.url && latest.disabled_at === null) {
         await this.store.putWebhook({ ...latest, disabled_at: now, updated: now });
         await this.store.cancelPendingDeliveries(delivery.user_id, now);
-        this.log.warn({ userId: delivery.user_id, url: webhook.url }, 'webhook answered 410 Gone; disabled');
+        this.log.warn({ userId: delivery.user_id, host: hostOf(webhook.url) }, 'webhook answered 410 Gone; disabled');
       }
       return undefined;
     }
+    // What failed, as the delivery log says it: the status, or `refused` / `timeout` (never the URL: it may carry a secret).
+    const failure = { userId: delivery.user_id, deliveryId, attempt: attempts.length, status: attempt.status_code, error: attempt.error };
     const delay = this.options.retryScheduleMs[attempts.length - 1];
     if (delay === undefined) {
       await this.finish({ ...current, attempts }, 'failed');
+      this.options.metrics?.webhookFailed(true);
+      this.log.warn(failure, 'webhook delivery failed; no attempts left, given up');
       return undefined;
     }
     const next = Date.now() + Math.round(delay * (1 + Math.random() * 0.1));
+    this.options.metrics?.webhookFailed(false);
+    this.log.info({ ...failure, retryAt: new Date(next).toISOString() }, 'webhook delivery failed; will retry');
     await this.store.putDelivery({
       ...current,
       attempts,
@@ -276,5 +286,14 @@ export class WebhookSender {
 
   private async finish(delivery: DeliveryRecord, status: Exclude<DeliveryRecord['status'], 'pending'>): Promise<void> {
     await this.store.putDelivery({ ...delivery, status, next_attempt_at: null, updated: new Date().toISOString() });
+  }
+}
+
+/** The host of a webhook URL, for logs (its path and query may carry the receiver's secret). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'invalid URL';
   }
 }
