@@ -32,6 +32,7 @@ import type { MachinesStore } from '../bridge/machines/store.js';
 import type { EventRecord } from '../bridge/machines/types.js';
 import { Journal, type JournalStats } from '../bridge/store/journal/engine.js';
 import { JournalMachinesStore } from '../bridge/store/journal/machines-store.js';
+import { loadSecrets } from '../bridge/secrets.js';
 import { openPostgres } from '../bridge/store/postgres/engine.js';
 import { PostgresBench } from './events-postgres.js';
 import { send } from './http.js';
@@ -132,6 +133,8 @@ export async function run(): Promise<void> {
 
 async function prefill(size: number, pgb: PostgresBench | undefined): Promise<Fixture> {
   const template = await mkdtemp(join(tmpdir(), 'paywire-bench-events-'));
+  // The store and secrets.json are made together: a bridge refuses a store that holds data without them.
+  await loadSecrets(template, undefined, { storeHasData: false });
   const started = performance.now();
   const journal = new Journal({ dir: template, fsync: false, compactBytes: COMPACT_BYTES });
   const store = new JournalMachinesStore(journal);
