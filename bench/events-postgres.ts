@@ -30,7 +30,9 @@ export class PostgresBench {
     const client = new pg.Client({ connectionString: BENCH_DATABASE_URL, connectionTimeoutMillis: 3_000 });
     try {
       await client.connect();
-      const { rows } = await client.query<{ v: string; sc: string }>("SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc");
+      const { rows } = await client.query<{ v: string; sc: string }>(
+        "SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc",
+      );
       await client.end();
       const bench = new PostgresBench();
       bench.server = `PostgreSQL ${rows[0]?.v} at ${new URL(BENCH_DATABASE_URL).host}, synchronous_commit ${rows[0]?.sc}`;
@@ -69,11 +71,31 @@ export class PostgresBench {
       const now = new Date().toISOString();
       await stores.machines.createAccount(
         { user_id: owner.userId, username: 'bench-bot', display_name: 'bench-bot', lightning_address: null, role: 'machine', created: now, updated: now },
-        { key_id: `k${owner.userId}`, user_id: owner.userId, hash: owner.apiKeyHash, prefix: owner.keyPrefix, scope: 'full', label: null, created: now, revoked_at: null },
+        {
+          key_id: `k${owner.userId}`,
+          user_id: owner.userId,
+          hash: owner.apiKeyHash,
+          prefix: owner.keyPrefix,
+          scope: 'full',
+          label: null,
+          created: now,
+          revoked_at: null,
+        },
       );
       await stores.machines.putAsset({
-        asset_id: owner.assetId, user_id: owner.userId, name: 'bench-machine', price_sats: 100, duration_ms: 60_000, pricing: 'fixed',
-        min_sats: null, max_sats: null, refuse_when_offline: false, metadata: {}, created: now, updated: now, deleted_at: null,
+        asset_id: owner.assetId,
+        user_id: owner.userId,
+        name: 'bench-machine',
+        price_sats: 100,
+        duration_ms: 60_000,
+        pricing: 'fixed',
+        min_sats: null,
+        max_sats: null,
+        refuse_when_offline: false,
+        metadata: {},
+        created: now,
+        updated: now,
+        deleted_at: null,
       });
       await stores.db.exec(
         `INSERT INTO events (event_id, user_id, type, asset_id, external_id, data, source, created)

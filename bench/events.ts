@@ -146,7 +146,18 @@ async function prefill(size: number, pgb: PostgresBench | undefined): Promise<Fi
     { user_id: userId, username: 'bench-bot', display_name: 'bench-bot', lightning_address: null, role: 'machine', created: now, updated: now },
     { key_id: newId(), user_id: userId, hash: sha256Hex(apiKey), prefix: keyPrefix(apiKey), scope: 'full', label: null, created: now, revoked_at: null },
   );
-  const asset = { asset_id: assetId, user_id: userId, name: 'bench-machine', price_sats: 100, duration_ms: 60_000, pricing: 'fixed' as const, min_sats: null, max_sats: null, refuse_when_offline: false, metadata: {} };
+  const asset = {
+    asset_id: assetId,
+    user_id: userId,
+    name: 'bench-machine',
+    price_sats: 100,
+    duration_ms: 60_000,
+    pricing: 'fixed' as const,
+    min_sats: null,
+    max_sats: null,
+    refuse_when_offline: false,
+    metadata: {},
+  };
   await store.putAsset({ ...asset, created: now, updated: now, deleted_at: null });
   for (let i = 0; i < size; i += PREFILL_BATCH) {
     const batch: Promise<unknown>[] = [];
@@ -181,7 +192,10 @@ async function httpPhase(fixture: Fixture, concurrency: number, log: Logger, ver
     const info = await bridge.start();
     const startMs = performance.now() - started;
     const url = new URL(info.url);
-    const op = (label: string): Op => (i) => postEvent(agent, url, fixture, label, i);
+    const op =
+      (label: string): Op =>
+      (i) =>
+        postEvent(agent, url, fixture, label, i);
     await drive(WARMUP[concurrency] ?? 0, concurrency, op('warm'));
     const m = await drive(MEASURED.http[concurrency] ?? 0, concurrency, op('measured'));
     if (verbosity !== 'quiet') report(fixture, `${pgb ? 'pg ' : ''}HTTP  c${concurrency}`, m, `bridge start() ${secs(startMs)}`);
@@ -202,7 +216,10 @@ async function storePhase(fixture: Fixture, concurrency: number, verbosity: Verb
     const started = performance.now();
     await journal.open();
     const openMs = performance.now() - started;
-    const op = (label: string): Op => (i) => appendDirect(store, fixture, label, i);
+    const op =
+      (label: string): Op =>
+      (i) =>
+        appendDirect(store, fixture, label, i);
     await drive(WARMUP[concurrency] ?? 0, concurrency, op('warm'));
     const before = journal.stats();
     const m = await drive(MEASURED.store[concurrency] ?? 0, concurrency, op('measured'));
@@ -221,7 +238,10 @@ async function pgStorePhase(fixture: Fixture, concurrency: number, verbosity: Ve
   const stores = await openPostgres({ url: copy.url, poolSize: 10 });
   try {
     const openMs = performance.now() - started;
-    const op = (label: string): Op => (i) => appendDirect(stores.machines, fixture, label, i);
+    const op =
+      (label: string): Op =>
+      (i) =>
+        appendDirect(stores.machines, fixture, label, i);
     await drive(WARMUP[concurrency] ?? 0, concurrency, op('warm'));
     const m = await drive(MEASURED.store[concurrency] ?? 0, concurrency, op('measured'));
     if (verbosity !== 'quiet') report(fixture, `pg store c${concurrency}`, m, `connect ${secs(openMs)}`);
@@ -319,7 +339,14 @@ async function appendDirect(store: MachinesStore, fixture: Fixture, label: strin
 /** One `POST /api/public/events` over a keep-alive connection; anything but 201 breaks the benchmark. */
 async function postEvent(agent: Agent, url: URL, fixture: Fixture, label: string, i: number): Promise<void> {
   const body = { type: 'action', asset_id: fixture.assetId, external_id: `${label}-${i}`, data: { n: i, cycle_ms: 1_200, ok: true } };
-  const reply = await send({ agent, base: url, method: 'POST', path: '/api/public/events', headers: { authorization: `Bearer ${fixture.apiKey}` }, body: JSON.stringify(body) });
+  const reply = await send({
+    agent,
+    base: url,
+    method: 'POST',
+    path: '/api/public/events',
+    headers: { authorization: `Bearer ${fixture.apiKey}` },
+    body: JSON.stringify(body),
+  });
   if (reply.status !== 201) throw new Error(`POST /api/public/events answered ${reply.status}: ${reply.text}`);
 }
 

@@ -100,10 +100,25 @@ export async function run(): Promise<void> {
   const add = (row: string, s: Stats): void => {
     rows.set(row, [...(rows.get(row) ?? []), s]);
   };
-  const tally: Tally = { invoices: 0, hashes: new Set(), samples: [], settles: 0, messages: new Map(), heard: new Map(), waiting: new Map(), pollerFirst: 0, answeredFirst: 0, repeats: 0 };
+  const tally: Tally = {
+    invoices: 0,
+    hashes: new Set(),
+    samples: [],
+    settles: 0,
+    messages: new Map(),
+    heard: new Map(),
+    waiting: new Map(),
+    pollerFirst: 0,
+    answeredFirst: 0,
+    repeats: 0,
+  };
 
-  console.log(`dev backend, JOURNAL_FSYNC on, limits off, MQTT off; asset priced ${PRICE_SATS} sats; ${ROUNDS} rounds on fresh bridges, summary = median of rounds`);
-  console.log(`per round: ${fmt(COUNTS.c1)} callbacks c1, ${fmt(COUNTS.c32)} at c${CONCURRENCY}, ${fmt(COUNTS.settle)} settles c1 (each phase stops early after ${PHASE_BUDGET_MS / 1000} s); then ${fmt(RATED_SETTLES)} settles at each of ${RATES.join(' and ')}/s`);
+  console.log(
+    `dev backend, JOURNAL_FSYNC on, limits off, MQTT off; asset priced ${PRICE_SATS} sats; ${ROUNDS} rounds on fresh bridges, summary = median of rounds`,
+  );
+  console.log(
+    `per round: ${fmt(COUNTS.c1)} callbacks c1, ${fmt(COUNTS.c32)} at c${CONCURRENCY}, ${fmt(COUNTS.settle)} settles c1 (each phase stops early after ${PHASE_BUDGET_MS / 1000} s); then ${fmt(RATED_SETTLES)} settles at each of ${RATES.join(' and ')}/s`,
+  );
   try {
     for (let round = 0; round <= ROUNDS; round++) {
       const quiet = round === 0; // round 0 warms the JIT for the whole process; not reported
@@ -131,7 +146,9 @@ export async function run(): Promise<void> {
         if (round === 1) {
           const perInvoice = (log1 - log0) / (one.n + many.n);
           const perSettle = ((await walBytes(env.dir)) - log1) / settled.bus.n;
-          console.log(`${' '.repeat(45)}journal log: ${fmt(Math.round(perInvoice))} B per invoice, ${fmt(Math.round(perSettle))} B per settle; files: ${await filesLine(env.dir)}`);
+          console.log(
+            `${' '.repeat(45)}journal log: ${fmt(Math.round(perInvoice))} B per invoice, ${fmt(Math.round(perSettle))} B per settle; files: ${await filesLine(env.dir)}`,
+          );
         }
       } finally {
         await stopBridge(env);
@@ -145,7 +162,9 @@ export async function run(): Promise<void> {
     }
 
     const needed = RATED_SETTLES * RATES.length + WARM.settle + 1;
-    console.log(`\n--- settles at a fixed offered rate (open loop; one bridge, ${fmt(needed)} pending invoices made first, untimed; ${fmt(WARM.settle)} settles to warm up) ---`);
+    console.log(
+      `\n--- settles at a fixed offered rate (open loop; one bridge, ${fmt(needed)} pending invoices made first, untimed; ${fmt(WARM.settle)} settles to warm up) ---`,
+    );
     const env = await startBridge(tally, dirs);
     try {
       await topUp(env, tally, needed);
@@ -156,14 +175,18 @@ export async function run(): Promise<void> {
       idle.enable();
       await sleep(pollMs + 500);
       idle.disable();
-      console.log(`idle bridge, ${fmt(env.pool.length)} pending invoices: longest event-loop stall in ${((pollMs + 500) / 1000).toFixed(1)} s = ${(idle.max / 1e6).toFixed(1)} ms (one settlement poll pass every ${pollMs} ms; dev invoices are not looked up, only checked for expiry)`);
+      console.log(
+        `idle bridge, ${fmt(env.pool.length)} pending invoices: longest event-loop stall in ${((pollMs + 500) / 1000).toFixed(1)} s = ${(idle.max / 1e6).toFixed(1)} ms (one settlement poll pass every ${pollMs} ms; dev invoices are not looked up, only checked for expiry)`,
+      );
       await settleSequential(env, tally, WARM.settle);
       for (const rate of RATES) {
         collect();
         const r = await settleRated(env, tally, rate, RATED_SETTLES);
         add(`settle -> bus @${rate}/s`, r.bus);
         add(`settle HTTP round trip @${rate}/s`, r.rtt);
-        console.log(`${`settle -> bus @${rate}/s`.padEnd(44)} ${line(r.bus)}; sent ${r.achieved.toFixed(1)}/s, send lag max ${r.lagMaxMs.toFixed(1)} ms, in flight max ${r.inFlightMax}, loop delay max ${r.loopMaxMs.toFixed(1)} ms`);
+        console.log(
+          `${`settle -> bus @${rate}/s`.padEnd(44)} ${line(r.bus)}; sent ${r.achieved.toFixed(1)}/s, send lag max ${r.lagMaxMs.toFixed(1)} ms, in flight max ${r.inFlightMax}, loop delay max ${r.loopMaxMs.toFixed(1)} ms`,
+        );
         console.log(`${`settle HTTP round trip @${rate}/s`.padEnd(44)} ${line(r.rtt)}`);
       }
       await repeatedSettles(env, tally);
@@ -210,7 +233,8 @@ async function startBridge(tally: Tally, dirs: string[]): Promise<Env> {
     // Walk the flow as a wallet does (LUD-06): the payRequest names the callback and the metadata.
     const payRequest = await json(env, 'GET', new URL(String(link['url'])).pathname, 200);
     const callbackUrl = new URL(String(payRequest['callback']));
-    if (payRequest['tag'] !== 'payRequest' || payRequest['minSendable'] !== PRICE_SATS * 1000) throw new Error(`unexpected payRequest ${JSON.stringify(payRequest)}`);
+    if (payRequest['tag'] !== 'payRequest' || payRequest['minSendable'] !== PRICE_SATS * 1000)
+      throw new Error(`unexpected payRequest ${JSON.stringify(payRequest)}`);
     env.callbackPath = `${callbackUrl.pathname}?amount=${PRICE_SATS * 1000}`;
     env.metadata = String(payRequest['metadata']);
   } catch (err) {
@@ -238,7 +262,13 @@ function call(env: Env, method: string, path: string, headers: Record<string, st
 }
 
 async function json(env: Env, method: string, path: string, expect: number, token?: string, body?: unknown): Promise<Record<string, unknown>> {
-  const reply = await call(env, method, path, token === undefined ? {} : { authorization: `Bearer ${token}` }, body === undefined ? undefined : JSON.stringify(body));
+  const reply = await call(
+    env,
+    method,
+    path,
+    token === undefined ? {} : { authorization: `Bearer ${token}` },
+    body === undefined ? undefined : JSON.stringify(body),
+  );
   if (reply.status !== expect) throw new Error(`${method} ${path} answered ${reply.status}: ${reply.text}`);
   return JSON.parse(reply.text) as Record<string, unknown>;
 }
@@ -379,7 +409,9 @@ async function settleRated(env: Env, tally: Tally, rate: number, count: number) 
 async function repeatedSettles(env: Env, tally: Tally): Promise<void> {
   const before = sum(tally.messages.values());
   const [fresh] = takePending(env, 1);
-  const replies = await Promise.all(Array.from({ length: 10 }, () => call(env, 'POST', `/api/v1/dev/payments/${fresh}/settle`, { authorization: `Bearer ${ADMIN_TOKEN}` })));
+  const replies = await Promise.all(
+    Array.from({ length: 10 }, () => call(env, 'POST', `/api/v1/dev/payments/${fresh}/settle`, { authorization: `Bearer ${ADMIN_TOKEN}` })),
+  );
   const again = env.settled.slice(0, 20);
   replies.push(...(await Promise.all(again.map((h) => call(env, 'POST', `/api/v1/dev/payments/${h}/settle`, { authorization: `Bearer ${ADMIN_TOKEN}` })))));
   const bodies = replies.map((r) => ({ code: r.status, already: (JSON.parse(r.text) as { already_settled?: boolean }).already_settled }));

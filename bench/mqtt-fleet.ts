@@ -66,7 +66,12 @@ export async function startFleet(size: number): Promise<Fleet> {
       if (payRequest['tag'] !== 'payRequest') throw new Error(`unexpected payRequest ${JSON.stringify(payRequest)}`);
       fleet.callbacks[i] = `${new URL(String(payRequest['callback'])).pathname}?amount=${PRICE_SATS * 1000}`;
       const credential = await json(fleet, 'POST', `/api/v1/assets/${assetId}/device-credentials`, 201, key, { label: `bench ${i}` });
-      fleet.devices[i] = { username: String(credential['username']), password: String(credential['password']), assetId, topic: assetTopic(fleet.userId, assetId, 'payment') };
+      fleet.devices[i] = {
+        username: String(credential['username']),
+        password: String(credential['password']),
+        assetId,
+        topic: assetTopic(fleet.userId, assetId, 'payment'),
+      };
     });
   } catch (err) {
     await stopFleet(fleet);

@@ -87,6 +87,4 @@ export interface FloodReply {
   loopMaxMs: number;
 }
 
-export type WorkerReply =
-  | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; error: string };
+export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };

@@ -12,7 +12,18 @@ import { parentPort } from 'node:worker_threads';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { send } from './http.js';
 import { gcFunction, gcWatch } from './mqtt-gc.js';
-import type { DeviceSpec, FloodPair, FloodReply, Receipt, SettleJob, SettleMode, SettleReply, SettleResult, WorkerReply, WorkerRequest } from './mqtt-protocol.js';
+import type {
+  DeviceSpec,
+  FloodPair,
+  FloodReply,
+  Receipt,
+  SettleJob,
+  SettleMode,
+  SettleReply,
+  SettleResult,
+  WorkerReply,
+  WorkerRequest,
+} from './mqtt-protocol.js';
 
 /** A message not at its device this long after its settle was answered breaks the benchmark. */
 const MESSAGE_TIMEOUT_MS = 5_000;
@@ -112,7 +123,10 @@ function untilHeard(paymentId: string): Promise<void> {
 // The payer
 
 async function settleOne(base: URL, adminToken: string, job: SettleJob): Promise<SettleResult> {
-  const reply = await send({ agent, base, method: 'POST', path: `/api/v1/dev/payments/${job.hash}/settle`, headers: { authorization: `Bearer ${adminToken}` } }, now);
+  const reply = await send(
+    { agent, base, method: 'POST', path: `/api/v1/dev/payments/${job.hash}/settle`, headers: { authorization: `Bearer ${adminToken}` } },
+    now,
+  );
   const answered = now();
   let parsed: { payment_id?: unknown; already_settled?: unknown } = {};
   try {
@@ -121,7 +135,16 @@ async function settleOne(base: URL, adminToken: string, job: SettleJob): Promise
     // reported below through `status` and `body`
   }
   const paymentId = typeof parsed.payment_id === 'string' ? parsed.payment_id : '';
-  return { hash: job.hash, device: job.device, sent: reply.sentAt, answered, status: reply.status, paymentId, alreadySettled: parsed.already_settled === true, body: paymentId ? '' : reply.text };
+  return {
+    hash: job.hash,
+    device: job.device,
+    sent: reply.sentAt,
+    answered,
+    status: reply.status,
+    paymentId,
+    alreadySettled: parsed.already_settled === true,
+    body: paymentId ? '' : reply.text,
+  };
 }
 
 async function settle(baseUrl: string, adminToken: string, mode: SettleMode, jobs: SettleJob[]): Promise<SettleReply> {
@@ -186,7 +209,14 @@ interface PairState {
  * `messages` QoS 1 messages split over the pairs; each publisher keeps at most `window` of its
  * messages published but not yet received by its subscriber (so no broker queue limit is ever hit).
  */
-async function flood(url: string, pairs: FloodPair[], messages: number, window: number, payload: 'binary' | 'action-json', budgetMs: number): Promise<FloodReply> {
+async function flood(
+  url: string,
+  pairs: FloodPair[],
+  messages: number,
+  window: number,
+  payload: 'binary' | 'action-json',
+  budgetMs: number,
+): Promise<FloodReply> {
   const tag = Math.random().toString(36).slice(2, 8);
   const c0 = now();
   const subs = await Promise.all(pairs.map((p, i) => mqtt.connectAsync(url, options(`bench-sub-${tag}-${i}`, p.sub))));
@@ -207,7 +237,10 @@ async function flood(url: string, pairs: FloodPair[], messages: number, window: 
     let first = 0;
     let last = 0;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`flood did not finish within ${budgetMs} ms: ${JSON.stringify(states.map((s) => [s.quota, s.sent, s.received, s.acked]))}`)), budgetMs);
+      const timer = setTimeout(
+        () => reject(new Error(`flood did not finish within ${budgetMs} ms: ${JSON.stringify(states.map((s) => [s.quota, s.sent, s.received, s.acked]))}`)),
+        budgetMs,
+      );
       const done = (): void => {
         if (states.every((s) => s.received >= s.quota && s.acked >= s.quota)) {
           clearTimeout(timer);
@@ -242,7 +275,14 @@ async function flood(url: string, pairs: FloodPair[], messages: number, window: 
       for (const s of states) pump(s);
     });
     loop.disable();
-    return { received: sum(states.map((s) => s.received)) + duplicates, acked: sum(states.map((s) => s.acked)), duplicates, ms: last - first, connectMs, loopMaxMs: maxDelay(loop) };
+    return {
+      received: sum(states.map((s) => s.received)) + duplicates,
+      acked: sum(states.map((s) => s.acked)),
+      duplicates,
+      ms: last - first,
+      connectMs,
+      loopMaxMs: maxDelay(loop),
+    };
   } finally {
     await Promise.all(all.map((c) => c.endAsync(true).catch(() => undefined)));
   }

@@ -67,7 +67,11 @@ interface Ledger {
 export async function run(): Promise<void> {
   console.log(`${DEVICES} devices (device credentials, QoS 1, clean sessions) on one account; dev backend, JOURNAL_FSYNC on, limits off`);
   console.log(`clients (devices, payer, throughput harness) in a worker thread; times from process.hrtime (CLOCK_MONOTONIC, shared by all threads)`);
-  console.log(`load average at start (1, 5, 15 min): ${loadavg().map((l) => l.toFixed(2)).join(', ')} on ${availableParallelism()} cores; other work on the machine shows up in these figures`);
+  console.log(
+    `load average at start (1, 5, 15 min): ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')} on ${availableParallelism()} cores; other work on the machine shows up in these figures`,
+  );
   const clients = await Clients.start();
   let fleet: Fleet | undefined;
   const summary: string[][] = [];
@@ -88,7 +92,11 @@ export async function run(): Promise<void> {
     }
   }
   printSummary(summary);
-  console.log(`load average at end (1, 5, 15 min): ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+  console.log(
+    `load average at end (1, 5, 15 min): ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')}`,
+  );
 }
 
 /** The worker's clock must be the bridge thread's: each reading falls inside a ping's round trip. */
@@ -103,7 +111,9 @@ async function clockCheck(clients: Clients): Promise<void> {
     worst = Math.max(worst, b - a);
     rtt = Math.min(rtt, b - a);
   }
-  console.log(`clock check: 50 pings, every worker reading inside its round trip (rtt min ${us(rtt)}, max ${us(worst)}): cross-thread offsets are below the rtt`);
+  console.log(
+    `clock check: 50 pings, every worker reading inside its round trip (rtt min ${us(rtt)}, max ${us(worst)}): cross-thread offsets are below the rtt`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -140,8 +150,18 @@ async function settlePart(fleet: Fleet, clients: Clients, summary: string[][]): 
     const r = await phase({ kind: 'rate', rate }, count);
     report(`@${rate}/s`, r);
     if (rate === GOAL.rate) {
-      summary.push([`settle -> device p50 @${rate}/s, ${fmt(DEVICES)} devices`, `${r.device.p50.toFixed(2)} ms`, `<= ${GOAL.p50} ms`, r.device.p50 <= GOAL.p50 ? 'met' : 'NOT met']);
-      summary.push([`settle -> device p99 @${rate}/s, ${fmt(DEVICES)} devices`, `${r.device.p99.toFixed(2)} ms`, `<= ${GOAL.p99} ms`, r.device.p99 <= GOAL.p99 ? 'met' : 'NOT met']);
+      summary.push([
+        `settle -> device p50 @${rate}/s, ${fmt(DEVICES)} devices`,
+        `${r.device.p50.toFixed(2)} ms`,
+        `<= ${GOAL.p50} ms`,
+        r.device.p50 <= GOAL.p50 ? 'met' : 'NOT met',
+      ]);
+      summary.push([
+        `settle -> device p99 @${rate}/s, ${fmt(DEVICES)} devices`,
+        `${r.device.p99.toFixed(2)} ms`,
+        `<= ${GOAL.p99} ms`,
+        r.device.p99 <= GOAL.p99 ? 'met' : 'NOT met',
+      ]);
       summary.push([`settle -> device max @${rate}/s`, `${r.device.max.toFixed(2)} ms`, '', '']);
     } else {
       summary.push([`settle -> device p50 / p99 @${rate}/s (context)`, `${r.device.p50.toFixed(2)} / ${r.device.p99.toFixed(2)} ms`, '', '']);
@@ -151,7 +171,9 @@ async function settlePart(fleet: Fleet, clients: Clients, summary: string[][]): 
   report('one at a time', serial);
   summary.push(['settle -> device p50 / p99 one at a time (context)', `${serial.device.p50.toFixed(2)} / ${serial.device.p99.toFixed(2)} ms`, '', '']);
 
-  console.log(`(${fmt(made)} pending invoices in all, made through the LNURL callbacks just before each phase, 32 at a time, round-robin over the assets: ${secs(makeMs)}, untimed)`);
+  console.log(
+    `(${fmt(made)} pending invoices in all, made through the LNURL callbacks just before each phase, 32 at a time, round-robin over the assets: ${secs(makeMs)}, untimed)`,
+  );
   await sleep(500); // anything sent twice would arrive now
   const late = await clients.ask<Receipt[]>({ cmd: 'drain' });
   tally(fleet, late, ledger);
@@ -241,20 +263,27 @@ function tally(fleet: Fleet, receipts: Receipt[], ledger: Ledger): void {
     const device = ledger.expected.get(m.paymentId);
     if (device === undefined) throw new Error(`device ${m.device} got payment ${m.paymentId}, which nobody settled in this run`);
     const spec = fleet.devices[m.device];
-    if (m.device !== device || spec?.assetId !== m.assetId) throw new Error(`payment ${m.paymentId} of device ${device} arrived at device ${m.device} (asset ${m.assetId})`);
-    if (m.amountSats !== PRICE_SATS || m.durationMs !== DURATION_MS || m.rail !== 'lightning') throw new Error(`payment ${m.paymentId} arrived with ${JSON.stringify(m)}`);
+    if (m.device !== device || spec?.assetId !== m.assetId)
+      throw new Error(`payment ${m.paymentId} of device ${device} arrived at device ${m.device} (asset ${m.assetId})`);
+    if (m.amountSats !== PRICE_SATS || m.durationMs !== DURATION_MS || m.rail !== 'lightning')
+      throw new Error(`payment ${m.paymentId} arrived with ${JSON.stringify(m)}`);
     ledger.heard.set(m.paymentId, (ledger.heard.get(m.paymentId) ?? 0) + 1);
   }
 }
 
 function report(label: string, r: ReturnType<typeof analyse> & { reply: SettleReply; bridgeLoopMaxMs: number; bridgeGcMaxMs: number }): void {
   const { reply } = r;
-  const sent = reply.inFlightMax > 1 ? `sent ${reply.achieved.toFixed(1)}/s (send lag max ${reply.lagMaxMs.toFixed(1)} ms, in flight max ${reply.inFlightMax})` : `${reply.achieved.toFixed(0)}/s achieved`;
+  const sent =
+    reply.inFlightMax > 1
+      ? `sent ${reply.achieved.toFixed(1)}/s (send lag max ${reply.lagMaxMs.toFixed(1)} ms, in flight max ${reply.inFlightMax})`
+      : `${reply.achieved.toFixed(0)}/s achieved`;
   console.log(`${`settle -> device ${label}`.padEnd(36)} ${line(r.device)}; ${sent}`);
   console.log(`${'  settle -> bus event (bridge thread)'.padEnd(36)} ${line(r.toBus)}`);
   console.log(`${'  bus event -> device'.padEnd(36)} ${line(r.busToDevice)}`);
   console.log(`${'  settle HTTP round trip'.padEnd(36)} ${line(r.rtt)}`);
-  console.log(`${' '.repeat(37)}event-loop delay max (longest GC pause): bridge thread ${r.bridgeLoopMaxMs.toFixed(1)} ms (${r.bridgeGcMaxMs.toFixed(1)} ms), clients' thread ${reply.loopMaxMs.toFixed(1)} ms (${reply.gcMaxMs.toFixed(1)} ms); ${r.already} answered already_settled`);
+  console.log(
+    `${' '.repeat(37)}event-loop delay max (longest GC pause): bridge thread ${r.bridgeLoopMaxMs.toFixed(1)} ms (${r.bridgeGcMaxMs.toFixed(1)} ms), clients' thread ${reply.loopMaxMs.toFixed(1)} ms (${reply.gcMaxMs.toFixed(1)} ms); ${r.already} answered already_settled`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -274,7 +303,9 @@ async function throughputPart(fleet: Fleet, clients: Clients, summary: string[][
     port: 0,
     portExplicit: true,
     log,
-    auth: { authenticate: async (u, p) => (u === login.username && p === login.password ? { userId: 'bench', scope: 'full', credentialId: 'bench' } : undefined) },
+    auth: {
+      authenticate: async (u, p) => (u === login.username && p === login.password ? { userId: 'bench', scope: 'full', credentialId: 'bench' } : undefined),
+    },
   });
   // Takes every message, as a broker with no one behind it would (by default the Broker refuses them).
   bare.attach({ accept: async () => undefined });
@@ -283,15 +314,32 @@ async function throughputPart(fleet: Fleet, clients: Clients, summary: string[][
     const account = { username: fleet.userId, password: fleet.apiKey };
     const tag = Math.random().toString(36).slice(2, 8);
     const targets: Target[] = [
-      { name: 'bare Broker (Aedes + our hooks)', url: `mqtt://127.0.0.1:${barePort}`, pairs: (n) => range(n).map((i) => ({ pub: login, sub: login, topic: assetTopic('bench', `asset${i}`, 'action') })) },
-      { name: "bridge's broker (full bridge)", url: fleet.mqttUrl, pairs: (n) => range(n).map((i) => ({ pub: account, sub: account, topic: assetTopic(fleet.userId, `ghost${i}`, 'status') })) },
+      {
+        name: 'bare Broker (Aedes + our hooks)',
+        url: `mqtt://127.0.0.1:${barePort}`,
+        pairs: (n) => range(n).map((i) => ({ pub: login, sub: login, topic: assetTopic('bench', `asset${i}`, 'action') })),
+      },
+      {
+        name: "bridge's broker (full bridge)",
+        url: fleet.mqttUrl,
+        pairs: (n) => range(n).map((i) => ({ pub: account, sub: account, topic: assetTopic(fleet.userId, `ghost${i}`, 'status') })),
+      },
     ];
     const mosquitto = await probeMosquitto(clients, tag);
-    if (mosquitto) targets.push({ name: `Mosquitto ${MOSQUITTO.host}:${MOSQUITTO.port}`, url: mosquitto, pairs: (n) => range(n).map((i) => ({ topic: `paywire/bench-${tag}/asset${i}/action` })) });
+    if (mosquitto)
+      targets.push({
+        name: `Mosquitto ${MOSQUITTO.host}:${MOSQUITTO.port}`,
+        url: mosquitto,
+        pairs: (n) => range(n).map((i) => ({ topic: `paywire/bench-${tag}/asset${i}/action` })),
+      });
 
-    console.log(`\n--- QoS 1 throughput: ${fmt(FLOOD.messages)} messages per run, ${FLOOD.rounds} runs per target (after one warm-up run), targets interleaved; window ${FLOOD.window} unreceived messages per pair ---`);
+    console.log(
+      `\n--- QoS 1 throughput: ${fmt(FLOOD.messages)} messages per run, ${FLOOD.rounds} runs per target (after one warm-up run), targets interleaved; window ${FLOOD.window} unreceived messages per pair ---`,
+    );
     console.log(`bare Broker: publish + subscribe paywire/bench/asset<i>/action (ACL allows it; an accept hook that takes everything, no dispatcher)`);
-    console.log(`bridge's broker: account key publishes + subscribes paywire/<user>/ghost<i>/status: ACL, then the dispatcher's accept hook (awaited before the PUBACK) finds no such asset and stores nothing`);
+    console.log(
+      `bridge's broker: account key publishes + subscribes paywire/<user>/ghost<i>/status: ACL, then the dispatcher's accept hook (awaited before the PUBACK) finds no such asset and stores nothing`,
+    );
     for (const pairs of FLOOD.pairs) {
       const rates = new Map<string, number[]>(targets.map((t) => [t.name, []]));
       for (const t of targets) await flood(clients, t, pairs, FLOOD.warm, 'binary');
@@ -300,7 +348,9 @@ async function throughputPart(fleet: Fleet, clients: Clients, summary: string[][
           const r = await flood(clients, t, pairs, FLOOD.messages, 'binary');
           const rate = (r.received / r.ms) * 1000;
           (rates.get(t.name) as number[]).push(rate);
-          console.log(`${`${pairs} pub -> ${pairs} sub, ${t.name}`.padEnd(52)} ${fmt(Math.round(rate)).padStart(7)} msg/s (${fmt(r.received)} in ${secs(r.ms)}; clients' loop delay max ${r.loopMaxMs.toFixed(1)} ms)`);
+          console.log(
+            `${`${pairs} pub -> ${pairs} sub, ${t.name}`.padEnd(52)} ${fmt(Math.round(rate)).padStart(7)} msg/s (${fmt(r.received)} in ${secs(r.ms)}; clients' loop delay max ${r.loopMaxMs.toFixed(1)} ms)`,
+          );
         }
       }
       const med = (name: string): number => median(rates.get(name) ?? []);
@@ -312,16 +362,29 @@ async function throughputPart(fleet: Fleet, clients: Clients, summary: string[][
       }
       for (const t of targets.slice(0, 2)) {
         const ratio = med(t.name) / med(reference.name);
-        summary.push([`  ratio ${t.name.split(' (')[0]} / Mosquitto, ${pairs} -> ${pairs}`, ratio.toFixed(2), `>= ${GOAL.ratio}`, ratio >= GOAL.ratio ? 'met' : 'NOT met']);
+        summary.push([
+          `  ratio ${t.name.split(' (')[0]} / Mosquitto, ${pairs} -> ${pairs}`,
+          ratio.toFixed(2),
+          `>= ${GOAL.ratio}`,
+          ratio >= GOAL.ratio ? 'met' : 'NOT met',
+        ]);
       }
     }
 
-    console.log(`\n--- context: the bridge's action path (account key publishes valid 'action' reports on a real asset; each is stored as an event, durably, before its PUBACK) ---`);
+    console.log(
+      `\n--- context: the bridge's action path (account key publishes valid 'action' reports on a real asset; each is stored as an event, durably, before its PUBACK) ---`,
+    );
     const assetId = (fleet.devices[0] as { assetId: string }).assetId;
-    const stored: Target = { name: "bridge 'action' (stored)", url: fleet.mqttUrl, pairs: () => [{ pub: account, sub: account, topic: assetTopic(fleet.userId, assetId, 'action') }] };
+    const stored: Target = {
+      name: "bridge 'action' (stored)",
+      url: fleet.mqttUrl,
+      pairs: () => [{ pub: account, sub: account, topic: assetTopic(fleet.userId, assetId, 'action') }],
+    };
     const r = await floodJson(clients, stored);
     const rate = (r.received / r.ms) * 1000;
-    console.log(`${"1 pub -> 1 sub, bridge 'action' (stored)".padEnd(52)} ${fmt(Math.round(rate)).padStart(7)} msg/s (${fmt(r.received)} in ${secs(r.ms)}; window ${FLOOD.window})`);
+    console.log(
+      `${"1 pub -> 1 sub, bridge 'action' (stored)".padEnd(52)} ${fmt(Math.round(rate)).padStart(7)} msg/s (${fmt(r.received)} in ${secs(r.ms)}; window ${FLOOD.window})`,
+    );
     summary.push([`QoS 1 msg/s, 1 -> 1, 'action' stored as events (context)`, fmt(Math.round(rate)), '', '']);
   } finally {
     await bare.stop();
@@ -329,8 +392,17 @@ async function throughputPart(fleet: Fleet, clients: Clients, summary: string[][
 }
 
 async function flood(clients: Clients, t: Target, pairs: number, messages: number, payload: 'binary' | 'action-json'): Promise<FloodReply> {
-  const r = await clients.ask<FloodReply>({ cmd: 'flood', url: t.url, pairs: t.pairs(pairs), messages, window: FLOOD.window, payload, budgetMs: FLOOD.budgetMs });
-  if (r.received !== messages || r.duplicates !== 0 || r.acked !== messages) throw new Error(`${t.name}: ${messages} published, ${r.received} received (${r.duplicates} twice), ${r.acked} acknowledged`);
+  const r = await clients.ask<FloodReply>({
+    cmd: 'flood',
+    url: t.url,
+    pairs: t.pairs(pairs),
+    messages,
+    window: FLOOD.window,
+    payload,
+    budgetMs: FLOOD.budgetMs,
+  });
+  if (r.received !== messages || r.duplicates !== 0 || r.acked !== messages)
+    throw new Error(`${t.name}: ${messages} published, ${r.received} received (${r.duplicates} twice), ${r.acked} acknowledged`);
   return r;
 }
 
@@ -354,11 +426,21 @@ async function probeMosquitto(clients: Clients, tag: string): Promise<string | u
   const url = `mqtt://${where}`;
   try {
     if (!open) throw new Error('nothing listens there');
-    await clients.ask<FloodReply>({ cmd: 'flood', url, pairs: [{ topic: `paywire/bench-${tag}/probe/action` }], messages: 10, window: 10, payload: 'binary', budgetMs: 5_000 });
+    await clients.ask<FloodReply>({
+      cmd: 'flood',
+      url,
+      pairs: [{ topic: `paywire/bench-${tag}/probe/action` }],
+      messages: 10,
+      window: 10,
+      payload: 'binary',
+      budgetMs: 5_000,
+    });
     console.log(`\nMosquitto at ${where}: reachable, takes anonymous clients`);
     return url;
   } catch (err) {
-    console.log(`\n*** Mosquitto at ${where} is NOT usable (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): the embedded/Mosquitto comparison is skipped ***`);
+    console.log(
+      `\n*** Mosquitto at ${where} is NOT usable (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): the embedded/Mosquitto comparison is skipped ***`,
+    );
     return undefined;
   }
 }
@@ -368,7 +450,8 @@ async function probeMosquitto(clients: Clients, tag: string): Promise<string | u
 
 function printSummary(rows: string[][]): void {
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => (r[c] ?? '').length), ['figure', 'measured', 'goal'][c]?.length ?? 0));
-  const row = (r: string[]): string => `${(r[0] ?? '').padEnd(widths[0] ?? 0)}  ${(r[1] ?? '').padStart(widths[1] ?? 0)}  ${(r[2] ?? '').padEnd(widths[2] ?? 0)}  ${r[3] ?? ''}`.trimEnd();
+  const row = (r: string[]): string =>
+    `${(r[0] ?? '').padEnd(widths[0] ?? 0)}  ${(r[1] ?? '').padStart(widths[1] ?? 0)}  ${(r[2] ?? '').padEnd(widths[2] ?? 0)}  ${r[3] ?? ''}`.trimEnd();
   console.log(`\n--- summary (throughput: median of runs, range in brackets) ---`);
   console.log(row(['figure', 'measured', 'goal', '']));
   for (const r of rows) console.log(row(r));

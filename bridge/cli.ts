@@ -93,7 +93,9 @@ async function main(): Promise<void> {
     }
   }
   if (command !== undefined) {
-    process.stderr.write(`unknown command ${JSON.stringify([command, action, ...extra].filter((a) => a !== undefined).join(' '))}; usage: npm start [-- --config <file>] | npm start -- journal check|recover | npm start -- migrate --from-journal DATA_DIR --to DATABASE_URL\n`);
+    process.stderr.write(
+      `unknown command ${JSON.stringify([command, action, ...extra].filter((a) => a !== undefined).join(' '))}; usage: npm start [-- --config <file>] | npm start -- journal check|recover | npm start -- migrate --from-journal DATA_DIR --to DATABASE_URL\n`,
+    );
     process.exit(2);
   }
   const log = createLogger(config.logLevel, { format: config.logFormat });
@@ -110,7 +112,9 @@ async function main(): Promise<void> {
   }
   const mqtt = info.mqttPort === undefined ? 'MQTT off' : `MQTT on port ${info.mqttPort}`;
   const store = config.databaseUrl === undefined ? '' : `; store PostgreSQL at ${describeUrl(config.databaseUrl)}`;
-  process.stdout.write(`paywire bridge listening on http://${config.host}:${info.httpPort} (${mqtt}; public URL ${info.publicUrl}; data in ${config.dataDir}${store})\n`);
+  process.stdout.write(
+    `paywire bridge listening on http://${config.host}:${info.httpPort} (${mqtt}; public URL ${info.publicUrl}; data in ${config.dataDir}${store})\n`,
+  );
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals): void => {

@@ -17,14 +17,7 @@ export type WireErrorCode = MachinesErrorCode | 'lnurl_error';
 
 /** The codes of errors raised below the HTTP layer; never sent as they are (`toAppError` maps them). */
 export type InternalErrorCode =
-  | 'backend_error'
-  | 'store_unavailable'
-  | 'store_corrupt'
-  | 'store_in_use'
-  | 'outbound_failed'
-  | 'outbound_status'
-  | 'config_invalid'
-  | 'dev_invoice';
+  'backend_error' | 'store_unavailable' | 'store_corrupt' | 'store_in_use' | 'outbound_failed' | 'outbound_status' | 'config_invalid' | 'dev_invoice';
 
 export type ErrorCode = WireErrorCode | InternalErrorCode;
 

@@ -9,7 +9,19 @@ import type { LogFormat, LogLevel } from './config.js';
 import { prettyLine } from './log-pretty.js';
 
 /** Field names whose values are secrets, at the top level or one object down (`err.password`). */
-const SECRET_FIELDS = ['password', 'api_key', 'apiKey', 'token', 'secret', 'secrets', 'authorization', 'macaroon', 'invoice_key', 'webhook_secret', 'admin_token'];
+const SECRET_FIELDS = [
+  'password',
+  'api_key',
+  'apiKey',
+  'token',
+  'secret',
+  'secrets',
+  'authorization',
+  'macaroon',
+  'invoice_key',
+  'webhook_secret',
+  'admin_token',
+];
 export const REDACTED = '[redacted]';
 
 export interface LoggerOptions {

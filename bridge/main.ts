@@ -120,7 +120,8 @@ export class Bridge {
     // The server's default backend is the operator's choice, not a tenant's: its host is reachable even
     // when private (a LNbits on the LAN), for the server default only; tenants' wallets still are not.
     const defaultHost = backendHost(config.lightning.settings['url']);
-    const serverOutbound = defaultHost === undefined ? outbound : new Outbound({ ...outboundOptions, allow: OutboundAllow.with(config.outboundAllow, defaultHost) });
+    const serverOutbound =
+      defaultHost === undefined ? outbound : new Outbound({ ...outboundOptions, allow: OutboundAllow.with(config.outboundAllow, defaultHost) });
 
     // Machine payments.
     const bus = new EventBus(log.child({ component: 'bus' }));
@@ -304,7 +305,13 @@ export class Bridge {
       settlement.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       log.info(
-        { http: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`, mqttPort: mqttPort ?? null, publicUrl: urls.base, dataDir: config.dataDir, version: VERSION },
+        {
+          http: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${httpPort}`,
+          mqttPort: mqttPort ?? null,
+          publicUrl: urls.base,
+          dataDir: config.dataDir,
+          version: VERSION,
+        },
         'paywire bridge listening',
       );
       return {

@@ -254,8 +254,11 @@ export class Broker {
     };
     const aedes = await Aedes.createBroker(aedesOptions);
     this.aedes = aedes;
-    const sessions = new Sessions((aedes as unknown as { persistence: unknown }).persistence, this.limits, this.refusals, (client, filter) =>
-      this.granted.get(client)?.has(filter) === true,
+    const sessions = new Sessions(
+      (aedes as unknown as { persistence: unknown }).persistence,
+      this.limits,
+      this.refusals,
+      (client, filter) => this.granted.get(client)?.has(filter) === true,
     );
     this.sessions = sessions;
     // Aedes keeps its connected clients by id in `aedes.clients`.

@@ -82,7 +82,11 @@ export class Sessions {
     this.refusals = refusals;
 
     const addSubscriptions = p.addSubscriptions.bind(p);
-    p.addSubscriptions = (client, subs) => addSubscriptions(client, subs.filter((s) => granted(client, s.topic)));
+    p.addSubscriptions = (client, subs) =>
+      addSubscriptions(
+        client,
+        subs.filter((s) => granted(client, s.topic)),
+      );
     const enqueue = p.outgoingEnqueue.bind(p);
     p.outgoingEnqueue = async (sub, packet) => {
       if (this.admit(sub.clientId, packet)) await enqueue(sub, packet);

@@ -25,7 +25,9 @@ describe('npm start (bridge/cli.ts)', () => {
       expect(first.stdout).toHaveLength(2);
       const tokenLine = first.stdout[0] as string;
       expect(tokenLine).toMatch(/^admin token \(shown once;.*\): adm_[0-9a-f]{48}$/);
-      expect(first.stdout[1]).toMatch(/^paywire bridge listening on http:\/\/127\.0\.0\.1:\d+ \(MQTT on port \d+; public URL http:\/\/127\.0\.0\.1:\d+; data in .*first\)$/);
+      expect(first.stdout[1]).toMatch(
+        /^paywire bridge listening on http:\/\/127\.0\.0\.1:\d+ \(MQTT on port \d+; public URL http:\/\/127\.0\.0\.1:\d+; data in .*first\)$/,
+      );
       const token = tokenLine.split(': ').pop() as string;
       const secrets = JSON.parse(await readFile(join(data, 'secrets.json'), 'utf8'));
       expect(secrets.admin_token_sha256).toBe(createHash('sha256').update(token).digest('hex'));

@@ -84,7 +84,12 @@ describe('loadConfig', () => {
   });
 
   it('accepts an empty prefix for a family that runs alone', () => {
-    expect(loadConfig({ env: { X402_PREFIX: '', MACHINES_PREFIX: '/m' } }).prefixes).toEqual({ machines: '/m', x402: '', license: '/license', lnurl: '/lnurl' });
+    expect(loadConfig({ env: { X402_PREFIX: '', MACHINES_PREFIX: '/m' } }).prefixes).toEqual({
+      machines: '/m',
+      x402: '',
+      license: '/license',
+      lnurl: '/lnurl',
+    });
     expect(problems(() => loadConfig({ env: { LNURL_PREFIX: '', MACHINES_PREFIX: '/m' } }))).toEqual(['LNURL_PREFIX must not be empty']);
   });
 });

@@ -39,7 +39,14 @@ const env = () => ({
  * acknowledged. Returns the acknowledged external ids and how many there were when the kill was
  * sent (fewer than `threshold` only when the stream stopped before it: the process died on its own).
  */
-async function stream(proc: BridgeProcess, key: string, assetId: string, round: number, writers: number, threshold: number): Promise<{ acked: Set<string>; atKill: number }> {
+async function stream(
+  proc: BridgeProcess,
+  key: string,
+  assetId: string,
+  round: number,
+  writers: number,
+  threshold: number,
+): Promise<{ acked: Set<string>; atKill: number }> {
   const acked = new Set<string>();
   const loops = Array.from({ length: writers }, async (_, w) => {
     for (let n = 0; ; n++) {

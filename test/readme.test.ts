@@ -16,7 +16,7 @@ describe('README', () => {
     expect(readme).toContain('npm test');
   });
 
-  it("shows the tour exactly as test/fixtures/tour.sh runs it", async () => {
+  it('shows the tour exactly as test/fixtures/tour.sh runs it', async () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
     const script = await readFile(new URL('./fixtures/tour.sh', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## A quick tour'), readme.indexOf('## The machine-payments API'));
@@ -25,4 +25,3 @@ describe('README', () => {
     expect(blocks).toContain(body);
   });
 });
-

@@ -52,7 +52,8 @@ function refusal(headers: IncomingMessage['headers'], body: Buffer, key: KeyObje
   const id = headers['webhook-id'];
   const timestamp = headers['webhook-timestamp'];
   const signatures = headers['webhook-signature'];
-  if (typeof id !== 'string' || typeof timestamp !== 'string' || typeof signatures !== 'string') return 'missing webhook-id, webhook-timestamp or webhook-signature';
+  if (typeof id !== 'string' || typeof timestamp !== 'string' || typeof signatures !== 'string')
+    return 'missing webhook-id, webhook-timestamp or webhook-signature';
   if (!/^\d{1,12}$/.test(timestamp)) return 'webhook-timestamp is not unix seconds';
   if (Math.abs(now / 1000 - Number(timestamp)) > toleranceSeconds) return `webhook-timestamp is more than ${toleranceSeconds} s away from now`;
   const content = Buffer.concat([Buffer.from(`${id}.${timestamp}.`), body]);

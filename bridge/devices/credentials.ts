@@ -52,7 +52,11 @@ export class DeviceCredentials {
       const max = this.limits.maxPerAsset;
       if ((await this.list(principal, assetId)).length >= max) {
         this.limits.metrics.refuse('http', 'credential_limit_reached');
-        throw new AppError(409, 'credential_limit_reached', `Asset ${assetId} already has ${max} live device credentials, the most it may have: revoke one first`);
+        throw new AppError(
+          409,
+          'credential_limit_reached',
+          `Asset ${assetId} already has ${max} live device credentials, the most it may have: revoke one first`,
+        );
       }
       return this.issueNow(principal, assetId, label);
     });

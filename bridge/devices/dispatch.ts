@@ -14,7 +14,15 @@ import type { Logger } from 'pino';
 import type { ClientIdentity } from '../../broker/acl.js';
 import type { Broker, MessageFlags } from '../../broker/broker.js';
 import { MessageRefused, Refusals, type RefusalReason } from '../../broker/refusals.js';
-import { assetTopic, BRIDGE_STATE_TOPIC, MAX_DEVICE_PAYLOAD_BYTES, parseAssetTopic, TOPIC_SPECS, type ActionSetMessage, type AssetTopic } from '../../broker/topics.js';
+import {
+  assetTopic,
+  BRIDGE_STATE_TOPIC,
+  MAX_DEVICE_PAYLOAD_BYTES,
+  parseAssetTopic,
+  TOPIC_SPECS,
+  type ActionSetMessage,
+  type AssetTopic,
+} from '../../broker/topics.js';
 import { AppError } from '../errors.js';
 import type { EventBus } from '../events.js';
 import { escapeUnshowable } from '../http/text.js';
@@ -92,7 +100,9 @@ export class Dispatcher {
     });
     bus.on('payment.settled', this, ({ payment }) => this.outbox.publish(payment));
     bus.on('credential.revoked', this, ({ credentialId }) => broker.drop(credentialId));
-    bus.on('asset.changed', this, ({ asset, deleted }) => (deleted ? this.clearRetained(asset).catch((err: unknown) => this.failed(err, 'asset deleted')) : undefined));
+    bus.on('asset.changed', this, ({ asset, deleted }) =>
+      deleted ? this.clearRetained(asset).catch((err: unknown) => this.failed(err, 'asset deleted')) : undefined,
+    );
     await broker.publish(BRIDGE_STATE_TOPIC, 'online', { qos: 1, retain: true });
   }
 
@@ -177,11 +187,7 @@ export class Dispatcher {
     // 256 characters without splitting a surrogate pair.
     let excerpt = escapeUnshowable(payload.toString('utf8', 0, Math.min(payload.length, 256)));
     if (excerpt.length > 256) excerpt = excerpt.slice(0, /[\ud800-\udbff]/.test(excerpt.charAt(255)) ? 255 : 256);
-    await this.options.events.append(
-      userId,
-      { type: 'error', asset_id: assetId, data: { source: 'mqtt', topic, problem, payload: excerpt } },
-      'mqtt',
-    );
+    await this.options.events.append(userId, { type: 'error', asset_id: assetId, data: { source: 'mqtt', topic, problem, payload: excerpt } }, 'mqtt');
   }
 
   /** Refuse a message: counted, logged (rate limited), and the broker closes the sender's connection. */

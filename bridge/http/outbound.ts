@@ -153,39 +153,38 @@ export class Outbound {
       const deadline = setTimeout(() => fail(new OutboundError('timeout')), options.timeoutMs);
       if (options.signal?.aborted) return cancel();
       options.signal?.addEventListener('abort', cancel, { once: true });
-      this.open(url, options.method ?? 'GET', options.headers ?? {}, options.body, options.ca)
-        .then((opened) => {
-          if (settled) {
-            opened.on('error', () => undefined).destroy();
+      this.open(url, options.method ?? 'GET', options.headers ?? {}, options.body, options.ca).then((opened) => {
+        if (settled) {
+          opened.on('error', () => undefined).destroy();
+          return;
+        }
+        req = opened;
+        req.on('error', fail);
+        req.on('response', (res: IncomingMessage) => {
+          const status = res.statusCode ?? 0;
+          if (options.statusOnly) {
+            succeed({ status, headers: res.headers, body: Buffer.alloc(0) });
+            res.destroy();
+            req?.destroy();
             return;
           }
-          req = opened;
-          req.on('error', fail);
-          req.on('response', (res: IncomingMessage) => {
-            const status = res.statusCode ?? 0;
-            if (options.statusOnly) {
-              succeed({ status, headers: res.headers, body: Buffer.alloc(0) });
-              res.destroy();
-              req?.destroy();
-              return;
-            }
-            const declared = Number(res.headers['content-length']);
-            if (Number.isFinite(declared) && declared > this.maxBodyBytes) return fail(new OutboundError('too_large'));
-            const chunks: Buffer[] = [];
-            let size = 0;
-            res.on('data', (chunk: Buffer) => {
-              size += chunk.length;
-              if (size > this.maxBodyBytes) fail(new OutboundError('too_large'));
-              else chunks.push(chunk);
-            });
-            res.on('error', fail);
-            res.on('close', () => {
-              if (!res.complete) fail(new Error('response cut short'));
-            });
-            res.on('end', () => succeed({ status, headers: res.headers, body: Buffer.concat(chunks) }));
+          const declared = Number(res.headers['content-length']);
+          if (Number.isFinite(declared) && declared > this.maxBodyBytes) return fail(new OutboundError('too_large'));
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > this.maxBodyBytes) fail(new OutboundError('too_large'));
+            else chunks.push(chunk);
           });
-          req.end(options.body);
-        }, fail);
+          res.on('error', fail);
+          res.on('close', () => {
+            if (!res.complete) fail(new Error('response cut short'));
+          });
+          res.on('end', () => succeed({ status, headers: res.headers, body: Buffer.concat(chunks) }));
+        });
+        req.end(options.body);
+      }, fail);
     });
   }
 
@@ -253,7 +252,13 @@ export class Outbound {
   }
 
   /** Check the host, pin its checked addresses, and start the request (not yet ended). */
-  private async open(url: string, method: string, headers: Record<string, string>, body: Buffer | string | undefined, ca: string | undefined): Promise<ClientRequest> {
+  private async open(
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    body: Buffer | string | undefined,
+    ca: string | undefined,
+  ): Promise<ClientRequest> {
     const target = parseUrl(url);
     if (!target || target.username !== '' || target.password !== '') throw new OutboundError('refused', new Error('not an http(s) URL without credentials'));
     const hostname = target.hostname.startsWith('[') ? target.hostname.slice(1, -1) : target.hostname;

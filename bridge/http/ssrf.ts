@@ -190,7 +190,11 @@ export class OutboundAllow {
           allow.ranges.addSubnet(address.split('%')[0] as string, prefix, type);
           continue;
         }
-      } else if (prefixText === undefined && /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/.test(entry) && address === undefined) {
+      } else if (
+        prefixText === undefined &&
+        /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$/.test(entry) &&
+        address === undefined
+      ) {
         const name = entry.replace(/\.$/, '');
         if (name.startsWith('*.')) allow.suffixes.push(name.slice(1));
         else allow.names.add(name);
@@ -199,7 +203,9 @@ export class OutboundAllow {
       bad.push(entry);
     }
     return bad.length > 0
-      ? { error: `must be a comma-separated list of host names (lnbits.lan, *.lan) and IP ranges (192.168.1.0/24, 10.0.0.7, fd00::/8); not understood: ${bad.join(', ')}` }
+      ? {
+          error: `must be a comma-separated list of host names (lnbits.lan, *.lan) and IP ranges (192.168.1.0/24, 10.0.0.7, fd00::/8); not understood: ${bad.join(', ')}`,
+        }
       : { value: allow };
   }
 

@@ -85,7 +85,8 @@ export function jsonTextProblem(value: unknown): { path: (string | number)[]; pr
 }
 
 /** Everything multi-line text refuses: control characters (but tab, LF, CR), bidi controls, lone surrogates. */
-const UNSHOWABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNSHOWABLE =
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
  * `text` with every character multi-line text refuses written as `\u{XXXX}`: for quoting what a

@@ -165,7 +165,13 @@ export class PaymentLinks {
     };
   }
 
-  async payments(principal: Principal, assetId: string, status: PaymentStatus | undefined, limit: number, before: number | undefined): Promise<PageResult<PaymentRecord>> {
+  async payments(
+    principal: Principal,
+    assetId: string,
+    status: PaymentStatus | undefined,
+    limit: number,
+    before: number | undefined,
+  ): Promise<PageResult<PaymentRecord>> {
     await this.options.assets.owned(principal.account.user_id, assetId);
     return this.options.store.listPayments(assetId, before === undefined ? { limit } : { limit, before }, status);
   }
@@ -193,8 +199,10 @@ export class PaymentLinks {
     const { min, max } = satsRange(asset);
     let amountSats: number;
     if (asset.pricing === 'variable') {
-      if (input.amount_sats === undefined) throw new AppError(400, 'invalid_body', `Invalid body: amount_sats is required for this variable-price asset (${min} to ${max} sats)`);
-      if (input.amount_sats < min || input.amount_sats > max) throw new AppError(400, 'invalid_body', `Invalid body: amount_sats must be between ${min} and ${max}`);
+      if (input.amount_sats === undefined)
+        throw new AppError(400, 'invalid_body', `Invalid body: amount_sats is required for this variable-price asset (${min} to ${max} sats)`);
+      if (input.amount_sats < min || input.amount_sats > max)
+        throw new AppError(400, 'invalid_body', `Invalid body: amount_sats must be between ${min} and ${max}`);
       amountSats = input.amount_sats;
     } else {
       if (input.amount_sats !== undefined && input.amount_sats !== asset.price_sats) {
@@ -206,7 +214,11 @@ export class PaymentLinks {
     const backend = await this.options.wallets.backendFor(account);
     const walletVersion = await this.options.wallets.versionFor(account.user_id);
     if (!backend.createCheckout) {
-      throw new AppError(409, 'checkout_not_supported', `The ${backend.kind} Lightning backend has no hosted checkout: use the payment link (LNURL), or set a btcpay wallet`);
+      throw new AppError(
+        409,
+        'checkout_not_supported',
+        `The ${backend.kind} Lightning backend has no hosted checkout: use the payment link (LNURL), or set a btcpay wallet`,
+      );
     }
     const paymentId = newId();
     const created = await backend.createCheckout({
@@ -408,9 +420,7 @@ function runTime(asset: AssetRecord, amountSats: number): number {
 }
 
 function describe(asset: AssetRecord): string {
-  return asset.pricing === 'variable'
-    ? `${asset.name}: ${asset.price_sats} sats per ${seconds(asset.duration_ms)}`
-    : `${asset.name}: ${asset.price_sats} sats`;
+  return asset.pricing === 'variable' ? `${asset.name}: ${asset.price_sats} sats per ${seconds(asset.duration_ms)}` : `${asset.name}: ${asset.price_sats} sats`;
 }
 
 function seconds(ms: number): string {

@@ -31,7 +31,10 @@ const DEFAULT_LIMIT = 50;
 /** `POST /api/v1/assets/:id/checkout`: the amount (variable prices) and where BTCPay sends the payer back. */
 export const checkoutBody = z.strictObject({
   amount_sats: z.int().min(1).max(MAX_PRICE_SATS).optional(),
-  redirect_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2000).optional(),
+  redirect_url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2000)
+    .optional(),
 });
 
 export function lightningRoutes(machines: MachinesDeps, deps: LightningDeps): (router: Router) => void {

@@ -8,13 +8,7 @@ export const linkBody = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9_-]{0,23}$/, 'must be 1-24 characters a-z, 0-9, - or _, starting with a letter or digit')
     .optional(),
   comment_allowed: z.int().min(0).max(1000).optional(),
-  success_message: z
-    .string()
-    .trim()
-    .min(1)
-    .max(144, 'must be at most 144 characters (LUD-09)')
-    .superRefine(displayText('line'))
-    .optional(),
+  success_message: z.string().trim().min(1).max(144, 'must be at most 144 characters (LUD-09)').superRefine(displayText('line')).optional(),
   primary: z.boolean().optional(),
 });
 

@@ -132,12 +132,22 @@ export class Settlement {
     if ('missing' in result) throw new AppError(404, 'payment_not_found', `No payment with hash ${paymentHash}`);
     if ('already' in result) return { payment: result.already, newly: false };
     if (refundDue) {
-      this.options.log.warn({ paymentId: payment.payment_id, assetId: payment.asset_id }, 'an invoice of a deleted asset was paid: recorded with refund_due, no machine told');
+      this.options.log.warn(
+        { paymentId: payment.payment_id, assetId: payment.asset_id },
+        'an invoice of a deleted asset was paid: recorded with refund_due, no machine told',
+      );
     }
     const settled = result.settled;
     this.options.metrics?.paymentSettled(settled.rail);
     this.options.log.info(
-      { paymentId: settled.payment_id, rail: settled.rail, assetId: settled.asset_id, amountSats: settled.amount_sats, userId: settled.user_id, backend: settled.backend },
+      {
+        paymentId: settled.payment_id,
+        rail: settled.rail,
+        assetId: settled.asset_id,
+        amountSats: settled.amount_sats,
+        userId: settled.user_id,
+        backend: settled.backend,
+      },
       'payment settled',
     );
     // Webhooks go out only for what is on disk.

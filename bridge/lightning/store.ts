@@ -10,10 +10,7 @@ import type { DevInvoiceRecord, PaymentLinkRecord, PaymentRecord, PaymentStatus,
 /** `name_taken`: another link has its name; `asset_linked`: another link already serves its asset. Nothing is written then. */
 export type PutLinkResult = 'stored' | 'name_taken' | 'asset_linked';
 
-export type SettleResult =
-  | { settled: PaymentRecord; event: EventRecord }
-  | { already: PaymentRecord }
-  | { missing: true };
+export type SettleResult = { settled: PaymentRecord; event: EventRecord } | { already: PaymentRecord } | { missing: true };
 
 export interface LightningStore {
   getLink(linkId: string): Promise<PaymentLinkRecord | undefined>;

@@ -117,7 +117,14 @@ export class Wallets {
       return { backend: d.kind, source: 'server', settings: {}, secrets_set: [], created: null, updated: null };
     }
     const secrets = wallet.secrets_sealed ? Object.keys(this.options.sealer.open<Record<string, string>>(wallet.secrets_sealed)) : [];
-    return { backend: wallet.backend, source: 'account', settings: wallet.settings, secrets_set: secrets.sort(), created: wallet.created, updated: wallet.updated };
+    return {
+      backend: wallet.backend,
+      source: 'account',
+      settings: wallet.settings,
+      secrets_set: secrets.sort(),
+      created: wallet.created,
+      updated: wallet.updated,
+    };
   }
 
   /** Set the account's own backend from a request body `{backend, ...settings, ...secrets}`. */
@@ -174,7 +181,8 @@ export class Wallets {
   async btcpaySecretsFor(storeId: string): Promise<{ user_id: string | null; secret: string }[]> {
     const found: { user_id: string | null; secret: string }[] = [];
     const d = this.options.serverDefault;
-    if (d.kind === 'btcpay' && d.settings['store_id'] === storeId && d.secrets['webhook_secret']) found.push({ user_id: null, secret: d.secrets['webhook_secret'] });
+    if (d.kind === 'btcpay' && d.settings['store_id'] === storeId && d.secrets['webhook_secret'])
+      found.push({ user_id: null, secret: d.secrets['webhook_secret'] });
     for (const wallet of await this.options.store.btcpayWallets(storeId)) {
       const secret = wallet.secrets_sealed ? this.options.sealer.open<Record<string, string>>(wallet.secrets_sealed)['webhook_secret'] : undefined;
       if (secret) found.push({ user_id: wallet.user_id, secret });
@@ -258,6 +266,11 @@ function pick(source: Record<string, unknown>, keys: string[]): Record<string, u
 
 /** A short digest of a wallet's kind and settings, whatever order the settings were given in. */
 function walletIdentity(kind: string, settings: Record<string, string>): string {
-  const sorted = Object.keys(settings).sort().map((k) => [k, settings[k]]);
-  return createHash('sha256').update(JSON.stringify([kind, sorted])).digest('hex').slice(0, 16);
+  const sorted = Object.keys(settings)
+    .sort()
+    .map((k) => [k, settings[k]]);
+  return createHash('sha256')
+    .update(JSON.stringify([kind, sorted]))
+    .digest('hex')
+    .slice(0, 16);
 }

@@ -72,7 +72,11 @@ export class AccountsService {
       const max = this.limits.maxKeysPerAccount;
       if ((await this.listKeys(principal)).length >= max) {
         this.limits.metrics.refuse('http', 'key_limit_reached');
-        throw new AppError(409, 'key_limit_reached', `This account already has ${max} live API keys, the most it may hold: revoke one first (DELETE /api/v1/accounts/me/keys/{key_id})`);
+        throw new AppError(
+          409,
+          'key_limit_reached',
+          `This account already has ${max} live API keys, the most it may hold: revoke one first (DELETE /api/v1/accounts/me/keys/{key_id})`,
+        );
       }
       const issued = this.newKey(userId, input.scope, input.label ?? null, new Date().toISOString());
       await this.store.addKey(issued.key);

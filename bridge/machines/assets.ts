@@ -41,7 +41,11 @@ function withPricing(asset: AssetRecord, given: AssetPatch): AssetRecord {
   const max = asset.max_sats ?? Math.min(asset.price_sats * DEFAULT_MAX_UNITS, MAX_PRICE_SATS, longest);
   if (min > max) throw new AppError(400, 'invalid_body', `Invalid body: min_sats (${min}) is above max_sats (${max})`);
   if (max > longest) {
-    throw new AppError(400, 'invalid_body', `Invalid body: max_sats (${max}) would run the machine for more than 7 days; at most ${longest} at this price and duration`);
+    throw new AppError(
+      400,
+      'invalid_body',
+      `Invalid body: max_sats (${max}) would run the machine for more than 7 days; at most ${longest} at this price and duration`,
+    );
   }
   return { ...asset, min_sats: min, max_sats: max };
 }

@@ -115,11 +115,7 @@ export const createEventBody = z.strictObject({
   data: jsonObject(MAX_EVENT_DATA_BYTES).nullable().optional(),
 });
 
-const limit = z
-  .string()
-  .regex(/^\d+$/, 'must be a whole number')
-  .transform(Number)
-  .pipe(z.int().min(1, 'must be at least 1').max(200, 'must be at most 200'));
+const limit = z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.int().min(1, 'must be at least 1').max(200, 'must be at most 200'));
 
 const cursor = z.string().max(64);
 

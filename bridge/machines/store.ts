@@ -4,16 +4,7 @@
  * and both pass `test/store/machines-store.contract.ts`. Every write is durable (on PostgreSQL:
  * committed) when its promise resolves; uniqueness is the store's to enforce and report.
  */
-import type {
-  AccountRecord,
-  ApiKeyRecord,
-  AssetRecord,
-  DeliveryRecord,
-  DeliveryStatus,
-  EventRecord,
-  EventType,
-  WebhookRecord,
-} from './types.js';
+import type { AccountRecord, ApiKeyRecord, AssetRecord, DeliveryRecord, DeliveryStatus, EventRecord, EventType, WebhookRecord } from './types.js';
 
 export interface EventFilter {
   type?: EventType;

@@ -57,7 +57,8 @@ async function client(username: string, password: string): Promise<TestClient> {
 }
 
 type Kind = 'full' | 'read-only' | 'device';
-const login = (kind: Kind): [string, string] => (kind === 'full' ? [me.userId, me.key] : kind === 'read-only' ? [me.userId, ro] : [device.username, device.password]);
+const login = (kind: Kind): [string, string] =>
+  kind === 'full' ? [me.userId, me.key] : kind === 'read-only' ? [me.userId, ro] : [device.username, device.password];
 
 /** A fresh connection of that kind publishes once at QoS 1: 'acked' or 'closed'. */
 async function publishAs(kind: Kind, topic: string, payload?: string): Promise<'acked' | 'closed'> {
@@ -92,7 +93,11 @@ async function flushWatchers(): Promise<void> {
   const b = await client(other.userId, other.key);
   await a.client.publishAsync(me.topic('status'), 'online', { qos: 1 });
   await b.client.publishAsync(other.topic('action'), JSON.stringify({ type: 'custom', external_id: sentinel }), { qos: 1 });
-  await until(() => watchB.received.some((m) => m.payload.includes(sentinel)) && watchA.received.some((m) => m.topic === me.topic('status')), 3000, 'sentinels');
+  await until(
+    () => watchB.received.some((m) => m.payload.includes(sentinel)) && watchA.received.some((m) => m.topic === me.topic('status')),
+    3000,
+    'sentinels',
+  );
 }
 
 describe('another account', () => {
@@ -142,7 +147,11 @@ describe('wildcard escapes', () => {
 
   it('treats `..` and empty levels inside the prefix as literal levels: granted or not, nothing of another asset or account arrives', async () => {
     const c = await client(me.userId, me.key);
-    const tricky = [`paywire/${me.userId}/../${other.userId}/${other.assetId}/payment`, `paywire/${me.userId}//payment`, `paywire/${me.userId}/${me.assetId}/../${mine2.assetId}/#`];
+    const tricky = [
+      `paywire/${me.userId}/../${other.userId}/${other.assetId}/payment`,
+      `paywire/${me.userId}//payment`,
+      `paywire/${me.userId}/${me.assetId}/../${mine2.assetId}/#`,
+    ];
     for (const filter of tricky) expect([1, SUBACK_FAILURE], filter).toContain(await subackCode(c.client, filter));
     const b = await client(other.userId, other.key);
     await b.client.publishAsync(other.topic('action'), JSON.stringify({ type: 'custom', external_id: 'dotdot' }), { qos: 1 });
@@ -223,7 +232,14 @@ describe('topics only the bridge publishes', () => {
   it('close the connection of every kind of client that publishes them', async () => {
     for (const kind of ['full', 'read-only', 'device'] as const) {
       for (const topic of ['payment', 'action/set', 'license', 'stats']) {
-        const payload = JSON.stringify({ payment_id: `${MARK}-${++probes}`, asset_id: me.assetId, amount_sats: 1, rail: 'lightning', duration_ms: 60_000, paid_at: new Date().toISOString() });
+        const payload = JSON.stringify({
+          payment_id: `${MARK}-${++probes}`,
+          asset_id: me.assetId,
+          amount_sats: 1,
+          rail: 'lightning',
+          duration_ms: 60_000,
+          paid_at: new Date().toISOString(),
+        });
         expect(await publishAs(kind, me.topic(topic), payload), `${kind} → ${topic}`).toBe('closed');
       }
     }
@@ -276,7 +292,10 @@ describe('nothing refused leaks', () => {
     // (the bridge's retained `stats` are legitimate; a forged one would carry the marker).
     expect(watchA.received.filter((m) => /\/(payment|action\/set|license)$/.test(m.topic))).toEqual([]);
     for (const m of [me, mine2, other]) {
-      expect((await allEvents(m)).filter((e) => JSON.stringify(e).includes(MARK)), m.assetId).toEqual([]);
+      expect(
+        (await allEvents(m)).filter((e) => JSON.stringify(e).includes(MARK)),
+        m.assetId,
+      ).toEqual([]);
     }
     // The watchers themselves were never disconnected.
     expect([watchA.client.connected, watchB.client.connected]).toEqual([true, true]);

@@ -141,7 +141,10 @@ describe('bad payloads on the topics the bridge reads', () => {
       ['a string', json('PRESS')],
     ];
     for (const [label, payload] of anything) expect(await publishOutcome(c.client, m.topic('trigger'), payload), label).toBe('acked');
-    for (const [label, payload] of [['over 16 KiB', Buffer.alloc(LIMIT + 1, 0x62)], ['60 KiB', huge(60 * 1024)]] as const) {
+    for (const [label, payload] of [
+      ['over 16 KiB', Buffer.alloc(LIMIT + 1, 0x62)],
+      ['60 KiB', huge(60 * 1024)],
+    ] as const) {
       expect(await publishOutcome(c.client, m.topic('trigger'), payload), label).toBe('acked');
     }
     await until(() => c.on(m.topic('action/set')).length >= anything.length, 3000, 'test vends');
@@ -159,7 +162,9 @@ describe('bad payloads on the topics the bridge reads', () => {
   it('a __proto__ key inside `data` pollutes nothing', async () => {
     const m = await createMachine(t.url, 'Proto data');
     const c = await client(m);
-    const payload = Buffer.from('{"type":"custom","external_id":"proto-data","data":{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"slot":1}}');
+    const payload = Buffer.from(
+      '{"type":"custom","external_id":"proto-data","data":{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}},"slot":1}}',
+    );
     expect(await publishOutcome(c.client, m.topic('action'), payload)).toBe('acked');
     const stored = await until(async () => (await allEvents(m)).find((e) => e.external_id === 'proto-data'), 3000, 'event');
     expect(stored.data).toMatchObject({ slot: 1 });
@@ -286,12 +291,16 @@ describe('a QoS 0 flood from one client', () => {
     // Over the limit a message is refused, not acknowledged-and-dropped: the broker closes the connection.
     await closed;
     let stored = -1;
-    await until(async () => {
-      const now = (await allEvents(m)).length;
-      const stable = now === stored;
-      stored = now;
-      return stable;
-    }, 5000, 'the event count to settle');
+    await until(
+      async () => {
+        const now = (await allEvents(m)).length;
+        const stable = now === stored;
+        stored = now;
+        return stable;
+      },
+      5000,
+      'the event count to settle',
+    );
     const events = await allEvents(m);
     const flood = events.filter((e) => e.external_id?.startsWith('flood-'));
     console.log(`flood: 1000 QoS 0 actions, ${flood.length} stored at 60/minute before the connection was closed`);

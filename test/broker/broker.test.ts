@@ -104,7 +104,7 @@ describe('embedded broker access control', () => {
     await refusedPublish(writer.client, '$SYS/broker/fake');
     const again = await connect(a.userId, a.key);
     await again.client.publishAsync(`paywire/${a.userId}/machine/status`, 'online', { qos: 1 });
-    await until(() => full.received.length > 0, 5000, 'the full key\'s message');
+    await until(() => full.received.length > 0, 5000, "the full key's message");
     await new Promise((r) => setTimeout(r, 200)); // room for the reader's, had it been let through
     expect(full.received.map((m) => m.topic)).toEqual([`paywire/${a.userId}/machine/status`]);
   });
@@ -141,7 +141,16 @@ describe('packet size limit', () => {
   it('closes a connection whose packet header announces more than the limit, before the body arrives', async () => {
     const a = await t.signup('big-sender');
     // A valid CONNECT, then a PUBLISH header announcing 10 MiB with only a few bytes of body.
-    const connectBytes = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'big', keepalive: 30, username: a.userId, password: Buffer.from(a.key) });
+    const connectBytes = mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId: 'big',
+      keepalive: 30,
+      username: a.userId,
+      password: Buffer.from(a.key),
+    });
     const socket = netConnect(Number(t.info.mqttPort), '127.0.0.1');
     const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
     socket.on('error', () => undefined);

@@ -50,13 +50,19 @@ describe('payments reach the machine', () => {
     const device = await client(m.userId, m.key);
     await device.client.subscribeAsync(m.topic('payment'), { qos: 1 });
     const paymentId = await pay(m.link.lnurl);
-    const [message] = (await until(() => (device.on(m.topic('payment')).length ? device.on(m.topic('payment')) : undefined), 3000, 'payment message')) as Record<string, unknown>[];
+    const [message] = (await until(
+      () => (device.on(m.topic('payment')).length ? device.on(m.topic('payment')) : undefined),
+      3000,
+      'payment message',
+    )) as Record<string, unknown>[];
     expect(message).toEqual({ payment_id: paymentId, asset_id: m.assetId, amount_sats: 10, rail: 'lightning', duration_ms: 2500, paid_at: expect.any(String) });
     expect(device.received[0]).toMatchObject({ qos: 1, retain: false });
     const delivered = async () => (await t.request('GET', `/api/v1/assets/${m.assetId}/payments`, { token: m.key })).body.payments[0].delivered_at;
     expect(await delivered()).toBeNull();
     // The report is stored before the broker acknowledges it: once publishAsync resolves, it is durable.
-    await device.client.publishAsync(m.topic('action'), JSON.stringify({ type: 'action', external_id: `vend-${paymentId}`, payment_id: paymentId }), { qos: 1 });
+    await device.client.publishAsync(m.topic('action'), JSON.stringify({ type: 'action', external_id: `vend-${paymentId}`, payment_id: paymentId }), {
+      qos: 1,
+    });
     expect(typeof (await delivered())).toBe('string');
   });
 
@@ -65,7 +71,11 @@ describe('payments reach the machine', () => {
     const device = await client(m.userId, m.key, { clean: false, clientId: `persistent-${m.assetId}` });
     await device.client.subscribeAsync(m.topic('payment'), { qos: 1 });
     await pay(m.link.lnurl);
-    await until(async () => (await t.request('GET', `/api/v1/assets/${m.assetId}/payments`, { token: m.key })).body.payments[0].delivered_at, 3000, 'delivered by PUBACK');
+    await until(
+      async () => (await t.request('GET', `/api/v1/assets/${m.assetId}/payments`, { token: m.key })).body.payments[0].delivered_at,
+      3000,
+      'delivered by PUBACK',
+    );
   });
 
   it('sends payments settled while the device was away when it subscribes again, each once, and not after it acknowledged them', async () => {
@@ -110,15 +120,21 @@ describe('messages from the machine', () => {
     await device.client.publishAsync(action, JSON.stringify({ type: 'action', external_id: 'vend-1', data: { again: true } }), { qos: 1 });
     await device.client.publishAsync(action, '{not json', { qos: 1 });
     await device.client.publishAsync(action, JSON.stringify({ type: 'refund' }), { qos: 1 });
-    const events = await until(async () => {
-      const res = await t.request('GET', `/api/public/events?asset_id=${m.assetId}`, { token: m.key });
-      return res.body.events.length === 3 ? res.body.events : undefined;
-    }, 3000, 'three events');
+    const events = await until(
+      async () => {
+        const res = await t.request('GET', `/api/public/events?asset_id=${m.assetId}`, { token: m.key });
+        return res.body.events.length === 3 ? res.body.events : undefined;
+      },
+      3000,
+      'three events',
+    );
     const byType = (type: string) => events.filter((e: { type: string }) => e.type === type);
-    expect(byType('action')).toEqual([
-      expect.objectContaining({ external_id: 'vend-1', source: 'mqtt', data: { slot: 4, payment_id: 'p1' } }),
-    ]);
-    expect(byType('error').map((e: { data: { problem: string } }) => e.data.problem).sort()).toEqual(['payload is not JSON', expect.stringMatching(/^type: /)]);
+    expect(byType('action')).toEqual([expect.objectContaining({ external_id: 'vend-1', source: 'mqtt', data: { slot: 4, payment_id: 'p1' } })]);
+    expect(
+      byType('error')
+        .map((e: { data: { problem: string } }) => e.data.problem)
+        .sort(),
+    ).toEqual(['payload is not JSON', expect.stringMatching(/^type: /)]);
     expect(byType('error')[0].data).toMatchObject({ source: 'mqtt', topic: action });
   });
 
@@ -154,7 +170,11 @@ describe('manual triggers', () => {
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ trigger_id: expect.any(String), duration_ms: 1200, reason: 'test vend', topic: m.topic('action/set') });
     await device.client.publishAsync(m.topic('trigger'), 'PRESS', { qos: 1 });
-    const sets = (await until(() => (device.on(m.topic('action/set')).length === 2 ? device.on(m.topic('action/set')) : undefined), 3000, 'two action/set')) as Record<string, unknown>[];
+    const sets = (await until(
+      () => (device.on(m.topic('action/set')).length === 2 ? device.on(m.topic('action/set')) : undefined),
+      3000,
+      'two action/set',
+    )) as Record<string, unknown>[];
     expect(sets[0]).toEqual({ trigger_id: res.body.trigger_id, duration_ms: 1200, reason: 'test vend' });
     expect(sets[1]).toMatchObject({ duration_ms: 2500, reason: 'mqtt trigger' });
     expect(device.received.every((r) => !r.retain)).toBe(true);

@@ -54,9 +54,7 @@ describe('a device away while 200 payments settle', () => {
     expect(raw.every((r) => r.qos === 1 && !r.retain)).toBe(true);
 
     await Promise.all(
-      ids.map((id) =>
-        back.client.publishAsync(m.topic('action'), JSON.stringify({ type: 'action', payment_id: id, external_id: `ack-${id}` }), { qos: 1 }),
-      ),
+      ids.map((id) => back.client.publishAsync(m.topic('action'), JSON.stringify({ type: 'action', payment_id: id, external_id: `ack-${id}` }), { qos: 1 })),
     );
     await back.end();
 
@@ -145,7 +143,12 @@ describe('SIGKILL while payments stream to a device', () => {
    * loops stop when the bridge is gone. Returns the payments answered 200 and `goneAt`, a time read
    * once the process has exited: whatever the dead bridge stored, it stored before then.
    */
-  async function streamAndKill(proc: BridgeProcess, m: Machine, writers: number, ready: (settled: Set<string>) => boolean): Promise<{ settled: Set<string>; goneAt: number }> {
+  async function streamAndKill(
+    proc: BridgeProcess,
+    m: Machine,
+    writers: number,
+    ready: (settled: Set<string>) => boolean,
+  ): Promise<{ settled: Set<string>; goneAt: number }> {
     const settled = new Set<string>();
     let running = writers;
     const loops = Array.from({ length: writers }, async () => {
@@ -209,7 +212,12 @@ describe('SIGKILL while payments stream to a device', () => {
     for (const [round, step] of plan.entries()) {
       const ackedBefore = device.acked.size;
       const closed = device.closed();
-      const { settled, goneAt } = await streamAndKill(proc, through(machine, proc), step.writers, (s) => s.size >= step.killAfter && device.acked.size > ackedBefore);
+      const { settled, goneAt } = await streamAndKill(
+        proc,
+        through(machine, proc),
+        step.writers,
+        (s) => s.size >= step.killAfter && device.acked.size > ackedBefore,
+      );
       for (const id of settled) settledOk.add(id);
       await closed;
       // Every PUBACK the device will ever get from the dead bridge has arrived by now.
@@ -224,7 +232,10 @@ describe('SIGKILL while payments stream to a device', () => {
       // Either way the same payment_id is sent again, and the device drops the repeat.
       const before = await allPayments(through(machine, proc), 200);
       const lost = before.filter((p) => p.status === 'pending' && receivedBefore.has(p.payment_id));
-      expect(lost.filter((p) => settledOk.has(p.payment_id) || ackedAtKill.has(p.payment_id)), 'answered 200 or reported, then lost').toEqual([]);
+      expect(
+        lost.filter((p) => settledOk.has(p.payment_id) || ackedAtKill.has(p.payment_id)),
+        'answered 200 or reported, then lost',
+      ).toEqual([]);
       for (const p of lost) settledOk.add(await settle(proc.url, ADMIN, p.payment_hash));
       lostTotal += lost.length;
       await connect(proc, round + 1);
@@ -242,19 +253,27 @@ describe('SIGKILL while payments stream to a device', () => {
         const missing = [...settledOk].filter((id) => !device.counts().has(id));
         const payments = await allPayments(through(machine, proc), 200);
         const undelivered = payments.filter((p) => p.status === 'settled' && p.delivered_at === null);
-        throw new Error(`${(err as Error).message}: ${missing.length} of ${settledOk.size} never arrived, ${device.pending} reports unanswered, undelivered in the store: ${JSON.stringify(undelivered.slice(0, 5))}`);
+        throw new Error(
+          `${(err as Error).message}: ${missing.length} of ${settledOk.size} never arrived, ${device.pending} reports unanswered, undelivered in the store: ${JSON.stringify(undelivered.slice(0, 5))}`,
+        );
       });
       const deliveredAt = (id: string) => Date.parse(view.find((p) => p.payment_id === id)?.delivered_at ?? 'NaN');
       const after = device.arrivals.filter((a) => a.run === round + 1).map((a) => a.paymentId);
       expect(after.length, 'nothing arrives twice within one run').toBe(new Set(after).size);
       // No payment the device reported (PUBACK received) is published to it again.
-      expect(after.filter((id) => ackedAtKill.has(id)), `kill ${round + 1}: reported before the kill, sent again`).toEqual([]);
+      expect(
+        after.filter((id) => ackedAtKill.has(id)),
+        `kill ${round + 1}: reported before the kill, sent again`,
+      ).toEqual([]);
       // What arrives twice is what was in flight: received before the kill, its report not acknowledged.
       // The device drops these by payment_id. The bridge sends one again exactly when its report was
       // not stored before the kill; when it was (only the PUBACK was lost), it is not sent again.
       const inFlight = [...receivedBefore].filter((id) => !ackedAtKill.has(id));
       const again = after.filter((id) => receivedBefore.has(id));
-      expect(again.filter((id) => !inFlight.includes(id)), 'sent again though not in flight').toEqual([]);
+      expect(
+        again.filter((id) => !inFlight.includes(id)),
+        'sent again though not in flight',
+      ).toEqual([]);
       for (const id of again) expect(deliveredAt(id), `${id}: sent again, so it was not delivered before the kill`).toBeGreaterThan(goneAt);
       for (const id of inFlight.filter((i) => !again.includes(i))) {
         expect(deliveredAt(id), `${id}: in flight and not sent again, so its report was stored before the kill`).toBeLessThanOrEqual(goneAt);
@@ -275,11 +294,16 @@ describe('SIGKILL while payments stream to a device', () => {
     await device.end();
     const payments = await allPayments(through(machine, proc), 200);
     const settledAll = payments.filter((p) => p.status === 'settled');
-    expect([...settledOk].filter((id) => !settledAll.some((p) => p.payment_id === id)), 'settled with a 200, then lost').toEqual([]);
+    expect(
+      [...settledOk].filter((id) => !settledAll.some((p) => p.payment_id === id)),
+      'settled with a 200, then lost',
+    ).toEqual([]);
     expect(settledAll.filter((p) => p.delivered_at === null)).toEqual([]);
     // Settled payments include those whose 200 the kill swallowed; the device got them too.
     expect(settledAll.filter((p) => !device.counts().has(p.payment_id))).toEqual([]);
-    console.log(`payments settled ${settledAll.length} (${settledOk.size} answered 200), repeats across kills ${repeats}, settled again after a kill ${lostTotal}`);
+    console.log(
+      `payments settled ${settledAll.length} (${settledOk.size} answered 200), repeats across kills ${repeats}, settled again after a kill ${lostTotal}`,
+    );
 
     proc.child.kill('SIGTERM');
     expect((await proc.exited).code).toBe(0);

@@ -63,7 +63,9 @@ async function machine(t: TestBridge, name: string, account?: { userId: string; 
 /** A wallet pays: an invoice through the LNURL callback, settled by the admin's dev settle. */
 async function pay(t: TestBridge, lnurl: string, sats: number): Promise<void> {
   const { invoice } = await requestInvoice({ lnUrlOrAddress: lnurl, tokens: sats as never });
-  const res = await t.request('POST', `/api/v1/dev/payments/${new Invoice({ pr: invoice }).paymentHash}/settle`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const res = await t.request('POST', `/api/v1/dev/payments/${new Invoice({ pr: invoice }).paymentHash}/settle`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
   expect(res.status).toBe(200);
 }
 
@@ -82,12 +84,16 @@ const CONFIGS = [
 
 /** The last payload on each of the asset's three config topics, once all three arrived. */
 async function configs(ha: TestClient, m: Machine, what: string, accept: (payloads: Record<string, any>[]) => boolean = () => true) {
-  return until(() => {
-    const latest = CONFIGS.map(([component, objectId]) => ha.received.filter((r) => r.topic === m.config(component, objectId)).at(-1));
-    if (latest.some((r) => r === undefined)) return undefined;
-    const payloads = latest.map((r) => JSON.parse((r as { payload: string }).payload) as Record<string, any>);
-    return accept(payloads) ? { messages: latest as NonNullable<(typeof latest)[number]>[], payloads } : undefined;
-  }, 5000, what);
+  return until(
+    () => {
+      const latest = CONFIGS.map(([component, objectId]) => ha.received.filter((r) => r.topic === m.config(component, objectId)).at(-1));
+      if (latest.some((r) => r === undefined)) return undefined;
+      const payloads = latest.map((r) => JSON.parse((r as { payload: string }).payload) as Record<string, any>);
+      return accept(payloads) ? { messages: latest as NonNullable<(typeof latest)[number]>[], payloads } : undefined;
+    },
+    5000,
+    what,
+  );
 }
 
 const statsOf = (c: TestClient, m: Machine) => c.on(m.topic('stats'));

@@ -32,7 +32,9 @@ beforeAll(async () => {
     try {
       await run(tool, ['--help'], 5_000);
     } catch (err) {
-      throw new Error(`${tool} is not installed: install the Debian package mosquitto-clients (apt-get install mosquitto-clients), as .ci/run does. (${(err as Error).message})`);
+      throw new Error(
+        `${tool} is not installed: install the Debian package mosquitto-clients (apt-get install mosquitto-clients), as .ci/run does. (${(err as Error).message})`,
+      );
     }
   }
   t = await startBridge();
@@ -66,9 +68,20 @@ describe('mosquitto_sub and mosquitto_pub against the embedded broker', () => {
     const login = await deviceLogin(m, 'mosquitto device');
     const waiting = (await allPayments(m)).filter((p) => p.delivered_at === null).map((p) => p.payment_id);
     const paymentId = await pay(m, ADMIN_TOKEN);
-    const result = await run('mosquitto_sub', [...common(login.username, login.password), '-C', String(waiting.length + 1), '-W', '10', '-t', m.topic('payment')]);
+    const result = await run('mosquitto_sub', [
+      ...common(login.username, login.password),
+      '-C',
+      String(waiting.length + 1),
+      '-W',
+      '10',
+      '-t',
+      m.topic('payment'),
+    ]);
     expect(result.code, result.stderr).toBe(0);
-    const ids = result.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { payment_id: string }).payment_id);
+    const ids = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { payment_id: string }).payment_id);
     expect(ids.sort()).toEqual([...waiting, paymentId].sort());
   });
 

@@ -105,7 +105,9 @@ export async function allPayments(m: Machine, pageSize = 50): Promise<PaymentVie
   const out: PaymentView[] = [];
   let cursor: string | null = null;
   do {
-    const res: ApiResponse = await request(m.url, 'GET', `/api/v1/assets/${m.assetId}/payments?limit=${pageSize}${cursor ? `&cursor=${cursor}` : ''}`, { token: m.key });
+    const res: ApiResponse = await request(m.url, 'GET', `/api/v1/assets/${m.assetId}/payments?limit=${pageSize}${cursor ? `&cursor=${cursor}` : ''}`, {
+      token: m.key,
+    });
     expectStatus(res, 200, 'list payments');
     out.push(...(res.body.payments as PaymentView[]));
     cursor = res.body.next_cursor as string | null;
@@ -126,7 +128,9 @@ export async function allEvents(m: Machine, pageSize = 200): Promise<EventView[]
   const out: EventView[] = [];
   let cursor: string | null = null;
   do {
-    const res: ApiResponse = await request(m.url, 'GET', `/api/public/events?asset_id=${m.assetId}&limit=${pageSize}${cursor ? `&cursor=${cursor}` : ''}`, { token: m.key });
+    const res: ApiResponse = await request(m.url, 'GET', `/api/public/events?asset_id=${m.assetId}&limit=${pageSize}${cursor ? `&cursor=${cursor}` : ''}`, {
+      token: m.key,
+    });
     expectStatus(res, 200, 'list events');
     out.push(...(res.body.events as EventView[]));
     cursor = res.body.next_cursor as string | null;

@@ -19,7 +19,10 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-export function spawnCli(env: Record<string, string>, args: string[] = []): { child: ChildProcess; stdout: string[]; stderr: () => string; exited: BridgeProcess['exited'] } {
+export function spawnCli(
+  env: Record<string, string>,
+  args: string[] = [],
+): { child: ChildProcess; stdout: string[]; stderr: () => string; exited: BridgeProcess['exited'] } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', ...args], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn', ...env },

@@ -68,7 +68,10 @@ export class RawMqtt {
   }
 
   /** Connect and log in; resolves with the client and the CONNACK return code. */
-  static async connect(port: number, login: { username?: string; password?: string; clientId?: string; clean?: boolean }): Promise<{ client: RawMqtt; code: number }> {
+  static async connect(
+    port: number,
+    login: { username?: string; password?: string; clientId?: string; clean?: boolean },
+  ): Promise<{ client: RawMqtt; code: number }> {
     const socket = connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
@@ -151,7 +154,8 @@ export class RawMqtt {
 
   private handle(first: number, body: Buffer): void {
     const type = first >> 4;
-    if (type === 2) this.connack?.(body[1] ?? -1); // CONNACK
+    if (type === 2)
+      this.connack?.(body[1] ?? -1); // CONNACK
     else if (type === 9 || type === 4) {
       // SUBACK (codes follow the id) or PUBACK
       const id = body.readUInt16BE(0);

@@ -37,7 +37,10 @@ describe('the three API families keep their own error shapes', () => {
     const missing = await t.request('GET', '/license/v1/nothing');
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({ ok: false, error: 'not_found', message: expect.any(String) });
-    const big = await t.request('POST', '/license/healthz', { raw: JSON.stringify({ x: 'y'.repeat(70_000) }), headers: { 'content-type': 'application/json' } });
+    const big = await t.request('POST', '/license/healthz', {
+      raw: JSON.stringify({ x: 'y'.repeat(70_000) }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(big.status).toBe(413);
     expect(big.body).toMatchObject({ ok: false, error: 'bad_request' });
   });

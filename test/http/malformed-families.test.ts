@@ -103,7 +103,11 @@ const FAMILIES: Family[] = [
     method: 'POST',
     path: (fx) => `/lnurl/pay/${fx.linkId}/callback`,
     valid: () => ({ amount: 21_000 }),
-    shape: (body) => [...keysAre(body, 'reason,status'), ...(body['status'] === 'ERROR' ? [] : [`LNURL status ${JSON.stringify(body['status'])}, expected "ERROR"`]), ...nonEmpty(body, 'reason')],
+    shape: (body) => [
+      ...keysAre(body, 'reason,status'),
+      ...(body['status'] === 'ERROR' ? [] : [`LNURL status ${JSON.stringify(body['status'])}, expected "ERROR"`]),
+      ...nonEmpty(body, 'reason'),
+    ],
   },
   {
     name: 'x402',
@@ -112,7 +116,10 @@ const FAMILIES: Family[] = [
     valid: () => ({ x: 1 }),
     shape: (body, codes) => [
       ...keysAre(body, 'code,details,message'),
-      ...codeIn(body['code'], codes.map((c) => X402_CODE[c] ?? c)),
+      ...codeIn(
+        body['code'],
+        codes.map((c) => X402_CODE[c] ?? c),
+      ),
       ...nonEmpty(body, 'message'),
       ...(typeof body['details'] === 'string' ? [] : ['details is not a string']),
     ],
@@ -125,7 +132,10 @@ const FAMILIES: Family[] = [
     shape: (body, codes) => [
       ...keysAre(body, 'error,message,ok'),
       ...(body['ok'] === false ? [] : ['ok is not false']),
-      ...codeIn(body['error'], codes.map((c) => LICENSE_CODE[c] ?? c)),
+      ...codeIn(
+        body['error'],
+        codes.map((c) => LICENSE_CODE[c] ?? c),
+      ),
       ...nonEmpty(body, 'message'),
     ],
   },
@@ -173,12 +183,30 @@ for (const fam of FAMILIES) {
     rawHead(fam.method, fam.path(fx), { ...(fam.token ? { Authorization: `Bearer ${fam.token(fx)}` } : {}), ...headers });
 
   for (const [name, make] of SYNTAX_ERRORS) add(g, name, fam, (fx) => bodySend(ep, fx, { raw: make(plain()) }), INVALID_JSON);
-  add(g, 'invalid UTF-8 bytes outside strings', fam, (fx) => bodySend(ep, fx, { raw: Buffer.concat([Buffer.from(plain()), Buffer.from([0xff, 0xfe])]) }), INVALID_JSON);
-  add(g, 'UTF-16LE encoded body', fam, (fx) => bodySend(ep, fx, { raw: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(plain(), 'utf16le')]) }), BAD_BODY);
+  add(
+    g,
+    'invalid UTF-8 bytes outside strings',
+    fam,
+    (fx) => bodySend(ep, fx, { raw: Buffer.concat([Buffer.from(plain()), Buffer.from([0xff, 0xfe])]) }),
+    INVALID_JSON,
+  );
+  add(
+    g,
+    'UTF-16LE encoded body',
+    fam,
+    (fx) => bodySend(ep, fx, { raw: Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(plain(), 'utf16le')]) }),
+    BAD_BODY,
+  );
   // RFC 8259 §8.1: JSON exchanged between systems MUST be UTF-8. Bytes that are not UTF-8 inside
   // a string must not be silently replaced by U+FFFD and stored.
   for (const [what, bytes] of INVALID_UTF8) {
-    add(g, `invalid UTF-8 (${what}) inside a string`, fam, (fx) => bodySend(ep, fx, { raw: Buffer.concat([Buffer.from('{"name":"Coffee '), Buffer.from(bytes), Buffer.from('","price_sats":1500}')]) }), BAD_BODY);
+    add(
+      g,
+      `invalid UTF-8 (${what}) inside a string`,
+      fam,
+      (fx) => bodySend(ep, fx, { raw: Buffer.concat([Buffer.from('{"name":"Coffee '), Buffer.from(bytes), Buffer.from('","price_sats":1500}')]) }),
+      BAD_BODY,
+    );
   }
 
   // Sizes: the limit holds whether the length is declared, chunked, compressed or a lie.
@@ -186,39 +214,122 @@ for (const fam of FAMILIES) {
   add(g, '64 KiB + 1 byte of invalid JSON', fam, (fx) => bodySend(ep, fx, { raw: `{${'x'.repeat(LIMIT)}` }), TOO_LARGE);
   add(g, '1 MiB with Content-Length', fam, (fx) => bodySend(ep, fx, { raw: sized(MIB) }), TOO_LARGE);
   add(g, 'valid fields padded past 64 KiB', fam, (fx) => bodySend(ep, fx, { json: { ...fam.valid(), pad: 'x'.repeat(LIMIT) } }), TOO_LARGE);
-  add(g, '4 MiB with Content-Length (raw socket)', fam, (fx) => {
-    const body = Buffer.from(sized(4 * MIB));
-    return { via: 'socket', bytes: Buffer.concat([Buffer.from(socketHead(fx, { 'Content-Type': 'application/json', 'Content-Length': body.length })), body]) };
-  }, TOO_LARGE);
-  add(g, '4 MiB chunked, no Content-Length (raw socket)', fam, (fx) => ({
-    via: 'socket',
-    bytes: Buffer.concat([Buffer.from(socketHead(fx, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })), chunked(Buffer.from(sized(4 * MIB)))]),
-  }), TOO_LARGE);
-  add(g, '64 KiB + 1 chunked (raw socket)', fam, (fx) => ({
-    via: 'socket',
-    bytes: Buffer.concat([Buffer.from(socketHead(fx, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })), chunked(Buffer.from(sized(LIMIT + 1)), 1_000)]),
-  }), TOO_LARGE);
-  add(g, 'Content-Length of 100 GB, tiny body (raw socket)', fam, (fx) => ({ via: 'socket', bytes: `${socketHead(fx, { 'Content-Type': 'application/json', 'Content-Length': 100_000_000_000 })}{}` }), TOO_LARGE);
-  add(g, 'Expect: 100-continue with 50 MB Content-Length (raw socket)', fam, (fx) => ({
-    via: 'socket',
-    bytes: socketHead(fx, { 'Content-Type': 'application/json', Expect: '100-continue', 'Content-Length': 50_000_000 }),
-  }), TOO_LARGE);
-  add(g, 'gzip bomb: 8 MiB of spaces, compressed', fam, (fx) => bodySend(ep, fx, { raw: gzipSync(Buffer.alloc(8 * MIB, 0x20)) }, { ...JSON_TYPE, 'content-encoding': 'gzip' }), TOO_LARGE);
+  add(
+    g,
+    '4 MiB with Content-Length (raw socket)',
+    fam,
+    (fx) => {
+      const body = Buffer.from(sized(4 * MIB));
+      return {
+        via: 'socket',
+        bytes: Buffer.concat([Buffer.from(socketHead(fx, { 'Content-Type': 'application/json', 'Content-Length': body.length })), body]),
+      };
+    },
+    TOO_LARGE,
+  );
+  add(
+    g,
+    '4 MiB chunked, no Content-Length (raw socket)',
+    fam,
+    (fx) => ({
+      via: 'socket',
+      bytes: Buffer.concat([
+        Buffer.from(socketHead(fx, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })),
+        chunked(Buffer.from(sized(4 * MIB))),
+      ]),
+    }),
+    TOO_LARGE,
+  );
+  add(
+    g,
+    '64 KiB + 1 chunked (raw socket)',
+    fam,
+    (fx) => ({
+      via: 'socket',
+      bytes: Buffer.concat([
+        Buffer.from(socketHead(fx, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' })),
+        chunked(Buffer.from(sized(LIMIT + 1)), 1_000),
+      ]),
+    }),
+    TOO_LARGE,
+  );
+  add(
+    g,
+    'Content-Length of 100 GB, tiny body (raw socket)',
+    fam,
+    (fx) => ({ via: 'socket', bytes: `${socketHead(fx, { 'Content-Type': 'application/json', 'Content-Length': 100_000_000_000 })}{}` }),
+    TOO_LARGE,
+  );
+  add(
+    g,
+    'Expect: 100-continue with 50 MB Content-Length (raw socket)',
+    fam,
+    (fx) => ({
+      via: 'socket',
+      bytes: socketHead(fx, { 'Content-Type': 'application/json', Expect: '100-continue', 'Content-Length': 50_000_000 }),
+    }),
+    TOO_LARGE,
+  );
+  add(
+    g,
+    'gzip bomb: 8 MiB of spaces, compressed',
+    fam,
+    (fx) => bodySend(ep, fx, { raw: gzipSync(Buffer.alloc(8 * MIB, 0x20)) }, { ...JSON_TYPE, 'content-encoding': 'gzip' }),
+    TOO_LARGE,
+  );
 
   // Content types and encodings.
-  for (const [label, type] of WRONG_CONTENT_TYPES) add(g, `content type ${label}`, fam, (fx) => bodySend(ep, fx, { raw: plain() }, { 'content-type': type }), UNSUPPORTED);
+  for (const [label, type] of WRONG_CONTENT_TYPES)
+    add(g, `content type ${label}`, fam, (fx) => bodySend(ep, fx, { raw: plain() }, { 'content-type': type }), UNSUPPORTED);
   add(g, 'no Content-Type', fam, (fx) => bodySend(ep, fx, { raw: Buffer.from(plain()) }, undefined, true), UNSUPPORTED);
-  add(g, 'form body as form', fam, (fx) => bodySend(ep, fx, { raw: 'label=x&price_sats=1' }, { 'content-type': 'application/x-www-form-urlencoded' }), UNSUPPORTED);
-  add(g, 'multipart body', fam, (fx) => bodySend(ep, fx, { raw: '------x\r\nContent-Disposition: form-data; name="label"\r\n\r\nx\r\n------x--\r\n' }, { 'content-type': 'multipart/form-data; boundary=----x' }), UNSUPPORTED);
-  for (const encoding of WRONG_CONTENT_ENCODINGS) add(g, `Content-Encoding ${encoding}`, fam, (fx) => bodySend(ep, fx, { raw: plain() }, { ...JSON_TYPE, 'content-encoding': encoding }), UNSUPPORTED);
+  add(
+    g,
+    'form body as form',
+    fam,
+    (fx) => bodySend(ep, fx, { raw: 'label=x&price_sats=1' }, { 'content-type': 'application/x-www-form-urlencoded' }),
+    UNSUPPORTED,
+  );
+  add(
+    g,
+    'multipart body',
+    fam,
+    (fx) =>
+      bodySend(
+        ep,
+        fx,
+        { raw: '------x\r\nContent-Disposition: form-data; name="label"\r\n\r\nx\r\n------x--\r\n' },
+        { 'content-type': 'multipart/form-data; boundary=----x' },
+      ),
+    UNSUPPORTED,
+  );
+  for (const encoding of WRONG_CONTENT_ENCODINGS)
+    add(g, `Content-Encoding ${encoding}`, fam, (fx) => bodySend(ep, fx, { raw: plain() }, { ...JSON_TYPE, 'content-encoding': encoding }), UNSUPPORTED);
   // Supported encodings with bodies that are not what they claim: a bad body, not a server error.
   add(g, 'gzip header, plain JSON body', fam, (fx) => bodySend(ep, fx, { raw: Buffer.from(plain()) }, { ...JSON_TYPE, 'content-encoding': 'gzip' }), BAD_BODY);
-  add(g, 'deflate header, plain JSON body', fam, (fx) => bodySend(ep, fx, { raw: Buffer.from(plain()) }, { ...JSON_TYPE, 'content-encoding': 'deflate' }), BAD_BODY);
+  add(
+    g,
+    'deflate header, plain JSON body',
+    fam,
+    (fx) => bodySend(ep, fx, { raw: Buffer.from(plain()) }, { ...JSON_TYPE, 'content-encoding': 'deflate' }),
+    BAD_BODY,
+  );
   // Fixed bytes that are no brotli stream (one random 64-byte string in thirty decodes to nothing).
   add(g, 'br header, garbage body', fam, (fx) => bodySend(ep, fx, { raw: Buffer.alloc(64, 0xff) }, { ...JSON_TYPE, 'content-encoding': 'br' }), BAD_BODY);
-  add(g, 'truncated gzip stream', fam, (fx) => bodySend(ep, fx, { raw: gzipSync(plain()).subarray(0, 12) }, { ...JSON_TYPE, 'content-encoding': 'gzip' }), BAD_BODY);
+  add(
+    g,
+    'truncated gzip stream',
+    fam,
+    (fx) => bodySend(ep, fx, { raw: gzipSync(plain()).subarray(0, 12) }, { ...JSON_TYPE, 'content-encoding': 'gzip' }),
+    BAD_BODY,
+  );
   add(g, 'gzip of invalid JSON', fam, (fx) => bodySend(ep, fx, { raw: gzipSync('{oops') }, { ...JSON_TYPE, 'content-encoding': 'gzip' }), INVALID_JSON);
-  add(g, 'deflate of a top-level string', fam, (fx) => bodySend(ep, fx, { raw: deflateSync('"x"') }, { ...JSON_TYPE, 'content-encoding': 'deflate' }), INVALID_JSON);
+  add(
+    g,
+    'deflate of a top-level string',
+    fam,
+    (fx) => bodySend(ep, fx, { raw: deflateSync('"x"') }, { ...JSON_TYPE, 'content-encoding': 'deflate' }),
+    INVALID_JSON,
+  );
 }
 
 // --- What a route's schema decides, on the machine-payments representative -------------------------
@@ -235,9 +346,21 @@ for (const fam of FAMILIES) {
   add(g, 'objects nested 10,000 deep', fam, (fx) => bodySend(ep, fx, { raw: deepObject(10_000) }), BAD_BODY);
   add(g, '__proto__ key (prototype poisoning)', fam, (fx) => bodySend(ep, fx, { raw: withProto(valid) }), BAD_BODY);
   add(g, 'escaped __proto__ key', fam, (fx) => bodySend(ep, fx, { raw: `{"\\u005f_proto__":{"pwned_by_malformed_test":true}}` }), BAD_BODY);
-  add(g, 'constructor.prototype key', fam, (fx) => bodySend(ep, fx, { json: { ...valid, constructor: { prototype: { pwned_by_malformed_test: true } } } }), INVALID_BODY);
+  add(
+    g,
+    'constructor.prototype key',
+    fam,
+    (fx) => bodySend(ep, fx, { json: { ...valid, constructor: { prototype: { pwned_by_malformed_test: true } } } }),
+    INVALID_BODY,
+  );
   add(g, 'BOM then an unknown field', fam, (fx) => bodySend(ep, fx, { raw: `${BOM}${JSON.stringify({ ...valid, zz_unknown: 1 })}` }), BAD_BODY);
-  add(g, 'br of an unknown field', fam, (fx) => bodySend(ep, fx, { raw: brotliCompressSync(JSON.stringify({ ...valid, zz: 1 })) }, { ...JSON_TYPE, 'content-encoding': 'br' }), INVALID_BODY);
+  add(
+    g,
+    'br of an unknown field',
+    fam,
+    (fx) => bodySend(ep, fx, { raw: brotliCompressSync(JSON.stringify({ ...valid, zz: 1 })) }, { ...JSON_TYPE, 'content-encoding': 'br' }),
+    INVALID_BODY,
+  );
   add(g, 'unknown field', fam, (fx) => bodySend(ep, fx, { json: { ...valid, admin: true } }), INVALID_BODY);
   add(g, 'unknown field user_id', fam, (fx) => bodySend(ep, fx, { json: { ...valid, user_id: 'u' } }), INVALID_BODY);
   add(g, 'unknown field null', fam, (fx) => bodySend(ep, fx, { json: { ...valid, extra: null } }), INVALID_BODY);
@@ -246,7 +369,13 @@ for (const fam of FAMILIES) {
   add(g, 'empty body with JSON content type', fam, (fx) => bodySend(ep, fx, { raw: '' }), INVALID_BODY);
   add(g, 'free-form object nested 10,000 deep', fam, (fx) => bodySend(ep, fx, { raw: withObject(deepObject(10_000)) }), INVALID_BODY);
   add(g, 'free-form object holding arrays nested 20,000 deep', fam, (fx) => bodySend(ep, fx, { raw: withObject(`{"a":${deepArray(20_000)}}`) }), INVALID_BODY);
-  add(g, 'free-form object with nested __proto__', fam, (fx) => bodySend(ep, fx, { raw: withObject('{"list":[{"__proto__":{"pwned_by_malformed_test":true}}]}') }), BAD_BODY);
+  add(
+    g,
+    'free-form object with nested __proto__',
+    fam,
+    (fx) => bodySend(ep, fx, { raw: withObject('{"list":[{"__proto__":{"pwned_by_malformed_test":true}}]}') }),
+    BAD_BODY,
+  );
 }
 
 // --- One wiring check per endpoint of the docs catalogue --------------------------------------------
@@ -273,33 +402,62 @@ function wiring(e: Endpoint): void {
   };
   if (e.body) add(g, 'bad JSON body: the body parser', MACHINES, (fx) => send(fx, { json: undefined, raw: '{oops' }), INVALID_JSON, documented);
   if (e.auth !== 'public') {
-    add(g, 'no token: the authenticator', MACHINES, (fx) => {
-      const s = send(fx) as Extract<Send, { via: 'fetch' }>;
-      delete s.token;
-      return s;
-    }, { status: 401, codes: ['missing_token'] }, documented);
+    add(
+      g,
+      'no token: the authenticator',
+      MACHINES,
+      (fx) => {
+        const s = send(fx) as Extract<Send, { via: 'fetch' }>;
+        delete s.token;
+        return s;
+      },
+      { status: 401, codes: ['missing_token'] },
+      documented,
+    );
   }
   if (e.headers) {
     // A signed public endpoint: its signature is its authenticator, and nothing behind it is read unsigned.
     add(g, 'no signature: the signature check', MACHINES, (fx) => send(fx), { status: 401, codes: ['invalid_signature'] }, documented);
     return;
   }
-  if (e.writes) add(g, 'read-only key: the scope check', MACHINES, (fx) => send(fx, { token: fx.readKey }), { status: 403, codes: ['insufficient_scope'] }, documented);
+  if (e.writes)
+    add(g, 'read-only key: the scope check', MACHINES, (fx) => send(fx, { token: fx.readKey }), { status: 403, codes: ['insufficient_scope'] }, documented);
   if (e.plain) {
     // Documents take no input (and document no errors), but a body sent along still goes through the
     // family's parser like any request's (GET: over a raw socket).
-    add(g, 'bad JSON body: the body parser', MACHINES, () => ({ via: 'socket', bytes: `${rawHead(method, pathOf(e), { 'Content-Type': 'application/json', 'Content-Length': 5 })}{oops` }), INVALID_JSON, [...documented, 'invalid_json']);
+    add(
+      g,
+      'bad JSON body: the body parser',
+      MACHINES,
+      () => ({ via: 'socket', bytes: `${rawHead(method, pathOf(e), { 'Content-Type': 'application/json', 'Content-Length': 5 })}{oops` }),
+      INVALID_JSON,
+      [...documented, 'invalid_json'],
+    );
     return;
   }
   for (const name of Object.keys(e.params ?? {})) {
     add(g, `bad ${name} (%00): the path validation`, MACHINES, (fx) => send(fx, { path: pathOf(e, name) }), INVALID_BODY, documented);
   }
-  add(g, 'unknown query parameter: the query validation', MACHINES, (fx) => send(fx, { path: `${pathOf(e)}${e.query ? `?${new URLSearchParams(e.query.example as Record<string, string>).toString()}&` : '?'}zz_unknown=1` }), INVALID_BODY, documented);
+  add(
+    g,
+    'unknown query parameter: the query validation',
+    MACHINES,
+    (fx) => send(fx, { path: `${pathOf(e)}${e.query ? `?${new URLSearchParams(e.query.example as Record<string, string>).toString()}&` : '?'}zz_unknown=1` }),
+    INVALID_BODY,
+    documented,
+  );
   if (e.body) {
     const example = e.body.example;
     // A strict schema refuses an unknown member; a loose one (the BTCPay webhook payload) goes on to its next check.
     const strict = !e.body.schema.safeParse({ ...example, zz_unknown: 1 }).success;
-    add(g, 'unknown body member: the body validation', MACHINES, (fx) => send(fx, { json: { ...example, zz_unknown: 1 } }), strict ? INVALID_BODY : { status: [400, 401, 403, 404, 409], codes: documented }, documented);
+    add(
+      g,
+      'unknown body member: the body validation',
+      MACHINES,
+      (fx) => send(fx, { json: { ...example, zz_unknown: 1 } }),
+      strict ? INVALID_BODY : { status: [400, 401, 403, 404, 409], codes: documented },
+      documented,
+    );
   }
 }
 for (const e of ENDPOINTS) wiring(e);
@@ -318,7 +476,8 @@ function problemsOf(c: Case, outcome: Outcome | undefined): string[] {
   else if (status < 400) problems.push(`not refused: ${status}`);
   const wanted = typeof c.expect.status === 'number' ? [c.expect.status] : c.expect.status;
   if (!wanted.includes(status)) problems.push(`status ${status}, expected ${wanted.join(' or ')}`);
-  if (!(headers['content-type'] ?? '').includes('application/json')) return [...problems, `not the JSON error body (content-type ${headers['content-type'] ?? 'none'})`];
+  if (!(headers['content-type'] ?? '').includes('application/json'))
+    return [...problems, `not the JSON error body (content-type ${headers['content-type'] ?? 'none'})`];
   let body: unknown;
   try {
     body = JSON.parse(text);

@@ -216,12 +216,17 @@ type FieldCases = [field: string, values: [label: string, value: unknown][]][];
 function fieldCases(ep: FieldEndpoint, fields: FieldCases, expectation: Expect = INVALID_BODY): void {
   for (const [field, values] of fields) {
     for (const [label, value] of values) {
-      add(`wrong type ${ep.id}`, `${field} ${label}`, (fx) => {
-        const body = { ...ep.base(fx) };
-        if (value === undefined) delete body[field];
-        else body[field] = value;
-        return { via: 'fetch', method: ep.method, path: ep.path(fx), token: ep.token(fx), json: body };
-      }, expectation);
+      add(
+        `wrong type ${ep.id}`,
+        `${field} ${label}`,
+        (fx) => {
+          const body = { ...ep.base(fx) };
+          if (value === undefined) delete body[field];
+          else body[field] = value;
+          return { via: 'fetch', method: ep.method, path: ep.path(fx), token: ep.token(fx), json: body };
+        },
+        expectation,
+      );
     }
   }
 }
@@ -307,7 +312,11 @@ fieldCases(checkoutEp, [
   ],
   ['redirect_url', URL_BAD],
 ]);
-const varCheckoutEp: FieldEndpoint = { ...checkoutEp, id: 'POST /api/v1/assets/{id}/checkout (variable price)', path: (fx) => `/api/v1/assets/${fx.varAssetId}/checkout` };
+const varCheckoutEp: FieldEndpoint = {
+  ...checkoutEp,
+  id: 'POST /api/v1/assets/{id}/checkout (variable price)',
+  path: (fx) => `/api/v1/assets/${fx.varAssetId}/checkout`,
+};
 fieldCases(varCheckoutEp, [
   [
     'amount_sats',
@@ -322,12 +331,33 @@ fieldCases(varCheckoutEp, [
     ],
   ],
 ]);
-add('references in body', 'checkout on an asset without a payment link', (fx) => ({ via: 'fetch', method: 'POST', path: `/api/v1/assets/${fx.unlinkedAssetId}/checkout`, token: fx.key, json: {} }), { status: 404, codes: ['payment_link_not_found'] });
-add('references in body', 'payment link name taken by another link of the account', (fx) => ({ via: 'fetch', method: 'POST', path: `/api/v1/assets/${fx.linkAssetId}/payment-link`, token: fx.key, json: { name: 'coffee' } }), { status: 409, codes: ['name_taken'] });
-add('references in body', 'payment link GET before the first POST', (fx) => ({ via: 'fetch', method: 'GET', path: `/api/v1/assets/${fx.unlinkedAssetId}/payment-link`, token: fx.key }), { status: 404, codes: ['payment_link_not_found'] });
+add(
+  'references in body',
+  'checkout on an asset without a payment link',
+  (fx) => ({ via: 'fetch', method: 'POST', path: `/api/v1/assets/${fx.unlinkedAssetId}/checkout`, token: fx.key, json: {} }),
+  { status: 404, codes: ['payment_link_not_found'] },
+);
+add(
+  'references in body',
+  'payment link name taken by another link of the account',
+  (fx) => ({ via: 'fetch', method: 'POST', path: `/api/v1/assets/${fx.linkAssetId}/payment-link`, token: fx.key, json: { name: 'coffee' } }),
+  { status: 409, codes: ['name_taken'] },
+);
+add(
+  'references in body',
+  'payment link GET before the first POST',
+  (fx) => ({ via: 'fetch', method: 'GET', path: `/api/v1/assets/${fx.unlinkedAssetId}/payment-link`, token: fx.key }),
+  { status: 404, codes: ['payment_link_not_found'] },
+);
 
 // The wallet: `backend` chooses which fields are allowed; each kind's fields are validated.
-const walletEp: FieldEndpoint = { id: 'PUT /api/v1/accounts/me/wallet', method: 'PUT', path: () => '/api/v1/accounts/me/wallet', token: (fx) => fx.walletKey, base: () => ({ backend: 'dev' }) };
+const walletEp: FieldEndpoint = {
+  id: 'PUT /api/v1/accounts/me/wallet',
+  method: 'PUT',
+  path: () => '/api/v1/accounts/me/wallet',
+  token: (fx) => fx.walletKey,
+  base: () => ({ backend: 'dev' }),
+};
 fieldCases(walletEp, [
   [
     'backend',
@@ -399,7 +429,15 @@ const WALLET_KINDS: [kind: string, fields: FieldCases][] = [
   [
     'lnd',
     [
-      ['url', [['missing', undefined], ['number', 8080], ['ftp URL', 'ftp://node.example.com'], ['not a URL', 'node:8080 x']]],
+      [
+        'url',
+        [
+          ['missing', undefined],
+          ['number', 8080],
+          ['ftp URL', 'ftp://node.example.com'],
+          ['not a URL', 'node:8080 x'],
+        ],
+      ],
       [
         'macaroon',
         [
@@ -431,8 +469,26 @@ const WALLET_KINDS: [kind: string, fields: FieldCases][] = [
   [
     'btcpay',
     [
-      ['url', [['missing', undefined], ['number', 1], ['javascript URL', 'javascript:alert(1)']]],
-      ['store_id', [['missing', undefined], ['number', 1], ['empty string', ''], ['with a space', 'my store'], ['with a slash', 'a/b'], ['101 characters', 's'.repeat(101)], ['null', null]]],
+      [
+        'url',
+        [
+          ['missing', undefined],
+          ['number', 1],
+          ['javascript URL', 'javascript:alert(1)'],
+        ],
+      ],
+      [
+        'store_id',
+        [
+          ['missing', undefined],
+          ['number', 1],
+          ['empty string', ''],
+          ['with a space', 'my store'],
+          ['with a slash', 'a/b'],
+          ['101 characters', 's'.repeat(101)],
+          ['null', null],
+        ],
+      ],
       ['api_key', SECRET_BAD(512).slice(0, 9)],
       ['webhook_secret', SECRET_BAD(512)],
     ],
@@ -466,17 +522,55 @@ for (const [kind, fields] of WALLET_KINDS) {
   // Fields of another kind: `{backend: "dev", url: …}`, `{backend: "lnbits", macaroon: …}`, …
   for (const [field, value] of FOREIGN_FIELDS) {
     if (OWN_FIELDS[kind]?.includes(field)) continue;
-    add(`wrong type ${ep.id}`, `field of another kind: ${field}`, (fx) => ({ via: 'fetch', method: 'PUT', path: '/api/v1/accounts/me/wallet', token: fx.walletKey, json: { ...KIND_BASE[kind], [field]: value } }), INVALID_BODY);
+    add(
+      `wrong type ${ep.id}`,
+      `field of another kind: ${field}`,
+      (fx) => ({ via: 'fetch', method: 'PUT', path: '/api/v1/accounts/me/wallet', token: fx.walletKey, json: { ...KIND_BASE[kind], [field]: value } }),
+      INVALID_BODY,
+    );
   }
-  add(`wrong type ${ep.id}`, 'settings nested in an object', (fx) => ({ via: 'fetch', method: 'PUT', path: '/api/v1/accounts/me/wallet', token: fx.walletKey, json: { backend: kind, settings: { ...KIND_BASE[kind], backend: undefined } } }), INVALID_BODY);
-  add(`wrong type ${ep.id}`, 'backend given twice, the last one unknown', (fx) => ({ via: 'fetch', method: 'PUT', path: '/api/v1/accounts/me/wallet', token: fx.walletKey, raw: `${JSON.stringify(KIND_BASE[kind]).slice(0, -1)},"backend":"bogus"}` }), INVALID_BODY);
+  add(
+    `wrong type ${ep.id}`,
+    'settings nested in an object',
+    (fx) => ({
+      via: 'fetch',
+      method: 'PUT',
+      path: '/api/v1/accounts/me/wallet',
+      token: fx.walletKey,
+      json: { backend: kind, settings: { ...KIND_BASE[kind], backend: undefined } },
+    }),
+    INVALID_BODY,
+  );
+  add(
+    `wrong type ${ep.id}`,
+    'backend given twice, the last one unknown',
+    (fx) => ({
+      via: 'fetch',
+      method: 'PUT',
+      path: '/api/v1/accounts/me/wallet',
+      token: fx.walletKey,
+      raw: `${JSON.stringify(KIND_BASE[kind]).slice(0, -1)},"backend":"bogus"}`,
+    }),
+    INVALID_BODY,
+  );
 }
 
 // The BTCPay webhook. Unsigned or wrongly signed: 401 whatever the payload, once it names a store.
 const WEBHOOK = '/api/public/lightning/btcpay/webhook';
 /** A payload the webhook parses (still unsigned). */
-const hookPayload = (fx: Fixture): Record<string, unknown> => ({ storeId: fx.storeId, deliveryId: 'dlv-malformed', type: 'InvoiceSettled', invoiceId: 'inv-malformed' });
-const webhook = (body: string, sig: string | undefined): Send => ({ via: 'fetch', method: 'POST', path: WEBHOOK, raw: body, ...(sig === undefined ? {} : { headers: { 'btcpay-sig': sig } }) });
+const hookPayload = (fx: Fixture): Record<string, unknown> => ({
+  storeId: fx.storeId,
+  deliveryId: 'dlv-malformed',
+  type: 'InvoiceSettled',
+  invoiceId: 'inv-malformed',
+});
+const webhook = (body: string, sig: string | undefined): Send => ({
+  via: 'fetch',
+  method: 'POST',
+  path: WEBHOOK,
+  raw: body,
+  ...(sig === undefined ? {} : { headers: { 'btcpay-sig': sig } }),
+});
 const hookBody = (fx: Fixture, extra: Record<string, unknown> = {}): string => JSON.stringify({ ...hookPayload(fx), ...extra });
 const BAD_SIGS: [string, (fx: Fixture, body: string) => string][] = [
   ['empty BTCPay-Sig', () => ''],
@@ -500,24 +594,44 @@ const BAD_SIGS: [string, (fx: Fixture, body: string) => string][] = [
 add('webhook signature', 'no BTCPay-Sig header', (fx) => webhook(hookBody(fx), undefined), BAD_SIGNATURE);
 add('webhook signature', 'no BTCPay-Sig header, unknown store', (fx) => webhook(hookBody(fx, { storeId: 'NoSuchStore' }), undefined), BAD_SIGNATURE);
 add('webhook signature', 'valid-looking signature, unknown store', (fx) => webhook(hookBody(fx, { storeId: 'NoSuchStore' }), `sha256=${HEX64}`), BAD_SIGNATURE);
-add('webhook signature', "the store's signature, but the body names an unknown store", (fx) => {
-  const body = hookBody(fx, { storeId: 'NoSuchStore' });
-  return webhook(body, btcpaySig(fx.webhookSecret, body));
-}, BAD_SIGNATURE);
-add('webhook signature', 'signed, then a space appended to the body', (fx) => {
-  const body = hookBody(fx);
-  return webhook(`${body} `, btcpaySig(fx.webhookSecret, body));
-}, BAD_SIGNATURE);
-add('webhook signature', 'signed, then re-serialised with other spacing', (fx) => {
-  const body = hookBody(fx);
-  return webhook(JSON.stringify(JSON.parse(body), null, 1), btcpaySig(fx.webhookSecret, body));
-}, BAD_SIGNATURE);
+add(
+  'webhook signature',
+  "the store's signature, but the body names an unknown store",
+  (fx) => {
+    const body = hookBody(fx, { storeId: 'NoSuchStore' });
+    return webhook(body, btcpaySig(fx.webhookSecret, body));
+  },
+  BAD_SIGNATURE,
+);
+add(
+  'webhook signature',
+  'signed, then a space appended to the body',
+  (fx) => {
+    const body = hookBody(fx);
+    return webhook(`${body} `, btcpaySig(fx.webhookSecret, body));
+  },
+  BAD_SIGNATURE,
+);
+add(
+  'webhook signature',
+  'signed, then re-serialised with other spacing',
+  (fx) => {
+    const body = hookBody(fx);
+    return webhook(JSON.stringify(JSON.parse(body), null, 1), btcpaySig(fx.webhookSecret, body));
+  },
+  BAD_SIGNATURE,
+);
 add('webhook signature', 'payload without deliveryId, unsigned', (fx) => webhook(JSON.stringify({ storeId: fx.storeId }), undefined), BAD_SIGNATURE);
 for (const [label, sig] of BAD_SIGS) {
-  add('webhook signature', label, (fx) => {
-    const body = hookBody(fx);
-    return webhook(body, sig(fx, body));
-  }, BAD_SIGNATURE);
+  add(
+    'webhook signature',
+    label,
+    (fx) => {
+      const body = hookBody(fx);
+      return webhook(body, sig(fx, body));
+    },
+    BAD_SIGNATURE,
+  );
 }
 // The store id is read before the signature (it chooses the secrets): a bad one is a bad body.
 const BAD_STORE_IDS: [string, unknown][] = [
@@ -531,12 +645,17 @@ const BAD_STORE_IDS: [string, unknown][] = [
   ['201 characters', 's'.repeat(201)],
 ];
 for (const [label, value] of BAD_STORE_IDS) {
-  add('webhook payload', `storeId ${label}, unsigned`, (fx) => {
-    const body: Record<string, unknown> = { ...hookPayload(fx) };
-    if (value === undefined) delete body['storeId'];
-    else body['storeId'] = value;
-    return webhook(JSON.stringify(body), undefined);
-  }, INVALID_BODY);
+  add(
+    'webhook payload',
+    `storeId ${label}, unsigned`,
+    (fx) => {
+      const body: Record<string, unknown> = { ...hookPayload(fx) };
+      if (value === undefined) delete body['storeId'];
+      else body['storeId'] = value;
+      return webhook(JSON.stringify(body), undefined);
+    },
+    INVALID_BODY,
+  );
 }
 // Correctly signed by the store's secret, but the payload is malformed: 400 invalid_body.
 const SIGNED_BAD: [string, Record<string, unknown>][] = [
@@ -562,10 +681,15 @@ const SIGNED_BAD: [string, Record<string, unknown>][] = [
   ['metadata number', { metadata: 1 }],
 ];
 for (const [label, extra] of SIGNED_BAD) {
-  add('webhook payload', `${label}, correctly signed`, (fx) => {
-    const body = hookBody(fx, extra);
-    return webhook(body, btcpaySig(fx.webhookSecret, body));
-  }, INVALID_BODY);
+  add(
+    'webhook payload',
+    `${label}, correctly signed`,
+    (fx) => {
+      const body = hookBody(fx, extra);
+      return webhook(body, btcpaySig(fx.webhookSecret, body));
+    },
+    INVALID_BODY,
+  );
 }
 
 // --- New asset fields: pricing, min_sats, max_sats, refuse_when_offline -------------------------
@@ -597,9 +721,30 @@ const ASSET_FIELDS: FieldCases = [
   ['max_sats', SATS_BAD],
   ['refuse_when_offline', BOOL_BAD],
 ];
-fieldCases({ id: 'POST /api/v1/assets', method: 'POST', path: () => '/api/v1/assets', token: (fx) => fx.key, base: () => ({ name: 'Range test', price_sats: 100, pricing: 'variable' }) }, ASSET_FIELDS);
-fieldCases({ id: 'PATCH /api/v1/assets/{id} (fixed)', method: 'PATCH', path: (fx) => `/api/v1/assets/${fx.fixedAssetId}`, token: (fx) => fx.key, base: () => ({}) }, ASSET_FIELDS.map(([f, v]) => [f, v.slice(0, 5)]));
-fieldCases({ id: 'PUT /api/v1/assets/{id} (variable)', method: 'PUT', path: (fx) => `/api/v1/assets/${fx.variableAssetId}`, token: (fx) => fx.key, base: () => ({ name: 'EV charger', price_sats: 100, pricing: 'variable' }) }, ASSET_FIELDS.map(([f, v]) => [f, v.slice(0, 4)]));
+fieldCases(
+  {
+    id: 'POST /api/v1/assets',
+    method: 'POST',
+    path: () => '/api/v1/assets',
+    token: (fx) => fx.key,
+    base: () => ({ name: 'Range test', price_sats: 100, pricing: 'variable' }),
+  },
+  ASSET_FIELDS,
+);
+fieldCases(
+  { id: 'PATCH /api/v1/assets/{id} (fixed)', method: 'PATCH', path: (fx) => `/api/v1/assets/${fx.fixedAssetId}`, token: (fx) => fx.key, base: () => ({}) },
+  ASSET_FIELDS.map(([f, v]) => [f, v.slice(0, 5)]),
+);
+fieldCases(
+  {
+    id: 'PUT /api/v1/assets/{id} (variable)',
+    method: 'PUT',
+    path: (fx) => `/api/v1/assets/${fx.variableAssetId}`,
+    token: (fx) => fx.key,
+    base: () => ({ name: 'EV charger', price_sats: 100, pricing: 'variable' }),
+  },
+  ASSET_FIELDS.map(([f, v]) => [f, v.slice(0, 4)]),
+);
 
 /** Bodies that type-check but whose range contradicts the pricing: 400 invalid_body. */
 const RANGES: [label: string, method: string, target: 'new' | 'fixed' | 'variable', body: Record<string, unknown>][] = [
@@ -625,10 +770,15 @@ const RANGES: [label: string, method: string, target: 'new' | 'fixed' | 'variabl
   ['replace as variable with max_sats below the price', 'PUT', 'fixed', { name: 'Fixed', price_sats: 1_500, pricing: 'variable', max_sats: 1 }],
 ];
 for (const [label, method, target, body] of RANGES) {
-  add(`pricing range ${method} /api/v1/assets${target === 'new' ? '' : '/{id}'}`, label, (fx) => {
-    const path = target === 'new' ? '/api/v1/assets' : `/api/v1/assets/${target === 'fixed' ? fx.fixedAssetId : fx.variableAssetId}`;
-    return { via: 'fetch', method, path, token: fx.key, json: body };
-  }, INVALID_BODY);
+  add(
+    `pricing range ${method} /api/v1/assets${target === 'new' ? '' : '/{id}'}`,
+    label,
+    (fx) => {
+      const path = target === 'new' ? '/api/v1/assets' : `/api/v1/assets/${target === 'fixed' ? fx.fixedAssetId : fx.variableAssetId}`;
+      return { via: 'fetch', method, path, token: fx.key, json: body };
+    },
+    INVALID_BODY,
+  );
 }
 
 // --- Authorization -------------------------------------------------------------------------------
@@ -659,21 +809,46 @@ const ADMIN_VARIANTS: [string, (fx: Fixture) => string | undefined, Expect][] = 
   ['8 KiB token', () => `Bearer ${'a'.repeat(8_192)}`, INVALID_TOKEN],
 ];
 for (const [label, header, expectation] of ADMIN_VARIANTS) {
-  add('auth POST /api/v1/dev/payments/{hash}/settle', label, (fx) => {
-    const value = header(fx);
-    return { via: 'fetch', method: 'POST', path: settlePath(HEX64), headers: value === undefined ? {} : { authorization: value } };
-  }, expectation);
+  add(
+    'auth POST /api/v1/dev/payments/{hash}/settle',
+    label,
+    (fx) => {
+      const value = header(fx);
+      return { via: 'fetch', method: 'POST', path: settlePath(HEX64), headers: value === undefined ? {} : { authorization: value } };
+    },
+    expectation,
+  );
 }
-add('auth POST /api/v1/dev/payments/{hash}/settle', "a user's key, on a real pending payment", (fx) => ({ via: 'fetch', method: 'POST', path: settlePath(fx.paymentHash), token: fx.key }), INVALID_TOKEN);
-add('auth POST /api/v1/dev/payments/{hash}/settle', 'no token, on a real pending payment', (fx) => ({ via: 'fetch', method: 'POST', path: settlePath(fx.paymentHash) }), MISSING_TOKEN);
-add('auth POST /api/v1/dev/payments/{hash}/settle', 'unicode token (raw UTF-8 bytes)', () => ({
-  via: 'socket',
-  bytes: Buffer.from(rawHead('POST', settlePath(HEX64), { Authorization: `Bearer ${ADMIN_TOKEN}é€😀` }), 'utf8'),
-}), INVALID_TOKEN);
-add('auth POST /api/v1/dev/payments/{hash}/settle', 'two Authorization headers, first one wrong (raw socket)', () => ({
-  via: 'socket',
-  bytes: `POST ${settlePath(HEX64)} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer wrong\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n\r\n`,
-}), INVALID_TOKEN);
+add(
+  'auth POST /api/v1/dev/payments/{hash}/settle',
+  "a user's key, on a real pending payment",
+  (fx) => ({ via: 'fetch', method: 'POST', path: settlePath(fx.paymentHash), token: fx.key }),
+  INVALID_TOKEN,
+);
+add(
+  'auth POST /api/v1/dev/payments/{hash}/settle',
+  'no token, on a real pending payment',
+  (fx) => ({ via: 'fetch', method: 'POST', path: settlePath(fx.paymentHash) }),
+  MISSING_TOKEN,
+);
+add(
+  'auth POST /api/v1/dev/payments/{hash}/settle',
+  'unicode token (raw UTF-8 bytes)',
+  () => ({
+    via: 'socket',
+    bytes: Buffer.from(rawHead('POST', settlePath(HEX64), { Authorization: `Bearer ${ADMIN_TOKEN}é€😀` }), 'utf8'),
+  }),
+  INVALID_TOKEN,
+);
+add(
+  'auth POST /api/v1/dev/payments/{hash}/settle',
+  'two Authorization headers, first one wrong (raw socket)',
+  () => ({
+    via: 'socket',
+    bytes: `POST ${settlePath(HEX64)} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nAuthorization: Bearer wrong\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\n\r\n`,
+  }),
+  INVALID_TOKEN,
+);
 
 // Hashes: malformed is 400, well-formed but unknown is 404 payment_not_found.
 const BAD_HASHES: [string, (fx: Fixture) => string][] = [
@@ -695,7 +870,12 @@ const BAD_HASHES: [string, (fx: Fixture) => string][] = [
   ['space inside', () => `${HEX64.slice(0, 32)}%20${HEX64.slice(33)}`],
 ];
 for (const [label, hash] of BAD_HASHES) {
-  add('path hash POST /api/v1/dev/payments/{hash}/settle', label, (fx) => ({ via: 'fetch', method: 'POST', path: settlePath(hash(fx)), token: ADMIN_TOKEN }), INVALID_BODY);
+  add(
+    'path hash POST /api/v1/dev/payments/{hash}/settle',
+    label,
+    (fx) => ({ via: 'fetch', method: 'POST', path: settlePath(hash(fx)), token: ADMIN_TOKEN }),
+    INVALID_BODY,
+  );
 }
 const UNKNOWN_HASHES: [string, (fx: Fixture) => string][] = [
   ['unknown hash', () => HEX64],
@@ -704,10 +884,23 @@ const UNKNOWN_HASHES: [string, (fx: Fixture) => string][] = [
   ['real hash with its last digit changed', (fx) => `${fx.paymentHash.slice(0, -1)}${fx.paymentHash.endsWith('0') ? '1' : '0'}`],
 ];
 for (const [label, hash] of UNKNOWN_HASHES) {
-  add('path hash POST /api/v1/dev/payments/{hash}/settle', label, (fx) => ({ via: 'fetch', method: 'POST', path: settlePath(hash(fx)), token: ADMIN_TOKEN }), { status: 404, codes: ['payment_not_found'] });
+  add('path hash POST /api/v1/dev/payments/{hash}/settle', label, (fx) => ({ via: 'fetch', method: 'POST', path: settlePath(hash(fx)), token: ADMIN_TOKEN }), {
+    status: 404,
+    codes: ['payment_not_found'],
+  });
 }
-add('path hash POST /api/v1/dev/payments/{hash}/settle', 'invalid JSON body', () => ({ via: 'fetch', method: 'POST', path: settlePath(HEX64), token: ADMIN_TOKEN, raw: '{oops' }), INVALID_JSON);
-add('path hash POST /api/v1/dev/payments/{hash}/settle', 'text body', () => ({ via: 'fetch', method: 'POST', path: settlePath(HEX64), token: ADMIN_TOKEN, raw: 'settle please', headers: { 'content-type': 'text/plain' } }), UNSUPPORTED);
+add(
+  'path hash POST /api/v1/dev/payments/{hash}/settle',
+  'invalid JSON body',
+  () => ({ via: 'fetch', method: 'POST', path: settlePath(HEX64), token: ADMIN_TOKEN, raw: '{oops' }),
+  INVALID_JSON,
+);
+add(
+  'path hash POST /api/v1/dev/payments/{hash}/settle',
+  'text body',
+  () => ({ via: 'fetch', method: 'POST', path: settlePath(HEX64), token: ADMIN_TOKEN, raw: 'settle please', headers: { 'content-type': 'text/plain' } }),
+  UNSUPPORTED,
+);
 
 // --- Query strings -------------------------------------------------------------------------------
 
@@ -754,7 +947,12 @@ const badPaymentQueries: [string, string][] = [
   ['1,200 unknown params', Array.from({ length: 1_200 }, (_, i) => `p${i}=1`).join('&')],
 ];
 for (const [label, query] of badPaymentQueries) {
-  add('query GET /api/v1/assets/{id}/payments', label, (fx) => ({ via: 'fetch', method: 'GET', path: `/api/v1/assets/${fx.lnAssetId}/payments?${query}`, token: fx.key }), INVALID_BODY);
+  add(
+    'query GET /api/v1/assets/{id}/payments',
+    label,
+    (fx) => ({ via: 'fetch', method: 'GET', path: `/api/v1/assets/${fx.lnAssetId}/payments?${query}`, token: fx.key }),
+    INVALID_BODY,
+  );
 }
 // Endpoints that take no query: malformed-families.test.ts sends each an unknown parameter.
 
@@ -782,10 +980,16 @@ const UNKNOWN_IDS: [string, string][] = [
 ];
 for (const ep of ID_ENDPOINTS) {
   const g = `path id ${ep.label}`;
-  const send = (fx: Fixture, id: string): Send => ({ via: 'fetch', method: ep.method, path: ep.path(id), token: fx.key, ...(ep.body === undefined ? {} : { json: ep.body }) });
+  const send = (fx: Fixture, id: string): Send => ({
+    via: 'fetch',
+    method: ep.method,
+    path: ep.path(id),
+    token: fx.key,
+    ...(ep.body === undefined ? {} : { json: ep.body }),
+  });
   for (const [label, id] of UNKNOWN_IDS) add(g, label, (fx) => send(fx, id), ASSET_NOT_FOUND);
   add(g, 'deleted asset (it had a link)', (fx) => send(fx, fx.deletedAssetId), ASSET_NOT_FOUND);
-  add(g, "the link id instead of the asset id", (fx) => send(fx, fx.lnLinkId), ASSET_NOT_FOUND);
+  add(g, 'the link id instead of the asset id', (fx) => send(fx, fx.lnLinkId), ASSET_NOT_FOUND);
 }
 
 // --- Wrong methods and unknown paths on the machine-payments side -------------------------------
@@ -811,10 +1015,23 @@ const WRONG_METHODS: [string, string, readonly string[]][] = [
   ['PROPFIND', '/api/v1/accounts/me/wallet', ['GET', 'PUT', 'DELETE']],
 ];
 for (const [method, path, allow] of WRONG_METHODS) {
-  add('wrong method', `${method} ${path.replace(HEX64, '{hash}')}`, (fx) => ({ via: 'fetch', method, path, token: fx.key }), { status: 405, codes: ['method_not_allowed'], allow });
+  add('wrong method', `${method} ${path.replace(HEX64, '{hash}')}`, (fx) => ({ via: 'fetch', method, path, token: fx.key }), {
+    status: 405,
+    codes: ['method_not_allowed'],
+    allow,
+  });
 }
-add('wrong method', 'GET settle with the admin token', () => ({ via: 'fetch', method: 'GET', path: settlePath(HEX64), token: ADMIN_TOKEN }), { status: 405, codes: ['method_not_allowed'], allow: ['POST'] });
-add('wrong method', 'PATCH wallet with a valid body', (fx) => ({ via: 'fetch', method: 'PATCH', path: '/api/v1/accounts/me/wallet', token: fx.walletKey, json: { backend: 'dev' } }), { status: 405, codes: ['method_not_allowed'], allow: ['GET', 'PUT', 'DELETE'] });
+add('wrong method', 'GET settle with the admin token', () => ({ via: 'fetch', method: 'GET', path: settlePath(HEX64), token: ADMIN_TOKEN }), {
+  status: 405,
+  codes: ['method_not_allowed'],
+  allow: ['POST'],
+});
+add(
+  'wrong method',
+  'PATCH wallet with a valid body',
+  (fx) => ({ via: 'fetch', method: 'PATCH', path: '/api/v1/accounts/me/wallet', token: fx.walletKey, json: { backend: 'dev' } }),
+  { status: 405, codes: ['method_not_allowed'], allow: ['GET', 'PUT', 'DELETE'] },
+);
 
 const UNKNOWN_PATHS: [string, string][] = [
   ['GET', '/api/v1/assets/abc/payment-link/extra'],
@@ -947,9 +1164,19 @@ for (const [label, comment, expectation] of BAD_COMMENTS) {
   add('LNURL comment /lnurl/pay/{link}/callback', label, (fx) => get(callback(fx.lnLinkId, `amount=${MSAT}&comment=${comment}`)), expectation);
 }
 add('LNURL comment /lnurl/pay/{link}/callback', 'given twice', (fx) => get(callback(fx.lnLinkId, `amount=${MSAT}&comment=a&comment=b`)), LN_TWICE);
-add('LNURL comment /lnurl/pay/{link}/callback', 'given twice, the second empty', (fx) => get(callback(fx.lnLinkId, `amount=${MSAT}&comment=a&comment=`)), LN_TWICE);
+add(
+  'LNURL comment /lnurl/pay/{link}/callback',
+  'given twice, the second empty',
+  (fx) => get(callback(fx.lnLinkId, `amount=${MSAT}&comment=a&comment=`)),
+  LN_TWICE,
+);
 add('LNURL comment /lnurl/pay/{link}/callback', 'given twice, without an amount', (fx) => get(callback(fx.lnLinkId, 'comment=a&comment=b')), ln(400));
-add('LNURL comment /lnurl/pay/{link}/callback', 'too long, with a bad amount', (fx) => get(callback(fx.lnLinkId, `amount=1&comment=${'x'.repeat(50)}`)), ln(400));
+add(
+  'LNURL comment /lnurl/pay/{link}/callback',
+  'too long, with a bad amount',
+  (fx) => get(callback(fx.lnLinkId, `amount=1&comment=${'x'.repeat(50)}`)),
+  ln(400),
+);
 for (const [label, comment] of [
   ['a word', 'hi'],
   ['one character', 'x'],
@@ -959,12 +1186,28 @@ for (const [label, comment] of [
   ['a NUL', '%00'],
   ['11 characters', 'x'.repeat(11)],
 ] as const) {
-  add('LNURL comment on a link without comments', label, (fx) => get(callback(fx.quietLinkId, `amount=${MSAT}&comment=${comment}`)), label === 'a NUL' ? ln(400, /no comments|control/) : LN_NO_COMMENTS);
+  add(
+    'LNURL comment on a link without comments',
+    label,
+    (fx) => get(callback(fx.quietLinkId, `amount=${MSAT}&comment=${comment}`)),
+    label === 'a NUL' ? ln(400, /no comments|control/) : LN_NO_COMMENTS,
+  );
 }
 add('LNURL comment on a link without comments', 'given twice', (fx) => get(callback(fx.quietLinkId, `amount=${MSAT}&comment=a&comment=b`)), LN_TWICE);
 
 // The Lightning-address callback takes the same parameters: a sample of the same mistakes.
-const ADDRESS_SAMPLE = new Set(['missing', 'non-numeric', 'negative', 'decimal .5', 'exponent 1.5e6', '2^64', 'one sat above the price', '1500001 (not a whole sat)', 'given twice (same value)', 'invalid UTF-8']);
+const ADDRESS_SAMPLE = new Set([
+  'missing',
+  'non-numeric',
+  'negative',
+  'decimal .5',
+  'exponent 1.5e6',
+  '2^64',
+  'one sat above the price',
+  '1500001 (not a whole sat)',
+  'given twice (same value)',
+  'invalid UTF-8',
+]);
 for (const [who, name] of [
   ['link address', (fx: Fixture) => `${fx.username}.coffee`],
   ['primary address', (fx: Fixture) => fx.username],
@@ -1104,7 +1347,12 @@ for (const [route, path] of LN_GET_ROUTES) {
   add(g, 'PROPFIND', (fx) => ({ via: 'fetch', method: 'PROPFIND', path: path(fx) }), LN_405);
   add(g, 'POST with a JSON body', (fx) => ({ via: 'fetch', method: 'POST', path: path(fx), json: { amount: MSAT } }), LN_405);
   add(g, 'POST with an API key', (fx) => ({ via: 'fetch', method: 'POST', path: path(fx), token: fx.key }), LN_405);
-  add(g, 'POST with a form body', (fx) => ({ via: 'fetch', method: 'POST', path: path(fx), raw: `amount=${MSAT}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } }), { ...ln([405, 415]) });
+  add(
+    g,
+    'POST with a form body',
+    (fx) => ({ via: 'fetch', method: 'POST', path: path(fx), raw: `amount=${MSAT}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+    { ...ln([405, 415]) },
+  );
 }
 
 const LN_UNKNOWN_PATHS: [string, (fx: Fixture) => string][] = [
@@ -1136,29 +1384,138 @@ for (const [label, path] of LN_UNKNOWN_PATHS) add('LNURL unknown path', `GET ${l
 // Bodies on the GET-only LNURL endpoints, and HTTP only a raw socket can send.
 const H = 'Host: 127.0.0.1\r\nConnection: close\r\n';
 const LN_RAW: [string, (fx: Fixture) => Send, Expect][] = [
-  ['GET callback with a text body', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello` }), ln(415)],
-  ['GET callback with a body and no Content-Type', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Length: 2\r\n\r\n{}` }), ln(415)],
-  ['GET callback with a form body', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, '')} HTTP/1.1\r\n${H}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\namount=1500000` }), ln(415)],
-  ['GET callback with an invalid JSON body', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 5\r\n\r\n{oops` }), ln(400)],
-  ['GET callback with the amount in a JSON body only', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, '')} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 18\r\n\r\n{"amount":1500000}` }), LN_REQUIRED],
-  ['GET payRequest with a 1 MiB body', (fx) => ({ via: 'socket', bytes: `GET /lnurl/pay/${fx.lnLinkId} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: ${MIB}\r\n\r\n${sized(MIB)}` }), ln(413)],
-  ['GET callback with 4 MiB chunked', (fx) => ({ via: 'socket', bytes: Buffer.concat([Buffer.from(`GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`), chunked(Buffer.from(sized(4 * MIB)))]) }), ln(413)],
-  ['GET well-known with Content-Length of 100 GB', (fx) => ({ via: 'socket', bytes: `GET /.well-known/lnurlp/${fx.username} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 100000000000\r\n\r\n{}` }), ln(413)],
-  ['GET well-known with a gzip bomb', (fx) => {
-    const bomb = gzipSync(Buffer.alloc(8 * MIB, 0x20));
-    return { via: 'socket', bytes: Buffer.concat([Buffer.from(`GET /.well-known/lnurlp/${fx.username} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: ${bomb.length}\r\n\r\n`), bomb]) };
-  }, ln(413)],
-  ['GET verify with a JSON body in UTF-16', (fx) => ({ via: 'socket', bytes: `GET /lnurl/verify/${fx.paymentHash} HTTP/1.1\r\n${H}Content-Type: application/json; charset=utf-16\r\nContent-Length: 2\r\n\r\n{}` }), ln(415)],
-  ['DELETE callback with an invalid JSON body', (fx) => ({ via: 'socket', bytes: `DELETE ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 4\r\n\r\nnull` }), ln([400, 405])],
+  [
+    'GET callback with a text body',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello`,
+    }),
+    ln(415),
+  ],
+  [
+    'GET callback with a body and no Content-Type',
+    (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Length: 2\r\n\r\n{}` }),
+    ln(415),
+  ],
+  [
+    'GET callback with a form body',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET ${callback(fx.lnLinkId, '')} HTTP/1.1\r\n${H}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 14\r\n\r\namount=1500000`,
+    }),
+    ln(415),
+  ],
+  [
+    'GET callback with an invalid JSON body',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 5\r\n\r\n{oops`,
+    }),
+    ln(400),
+  ],
+  [
+    'GET callback with the amount in a JSON body only',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET ${callback(fx.lnLinkId, '')} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 18\r\n\r\n{"amount":1500000}`,
+    }),
+    LN_REQUIRED,
+  ],
+  [
+    'GET payRequest with a 1 MiB body',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET /lnurl/pay/${fx.lnLinkId} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: ${MIB}\r\n\r\n${sized(MIB)}`,
+    }),
+    ln(413),
+  ],
+  [
+    'GET callback with 4 MiB chunked',
+    (fx) => ({
+      via: 'socket',
+      bytes: Buffer.concat([
+        Buffer.from(`GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`),
+        chunked(Buffer.from(sized(4 * MIB))),
+      ]),
+    }),
+    ln(413),
+  ],
+  [
+    'GET well-known with Content-Length of 100 GB',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET /.well-known/lnurlp/${fx.username} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 100000000000\r\n\r\n{}`,
+    }),
+    ln(413),
+  ],
+  [
+    'GET well-known with a gzip bomb',
+    (fx) => {
+      const bomb = gzipSync(Buffer.alloc(8 * MIB, 0x20));
+      return {
+        via: 'socket',
+        bytes: Buffer.concat([
+          Buffer.from(
+            `GET /.well-known/lnurlp/${fx.username} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: ${bomb.length}\r\n\r\n`,
+          ),
+          bomb,
+        ]),
+      };
+    },
+    ln(413),
+  ],
+  [
+    'GET verify with a JSON body in UTF-16',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET /lnurl/verify/${fx.paymentHash} HTTP/1.1\r\n${H}Content-Type: application/json; charset=utf-16\r\nContent-Length: 2\r\n\r\n{}`,
+    }),
+    ln(415),
+  ],
+  [
+    'DELETE callback with an invalid JSON body',
+    (fx) => ({
+      via: 'socket',
+      bytes: `DELETE ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 4\r\n\r\nnull`,
+    }),
+    ln([400, 405]),
+  ],
   ['TRACE payRequest', (fx) => ({ via: 'socket', bytes: rawHead('TRACE', `/lnurl/pay/${fx.lnLinkId}`, {}) }), { ...LN_405 }],
-  ['callback URL over 16 KiB', (fx) => ({ via: 'socket', bytes: rawHead('GET', callback(fx.lnLinkId, `amount=${MSAT}&comment=${'x'.repeat(20_000)}`), {}) }), LN_NODE_4XX],
-  ['headers over 16 KiB', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}X-Big: ${'a'.repeat(20_000)}\r\n\r\n` }), LN_NODE_4XX],
-  ['bare LF line endings', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\nHost: x\nConnection: close\n\n` }), LN_NODE_4XX],
+  [
+    'callback URL over 16 KiB',
+    (fx) => ({ via: 'socket', bytes: rawHead('GET', callback(fx.lnLinkId, `amount=${MSAT}&comment=${'x'.repeat(20_000)}`), {}) }),
+    LN_NODE_4XX,
+  ],
+  [
+    'headers over 16 KiB',
+    (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}X-Big: ${'a'.repeat(20_000)}\r\n\r\n` }),
+    LN_NODE_4XX,
+  ],
+  [
+    'bare LF line endings',
+    (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\nHost: x\nConnection: close\n\n` }),
+    LN_NODE_4XX,
+  ],
   ['NUL in the path', (fx) => ({ via: 'socket', bytes: `GET /lnurl/pay/${fx.lnLinkId}\u0000 HTTP/1.1\r\n${H}\r\n` }), LN_NODE_4XX],
   ['raw UTF-8 in the address', () => ({ via: 'socket', bytes: Buffer.from(`GET /.well-known/lnurlp/été HTTP/1.1\r\n${H}\r\n`, 'utf8') }), LN_NODE_4XX],
   ['space in the query', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, 'amount=1 500 000')} HTTP/1.1\r\n${H}\r\n` }), LN_NODE_4XX],
-  ['Content-Length and Transfer-Encoding', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n` }), LN_NODE_4XX],
-  ['Content-Length larger than the body, then half-close', (fx) => ({ via: 'socket', bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`, halfClose: true }), LN_NODE_4XX],
+  [
+    'Content-Length and Transfer-Encoding',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
+    }),
+    LN_NODE_4XX,
+  ],
+  [
+    'Content-Length larger than the body, then half-close',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET ${callback(fx.lnLinkId, `amount=${MSAT}`)} HTTP/1.1\r\n${H}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`,
+      halfClose: true,
+    }),
+    LN_NODE_4XX,
+  ],
 ];
 for (const [label, send, expectation] of LN_RAW) add('LNURL raw HTTP', label, send, expectation);
 // The LNURL endpoints are public: an Authorization header is ignored, never judged in another family's shape.
@@ -1167,10 +1524,30 @@ for (const [label, authorization] of [
   ['unknown API key', `Bearer ${UNKNOWN_KEY}`],
   ['Basic credentials', `Basic ${Buffer.from('user:pass').toString('base64')}`],
 ] as const) {
-  add('LNURL with an Authorization header', `${label}, bad amount`, (fx) => ({ ...get(callback(fx.lnLinkId, 'amount=abc')), headers: { authorization } }), LN_REQUIRED);
-  add('LNURL with an Authorization header', `${label}, unknown link`, () => ({ ...get('/lnurl/pay/nosuchlink00000'), headers: { authorization } }), LN_UNKNOWN_LINK);
-  add('LNURL with an Authorization header', `${label}, unknown address`, () => ({ ...get('/.well-known/lnurlp/nobody-here'), headers: { authorization } }), LN_UNKNOWN_ADDRESS);
-  add('webhook signature', `unsigned, with ${label} as Authorization`, (fx) => ({ ...webhook(hookBody(fx), undefined), headers: { authorization } }), BAD_SIGNATURE);
+  add(
+    'LNURL with an Authorization header',
+    `${label}, bad amount`,
+    (fx) => ({ ...get(callback(fx.lnLinkId, 'amount=abc')), headers: { authorization } }),
+    LN_REQUIRED,
+  );
+  add(
+    'LNURL with an Authorization header',
+    `${label}, unknown link`,
+    () => ({ ...get('/lnurl/pay/nosuchlink00000'), headers: { authorization } }),
+    LN_UNKNOWN_LINK,
+  );
+  add(
+    'LNURL with an Authorization header',
+    `${label}, unknown address`,
+    () => ({ ...get('/.well-known/lnurlp/nobody-here'), headers: { authorization } }),
+    LN_UNKNOWN_ADDRESS,
+  );
+  add(
+    'webhook signature',
+    `unsigned, with ${label} as Authorization`,
+    (fx) => ({ ...webhook(hookBody(fx), undefined), headers: { authorization } }),
+    BAD_SIGNATURE,
+  );
 }
 
 // Read-only key cases last: if one wrongly succeeded it would change the fixtures.
@@ -1185,10 +1562,25 @@ for (const [label, method, path, body] of readWrites) {
 }
 // Another account's asset, last for the same reason (POST would provision a link on it).
 for (const ep of ID_ENDPOINTS) {
-  add(`path id ${ep.label}`, "another account's asset", (fx) => ({ via: 'fetch', method: ep.method, path: ep.path(fx.otherAssetId), token: fx.key, ...(ep.body === undefined ? {} : { json: ep.body }) }), NOT_OWNED);
+  add(
+    `path id ${ep.label}`,
+    "another account's asset",
+    (fx) => ({ via: 'fetch', method: ep.method, path: ep.path(fx.otherAssetId), token: fx.key, ...(ep.body === undefined ? {} : { json: ep.body }) }),
+    NOT_OWNED,
+  );
 }
-add('path id POST /api/v1/assets/{id}/checkout', "another account's asset with a valid amount", (fx) => ({ via: 'fetch', method: 'POST', path: `/api/v1/assets/${fx.otherAssetId}/checkout`, token: fx.key, json: { amount_sats: 10 } }), NOT_OWNED);
-add('path id POST /api/v1/assets/{id}/payment-link', "another account's asset with a name", (fx) => ({ via: 'fetch', method: 'POST', path: `/api/v1/assets/${fx.otherAssetId}/payment-link`, token: fx.key, json: { name: 'stolen', primary: true } }), NOT_OWNED);
+add(
+  'path id POST /api/v1/assets/{id}/checkout',
+  "another account's asset with a valid amount",
+  (fx) => ({ via: 'fetch', method: 'POST', path: `/api/v1/assets/${fx.otherAssetId}/checkout`, token: fx.key, json: { amount_sats: 10 } }),
+  NOT_OWNED,
+);
+add(
+  'path id POST /api/v1/assets/{id}/payment-link',
+  "another account's asset with a name",
+  (fx) => ({ via: 'fetch', method: 'POST', path: `/api/v1/assets/${fx.otherAssetId}/payment-link`, token: fx.key, json: { name: 'stolen', primary: true } }),
+  NOT_OWNED,
+);
 
 // ---------------------------------------------------------------------------------------------
 // Sending (test/helpers/http-probe.ts), 8 at a time, with a health check around every batch of 50
@@ -1216,7 +1608,8 @@ function problemsOf(c: Case, outcome: Outcome | undefined): string[] {
   }
   const isJson = (headers['content-type'] ?? '').includes('application/json');
   if (!isJson) {
-    if (!(c.expect.nodeMayAnswer && status >= 400 && status < 500)) problems.push(`not the JSON error body (content-type ${headers['content-type'] ?? 'none'})`);
+    if (!(c.expect.nodeMayAnswer && status >= 400 && status < 500))
+      problems.push(`not the JSON error body (content-type ${headers['content-type'] ?? 'none'})`);
     return problems;
   }
   let body: unknown;
@@ -1243,7 +1636,8 @@ function problemsOf(c: Case, outcome: Outcome | undefined): string[] {
     const wantKeys = record['error'] === 'duplicate_event' ? 'error,event_id,message' : 'error,message';
     if (keys !== wantKeys) problems.push(`error body keys [${keys}], expected [${wantKeys}]`);
     const allowed: readonly string[] = c.expect.codes ?? DOCUMENTED_4XX;
-    if (typeof record['error'] !== 'string' || !allowed.includes(record['error'])) problems.push(`error code ${JSON.stringify(record['error'])}, expected ${allowed.join(' | ')}`);
+    if (typeof record['error'] !== 'string' || !allowed.includes(record['error']))
+      problems.push(`error code ${JSON.stringify(record['error'])}, expected ${allowed.join(' | ')}`);
     if (typeof record['message'] !== 'string' || record['message'] === '') problems.push('message is not a non-empty string');
     if (status === 401 && !headers['www-authenticate'] && record['error'] !== 'invalid_signature') problems.push('401 without WWW-Authenticate');
   }
@@ -1319,8 +1713,10 @@ async function setUp(): Promise<void> {
   healthKey = health.key;
   healthUserId = health.userId;
 
-  const asset = async (key: string, body: Record<string, unknown>) => (await must('POST', '/api/v1/assets', { json: body, token: key }, 201)).asset_id as string;
-  const link = async (key: string, assetId: string, body: Record<string, unknown>) => must('POST', `/api/v1/assets/${assetId}/payment-link`, { json: body, token: key }, 201);
+  const asset = async (key: string, body: Record<string, unknown>) =>
+    (await must('POST', '/api/v1/assets', { json: body, token: key }, 201)).asset_id as string;
+  const link = async (key: string, assetId: string, body: Record<string, unknown>) =>
+    must('POST', `/api/v1/assets/${assetId}/payment-link`, { json: body, token: key }, 201);
 
   // The fixed link first: it becomes the account's primary (its address is <username>@host).
   const lnAssetId = await asset(main.key, { name: 'Coffee machine', price_sats: 1_500, duration_ms: 30_000 });
@@ -1349,7 +1745,15 @@ async function setUp(): Promise<void> {
   // A BTCPay store on an account wallet: its webhook secret signs the "correctly signed" cases.
   const storeId = 'MalformedStore1';
   const webhookSecret = `whsec-${randomBytes(16).toString('hex')}`;
-  await must('PUT', '/api/v1/accounts/me/wallet', { json: { backend: 'btcpay', url: 'http://127.0.0.1:9', store_id: storeId, api_key: 'api-key-never-used', webhook_secret: webhookSecret }, token: hook.key }, 200);
+  await must(
+    'PUT',
+    '/api/v1/accounts/me/wallet',
+    {
+      json: { backend: 'btcpay', url: 'http://127.0.0.1:9', store_id: storeId, api_key: 'api-key-never-used', webhook_secret: webhookSecret },
+      token: hook.key,
+    },
+    200,
+  );
 
   const readKey = await must('POST', '/api/v1/accounts/me/keys', { json: { scope: 'read', label: 'read-only' }, token: main.key }, 201);
   const session = await must('POST', '/api/v1/auth/exchange', { json: { api_key: main.key } }, 200);
@@ -1416,7 +1820,10 @@ describe('malformed requests against the Lightning rail of a listening bridge', 
       const key = !o ? 'not run' : o.kind === 'answer' ? String(o.answer.status) : o.kind;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
-    const summary = [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}×${n}`).join(' ');
+    const summary = [...counts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, n]) => `${k}×${n}`)
+      .join(' ');
     const failing = CASES.filter((c) => problemsOf(c, results.get(c.name)).length > 0).length;
     const lnurlCases = CASES.filter((c) => c.expect.lnurl).length;
     const healthy = healthChecks.filter((h) => h.ok).length;
@@ -1445,23 +1852,43 @@ describe('malformed requests against the Lightning rail of a listening bridge', 
     expect(link.lightning_address).toBe(`${fx.username}.coffee@${new URL(t.info.publicUrl).host}`);
     expect(await read(`/lnurl/pay/${fx.varLinkId}`)).toMatchObject({ minSendable: 50_000, maxSendable: 1_000_000 });
     expect(await read(`/lnurl/pay/${fx.quietLinkId}`)).toMatchObject({ commentAllowed: 0 });
-    expect(await read(`/.well-known/lnurlp/${fx.username}`)).toMatchObject({ tag: 'payRequest', callback: `${t.info.publicUrl}/lnurl/address/${fx.username}/callback` });
+    expect(await read(`/.well-known/lnurlp/${fx.username}`)).toMatchObject({
+      tag: 'payRequest',
+      callback: `${t.info.publicUrl}/lnurl/address/${fx.username}/callback`,
+    });
     expect(await read(`/lnurl/verify/${fx.paymentHash}`)).toMatchObject({ status: 'OK', settled: false });
     // A valid checkout on the dev backend is refused as documented, not as malformed.
-    const checkout = await sendFetch(t.url, { via: 'fetch', method: 'POST', path: `/api/v1/assets/${fx.lnAssetId}/checkout`, token: fx.key, json: { amount_sats: 1_500 } });
+    const checkout = await sendFetch(t.url, {
+      via: 'fetch',
+      method: 'POST',
+      path: `/api/v1/assets/${fx.lnAssetId}/checkout`,
+      token: fx.key,
+      json: { amount_sats: 1_500 },
+    });
     expect(describeOutcome(checkout)).toMatch(/^409 .*"error":"checkout_not_supported"/);
   });
 
   it('leaves no trace of a refused request: no payment, wallet, link or pricing change', async () => {
-    const payments = async (assetId: string) => (await read(`/api/v1/assets/${assetId}/payments?limit=200`, fx.key)).payments as { amount_sats: number; comment: string | null; status: string }[];
+    const payments = async (assetId: string) =>
+      (await read(`/api/v1/assets/${assetId}/payments?limit=200`, fx.key)).payments as { amount_sats: number; comment: string | null; status: string }[];
     // The fixed link has only the setup invoice, still pending (no case settled it).
     expect(await payments(fx.lnAssetId)).toEqual([expect.objectContaining({ amount_sats: 1_500, comment: 'setup', status: 'pending' })]);
     expect(await payments(fx.varAssetId)).toEqual([]);
     expect((await read(`/api/v1/accounts/me/wallet`, fx.walletKey)).source).toBe('server');
     expect((await read(`/api/v1/accounts/me/wallet`, fx.key)).source).toBe('server');
     expect(await read(`/api/v1/assets/${fx.linkAssetId}/payment-link`, fx.key)).toMatchObject({ comment_allowed: fx.linkAssetComment });
-    expect(await read(`/api/v1/assets/${fx.fixedAssetId}`, fx.key)).toMatchObject({ pricing: 'fixed', min_sats: null, max_sats: null, refuse_when_offline: false });
-    expect(await read(`/api/v1/assets/${fx.variableAssetId}`, fx.key)).toMatchObject({ pricing: 'variable', min_sats: 50, max_sats: 1_000, refuse_when_offline: false });
+    expect(await read(`/api/v1/assets/${fx.fixedAssetId}`, fx.key)).toMatchObject({
+      pricing: 'fixed',
+      min_sats: null,
+      max_sats: null,
+      refuse_when_offline: false,
+    });
+    expect(await read(`/api/v1/assets/${fx.variableAssetId}`, fx.key)).toMatchObject({
+      pricing: 'variable',
+      min_sats: 50,
+      max_sats: 1_000,
+      refuse_when_offline: false,
+    });
     const other = await sendFetch(t.url, { via: 'fetch', method: 'GET', path: `/api/v1/assets/${fx.otherAssetId}/payment-link`, token: fx.otherKey });
     expect(describeOutcome(other)).toMatch(/^404 .*payment_link_not_found/);
   });

@@ -318,15 +318,66 @@ const FIELD_CASES: Record<string, FieldCases> = {
     ['metadata', [...OBJECT_BAD, ['null', null], ['over 4 KiB', { blob: 'x'.repeat(5_000) }]]],
   ],
   'PATCH /api/v1/assets/{id}': [
-    ['name', [['number', 1], ['null', null], ['object', {}], ['empty string', ''], ['101 characters', 'x'.repeat(101)], ['NUL', 'a\u0000b']]],
-    ['price_sats', [['numeric string', '1600'], ['float', 1.5], ['zero', 0], ['negative', -5], ['above the maximum', 2_100_000_000_001], ['null', null]]],
-    ['duration_ms', [['float', 0.5], ['negative', -1], ['above a day', 86_400_001], ['string', '1000']]],
+    [
+      'name',
+      [
+        ['number', 1],
+        ['null', null],
+        ['object', {}],
+        ['empty string', ''],
+        ['101 characters', 'x'.repeat(101)],
+        ['NUL', 'a\u0000b'],
+      ],
+    ],
+    [
+      'price_sats',
+      [
+        ['numeric string', '1600'],
+        ['float', 1.5],
+        ['zero', 0],
+        ['negative', -5],
+        ['above the maximum', 2_100_000_000_001],
+        ['null', null],
+      ],
+    ],
+    [
+      'duration_ms',
+      [
+        ['float', 0.5],
+        ['negative', -1],
+        ['above a day', 86_400_001],
+        ['string', '1000'],
+      ],
+    ],
     ['metadata', [...OBJECT_BAD, ['over 4 KiB', { blob: 'x'.repeat(5_000) }]]],
   ],
   'PUT /api/v1/assets/{id}': [
-    ['name', [['missing', undefined], ['number', 1], ['null', null], ['NUL', 'a\u0000b']]],
-    ['price_sats', [['missing', undefined], ['numeric string', '1500'], ['float', 10.25], ['zero', 0], ['negative', -1]]],
-    ['metadata', [['array', []], ['string', 'x']]],
+    [
+      'name',
+      [
+        ['missing', undefined],
+        ['number', 1],
+        ['null', null],
+        ['NUL', 'a\u0000b'],
+      ],
+    ],
+    [
+      'price_sats',
+      [
+        ['missing', undefined],
+        ['numeric string', '1500'],
+        ['float', 10.25],
+        ['zero', 0],
+        ['negative', -1],
+      ],
+    ],
+    [
+      'metadata',
+      [
+        ['array', []],
+        ['string', 'x'],
+      ],
+    ],
   ],
   'POST /api/public/events': [
     [
@@ -345,12 +396,57 @@ const FIELD_CASES: Record<string, FieldCases> = {
       ],
     ],
     ['data', [...OBJECT_BAD, ['over 16 KiB', { blob: 'x'.repeat(17_000) }]]],
-    ['asset_id', [['number', 1], ['true', true], ['object', {}], ['array', []], ['65 characters', 'x'.repeat(65)]]],
-    ['external_id', [['empty string', ''], ['blank', '  '], ['number', 1], ['object', {}], ['array', []], ['129 characters', 'x'.repeat(129)], ['NUL', 'a\u0000b'], ['newline', 'a\nb']]],
+    [
+      'asset_id',
+      [
+        ['number', 1],
+        ['true', true],
+        ['object', {}],
+        ['array', []],
+        ['65 characters', 'x'.repeat(65)],
+      ],
+    ],
+    [
+      'external_id',
+      [
+        ['empty string', ''],
+        ['blank', '  '],
+        ['number', 1],
+        ['object', {}],
+        ['array', []],
+        ['129 characters', 'x'.repeat(129)],
+        ['NUL', 'a\u0000b'],
+        ['newline', 'a\nb'],
+      ],
+    ],
   ],
   'POST /api/v1/accounts/me/keys': [
-    ['scope', [['unknown scope', 'admin'], ['write', 'write'], ['upper case', 'READ'], ['empty string', ''], ['null', null], ['number', 1], ['array', ['read']], ['object', {}]]],
-    ['label', [['empty string', ''], ['number', 1], ['true', true], ['array', []], ['object', {}], ['65 characters', 'x'.repeat(65)], ['NUL', 'a\u0000b'], ['escape', '\u001b[2J']]],
+    [
+      'scope',
+      [
+        ['unknown scope', 'admin'],
+        ['write', 'write'],
+        ['upper case', 'READ'],
+        ['empty string', ''],
+        ['null', null],
+        ['number', 1],
+        ['array', ['read']],
+        ['object', {}],
+      ],
+    ],
+    [
+      'label',
+      [
+        ['empty string', ''],
+        ['number', 1],
+        ['true', true],
+        ['array', []],
+        ['object', {}],
+        ['65 characters', 'x'.repeat(65)],
+        ['NUL', 'a\u0000b'],
+        ['escape', '\u001b[2J'],
+      ],
+    ],
   ],
   'PUT /api/v1/accounts/me/webhook': [
     [
@@ -372,19 +468,35 @@ const FIELD_CASES: Record<string, FieldCases> = {
         ['missing', undefined],
       ],
     ],
-    ['events', [['string', 'paid'], ['unknown type', ['bogus']], ['number in array', [1]], ['null in array', [null]], ['object', {}], ['five entries', ['paid', 'paid', 'paid', 'paid', 'paid']], ['nested array', [['paid']]]]],
+    [
+      'events',
+      [
+        ['string', 'paid'],
+        ['unknown type', ['bogus']],
+        ['number in array', [1]],
+        ['null in array', [null]],
+        ['object', {}],
+        ['five entries', ['paid', 'paid', 'paid', 'paid', 'paid']],
+        ['nested array', [['paid']]],
+      ],
+    ],
   ],
 };
 
 for (const ep of BODY_ENDPOINTS) {
   for (const [field, values] of FIELD_CASES[ep.id] ?? []) {
     for (const [label, value] of values) {
-      add(`wrong type ${ep.id}`, `${field} ${label}`, (fx) => {
-        const body: Record<string, unknown> = ep.id === 'PATCH /api/v1/assets/{id}' ? {} : { ...ep.valid(fx) };
-        if (value === undefined) delete body[field];
-        else body[field] = Array.isArray(value) && value[0] === 'KEY' ? [fx.key] : value;
-        return bodySend(ep, fx, { json: body });
-      }, INVALID_BODY);
+      add(
+        `wrong type ${ep.id}`,
+        `${field} ${label}`,
+        (fx) => {
+          const body: Record<string, unknown> = ep.id === 'PATCH /api/v1/assets/{id}' ? {} : { ...ep.valid(fx) };
+          if (value === undefined) delete body[field];
+          else body[field] = Array.isArray(value) && value[0] === 'KEY' ? [fx.key] : value;
+          return bodySend(ep, fx, { json: body });
+        },
+        INVALID_BODY,
+      );
     }
   }
 }
@@ -393,8 +505,18 @@ for (const ep of BODY_ENDPOINTS) {
 const assetsEp = BODY_ENDPOINTS[2] as BodyEndpoint;
 add('wrong type POST /api/v1/assets', 'price_sats 1e400 (Infinity)', (fx) => bodySend(assetsEp, fx, { raw: '{"name":"x","price_sats":1e400}' }), INVALID_BODY);
 add('wrong type POST /api/v1/assets', 'price_sats -0.0000001', (fx) => bodySend(assetsEp, fx, { raw: '{"name":"x","price_sats":-1e-7}' }), INVALID_BODY);
-add('wrong type POST /api/v1/assets', 'duplicate key, last one a string', (fx) => bodySend(assetsEp, fx, { raw: '{"name":"x","price_sats":1,"price_sats":"2"}' }), INVALID_BODY);
-add('wrong type POST /api/v1/assets', 'metadata 3,000 levels deep (over 4 KiB)', (fx) => bodySend(assetsEp, fx, { raw: `{"name":"x","price_sats":1,"metadata":{"a":${deepArray(3_000)}}}` }), INVALID_BODY);
+add(
+  'wrong type POST /api/v1/assets',
+  'duplicate key, last one a string',
+  (fx) => bodySend(assetsEp, fx, { raw: '{"name":"x","price_sats":1,"price_sats":"2"}' }),
+  INVALID_BODY,
+);
+add(
+  'wrong type POST /api/v1/assets',
+  'metadata 3,000 levels deep (over 4 KiB)',
+  (fx) => bodySend(assetsEp, fx, { raw: `{"name":"x","price_sats":1,"metadata":{"a":${deepArray(3_000)}}}` }),
+  INVALID_BODY,
+);
 
 // --- Body fields that are credentials or references ----------------------------------------------
 
@@ -421,13 +543,36 @@ for (const [label, make] of badExchangeKeys) {
 add('credentials in body', 'exchange api_key unknown', (fx) => bodySend(exchangeEp, fx, { json: { api_key: UNKNOWN_KEY } }), INVALID_KEY);
 add('credentials in body', 'exchange api_key revoked', (fx) => bodySend(exchangeEp, fx, { json: { api_key: fx.revokedKey } }), INVALID_KEY);
 
-add('references in body', 'event for an unknown asset', (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: UNKNOWN_ID } }), { status: 404, codes: ['asset_not_found'] });
-add('references in body', 'event for a deleted asset', (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: fx.deletedAssetId } }), { status: 404, codes: ['asset_not_found'] });
-add('references in body', 'event for __proto__ asset', (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: '__proto__' } }), { status: 404, codes: ['asset_not_found'] });
-add('references in body', 'event for constructor asset', (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: 'constructor' } }), { status: 404, codes: ['asset_not_found'] });
-add('references in body', "event for another account's asset", (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: fx.otherAssetId } }), { status: 403, codes: ['asset_not_owned'] });
-add('references in body', 'event with an existing external_id', (fx) => bodySend(eventsEp, fx, { json: { type: 'custom', external_id: fx.externalId } }), { status: 409, codes: ['duplicate_event'] });
-add('references in body', 'event with an existing external_id and another type', (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', external_id: fx.externalId, data: { n: 2 } } }), { status: 409, codes: ['duplicate_event'] });
+add('references in body', 'event for an unknown asset', (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: UNKNOWN_ID } }), {
+  status: 404,
+  codes: ['asset_not_found'],
+});
+add('references in body', 'event for a deleted asset', (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: fx.deletedAssetId } }), {
+  status: 404,
+  codes: ['asset_not_found'],
+});
+add('references in body', 'event for __proto__ asset', (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: '__proto__' } }), {
+  status: 404,
+  codes: ['asset_not_found'],
+});
+add('references in body', 'event for constructor asset', (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: 'constructor' } }), {
+  status: 404,
+  codes: ['asset_not_found'],
+});
+add('references in body', "event for another account's asset", (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', asset_id: fx.otherAssetId } }), {
+  status: 403,
+  codes: ['asset_not_owned'],
+});
+add('references in body', 'event with an existing external_id', (fx) => bodySend(eventsEp, fx, { json: { type: 'custom', external_id: fx.externalId } }), {
+  status: 409,
+  codes: ['duplicate_event'],
+});
+add(
+  'references in body',
+  'event with an existing external_id and another type',
+  (fx) => bodySend(eventsEp, fx, { json: { type: 'paid', external_id: fx.externalId, data: { n: 2 } } }),
+  { status: 409, codes: ['duplicate_event'] },
+);
 
 // --- The API key and session token authenticator, once ------------------------------------------
 // Every bearer endpoint goes through the same authenticator (`authenticate` in the REST kit): its
@@ -487,23 +632,48 @@ const AUTH_VARIANTS: [string, (fx: Fixture) => string | undefined, Expect][] = [
 {
   const g = `auth ${AUTHED.method} ${AUTHED.path}`;
   for (const [label, header, expectation] of AUTH_VARIANTS) {
-    add(g, label, (fx) => {
-      const value = header(fx);
-      return { via: 'fetch', method: AUTHED.method, path: AUTHED.path, headers: value === undefined ? {} : { authorization: value } };
-    }, expectation);
+    add(
+      g,
+      label,
+      (fx) => {
+        const value = header(fx);
+        return { via: 'fetch', method: AUTHED.method, path: AUTHED.path, headers: value === undefined ? {} : { authorization: value } };
+      },
+      expectation,
+    );
   }
   // Bytes fetch refuses to put in a header: UTF-8 and Latin-1 non-ASCII, sent over a raw socket.
-  add(g, 'unicode key (raw UTF-8 bytes)', () => ({
-    via: 'socket',
-    bytes: Buffer.from(rawHead(AUTHED.method, AUTHED.path, { Authorization: 'Bearer lib_ü€😀'.padEnd(40, 'é') }), 'utf8'),
-  }), INVALID_TOKEN);
-  add(g, 'Latin-1 byte in key', (fx) => ({
-    via: 'socket',
-    bytes: Buffer.from(rawHead(AUTHED.method, AUTHED.path, { Authorization: `Bearer ${fx.probeKey.slice(0, -1)}\u00e9` }), 'latin1'),
-  }), INVALID_TOKEN);
+  add(
+    g,
+    'unicode key (raw UTF-8 bytes)',
+    () => ({
+      via: 'socket',
+      bytes: Buffer.from(rawHead(AUTHED.method, AUTHED.path, { Authorization: 'Bearer lib_ü€😀'.padEnd(40, 'é') }), 'utf8'),
+    }),
+    INVALID_TOKEN,
+  );
+  add(
+    g,
+    'Latin-1 byte in key',
+    (fx) => ({
+      via: 'socket',
+      bytes: Buffer.from(rawHead(AUTHED.method, AUTHED.path, { Authorization: `Bearer ${fx.probeKey.slice(0, -1)}\u00e9` }), 'latin1'),
+    }),
+    INVALID_TOKEN,
+  );
   // A write, with a body the parser accepts: the token is judged all the same.
-  add('auth POST /api/v1/assets', 'session token of a revoked key, valid body', (fx) => ({ via: 'fetch', method: 'POST', path: '/api/v1/assets', token: fx.revokedSession, json: { name: 'x', price_sats: 1 } }), INVALID_TOKEN);
-  add('auth POST /api/v1/assets', 'JWT signed with another secret, valid body', (fx) => ({ via: 'fetch', method: 'POST', path: '/api/v1/assets', token: fx.jwt.otherSecret, json: { name: 'x', price_sats: 1 } }), INVALID_TOKEN);
+  add(
+    'auth POST /api/v1/assets',
+    'session token of a revoked key, valid body',
+    (fx) => ({ via: 'fetch', method: 'POST', path: '/api/v1/assets', token: fx.revokedSession, json: { name: 'x', price_sats: 1 } }),
+    INVALID_TOKEN,
+  );
+  add(
+    'auth POST /api/v1/assets',
+    'JWT signed with another secret, valid body',
+    (fx) => ({ via: 'fetch', method: 'POST', path: '/api/v1/assets', token: fx.jwt.otherSecret, json: { name: 'x', price_sats: 1 } }),
+    INVALID_TOKEN,
+  );
 }
 
 // --- Read-only keys writing (insufficient_scope): every write endpoint is in the wiring checks ----
@@ -587,7 +757,12 @@ const badDeliveryQueries: [string, string][] = [
   ['__proto__ param', '__proto__=x'],
 ];
 for (const [label, query] of badDeliveryQueries) {
-  add('query GET /api/v1/accounts/me/webhook/deliveries', label, (fx) => ({ via: 'fetch', method: 'GET', path: `/api/v1/accounts/me/webhook/deliveries?${query}`, token: fx.key }), INVALID_BODY);
+  add(
+    'query GET /api/v1/accounts/me/webhook/deliveries',
+    label,
+    (fx) => ({ via: 'fetch', method: 'GET', path: `/api/v1/accounts/me/webhook/deliveries?${query}`, token: fx.key }),
+    INVALID_BODY,
+  );
 }
 // Endpoints that take no query: malformed-families.test.ts sends each an unknown parameter.
 
@@ -644,19 +819,50 @@ for (const ep of ID_ENDPOINTS) {
   // wiring check in malformed-families.test.ts sends it one bad id).
   if (ep === ID_ENDPOINTS[0]) {
     for (const [label, id] of BAD_IDS) add(g, label, (fx) => send(fx, id), INVALID_BODY);
-    add(g, '%2e%2e (raw socket)', (fx) => ({ via: 'socket', bytes: rawHead(ep.method, ep.path('%2e%2e'), { Authorization: `Bearer ${fx.key}` }) }), INVALID_BODY);
+    add(
+      g,
+      '%2e%2e (raw socket)',
+      (fx) => ({ via: 'socket', bytes: rawHead(ep.method, ep.path('%2e%2e'), { Authorization: `Bearer ${fx.key}` }) }),
+      INVALID_BODY,
+    );
   }
   for (const [label, id] of UNKNOWN_IDS) add(g, label, (fx) => send(fx, id), { status: 404, codes: [ep.notFound] });
 }
 for (const ep of ID_ENDPOINTS.slice(0, 4)) {
   const g = `path id ${ep.label}`;
-  add(g, 'deleted asset', (fx) => ({ via: 'fetch', method: ep.method, path: ep.path(fx.deletedAssetId), token: fx.key, ...(ep.body === undefined ? {} : { json: ep.body }) }), { status: 404, codes: ['asset_not_found'] });
+  add(
+    g,
+    'deleted asset',
+    (fx) => ({ via: 'fetch', method: ep.method, path: ep.path(fx.deletedAssetId), token: fx.key, ...(ep.body === undefined ? {} : { json: ep.body }) }),
+    { status: 404, codes: ['asset_not_found'] },
+  );
 }
-add('path id GET /api/public/events/{id}', "another account's event", (fx) => ({ via: 'fetch', method: 'GET', path: `/api/public/events/${fx.otherEventId}`, token: fx.key }), { status: 404, codes: ['event_not_found'] });
-add('path id DELETE /api/v1/accounts/me/keys/{id}', "another account's key", (fx) => ({ via: 'fetch', method: 'DELETE', path: `/api/v1/accounts/me/keys/${fx.otherKeyId}`, token: fx.key }), { status: 404, codes: ['key_not_found'] });
-add('path id DELETE /api/v1/accounts/me/keys/{id}', 'the calling key itself', (fx) => ({ via: 'fetch', method: 'DELETE', path: `/api/v1/accounts/me/keys/${fx.selfKeyId}`, token: fx.selfKey }), INVALID_BODY);
-add('not found', 'GET webhook that is not set', (fx) => ({ via: 'fetch', method: 'GET', path: '/api/v1/accounts/me/webhook', token: fx.otherKey }), { status: 404, codes: ['webhook_not_found'] });
-add('not found', 'DELETE webhook that is not set', (fx) => ({ via: 'fetch', method: 'DELETE', path: '/api/v1/accounts/me/webhook', token: fx.otherKey }), { status: 404, codes: ['webhook_not_found'] });
+add(
+  'path id GET /api/public/events/{id}',
+  "another account's event",
+  (fx) => ({ via: 'fetch', method: 'GET', path: `/api/public/events/${fx.otherEventId}`, token: fx.key }),
+  { status: 404, codes: ['event_not_found'] },
+);
+add(
+  'path id DELETE /api/v1/accounts/me/keys/{id}',
+  "another account's key",
+  (fx) => ({ via: 'fetch', method: 'DELETE', path: `/api/v1/accounts/me/keys/${fx.otherKeyId}`, token: fx.key }),
+  { status: 404, codes: ['key_not_found'] },
+);
+add(
+  'path id DELETE /api/v1/accounts/me/keys/{id}',
+  'the calling key itself',
+  (fx) => ({ via: 'fetch', method: 'DELETE', path: `/api/v1/accounts/me/keys/${fx.selfKeyId}`, token: fx.selfKey }),
+  INVALID_BODY,
+);
+add('not found', 'GET webhook that is not set', (fx) => ({ via: 'fetch', method: 'GET', path: '/api/v1/accounts/me/webhook', token: fx.otherKey }), {
+  status: 404,
+  codes: ['webhook_not_found'],
+});
+add('not found', 'DELETE webhook that is not set', (fx) => ({ via: 'fetch', method: 'DELETE', path: '/api/v1/accounts/me/webhook', token: fx.otherKey }), {
+  status: 404,
+  codes: ['webhook_not_found'],
+});
 
 // --- Wrong methods and unknown paths -----------------------------------------------------------
 
@@ -705,10 +911,26 @@ const WRONG_METHODS: [string, string, readonly string[]][] = [
 for (const [method, path, allow] of WRONG_METHODS) {
   add('wrong method', `${method} ${path}`, (fx) => ({ via: 'fetch', method, path, token: fx.key }), { status: 405, codes: ['method_not_allowed'], allow });
 }
-add('wrong method', 'DELETE /api/v1/accounts without auth', () => ({ via: 'fetch', method: 'DELETE', path: '/api/v1/accounts' }), { status: 405, codes: ['method_not_allowed'], allow: ['POST'] });
-add('wrong method', 'PUT /api/v1/assets with a JSON body', (fx) => ({ via: 'fetch', method: 'PUT', path: '/api/v1/assets', token: fx.key, json: { name: 'x', price_sats: 1 } }), { status: 405, codes: ['method_not_allowed'], allow: ['GET', 'POST'] });
-add('wrong method', 'TRACE /api/v1/accounts/me (raw socket)', () => ({ via: 'socket', bytes: rawHead('TRACE', '/api/v1/accounts/me', {}) }), { status: 405, codes: ['method_not_allowed'], allow: ['GET'] });
-add('wrong method', 'PROPFIND on an unknown path', () => ({ via: 'fetch', method: 'PROPFIND', path: '/api/v1/nope' }), { status: [404, 405], codes: ['not_found', 'method_not_allowed'] });
+add('wrong method', 'DELETE /api/v1/accounts without auth', () => ({ via: 'fetch', method: 'DELETE', path: '/api/v1/accounts' }), {
+  status: 405,
+  codes: ['method_not_allowed'],
+  allow: ['POST'],
+});
+add(
+  'wrong method',
+  'PUT /api/v1/assets with a JSON body',
+  (fx) => ({ via: 'fetch', method: 'PUT', path: '/api/v1/assets', token: fx.key, json: { name: 'x', price_sats: 1 } }),
+  { status: 405, codes: ['method_not_allowed'], allow: ['GET', 'POST'] },
+);
+add('wrong method', 'TRACE /api/v1/accounts/me (raw socket)', () => ({ via: 'socket', bytes: rawHead('TRACE', '/api/v1/accounts/me', {}) }), {
+  status: 405,
+  codes: ['method_not_allowed'],
+  allow: ['GET'],
+});
+add('wrong method', 'PROPFIND on an unknown path', () => ({ via: 'fetch', method: 'PROPFIND', path: '/api/v1/nope' }), {
+  status: [404, 405],
+  codes: ['not_found', 'method_not_allowed'],
+});
 
 const UNKNOWN_PATHS: [string, string][] = [
   ['GET', '/'],
@@ -734,10 +956,20 @@ const UNKNOWN_PATHS: [string, string][] = [
   ['POST', '/api/v1/accounts/me/webhook/deliveries/abc'],
 ];
 for (const [method, path] of UNKNOWN_PATHS) {
-  add('unknown path', `${method} ${path.length > 60 ? `${path.slice(0, 20)}…(${path.length} chars)` : path}`, (fx) => ({ via: 'fetch', method, path, token: fx.key }), NOT_FOUND);
+  add(
+    'unknown path',
+    `${method} ${path.length > 60 ? `${path.slice(0, 20)}…(${path.length} chars)` : path}`,
+    (fx) => ({ via: 'fetch', method, path, token: fx.key }),
+    NOT_FOUND,
+  );
 }
 add('unknown path', 'GET * (raw socket)', () => ({ via: 'socket', bytes: rawHead('GET', '*', {}) }), NOT_FOUND);
-add('unknown path', 'absolute-form target to another host (raw socket)', () => ({ via: 'socket', bytes: rawHead('GET', 'http://evil.example/api/v1/nope', {}) }), NOT_FOUND);
+add(
+  'unknown path',
+  'absolute-form target to another host (raw socket)',
+  () => ({ via: 'socket', bytes: rawHead('GET', 'http://evil.example/api/v1/nope', {}) }),
+  NOT_FOUND,
+);
 
 // --- Malformed HTTP over raw sockets -------------------------------------------------------------
 
@@ -746,7 +978,11 @@ const H = 'Host: 127.0.0.1\r\nConnection: close\r\n';
 const JSON_POST = `POST /api/v1/accounts HTTP/1.1\r\n${H}Content-Type: application/json\r\n`;
 const RAW: [string, (fx: Fixture) => Send, Expect][] = [
   ['garbage request line', () => ({ via: 'socket', bytes: 'HELLO\r\n\r\n' }), NODE_4XX],
-  ['TLS ClientHello on the plain port', () => ({ via: 'socket', bytes: Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0, 0, 0, 0]) }), NODE_4XX],
+  [
+    'TLS ClientHello on the plain port',
+    () => ({ via: 'socket', bytes: Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0, 0, 0, 0]) }),
+    NODE_4XX,
+  ],
   ['HTTP/9.9', () => ({ via: 'socket', bytes: `GET ${ME} HTTP/9.9\r\n${H}\r\n` }), NODE_4XX],
   ['HTTP/1.2', () => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.2\r\n${H}\r\n` }), NODE_4XX],
   ['bare LF line endings', () => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\nHost: x\nConnection: close\n\n` }), NODE_4XX],
@@ -759,29 +995,93 @@ const RAW: [string, (fx: Fixture) => Send, Expect][] = [
   ['HTTP/1.1 without Host', () => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\nConnection: close\r\n\r\n` }), NODE_4XX],
   ['NUL in the path', () => ({ via: 'socket', bytes: `GET ${ME}\u0000 HTTP/1.1\r\n${H}\r\n` }), NODE_4XX],
   ['space in the path', () => ({ via: 'socket', bytes: `GET /api/v1/assets/a b HTTP/1.1\r\n${H}\r\n` }), NODE_4XX],
-  ['raw UTF-8 in the path', (fx) => ({ via: 'socket', bytes: Buffer.from(`GET /api/v1/assets/été HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\n\r\n`, 'utf8') }), NODE_4XX],
+  [
+    'raw UTF-8 in the path',
+    (fx) => ({ via: 'socket', bytes: Buffer.from(`GET /api/v1/assets/été HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\n\r\n`, 'utf8') }),
+    NODE_4XX,
+  ],
   ['headers over 16 KiB', () => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\n${H}X-Big: ${'a'.repeat(20_000)}\r\n\r\n` }), NODE_4XX],
   ['Authorization over 16 KiB', () => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Bearer ${'a'.repeat(20_000)}\r\n\r\n` }), NODE_4XX],
-  ['Content-Length and Transfer-Encoding', () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n` }), NODE_4XX],
+  [
+    'Content-Length and Transfer-Encoding',
+    () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n` }),
+    NODE_4XX,
+  ],
   ['two different Content-Lengths', () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}` }), NODE_4XX],
   ['Content-Length abc', () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: abc\r\n\r\n{}` }), NODE_4XX],
   ['Content-Length -1', () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: -1\r\n\r\n{}` }), NODE_4XX],
   ['Transfer-Encoding gzip without chunked', () => ({ via: 'socket', bytes: `${JSON_POST}Transfer-Encoding: gzip\r\n\r\nabc` }), NODE_4XX],
   ['bad chunk size', () => ({ via: 'socket', bytes: `${JSON_POST}Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n` }), NODE_4XX],
-  ['chunk size larger than the data, then half-close', () => ({ via: 'socket', bytes: `${JSON_POST}Transfer-Encoding: chunked\r\n\r\n40\r\n{"label":`, halfClose: true }), NODE_4XX],
-  ['huge chunk extension', () => ({ via: 'socket', bytes: `${JSON_POST}Transfer-Encoding: chunked\r\n\r\n2;${'a'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n` }), NODE_4XX],
-  ['Content-Length larger than the body, then half-close', () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: 100\r\n\r\n{"label":`, halfClose: true }), NODE_4XX],
+  [
+    'chunk size larger than the data, then half-close',
+    () => ({ via: 'socket', bytes: `${JSON_POST}Transfer-Encoding: chunked\r\n\r\n40\r\n{"label":`, halfClose: true }),
+    NODE_4XX,
+  ],
+  [
+    'huge chunk extension',
+    () => ({ via: 'socket', bytes: `${JSON_POST}Transfer-Encoding: chunked\r\n\r\n2;${'a'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n` }),
+    NODE_4XX,
+  ],
+  [
+    'Content-Length larger than the body, then half-close',
+    () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: 100\r\n\r\n{"label":`, halfClose: true }),
+    NODE_4XX,
+  ],
   // The bytes after the declared length are parsed as a next request: Node may answer that parse
   // error (bare 400, connection closed) before the app answers the first one with invalid_json.
-  ['Content-Length smaller than the body', () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: 5\r\n\r\n{"label":"lying"}` }), { ...INVALID_JSON, nodeMayAnswer: true }],
-  ['Content-Length cutting a valid body short', () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: 12\r\n\r\n{"label":"x"}` }), { ...INVALID_JSON, nodeMayAnswer: true }],
+  [
+    'Content-Length smaller than the body',
+    () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: 5\r\n\r\n{"label":"lying"}` }),
+    { ...INVALID_JSON, nodeMayAnswer: true },
+  ],
+  [
+    'Content-Length cutting a valid body short',
+    () => ({ via: 'socket', bytes: `${JSON_POST}Content-Length: 12\r\n\r\n{"label":"x"}` }),
+    { ...INVALID_JSON, nodeMayAnswer: true },
+  ],
   ['Expect: bogus', () => ({ via: 'socket', bytes: `${JSON_POST}Expect: bogus\r\nContent-Length: 2\r\n\r\n{}` }), NODE_4XX],
-  ['GET with a text body', (fx) => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello` }), UNSUPPORTED],
-  ['GET with a body and no Content-Type', (fx) => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Length: 2\r\n\r\n{}` }), UNSUPPORTED],
-  ['GET with an invalid JSON body', (fx) => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{oops` }), INVALID_JSON],
-  ['GET with a 1 MiB body', (fx) => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Type: application/json\r\nContent-Length: ${MIB}\r\n\r\n${sized(MIB)}` }), TOO_LARGE],
-  ['DELETE with an invalid JSON body', (fx) => ({ via: 'socket', bytes: `DELETE /api/v1/assets/${UNKNOWN_ID} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\nnull` }), INVALID_JSON],
-  ['two Authorization headers, first one bad', (fx) => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Basic x\r\nAuthorization: Bearer ${fx.key}\r\n\r\n` }), INVALID_TOKEN],
+  [
+    'GET with a text body',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello`,
+    }),
+    UNSUPPORTED,
+  ],
+  [
+    'GET with a body and no Content-Type',
+    (fx) => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Length: 2\r\n\r\n{}` }),
+    UNSUPPORTED,
+  ],
+  [
+    'GET with an invalid JSON body',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{oops`,
+    }),
+    INVALID_JSON,
+  ],
+  [
+    'GET with a 1 MiB body',
+    (fx) => ({
+      via: 'socket',
+      bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Type: application/json\r\nContent-Length: ${MIB}\r\n\r\n${sized(MIB)}`,
+    }),
+    TOO_LARGE,
+  ],
+  [
+    'DELETE with an invalid JSON body',
+    (fx) => ({
+      via: 'socket',
+      bytes: `DELETE /api/v1/assets/${UNKNOWN_ID} HTTP/1.1\r\n${H}Authorization: Bearer ${fx.key}\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\nnull`,
+    }),
+    INVALID_JSON,
+  ],
+  [
+    'two Authorization headers, first one bad',
+    (fx) => ({ via: 'socket', bytes: `GET ${ME} HTTP/1.1\r\n${H}Authorization: Basic x\r\nAuthorization: Bearer ${fx.key}\r\n\r\n` }),
+    INVALID_TOKEN,
+  ],
   ['CONNECT to an API path', () => ({ via: 'socket', bytes: `CONNECT /api/v1/accounts HTTP/1.1\r\n${H}\r\n` }), { ...NODE_4XX, closedOk: true }],
 ];
 for (const [label, send, expectation] of RAW) add('raw HTTP', label, send, expectation);
@@ -792,7 +1092,12 @@ for (const [label, method, path, body] of readWrites) {
 }
 // Another account's asset, last for the same reason (DELETE would remove it).
 for (const ep of ID_ENDPOINTS.slice(0, 4)) {
-  add(`path id ${ep.label}`, "another account's asset", (fx) => ({ via: 'fetch', method: ep.method, path: ep.path(fx.otherAssetId), token: fx.key, ...(ep.body === undefined ? {} : { json: ep.body }) }), { status: 403, codes: ['asset_not_owned'] });
+  add(
+    `path id ${ep.label}`,
+    "another account's asset",
+    (fx) => ({ via: 'fetch', method: ep.method, path: ep.path(fx.otherAssetId), token: fx.key, ...(ep.body === undefined ? {} : { json: ep.body }) }),
+    { status: 403, codes: ['asset_not_owned'] },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -822,7 +1127,8 @@ function problemsOf(c: Case, outcome: Outcome | undefined): string[] {
   const isJson = (headers['content-type'] ?? '').includes('application/json');
   if (!isJson) {
     // Node's HTTP parser answers without a body before the app sees the request.
-    if (!(c.expect.nodeMayAnswer && status >= 400 && status < 500)) problems.push(`not the JSON error body (content-type ${headers['content-type'] ?? 'none'})`);
+    if (!(c.expect.nodeMayAnswer && status >= 400 && status < 500))
+      problems.push(`not the JSON error body (content-type ${headers['content-type'] ?? 'none'})`);
     return problems;
   }
   let body: unknown;
@@ -841,7 +1147,8 @@ function problemsOf(c: Case, outcome: Outcome | undefined): string[] {
   const wantKeys = status === 409 ? ['error', 'event_id', 'message'] : ['error', 'message'];
   if (keys.join(',') !== wantKeys.join(',')) problems.push(`error body keys ${JSON.stringify(keys)}, expected ${JSON.stringify(wantKeys)}`);
   const allowed: readonly string[] = c.expect.codes ?? DOCUMENTED_4XX;
-  if (typeof record['error'] !== 'string' || !allowed.includes(record['error'])) problems.push(`error code ${JSON.stringify(record['error'])}, expected ${allowed.join(' | ')}`);
+  if (typeof record['error'] !== 'string' || !allowed.includes(record['error']))
+    problems.push(`error code ${JSON.stringify(record['error'])}, expected ${allowed.join(' | ')}`);
   if (typeof record['message'] !== 'string' || record['message'] === '') problems.push('message is not a non-empty string');
   if (status === 409 && typeof record['event_id'] !== 'string') problems.push('409 without a string event_id');
   if (status === 401 && !headers['www-authenticate']) problems.push('401 without WWW-Authenticate');
@@ -917,7 +1224,10 @@ async function setUp(): Promise<void> {
 
   const secret = (await loadSecrets(t.dataDir, ADMIN_TOKEN)).sessionSecret;
   const now = Math.floor(Date.now() / 1000);
-  const sign = (claims: Record<string, unknown>, options: { key?: Uint8Array; alg?: string; sub?: string; aud?: string; iss?: string; iat?: number; exp?: number } = {}) =>
+  const sign = (
+    claims: Record<string, unknown>,
+    options: { key?: Uint8Array; alg?: string; sub?: string; aud?: string; iss?: string; iat?: number; exp?: number } = {},
+  ) =>
     new SignJWT(claims)
       .setProtectedHeader({ alg: options.alg ?? 'HS256', typ: 'JWT' })
       .setSubject(options.sub ?? main.userId)
@@ -992,7 +1302,10 @@ describe('malformed requests against a listening bridge', () => {
       const key = !o ? 'not run' : o.kind === 'answer' ? String(o.answer.status) : o.kind;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
-    const summary = [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k}×${n}`).join(' ');
+    const summary = [...counts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, n]) => `${k}×${n}`)
+      .join(' ');
     const failing = CASES.filter((c) => problemsOf(c, results.get(c.name)).length > 0).length;
     const healthy = healthChecks.filter((h) => h.ok).length;
     console.log(

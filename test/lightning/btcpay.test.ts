@@ -118,7 +118,7 @@ async function backendError(promise: Promise<unknown>): Promise<BackendError> {
 // ------------------------------------------------------------------------------------ the class
 
 describe('BtcpayBackend against the fake', () => {
-  it('makes LNURL invoices on the store\'s Lightning node that commit to the metadata, and looks them up', async () => {
+  it("makes LNURL invoices on the store's Lightning node that commit to the metadata, and looks them up", async () => {
     const backend = backendFor(storeA);
     const metadata = payMetadata('Café ☕: 21 sats');
     const created = await backend.createInvoice(lnurlRequest(metadata, 21_000));
@@ -137,7 +137,11 @@ describe('BtcpayBackend against the fake', () => {
     fake.payLightning(created.paymentHash);
     const paid = await backend.lookupInvoice(created.paymentHash, created.ref);
     expect(paid.settled).toBe(true);
-    expect(createHash('sha256').update(Buffer.from(paid.preimage as string, 'hex')).digest('hex')).toBe(created.paymentHash);
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(paid.preimage as string, 'hex'))
+        .digest('hex'),
+    ).toBe(created.paymentHash);
 
     const other = await backend.createInvoice(lnurlRequest(metadata, 5_000));
     fake.expireLightning(other.paymentHash);
@@ -182,7 +186,9 @@ describe('BtcpayBackend against the fake', () => {
     fake.hang = true;
     try {
       const started = Date.now();
-      expect((await backendError(backend.createCheckout({ amountSats: 1, description: 'x', expirySeconds: 60, paymentId: 'p' }))).message).toMatch(/timed out after 300 ms/);
+      expect((await backendError(backend.createCheckout({ amountSats: 1, description: 'x', expirySeconds: 60, paymentId: 'p' }))).message).toMatch(
+        /timed out after 300 ms/,
+      );
       expect(Date.now() - started).toBeLessThan(10_000); // a hang: until the test times out
     } finally {
       fake.hang = false;
@@ -192,8 +198,16 @@ describe('BtcpayBackend against the fake', () => {
 
   it('makes a hosted checkout: a store invoice in SATS with its Lightning invoice, looked up by status', async () => {
     const backend = backendFor(storeA);
-    const created = await backend.createCheckout({ amountSats: 1500, description: 'Café ☕: 1500 sats', expirySeconds: 600, paymentId: 'pay0000000000002', redirectUrl: 'https://shop.example/thanks' });
-    const creation = fake.requests.find((r) => r.method === 'POST' && r.path === `/api/v1/stores/${storeA.storeId}/invoices` && r.body.metadata.orderId === 'pay0000000000002');
+    const created = await backend.createCheckout({
+      amountSats: 1500,
+      description: 'Café ☕: 1500 sats',
+      expirySeconds: 600,
+      paymentId: 'pay0000000000002',
+      redirectUrl: 'https://shop.example/thanks',
+    });
+    const creation = fake.requests.find(
+      (r) => r.method === 'POST' && r.path === `/api/v1/stores/${storeA.storeId}/invoices` && r.body.metadata.orderId === 'pay0000000000002',
+    );
     expect(creation?.headers.authorization).toBe(`token ${storeA.apiKey}`);
     expect(creation?.body).toEqual({
       amount: '1500',
@@ -244,7 +258,7 @@ describe('BtcpayBackend against the fake', () => {
     expect(err.message).toBe('btcpay: the BTCPay store has no Lightning payment method');
   });
 
-  it('treats the store\'s Lightning node being down (400 generic-error, 503) as transient', async () => {
+  it("treats the store's Lightning node being down (400 generic-error, 503) as transient", async () => {
     const store = fake.addStore();
     const backend = backendFor(store);
     const made = await backend.createInvoice(lnurlRequest('[]', 1000));
@@ -282,7 +296,11 @@ describe('as the server default (env), with polling', () => {
     await until(async () => (await paymentsOf(polled, m.key, m.assetId))[0]?.status === 'settled', 3000, 'settlement by polling');
     const paid = new Invoice({ pr: result.invoice, verify: result.rawData['verify'] as string });
     expect(await paid.isPaid()).toBe(true);
-    expect(createHash('sha256').update(Buffer.from(paid.preimage as string, 'hex')).digest('hex')).toBe(hash);
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(paid.preimage as string, 'hex'))
+        .digest('hex'),
+    ).toBe(hash);
     await new Promise((r) => setTimeout(r, 200)); // more polls: still once
     expect(await paymentsOf(polled, m.key, m.assetId)).toHaveLength(1);
     expect(await paidEvents(polled, m.key, m.assetId)).toHaveLength(1);
@@ -300,7 +318,10 @@ describe('as the server default (env), with polling', () => {
       try {
         const res = await fetch(callback);
         expect(res.status, knob).toBe(503);
-        expect(await res.json(), knob).toEqual({ status: 'ERROR', reason: expect.stringMatching(/Lightning wallet \(btcpay\) is unavailable right now; try again later/) });
+        expect(await res.json(), knob).toEqual({
+          status: 'ERROR',
+          reason: expect.stringMatching(/Lightning wallet \(btcpay\) is unavailable right now; try again later/),
+        });
       } finally {
         fake.failAll = null;
         storeA.nodeDown = null;
@@ -331,7 +352,9 @@ describe('POST /api/v1/assets/:id/checkout', () => {
     const settled = listen(hooked);
     const res = await checkout(hooked, m.key, m.assetId, { redirect_url: 'https://kiosk.example/done' });
     expect(res.status).toBe(201);
-    expect(Object.keys(res.body).sort()).toEqual(['amount_sats', 'asset_id', 'checkout_url', 'duration_ms', 'expires_at', 'payment_hash', 'payment_id', 'pr', 'status'].sort());
+    expect(Object.keys(res.body).sort()).toEqual(
+      ['amount_sats', 'asset_id', 'checkout_url', 'duration_ms', 'expires_at', 'payment_hash', 'payment_id', 'pr', 'status'].sort(),
+    );
     expect(res.body).toMatchObject({ asset_id: m.assetId, amount_sats: 1500, duration_ms: 30_000, status: 'pending' });
     const id = invoiceIdOf(res.body.checkout_url);
     expect(fake.invoices.get(id)?.metadata).toEqual({ orderId: res.body.payment_id, itemDesc: 'Café ☕ kiosk: 1500 sats' });
@@ -340,10 +363,16 @@ describe('POST /api/v1/assets/:id/checkout', () => {
     const page = await fetch(res.body.checkout_url);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain(res.body.pr);
-    expect(await paymentsOf(hooked, m.key, m.assetId)).toMatchObject([{ payment_id: res.body.payment_id, status: 'pending', payment_hash: res.body.payment_hash }]);
+    expect(await paymentsOf(hooked, m.key, m.assetId)).toMatchObject([
+      { payment_id: res.body.payment_id, status: 'pending', payment_hash: res.body.payment_hash },
+    ]);
 
     const deliveries = await fake.settle(id);
-    expect(deliveries.map((d) => [d.status, d.answer.ok])).toEqual([[200, true], [200, true], [200, true]]);
+    expect(deliveries.map((d) => [d.status, d.answer.ok])).toEqual([
+      [200, true],
+      [200, true],
+      [200, true],
+    ]);
     const payments = await paymentsOf(hooked, m.key, m.assetId);
     expect(payments).toMatchObject([{ status: 'settled', settled_at: expect.any(String) }]);
     expect(await paidEvents(hooked, m.key, m.assetId)).toMatchObject([{ type: 'paid', data: { payment_id: res.body.payment_id, amount_sats: 1500 } }]);
@@ -443,7 +472,19 @@ describe('the signed BTCPay webhook', () => {
     const c = await pendingCheckout();
     fake.setStatus(c.invoiceId, 'Settled');
     const inv = fake.invoices.get(c.invoiceId);
-    const payload = { manuallyMarked: false, overPaid: false, deliveryId: btcpayId(), webhookId: 'wh', originalDeliveryId: 'x', isRedelivery: false, type: 'InvoiceSettled', timestamp: 1, storeId: storeA.storeId, invoiceId: c.invoiceId, metadata: inv?.metadata };
+    const payload = {
+      manuallyMarked: false,
+      overPaid: false,
+      deliveryId: btcpayId(),
+      webhookId: 'wh',
+      originalDeliveryId: 'x',
+      isRedelivery: false,
+      type: 'InvoiceSettled',
+      timestamp: 1,
+      storeId: storeA.storeId,
+      invoiceId: c.invoiceId,
+      metadata: inv?.metadata,
+    };
     const compactMac = createHmac('sha256', storeA.webhookSecret).update(JSON.stringify(payload)).digest('hex');
     const attempts = [
       await fake.deliver(storeA.storeId, payload, { secret: 'not-the-secret' }),
@@ -466,7 +507,7 @@ describe('the signed BTCPay webhook', () => {
     expect((await fake.deliver(storeA.storeId, payload)).answer).toEqual({ ok: true, settled: true, payment_id: c.paymentId });
   });
 
-  it('settles nothing when the webhook claims InvoiceSettled but BTCPay\'s API says New', async () => {
+  it("settles nothing when the webhook claims InvoiceSettled but BTCPay's API says New", async () => {
     const c = await pendingCheckout();
     const lie = await fake.send('InvoiceSettled', c.invoiceId, { extra: { manuallyMarked: false, overPaid: false } });
     expect(lie.status).toBe(200);
@@ -477,8 +518,22 @@ describe('the signed BTCPay webhook', () => {
   });
 
   it('answers 200 to test deliveries, unknown invoices and other event types; 503 when BTCPay cannot be asked', async () => {
-    const base = { deliveryId: btcpayId(), webhookId: 'wh', originalDeliveryId: 'o', isRedelivery: false, type: 'InvoiceSettled', timestamp: 1, storeId: storeA.storeId };
-    const test = await fake.deliver(storeA.storeId, { manuallyMarked: false, overPaid: false, ...base, invoiceId: `__test__${randomUUID()}__test__`, metadata: null });
+    const base = {
+      deliveryId: btcpayId(),
+      webhookId: 'wh',
+      originalDeliveryId: 'o',
+      isRedelivery: false,
+      type: 'InvoiceSettled',
+      timestamp: 1,
+      storeId: storeA.storeId,
+    };
+    const test = await fake.deliver(storeA.storeId, {
+      manuallyMarked: false,
+      overPaid: false,
+      ...base,
+      invoiceId: `__test__${randomUUID()}__test__`,
+      metadata: null,
+    });
     expect([test.status, test.answer]).toEqual([200, { ok: true, test: true }]);
     const unknown = await fake.deliver(storeA.storeId, { ...base, deliveryId: btcpayId(), invoiceId: btcpayId(), metadata: { orderId: 'someoneelses' } });
     expect([unknown.status, unknown.answer]).toEqual([200, { ok: true, ignored: true }]);
@@ -501,11 +556,17 @@ describe('the signed BTCPay webhook', () => {
     const notJson = await hooked.request('POST', BTCPAY_WEBHOOK_PATH, { raw: '{"storeId": ', headers: { 'content-type': 'application/json' } });
     expect(notJson.status).toBe(400);
     const stranger = fake.addStore({ webhookUrl: `${hooked.url}${BTCPAY_WEBHOOK_PATH}` });
-    const unknown = await fake.deliver(stranger.storeId, { deliveryId: btcpayId(), type: 'InvoiceSettled', storeId: stranger.storeId, invoiceId: 'abc', metadata: {} });
+    const unknown = await fake.deliver(stranger.storeId, {
+      deliveryId: btcpayId(),
+      type: 'InvoiceSettled',
+      storeId: stranger.storeId,
+      invoiceId: 'abc',
+      metadata: {},
+    });
     expect([unknown.status, unknown.answer.error]).toEqual([401, 'invalid_signature']);
   });
 
-  it('checks an account wallet\'s deliveries with that wallet\'s secret, and only for its own payments', async () => {
+  it("checks an account wallet's deliveries with that wallet's secret, and only for its own payments", async () => {
     const m = await machine(hooked);
     const wallet = await hooked.request('PUT', '/api/v1/accounts/me/wallet', {
       token: m.key,
@@ -534,7 +595,7 @@ describe('the signed BTCPay webhook', () => {
 
 // ------------------------------------------------------------------------------------ account wallet
 
-describe('as an account\'s own wallet', () => {
+describe("as an account's own wallet", () => {
   const walletBody = () => ({ backend: 'btcpay', url: fake.url, store_id: storeC.storeId, api_key: storeC.apiKey, webhook_secret: storeC.webhookSecret });
 
   it('stores the secrets sealed and never shows them; refuses wrong fields', async () => {
@@ -567,7 +628,7 @@ describe('as an account\'s own wallet', () => {
     }
   });
 
-  it('serves LNURL-pay from the account\'s store and settles once by polling', async () => {
+  it("serves LNURL-pay from the account's store and settles once by polling", async () => {
     const m = await machine(devBridge);
     expect((await devBridge.request('PUT', '/api/v1/accounts/me/wallet', { token: m.key, body: walletBody() })).status).toBe(200);
     const settled = listen(devBridge);

@@ -87,11 +87,15 @@ describe('JournalLightningStore.settlePayment', () => {
     // Close the file under the journal: the next write fails like a dying disk, and every later
     // commit is refused without being applied.
     await (journal as unknown as { wal: { handle: { close(): Promise<void> } } }).wal.handle.close();
-    await expect(store.putDevInvoice({ payment_hash: 'f'.repeat(64), preimage: '0'.repeat(64), amount_msat: 1000, expires_at: payment.expires_at, settled_at: null })).rejects.toThrow();
+    await expect(
+      store.putDevInvoice({ payment_hash: 'f'.repeat(64), preimage: '0'.repeat(64), amount_msat: 1000, expires_at: payment.expires_at, settled_at: null }),
+    ).rejects.toThrow();
 
     const seen: PaymentRecord[] = [];
     const event = paidEvent(payment);
-    await expect(store.settlePayment(payment.payment_hash, new Date().toISOString(), null, event, [], (p) => seen.push(p))).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(store.settlePayment(payment.payment_hash, new Date().toISOString(), null, event, [], (p) => seen.push(p))).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
     expect(seen).toEqual([]);
     expect((await store.getPaymentByHash(payment.payment_hash))?.status).toBe('pending');
     expect(await machines.getEvent(event.event_id)).toBeUndefined();
@@ -100,7 +104,12 @@ describe('JournalLightningStore.settlePayment', () => {
 
 describe('JournalLightningStore.btcpayWallets', () => {
   const wallet = (userId: string, backend: WalletRecord['backend'], settings: Record<string, string>): WalletRecord => ({
-    user_id: userId, backend, settings, secrets_sealed: null, created: 't', updated: 't',
+    user_id: userId,
+    backend,
+    settings,
+    secrets_sealed: null,
+    created: 't',
+    updated: 't',
   });
   const owners = async (storeId: string) => (await store.btcpayWallets(storeId)).map((w) => w.user_id).sort();
 

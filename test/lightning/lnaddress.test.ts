@@ -46,7 +46,13 @@ function user(options: Parameters<LnurlService['addUser']>[1] = {}, timeoutMs = 
   const metadata = fake.users.get(`user${users}`)?.metadata as string;
   const backend = new LnAddressBackend(address, { timeoutMs, outbound: testOutbound() });
   const request = (amountMsat = 21_000, extra: Partial<InvoiceRequest> = {}): InvoiceRequest => ({
-    amountMsat, descriptionHash: sha256(metadata), metadata, memo: 'test', expirySeconds: 600, paymentId: 'p1', ...extra,
+    amountMsat,
+    descriptionHash: sha256(metadata),
+    metadata,
+    memo: 'test',
+    expirySeconds: 600,
+    paymentId: 'p1',
+    ...extra,
   });
   return { address, metadata, backend, request };
 }
@@ -63,7 +69,7 @@ describe('LUD-16 resolution and callback queries', () => {
     for (const bad of ['nobody', '@example.com', 'a@', 'a b@example.com', 'a@exa/mple.com']) expect(() => wellKnownUrl(bad), bad).toThrow(BackendError);
   });
 
-  it('appends parameters with ? or & and keeps the callback\'s own query', () => {
+  it("appends parameters with ? or & and keeps the callback's own query", () => {
     expect(withQuery('https://x.io/cb', { amount: '1000' })).toBe('https://x.io/cb?amount=1000');
     expect(withQuery('https://x.io/cb?k=v', { amount: '1000' })).toBe('https://x.io/cb?k=v&amount=1000');
     expect(withQuery('https://x.io/cb?', { amount: '1' })).toBe('https://x.io/cb?amount=1');
@@ -218,7 +224,11 @@ describe('lookupInvoice (LUD-21)', () => {
     const u = user();
     const created = await u.backend.createInvoice(u.request());
     const impatient = new LnAddressBackend(u.address, { timeoutMs: 300, outbound: testOutbound() });
-    const cases: [typeof fake.verifyMode, RegExp][] = [[500, /HTTP 500/], ['garbage', /not JSON/], ['hang', /timed out after 300 ms/]];
+    const cases: [typeof fake.verifyMode, RegExp][] = [
+      [500, /HTTP 500/],
+      ['garbage', /not JSON/],
+      ['hang', /timed out after 300 ms/],
+    ];
     for (const [mode, message] of cases) {
       fake.verifyMode = mode;
       const backend = mode === 'hang' ? impatient : u.backend;
@@ -298,7 +308,11 @@ describe('two bridges: A forwards to a Lightning address on B', () => {
     // B made the invoice: it settles B's own pending payment, which has the forwarded comment.
     expect((await settleOn(b, paid.hash)).body).toMatchObject({ status: 'settled', comment: 'two sugars' });
 
-    await until(async () => (await a.request('GET', `/api/v1/assets/${assetId}/payments?status=settled`, { token: acct.key })).body.payments.length === 1, 5_000, 'A settles');
+    await until(
+      async () => (await a.request('GET', `/api/v1/assets/${assetId}/payments?status=settled`, { token: acct.key })).body.payments.length === 1,
+      5_000,
+      'A settles',
+    );
     await until(() => bus.length > 0, 2_000, 'the bus message');
     const invoice = new Invoice({ pr: paid.pr, verify: paid.verifyUrl });
     expect(await invoice.isPaid()).toBe(true);
@@ -307,7 +321,7 @@ describe('two bridges: A forwards to a Lightning address on B', () => {
     a.bridge.bus.off(bus);
   });
 
-  it('as the server default (LIGHTNING_BACKEND=lnaddress): A\'s verify finds the settlement at once; LNADDRESS_FALLBACK serves accounts without an address', async () => {
+  it("as the server default (LIGHTNING_BACKEND=lnaddress): A's verify finds the settlement at once; LNADDRESS_FALLBACK serves accounts without an address", async () => {
     const a2 = await startBridge({ LIGHTNING_BACKEND: 'lnaddress', LNADDRESS_FALLBACK: bFallback, LIGHTNING_POLL_MS: 600_000 });
     try {
       const acct = await a2.signup('a2-forwarder', { lightning_address: bAddress });
@@ -338,7 +352,11 @@ describe('two bridges: A forwards to a Lightning address on B', () => {
   it('validates the wallet body: an address is needed, well formed, with no other fields', async () => {
     const bare = await a.signup('a-bare');
     const put = (body: unknown) => a.request('PUT', '/api/v1/accounts/me/wallet', { token: bare.key, body });
-    for (const body of [{ backend: 'lnaddress' }, { backend: 'lnaddress', address: 'not-an-address' }, { backend: 'lnaddress', address: bAddress, api_key: 'x' }]) {
+    for (const body of [
+      { backend: 'lnaddress' },
+      { backend: 'lnaddress', address: 'not-an-address' },
+      { backend: 'lnaddress', address: bAddress, api_key: 'x' },
+    ]) {
       const res = await put(body);
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error).toBe('invalid_body');
@@ -375,7 +393,8 @@ describe('end to end against a failing remote service', () => {
     return { key: acct.key, assetId, link, payRequest, callback: `${link.url}/callback?amount=1500000` };
   }
 
-  const payments = async (key: string, assetId: string) => (await a.request('GET', `/api/v1/assets/${assetId}/payments`, { token: key })).body.payments as unknown[];
+  const payments = async (key: string, assetId: string) =>
+    (await a.request('GET', `/api/v1/assets/${assetId}/payments`, { token: key })).body.payments as unknown[];
 
   it('serves the remote metadata and answers 503 with no pending payment when the remote is down', async () => {
     const remote = await startLnurlService();

@@ -101,7 +101,7 @@ describe('LnbitsBackend against a fake LNbits', () => {
     expect(expires).toBeLessThanOrEqual(Date.now() + 600_000);
   });
 
-  it('takes every version\'s answer: 0.12, 1.0-1.3 (bolt11 only), 1.4+ (bolt11 and payment_request)', async () => {
+  it("takes every version's answer: 0.12, 1.0-1.3 (bolt11 only), 1.4+ (bolt11 and payment_request)", async () => {
     for (const version of ['0.12', '1.0', '1.5'] as const) {
       fake.version = version;
       const created = await backend.createInvoice(invoiceRequest());
@@ -135,7 +135,11 @@ describe('LnbitsBackend against a fake LNbits', () => {
 
   it('answers like LNbits: validation errors 400 with a text detail, unknown fields ignored', async () => {
     const post = (body: unknown) =>
-      fetch(`${fake.url}/api/v1/payments`, { method: 'POST', headers: { 'x-api-key': fake.invoiceKey, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${fake.url}/api/v1/payments`, {
+        method: 'POST',
+        headers: { 'x-api-key': fake.invoiceKey, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const bad = await post({ out: false, amount: 21, unit: 'sat', unhashed_description: 'zz', expiry: 60 });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ detail: expect.stringMatching(/'unhashed_description' must be a valid hex string/) });
@@ -246,7 +250,7 @@ describe('LnbitsBackend against a fake LNbits', () => {
     }
   });
 
-  it('turns answers that are not JSON, or not LNbits\', into BackendErrors', async () => {
+  it("turns answers that are not JSON, or not LNbits', into BackendErrors", async () => {
     fake.failure = 'garbage';
     expect((await backendError(backend.createInvoice(invoiceRequest()))).message).toMatch(/not JSON/);
     expect((await backendError(backend.lookupInvoice('c'.repeat(64)))).message).toMatch(/not JSON/);
@@ -285,7 +289,8 @@ describe('LnbitsBackend against a fake LNbits', () => {
 /** An account with a priced machine and its payment link. */
 async function machine(t: TestBridge, name = 'Coffee machine', price = 21) {
   const acct = await t.signup('lnbits-bot');
-  const assetId = (await t.request('POST', '/api/v1/assets', { token: acct.key, body: { name, price_sats: price, duration_ms: 30_000 } })).body.asset_id as string;
+  const assetId = (await t.request('POST', '/api/v1/assets', { token: acct.key, body: { name, price_sats: price, duration_ms: 30_000 } })).body
+    .asset_id as string;
   const link = (await t.request('POST', `/api/v1/assets/${assetId}/payment-link`, { token: acct.key })).body;
   return { key: acct.key, assetId, link };
 }
@@ -371,7 +376,7 @@ describe('LNbits as the server default', () => {
   });
 });
 
-describe('LNbits as an account\'s own wallet', () => {
+describe("LNbits as an account's own wallet", () => {
   let fake: FakeLnbits;
   let t: TestBridge;
   beforeAll(async () => {
@@ -411,7 +416,7 @@ describe('LNbits as an account\'s own wallet', () => {
     expect(got.text).not.toContain(fake.invoiceKey);
   });
 
-  it('pays end to end through the account\'s LNbits', async () => {
+  it("pays end to end through the account's LNbits", async () => {
     const { key, assetId, link } = await machine(t);
     const put = await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { backend: 'lnbits', url: fake.url, invoice_key: fake.invoiceKey } });
     expect(put.status).toBe(200);
@@ -424,12 +429,15 @@ describe('LNbits as an account\'s own wallet', () => {
     const { key, assetId, link } = await machine(t);
     const wallet = { backend: 'lnbits', url: fake.url, invoice_key: fake.invoiceKey };
     expect((await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: wallet })).status).toBe(200);
-    const payments = async () => (await t.request('GET', `/api/v1/assets/${assetId}/payments`, { token: key })).body.payments as { payment_hash: string; status: string }[];
+    const payments = async () =>
+      (await t.request('GET', `/api/v1/assets/${assetId}/payments`, { token: key })).body.payments as { payment_hash: string; status: string }[];
     const invoiceHash = async () => new Invoice({ pr: ((await (await fetch(`${link.url}/callback?amount=21000`)).json()) as { pr: string }).pr }).paymentHash;
 
     // Saved again, settings given in another order (as after rotating the invoice key): the same wallet.
     const kept = await invoiceHash();
-    expect((await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { invoice_key: fake.invoiceKey, url: fake.url, backend: 'lnbits' } })).status).toBe(200);
+    expect(
+      (await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { invoice_key: fake.invoiceKey, url: fake.url, backend: 'lnbits' } })).status,
+    ).toBe(200);
     fake.markPaid(kept);
     await until(async () => (await payments()).find((p) => p.payment_hash === kept && p.status === 'settled'), 5000, 'the payment to settle');
 
@@ -444,7 +452,7 @@ describe('LNbits as an account\'s own wallet', () => {
     expect((await payments()).find((p) => p.payment_hash === moved)?.status).toBe('pending');
   });
 
-  it('answers 503 when the account\'s LNbits refuses its key, and stores nothing', async () => {
+  it("answers 503 when the account's LNbits refuses its key, and stores nothing", async () => {
     const { key, assetId, link } = await machine(t);
     await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { backend: 'lnbits', url: fake.url, invoice_key: 'revoked-key' } });
     const res = await fetch(`${link.url}/callback?amount=21000`);

@@ -112,7 +112,11 @@ describe('LNURL-pay with third-party clients', () => {
     expect(result.invoice.startsWith('lnbcrt15u')).toBe(true);
     expect(decoded.satoshis).toBe(1500);
     const hashTag = decoded.tags.find((tag) => tag.tagName === 'purpose_commit_hash')?.data;
-    expect(hashTag).toBe(createHash('sha256').update(params.rawData['metadata'] as string).digest('hex'));
+    expect(hashTag).toBe(
+      createHash('sha256')
+        .update(params.rawData['metadata'] as string)
+        .digest('hex'),
+    );
     expect(bolt11.decode(result.invoice).complete).toBe(true);
 
     const invoice = new Invoice({ pr: result.invoice, verify: result.rawData['verify'] as string });
@@ -158,7 +162,10 @@ describe('LNURL-pay with third-party clients', () => {
       await settle(hash);
       const delivery = await until(() => receiver.received[0], 3000, 'the paid webhook');
       const body = JSON.parse(delivery.body);
-      expect(body).toMatchObject({ type: 'event.paid', data: { type: 'paid', asset_id: id, source: 'lightning', data: { payment_hash: hash, amount_sats: 3 } } });
+      expect(body).toMatchObject({
+        type: 'event.paid',
+        data: { type: 'paid', asset_id: id, source: 'lightning', data: { payment_hash: hash, amount_sats: 3 } },
+      });
       expect(delivery.headers['webhook-signature']).toMatch(/^v1a,/);
     } finally {
       await receiver.close();

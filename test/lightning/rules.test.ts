@@ -67,10 +67,14 @@ describe('invoices expire', () => {
     const { key, assetId, link } = await machine(t, { name: 'Quick', price_sats: 5 });
     const { invoice } = await requestInvoice({ lnUrlOrAddress: link.lnurl, tokens: 5 as never });
     const hash = new Invoice({ pr: invoice }).paymentHash;
-    const expired = await until(async () => {
-      const res = await t.request('GET', `/api/v1/assets/${assetId}/payments`, { token: key });
-      return res.body.payments[0]?.status === 'expired' ? res.body.payments[0] : undefined;
-    }, 4000, 'expiry');
+    const expired = await until(
+      async () => {
+        const res = await t.request('GET', `/api/v1/assets/${assetId}/payments`, { token: key });
+        return res.body.payments[0]?.status === 'expired' ? res.body.payments[0] : undefined;
+      },
+      4000,
+      'expiry',
+    );
     expect(expired.payment_hash).toBe(hash);
     const late = await settle(t, hash);
     expect(late.status).toBe(409);
@@ -81,7 +85,7 @@ describe('invoices expire', () => {
   });
 });
 
-describe('the paid event\'s external_id belongs to the bridge', () => {
+describe("the paid event's external_id belongs to the bridge", () => {
   let t: TestBridge;
   beforeAll(async () => {
     t = await startBridge();

@@ -66,7 +66,14 @@ async function fixture() {
   const readKey = await t.request('POST', '/api/v1/accounts/me/keys', { token: key, body: { scope: 'read' } });
   const hook = await t.request('PUT', '/api/v1/accounts/me/webhook', { token: key, body: { url: receiver.url } });
   for (const res of [asset, event, readKey, hook]) expect(res.status, res.text).toBeLessThan(300);
-  return { key, userId, assetId: asset.body.asset_id as string, eventId: event.body.event_id as string, readKey: readKey.body.api_key as string, readKeyId: readKey.body.key_id as string };
+  return {
+    key,
+    userId,
+    assetId: asset.body.asset_id as string,
+    eventId: event.body.event_id as string,
+    readKey: readKey.body.api_key as string,
+    readKeyId: readKey.body.key_id as string,
+  };
 }
 
 type Fixture = Awaited<ReturnType<typeof fixture>>;
@@ -185,7 +192,10 @@ describe('GET /openapi.json', () => {
       expect(op.parameters?.filter((p: any) => p.in === 'path').map((p: any) => p.name) ?? [], e.operationId).toEqual(names);
       expect(op.security, e.operationId).toEqual(e.auth === 'bearer' ? [{ bearerAuth: [] }] : e.auth === 'admin' ? [{ adminAuth: [] }] : []);
       for (const name of Object.keys(e.headers ?? {})) {
-        expect(op.parameters.some((p: any) => p.in === 'header' && p.name === name), `${e.operationId} ${name}`).toBe(true);
+        expect(
+          op.parameters.some((p: any) => p.in === 'header' && p.name === name),
+          `${e.operationId} ${name}`,
+        ).toBe(true);
       }
       const described = Object.entries(op.responses as Record<string, { description: string }>)
         .filter(([status]) => Number(status) >= 400)
@@ -195,7 +205,7 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('shows the spec\'s quickstart: step 4 is a bare POST of the payment link', () => {
+  it("shows the spec's quickstart: step 4 is a bare POST of the payment link", () => {
     const md = spec.info.description as string;
     const title = '**4. Provision the Lightning payment link / QR (first call MUST be POST)**';
     expect(md).toContain(title);
@@ -223,8 +233,20 @@ describe('documented examples against the live API', () => {
     const withBody = ENDPOINTS.filter((e) => e.body).map((e) => e.operationId);
     expect(withBody.sort()).toEqual(
       [
-        'btcpayWebhook', 'createAccount', 'createAsset', 'createCheckout', 'createDeviceCredential', 'createEvent', 'createKey', 'exchangeKey',
-        'provisionPaymentLink', 'putWallet', 'putWebhook', 'replaceAsset', 'triggerAsset', 'updateAsset',
+        'btcpayWebhook',
+        'createAccount',
+        'createAsset',
+        'createCheckout',
+        'createDeviceCredential',
+        'createEvent',
+        'createKey',
+        'exchangeKey',
+        'provisionPaymentLink',
+        'putWallet',
+        'putWebhook',
+        'replaceAsset',
+        'triggerAsset',
+        'updateAsset',
       ].sort(),
     );
   });
@@ -236,7 +258,11 @@ describe('documented examples against the live API', () => {
   });
 
   it('runs every example but the ones that need a real backend', () => {
-    expect(ENDPOINTS.filter((e) => NOT_LIVE.has(e.operationId)).map((e) => e.operationId).sort()).toEqual([...NOT_LIVE].sort());
+    expect(
+      ENDPOINTS.filter((e) => NOT_LIVE.has(e.operationId))
+        .map((e) => e.operationId)
+        .sort(),
+    ).toEqual([...NOT_LIVE].sort());
   });
 
   const live = ENDPOINTS.filter((e) => !NOT_LIVE.has(e.operationId));
@@ -311,7 +337,10 @@ describe('documented examples against the live API', () => {
     const raw = JSON.stringify(body);
     const headers = { 'content-type': 'application/json' };
     const unsigned = await t.request(method, path, { raw, headers });
-    const signed = await t.request(method, path, { raw, headers: { ...headers, ...Object.fromEntries(Object.entries(e.headers ?? {}).map(([n, h]) => [n, h.example])) } });
+    const signed = await t.request(method, path, {
+      raw,
+      headers: { ...headers, ...Object.fromEntries(Object.entries(e.headers ?? {}).map(([n, h]) => [n, h.example])) },
+    });
     for (const res of [unsigned, signed]) {
       expect([res.status, res.body.error], res.text).toEqual([401, 'invalid_signature']);
       expect(RESPONSES.Error.safeParse(res.body).error).toBeUndefined();
@@ -423,7 +452,11 @@ describe('the MQTT guide against the live broker', () => {
       await until(async () => typeof (await payments())[0].delivered_at === 'string', 3000, 'delivered_at');
       const events = (await t.request('GET', `/api/public/events?asset_id=${f.assetId}&type=action`, { token: f.key })).body.events;
       expect(events).toEqual([
-        expect.objectContaining({ source: 'mqtt', external_id: `vend-${settled.body.payment_id}`, data: { duration_ms: duration, payment_id: settled.body.payment_id } }),
+        expect.objectContaining({
+          source: 'mqtt',
+          external_id: `vend-${settled.body.payment_id}`,
+          data: { duration_ms: duration, payment_id: settled.body.payment_id },
+        }),
       ]);
 
       const trigger = liveRequest(endpointById('triggerAsset'), f);
@@ -544,8 +577,23 @@ describe('GET /api/public/docs.pdf', () => {
     for (const s of guideSections(settings)) expect(text).toContain(s.title);
     for (const e of ENDPOINTS) expect(flat, e.path).toContain(e.path);
     for (const x of ERRORS) expect(flat, x.code).toContain(x.code);
-    const lightning = ['/.well-known/lnurlp/<name>', 'callback?amount=<msat>&comment=<text>', '{"status":"ERROR","reason":"..."}', 'LUD-21', 'BTCPay-Sig', 'Bearer$ADMIN_TOKEN'];
-    for (const needle of ['X-RateLimit-Remaining', 'Retry-After', 'webhook-signature', 'v1a,', '{webhook-id}.{webhook-timestamp}.{rawbody}', 'curl-XPOST', ...lightning]) {
+    const lightning = [
+      '/.well-known/lnurlp/<name>',
+      'callback?amount=<msat>&comment=<text>',
+      '{"status":"ERROR","reason":"..."}',
+      'LUD-21',
+      'BTCPay-Sig',
+      'Bearer$ADMIN_TOKEN',
+    ];
+    for (const needle of [
+      'X-RateLimit-Remaining',
+      'Retry-After',
+      'webhook-signature',
+      'v1a,',
+      '{webhook-id}.{webhook-timestamp}.{rawbody}',
+      'curl-XPOST',
+      ...lightning,
+    ]) {
       expect(flat).toContain(needle);
     }
     expect(text).toContain(pkg.version);

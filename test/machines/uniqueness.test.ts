@@ -31,7 +31,10 @@ describe('uniqueness under concurrency', () => {
     const results = await Promise.all(
       Array.from({ length: 10 }, () => t.request('POST', `/api/v1/assets/${asset.body.asset_id}/payment-link`, { token: key })),
     );
-    expect(results.every((r) => r.status === 200 || r.status === 201), results.map((r) => `${r.status} ${r.text}`).join('\n')).toBe(true);
+    expect(
+      results.every((r) => r.status === 200 || r.status === 201),
+      results.map((r) => `${r.status} ${r.text}`).join('\n'),
+    ).toBe(true);
     expect(new Set(results.map((r) => r.body.link_id)).size).toBe(1);
     expect(results.filter((r) => r.status === 201).length).toBeGreaterThanOrEqual(1);
   });

@@ -76,7 +76,11 @@ describe('signed outbound webhooks', () => {
     expect(verifyDelivery({ ...got, body: got.body.replace('21', '22') })).toBe(false);
     expect(verifyDelivery({ ...got, headers: { ...got.headers, 'webhook-id': 'msg_other' } })).toBe(false);
     expect(verifyDelivery({ ...got, headers: { ...got.headers, 'webhook-timestamp': String(Number(got.headers['webhook-timestamp']) - 600) } })).toBe(false);
-    const stranger = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.alloc(32, 7)]), format: 'der', type: 'spki' });
+    const stranger = createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.alloc(32, 7)]),
+      format: 'der',
+      type: 'spki',
+    });
     expect(verifyDelivery(got, stranger)).toBe(false);
 
     const log = await until(async () => (await deliveries(acct.key)).find((d: any) => d.status === 'delivered'), 3000, 'delivered');
@@ -89,10 +93,14 @@ describe('signed outbound webhooks', () => {
     r.script = [500, 503];
     const acct = await accountWithWebhook(r.url);
     await t.request('POST', '/api/public/events', { token: acct.key, body: { type: 'action' } });
-    const [d] = await until(async () => {
-      const list = await deliveries(acct.key);
-      return list[0]?.status === 'delivered' ? list : undefined;
-    }, 5000, 'third attempt');
+    const [d] = await until(
+      async () => {
+        const list = await deliveries(acct.key);
+        return list[0]?.status === 'delivered' ? list : undefined;
+      },
+      5000,
+      'third attempt',
+    );
     expect(d.attempts.map((a: any) => a.status_code)).toEqual([500, 503, 200]);
     expect(r.received).toHaveLength(3);
     expect(new Set(r.received.map((x) => x.headers['webhook-id'])).size).toBe(1);
@@ -112,10 +120,14 @@ describe('signed outbound webhooks', () => {
       const acct = await quick.signup('hooked');
       expect((await quick.request('PUT', '/api/v1/accounts/me/webhook', { token: acct.key, body: { url: r.url } })).status).toBe(200);
       await quick.request('POST', '/api/public/events', { token: acct.key, body: { type: 'error' } });
-      const [d] = await until(async () => {
-        const list = (await quick.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: acct.key })).body.deliveries;
-        return list[0]?.status === 'failed' ? list : undefined;
-      }, 15_000, 'failure');
+      const [d] = await until(
+        async () => {
+          const list = (await quick.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: acct.key })).body.deliveries;
+          return list[0]?.status === 'failed' ? list : undefined;
+        },
+        15_000,
+        'failure',
+      );
       expect(d.attempts).toHaveLength(4);
       expect(d.attempts.every((a: any) => a.status_code === null && a.error === 'timeout')).toBe(true);
     } finally {
@@ -126,10 +138,14 @@ describe('signed outbound webhooks', () => {
     await dead.close();
     const acct2 = await accountWithWebhook(dead.url);
     await t.request('POST', '/api/public/events', { token: acct2.key, body: { type: 'error' } });
-    const [d2] = await until(async () => {
-      const list = await deliveries(acct2.key);
-      return list[0]?.status === 'failed' ? list : undefined;
-    }, 5000, 'failure');
+    const [d2] = await until(
+      async () => {
+        const list = await deliveries(acct2.key);
+        return list[0]?.status === 'failed' ? list : undefined;
+      },
+      5000,
+      'failure',
+    );
     expect(d2.attempts[0].error).toBe('refused');
   });
 
@@ -138,10 +154,14 @@ describe('signed outbound webhooks', () => {
     r.script = [410];
     const acct = await accountWithWebhook(r.url);
     await t.request('POST', '/api/public/events', { token: acct.key, body: { type: 'custom' } });
-    const hook = await until(async () => {
-      const res = await t.request('GET', '/api/v1/accounts/me/webhook', { token: acct.key });
-      return res.body.disabled_at ? res.body : undefined;
-    }, 3000, 'disabled');
+    const hook = await until(
+      async () => {
+        const res = await t.request('GET', '/api/v1/accounts/me/webhook', { token: acct.key });
+        return res.body.disabled_at ? res.body : undefined;
+      },
+      3000,
+      'disabled',
+    );
     expect(hook.url).toBe(r.url);
     await t.request('POST', '/api/public/events', { token: acct.key, body: { type: 'custom' } });
     await new Promise((res) => setTimeout(res, 200));
@@ -182,7 +202,14 @@ describe('signed outbound webhooks', () => {
     const acct = await t.signup('no-hook');
     expect((await t.request('GET', '/api/v1/accounts/me/webhook', { token: acct.key })).body.error).toBe('webhook_not_found');
     expect((await t.request('DELETE', '/api/v1/accounts/me/webhook', { token: acct.key })).status).toBe(404);
-    for (const body of [{}, { url: 'ftp://x.example' }, { url: 'not a url' }, { url: 'https://u:p@x.example' }, { url: 'https://x.example', events: ['refund'] }, { url: 'https://x.example', secret: 'x' }]) {
+    for (const body of [
+      {},
+      { url: 'ftp://x.example' },
+      { url: 'not a url' },
+      { url: 'https://u:p@x.example' },
+      { url: 'https://x.example', events: ['refund'] },
+      { url: 'https://x.example', secret: 'x' },
+    ]) {
       const res = await t.request('PUT', '/api/v1/accounts/me/webhook', { token: acct.key, body });
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error).toBe('invalid_body');
@@ -191,7 +218,11 @@ describe('signed outbound webhooks', () => {
     const other = await accountWithWebhook(r.url);
     const ev = await t.request('POST', '/api/public/events', { token: other.key, body: { type: 'paid' } });
     expect(ev.status).toBe(201);
-    await until(async () => (await deliveries(other.key)).find((d: any) => d.event_id === ev.body.event_id && d.status === 'delivered'), 5000, "the other account's delivery");
+    await until(
+      async () => (await deliveries(other.key)).find((d: any) => d.event_id === ev.body.event_id && d.status === 'delivered'),
+      5000,
+      "the other account's delivery",
+    );
     // The other account's delivery exists, and the first account does not see it.
     const seen = await deliveries(acct.key);
     expect(seen.map((d: any) => d.event_id)).not.toContain(ev.body.event_id);
@@ -211,7 +242,11 @@ describe('webhook deliveries survive a restart', () => {
     const acct = await b.signup('restart');
     await b.request('PUT', '/api/v1/accounts/me/webhook', { token: acct.key, body: { url: r.url } });
     const ev = await b.request('POST', '/api/public/events', { token: acct.key, body: { type: 'paid' } });
-    await until(async () => (await b.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: acct.key })).body.deliveries[0]?.attempts.length === 1, 3000, 'first attempt');
+    await until(
+      async () => (await b.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: acct.key })).body.deliveries[0]?.attempts.length === 1,
+      3000,
+      'first attempt',
+    );
     await b.stop();
 
     const back = await startReceiver(port);
@@ -224,10 +259,14 @@ describe('webhook deliveries survive a restart', () => {
       expect(pem).toBe(bKeyPem);
       expect(verifyDelivery(got, createPublicKey(pem))).toBe(true);
       expect(JSON.parse(got.body).data.event_id).toBe(ev.body.event_id);
-      const [d] = await until(async () => {
-        const list = (await again.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: acct.key })).body.deliveries;
-        return list[0]?.status === 'delivered' ? list : undefined;
-      }, 3000, 'delivered');
+      const [d] = await until(
+        async () => {
+          const list = (await again.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: acct.key })).body.deliveries;
+          return list[0]?.status === 'delivered' ? list : undefined;
+        },
+        3000,
+        'delivered',
+      );
       expect(d.attempts.map((a: any) => a.status_code)).toEqual([null, 200]);
       expect(back.received).toHaveLength(1);
     } finally {

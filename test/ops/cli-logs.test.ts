@@ -45,7 +45,9 @@ describe('the log on stdout', () => {
     }
     const plain = proc.stdout.filter((l) => !l.startsWith('{'));
     expect(plain).toHaveLength(1);
-    expect(plain[0]).toMatch(/^paywire bridge listening on http:\/\/127\.0\.0\.1:\d+ \(MQTT on port \d+; public URL http:\/\/127\.0\.0\.1:\d+; data in .*json\)$/);
+    expect(plain[0]).toMatch(
+      /^paywire bridge listening on http:\/\/127\.0\.0\.1:\d+ \(MQTT on port \d+; public URL http:\/\/127\.0\.0\.1:\d+; data in .*json\)$/,
+    );
     const entries = proc.stdout.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(entries.find((e) => e['msg'] === 'paywire bridge listening')).toMatchObject({ level: 30, http: proc.url, mqttPort: proc.mqttPort });
     expect(entries.find((e) => e['msg'] === 'request')).toMatchObject({ method: 'GET', route: '/healthz', status: 200 });
@@ -62,7 +64,9 @@ describe('the log on stdout', () => {
     }
     expect(proc.stdout.some((l) => l.startsWith('{'))).toBe(false);
     expect(proc.stdout.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO  paywire bridge listening http=http:\/\/127\.0\.0\.1:\d+ mqttPort=\d+/.test(l))).toBe(true);
-    expect(proc.stdout.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO  http: request method=GET route=\/healthz status=200 ms=[\d.]+ requestId=[0-9a-f-]{36}$/.test(l))).toBe(true);
+    expect(
+      proc.stdout.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO  http: request method=GET route=\/healthz status=200 ms=[\d.]+ requestId=[0-9a-f-]{36}$/.test(l)),
+    ).toBe(true);
     expect(proc.stdout.filter((l) => l.startsWith('paywire bridge listening on http://'))).toHaveLength(1);
     expect(proc.stdout.filter((l) => l !== '').at(-1)).toMatch(/ INFO  stopped httpConnections=\d+ mqttClients=0 forcedHttpClose=false ms=\d+$/);
   });

@@ -120,10 +120,16 @@ describe('the PDF\u2019s bookmarks and contents', () => {
     const outline = xml.slice(xml.indexOf('<outline>'), xml.lastIndexOf('</outline>'));
     const items = [...outline.matchAll(/<item page="(\d+)">([^<]*)<\/item>/g)].map((m) => ({ page: Number(m[1]), title: m[2]?.replace(/&amp;/g, '&') }));
     const sections = guideSections({ baseUrl: t.info.publicUrl, rateLimitPerMinute: 0, signupsPerHour: 0 });
-    for (const s of sections) expect(items.map((i) => i.title), s.title).toContain(s.title);
+    for (const s of sections)
+      expect(
+        items.map((i) => i.title),
+        s.title,
+      ).toContain(s.title);
     expect(items.map((i) => i.title)).toContain('Accounts');
     expect(items.map((i) => i.title)).toContain('POST /api/v1/accounts/me/rotate-key');
-    expect(outline).toMatch(/<item page="\d+">Endpoints<\/item>\s*<outline>\s*<item page="\d+">Accounts<\/item>\s*<outline>\s*<item page="\d+">POST \/api\/v1\/accounts<\/item>/);
+    expect(outline).toMatch(
+      /<item page="\d+">Endpoints<\/item>\s*<outline>\s*<item page="\d+">Accounts<\/item>\s*<outline>\s*<item page="\d+">POST \/api\/v1\/accounts<\/item>/,
+    );
   });
 
   it('gives each section\u2019s page in the contents, the page its heading is on', async () => {
@@ -138,7 +144,10 @@ describe('the PDF\u2019s bookmarks and contents', () => {
       expect(page, s.title).toBeGreaterThan(1);
       // The footer of that page says which it is, and the heading is on it.
       expect(pages[page - 1], s.title).toContain(`page ${page} of ${pages.filter((p) => p.trim() !== '').length}`);
-      expect((pages[page - 1] as string).split('\n').some((l) => l.trim() === s.title), s.title).toBe(true);
+      expect(
+        (pages[page - 1] as string).split('\n').some((l) => l.trim() === s.title),
+        s.title,
+      ).toBe(true);
     }
   });
 });

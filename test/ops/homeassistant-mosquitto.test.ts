@@ -108,10 +108,14 @@ describe('a Mosquitto bridge carrying Paywire\u2019s Home Assistant topics (docs
       // Home Assistant subscribes exactly these below its discovery prefix.
       const ha = await homeClient();
       await ha.client.subscribeAsync(['homeassistant/+/+/config', 'homeassistant/+/+/+/config'], { qos: 1 });
-      return until(() => {
-        const got = topics.map((topic) => ha.received.find((r) => r.topic === topic));
-        return got.every((r) => r !== undefined) ? got : undefined;
-      }, 15_000, `${what} (mosquitto said: ${mosquittoLog})`);
+      return until(
+        () => {
+          const got = topics.map((topic) => ha.received.find((r) => r.topic === topic));
+          return got.every((r) => r !== undefined) ? got : undefined;
+        },
+        15_000,
+        `${what} (mosquitto said: ${mosquittoLog})`,
+      );
     };
     await configs('the configs at home');
     // Kept retained at home: a Home Assistant that (re)starts now finds them.
@@ -145,7 +149,11 @@ describe('a Mosquitto bridge carrying Paywire\u2019s Home Assistant topics (docs
     // Home Assistant's MQTT button publishes payload_press to command_topic.
     await ha.client.publishAsync(m.topic('trigger'), 'PRESS', { qos: 1 });
     await until(() => watcher.on(m.topic('trigger')).includes('PRESS'), 5000, 'the press at home');
-    const [set] = (await until(() => (machine.on(m.topic('action/set')).length > 0 ? machine.on(m.topic('action/set')) : undefined), 10_000, 'the action/set on Paywire')) as {
+    const [set] = (await until(
+      () => (machine.on(m.topic('action/set')).length > 0 ? machine.on(m.topic('action/set')) : undefined),
+      10_000,
+      'the action/set on Paywire',
+    )) as {
       trigger_id: string;
       duration_ms: number;
       reason: string;

@@ -92,14 +92,24 @@ beforeAll(async () => {
   await refusedLogin(key, key);
 
   // A dev payment, settled by the admin; the machine hears of it; a trigger.
-  const m = { url: t.url, userId, key, assetId: flow.assetId, linkUrl: link.body.url as string, topic: (k: string) => `paywire/${userId}/${flow.assetId}/${k}` };
+  const m = {
+    url: t.url,
+    userId,
+    key,
+    assetId: flow.assetId,
+    linkUrl: link.body.url as string,
+    topic: (k: string) => `paywire/${userId}/${flow.assetId}/${k}`,
+  };
   flow.devPaymentId = await settle(t.url, ADMIN_TOKEN, await invoice(m));
   await until(() => device.on(m.topic('payment')).length > 0, 5000, 'the payment message');
   expect((await t.request('POST', `/api/v1/assets/${flow.assetId}/trigger`, { token: key, body: { reason: 'story vend' } })).status).toBe(202);
   await until(() => receiver.received.length > 0, 5000, 'a webhook delivery');
 
   // The account's own LNbits wallet, with its secret; it goes down with an invoice pending, and comes back.
-  const wallet = await t.request('PUT', '/api/v1/accounts/me/wallet', { token: key, body: { backend: 'lnbits', url: lnbits.url, invoice_key: lnbits.invoiceKey } });
+  const wallet = await t.request('PUT', '/api/v1/accounts/me/wallet', {
+    token: key,
+    body: { backend: 'lnbits', url: lnbits.url, invoice_key: lnbits.invoiceKey },
+  });
   expect(wallet.status, wallet.text).toBe(200);
   const hash = await invoice(m);
   lnbits.failure = { status: 500 };
@@ -168,13 +178,24 @@ describe('the log of a representative flow at LOG_LEVEL=trace', () => {
       expect(found.length, msg).toBeGreaterThan(0);
       return found;
     };
-    expect(one('paywire bridge listening')[0]).toMatchObject({ level: 30, http: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), mqttPort: t.info.mqttPort, publicUrl: t.info.publicUrl });
+    expect(one('paywire bridge listening')[0]).toMatchObject({
+      level: 30,
+      http: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      mqttPort: t.info.mqttPort,
+      publicUrl: t.info.publicUrl,
+    });
     expect(one('account created')[0]).toMatchObject({ level: 30, userId: flow.userId });
     expect(one('api key revoked')[0]).toMatchObject({ level: 30, keyId: flow.readKeyId });
     expect(one('api key rotated')[0]).toMatchObject({ level: 30, oldKeyId: flow.firstKeyId, keyId: flow.newKeyId });
     expect(one('device credential issued')[0]).toMatchObject({ level: 30, assetId: flow.assetId, credentialId: flow.credentialId });
     expect(one('device credential revoked')[0]).toMatchObject({ level: 30, credentialId: flow.credentialId });
-    expect(one('payment settled').find((e) => e['paymentId'] === flow.devPaymentId)).toMatchObject({ level: 30, rail: 'lightning', assetId: flow.assetId, amountSats: 10, backend: 'dev' });
+    expect(one('payment settled').find((e) => e['paymentId'] === flow.devPaymentId)).toMatchObject({
+      level: 30,
+      rail: 'lightning',
+      assetId: flow.assetId,
+      amountSats: 10,
+      backend: 'dev',
+    });
     expect(one('trigger sent')[0]).toMatchObject({ level: 30, assetId: flow.assetId, reason: 'story vend' });
     expect(one('lightning backend down')[0]).toMatchObject({ level: 40, backend: 'lnbits' });
     expect(one('lightning backend back')[0]).toMatchObject({ level: 30, backend: 'lnbits' });
@@ -211,4 +232,3 @@ describe('refused MQTT logins from one address', () => {
     }
   });
 });
-

@@ -89,21 +89,31 @@ describe('GET /metrics', () => {
     await until(() => device.on(m.topic('payment')).length > 0, 5000, 'the payment message');
     // The receiver answers 500: the paid event's delivery waits for its retry a minute later.
     await until(() => receiver.received.length > 0, 5000, 'a webhook attempt');
-    let text = await until(async () => {
-      const scraped = await scrape();
-      return sample(scraped, 'paywire_webhook_deliveries_pending') === 1 ? scraped : undefined;
-    }, 5000, 'the pending delivery');
+    let text = await until(
+      async () => {
+        const scraped = await scrape();
+        return sample(scraped, 'paywire_webhook_deliveries_pending') === 1 ? scraped : undefined;
+      },
+      5000,
+      'the pending delivery',
+    );
     expect(sample(text, 'paywire_payments_settled_total', { rail: 'lightning' })).toBe(1);
     expect(sample(text, 'paywire_settle_to_publish_seconds_count')).toBe(1);
     expect(sample(text, 'paywire_outbox_payments')).toBe(1);
     expect(sample(text, 'paywire_store_commit_seconds_count')).toBeGreaterThan(5);
 
     // The machine reports the payment: it leaves the outbox.
-    await device.client.publishAsync(m.topic('action'), JSON.stringify({ type: 'action', external_id: `vend-${paymentId}`, payment_id: paymentId }), { qos: 1 });
-    text = await until(async () => {
-      const scraped = await scrape();
-      return sample(scraped, 'paywire_outbox_payments') === 0 ? scraped : undefined;
-    }, 5000, 'the outbox to empty');
+    await device.client.publishAsync(m.topic('action'), JSON.stringify({ type: 'action', external_id: `vend-${paymentId}`, payment_id: paymentId }), {
+      qos: 1,
+    });
+    text = await until(
+      async () => {
+        const scraped = await scrape();
+        return sample(scraped, 'paywire_outbox_payments') === 0 ? scraped : undefined;
+      },
+      5000,
+      'the outbox to empty',
+    );
     await device.end();
     expect(await until(async () => sample(await scrape(), 'paywire_mqtt_clients') === 0, 5000, 'the client to be gone')).toBe(true);
   });

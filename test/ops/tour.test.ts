@@ -38,7 +38,12 @@ async function freePort(): Promise<number> {
 /** Run the tour with bash in `cwd`, in a process group of its own (killed whole on a timeout). */
 function tour(cwd: string, env: Record<string, string>, timeoutMs: number): Promise<typeof out> {
   return new Promise((resolve) => {
-    const child = spawn('bash', [SCRIPT], { cwd, env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? cwd, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [SCRIPT], {
+      cwd,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? cwd, ...env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -97,7 +102,15 @@ beforeAll(async () => {
   for (const entry of ['package.json', 'node_modules', 'tools']) await symlink(join(ROOT, entry), join(cwd, entry));
   // In the `postgres` project the same tour runs with DATABASE_URL set, as the README says it may.
   const database = TEST_ENGINE === 'postgres' ? { DATABASE_URL: await testDatabaseUrl(dir) } : {};
-  bridge = await startCli({ PORT: '0', HOST: '127.0.0.1', MQTT_PORT: '0', DATA_DIR: join(dir, 'data'), ADMIN_TOKEN: ADMIN, OUTBOUND_ALLOW: '127.0.0.1', ...database });
+  bridge = await startCli({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MQTT_PORT: '0',
+    DATA_DIR: join(dir, 'data'),
+    ADMIN_TOKEN: ADMIN,
+    OUTBOUND_ALLOW: '127.0.0.1',
+    ...database,
+  });
   out = await tour(cwd, { B: bridge.url, HOOK_PORT: String(await freePort()), ADMIN_TOKEN: ADMIN }, 60_000);
   // jq's answers, then (step 12) the receiver's log, then the delivery list.
   const parsed = jsonStream(out.stdout);
@@ -118,7 +131,26 @@ describe('the README tour (test/fixtures/tour.sh)', () => {
   });
 
   it('answers each step as the README says', async () => {
-    const [signup, me, asset, event, events, webhook, publicKey, readKey, session, meAfterRotation, paths, link, payRequest, invoice, settled, verify, payments, deliveries] = answers;
+    const [
+      signup,
+      me,
+      asset,
+      event,
+      events,
+      webhook,
+      publicKey,
+      readKey,
+      session,
+      meAfterRotation,
+      paths,
+      link,
+      payRequest,
+      invoice,
+      settled,
+      verify,
+      payments,
+      deliveries,
+    ] = answers;
     expect(answers).toHaveLength(18);
     // 1-3: the account, who it is, the machine.
     expect(signup).toMatchObject({ username: 'my-coffee-bot', api_key: expect.stringMatching(/^lib_[0-9a-f]{64}$/) });

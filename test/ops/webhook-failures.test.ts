@@ -37,7 +37,7 @@ describe('failed webhook deliveries', () => {
     expect((await t.request('PUT', '/api/v1/accounts/me/webhook', { token: key, body: { url } })).status).toBe(200);
     expect((await t.request('POST', '/api/public/events', { token: key, body: { type: 'custom', data: { n: 1 } } })).status).toBe(201);
 
-    const gaveUp = await until(() => (captured.find('webhook delivery failed; no attempts left, given up')[0]), 10_000, 'the delivery given up');
+    const gaveUp = await until(() => captured.find('webhook delivery failed; no attempts left, given up')[0], 10_000, 'the delivery given up');
     const retried = captured.find('webhook delivery failed; will retry');
     expect(retried).toHaveLength(1);
     expect(retried[0]).toMatchObject({ level: 30, userId, attempt: 1, status: 500 });

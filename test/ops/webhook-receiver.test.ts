@@ -36,13 +36,18 @@ describe('npm run webhook-receiver', () => {
   });
 
   it('names the key it verifies with', () => {
-    expect(receiver.stdout()).toMatch(new RegExp(`^paywire webhook receiver listening on http://127\\.0\\.0\\.1:\\d+/ \\(key [0-9a-f]{16} from ${t.url.replace(/[.]/g, '\\.')}\\)\\n`));
+    expect(receiver.stdout()).toMatch(
+      new RegExp(`^paywire webhook receiver listening on http://127\\.0\\.0\\.1:\\d+/ \\(key [0-9a-f]{16} from ${t.url.replace(/[.]/g, '\\.')}\\)\\n`),
+    );
   });
 
   it('verifies a real delivery from the bridge and prints it', async () => {
     const { key } = await t.signup('receiver-bot');
     expect((await t.request('PUT', '/api/v1/accounts/me/webhook', { token: key, body: { url } })).status).toBe(200);
-    const event = await t.request('POST', '/api/public/events', { token: key, body: { type: 'custom', external_id: 'receiver-0001', data: { hello: 'world' } } });
+    const event = await t.request('POST', '/api/public/events', {
+      token: key,
+      body: { type: 'custom', external_id: 'receiver-0001', data: { hello: 'world' } },
+    });
     expect(event.status).toBe(201);
     await receiver.waitFor(/verified event\.custom \S+\n\{/, 10_000);
     const out = receiver.stdout();
@@ -50,12 +55,19 @@ describe('npm run webhook-receiver', () => {
     const [head, ...rest] = out.slice(start).split('\n');
     expect(head).toMatch(/^verified event\.custom msg_\S+$/);
     const json = rest.slice(0, rest.indexOf('}') + 1).join('\n');
-    expect(JSON.parse(json)).toMatchObject({ type: 'event.custom', data: { event_id: event.body.event_id, external_id: 'receiver-0001', data: { hello: 'world' } } });
+    expect(JSON.parse(json)).toMatchObject({
+      type: 'event.custom',
+      data: { event_id: event.body.event_id, external_id: 'receiver-0001', data: { hello: 'world' } },
+    });
     // The receiver answered 2xx: the bridge marks the delivery delivered.
-    const delivered = await until(async () => {
-      const res = await t.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: key });
-      return res.body.deliveries?.find((d: any) => d.status === 'delivered');
-    }, 5000, 'the delivery to be recorded');
+    const delivered = await until(
+      async () => {
+        const res = await t.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: key });
+        return res.body.deliveries?.find((d: any) => d.status === 'delivered');
+      },
+      5000,
+      'the delivery to be recorded',
+    );
     expect(delivered.attempts.at(-1).status_code).toBe(204);
   });
 
@@ -63,7 +75,12 @@ describe('npm run webhook-receiver', () => {
     const now = Math.floor(Date.now() / 1000);
     const forged = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'webhook-id': 'msg_forged', 'webhook-timestamp': String(now), 'webhook-signature': `v1a,${Buffer.alloc(64).toString('base64')}` },
+      headers: {
+        'content-type': 'application/json',
+        'webhook-id': 'msg_forged',
+        'webhook-timestamp': String(now),
+        'webhook-signature': `v1a,${Buffer.alloc(64).toString('base64')}`,
+      },
       body: '{"type":"event.paid"}',
     });
     expect(forged.status).toBe(401);

@@ -20,7 +20,7 @@ afterAll(() => t.close());
 const callback = (linkUrl: string, ip: string) => fetch(`${linkUrl}/callback?amount=10000`, { headers: { 'x-forwarded-for': ip } });
 
 describe('LNURL_INVOICES_PER_ASSET_PER_MINUTE', () => {
-  it('caps one machine\'s invoices from any number of addresses, and only that machine\'s', async () => {
+  it("caps one machine's invoices from any number of addresses, and only that machine's", async () => {
     const m = await createMachine(t.url, 'Flooded');
     const other = await addAsset(m, 'Neighbour');
     for (let i = 0; i < PER_ASSET; i++) expect((await callback(m.linkUrl, `203.0.113.${i + 1}`)).status).toBe(200);

@@ -75,7 +75,11 @@ describe('connections and subscriptions per login', () => {
     expect(again.client.connected).toBe(true);
     // And a closed connection makes room.
     await again.end();
-    await until(async () => (await connackCode(url, { username: device.username, password: device.password, clientId: 'dev-4' })) === 'connected', 5000, 'room again');
+    await until(
+      async () => (await connackCode(url, { username: device.username, password: device.password, clientId: 'dev-4' })) === 'connected',
+      5000,
+      'room again',
+    );
   });
 
   it('per account, over all its keys and credentials, TCP and WebSocket alike; counted', async () => {

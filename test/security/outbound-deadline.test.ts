@@ -18,10 +18,15 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const servers: Server[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => {
-    s.closeAllConnections();
-    s.close(() => resolve());
-  })));
+  await Promise.all(
+    servers.splice(0).map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.closeAllConnections();
+          s.close(() => resolve());
+        }),
+    ),
+  );
 });
 
 describe('the outbound deadline', () => {
@@ -53,10 +58,17 @@ describe('the outbound deadline', () => {
     });
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const lnbits = new LnbitsBackend({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }, { invoice_key: 'k' }, { timeoutMs: 500, outbound: testOutbound() });
+    const lnbits = new LnbitsBackend(
+      { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` },
+      { invoice_key: 'k' },
+      { timeoutMs: 500, outbound: testOutbound() },
+    );
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
-      lnbits.lookupInvoice('ab'.repeat(32)).then(() => 'answered', (err: unknown) => err),
+      lnbits.lookupInvoice('ab'.repeat(32)).then(
+        () => 'answered',
+        (err: unknown) => err,
+      ),
       new Promise((resolve) => {
         timer = setTimeout(() => resolve('still waiting after 5 s'), 5_000);
       }),

@@ -17,10 +17,15 @@ import { until } from '../helpers/receiver.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => {
-    s.closeAllConnections();
-    s.close(() => resolve());
-  })));
+  await Promise.all(
+    servers.splice(0).map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.closeAllConnections();
+          s.close(() => resolve());
+        }),
+    ),
+  );
 });
 
 async function listen(handler: (res: ServerResponse, path: string) => void): Promise<string> {
@@ -53,7 +58,10 @@ describe('a buffered answer', () => {
     const outbound = loopbackOutbound(metrics);
     for (const base of [url, `${url}/chunked`]) {
       const lnbits = new LnbitsBackend({ url: base }, { invoice_key: 'k' }, { timeoutMs: 10_000, outbound });
-      const err = await lnbits.lookupInvoice('ab'.repeat(32)).then(() => undefined, (e: unknown) => e);
+      const err = await lnbits.lookupInvoice('ab'.repeat(32)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err, base).toBeInstanceOf(BackendError);
       expect((err as BackendError).message, base).toMatch(/response too large/);
     }

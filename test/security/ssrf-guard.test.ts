@@ -21,10 +21,15 @@ function allow(list: string): OutboundAllow {
 
 const servers: Server[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => {
-    s.closeAllConnections();
-    s.close(() => resolve());
-  })));
+  await Promise.all(
+    servers.splice(0).map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.closeAllConnections();
+          s.close(() => resolve());
+        }),
+    ),
+  );
 });
 
 /** A server that answers `name`; `hits` counts its requests. */
@@ -41,7 +46,10 @@ async function serve(host: string, port = 0, answer: (res: import('node:http').S
 }
 
 async function refusal(promise: Promise<unknown>): Promise<OutboundError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(OutboundError);
   return err as OutboundError;
 }
@@ -76,7 +84,18 @@ describe('the address table', () => {
   });
 
   it('lets public addresses through, in IPv4, IPv6 and the forms that carry a public IPv4', () => {
-    for (const address of ['1.1.1.1', '8.8.8.8', '93.184.216.34', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1']) {
+    for (const address of [
+      '1.1.1.1',
+      '8.8.8.8',
+      '93.184.216.34',
+      '172.32.0.1',
+      '100.128.0.1',
+      '2606:4700:4700::1111',
+      '2a00:1450:4001:80b::200e',
+      '::ffff:8.8.8.8',
+      '64:ff9b::808:808',
+      '2002:808:808::1',
+    ]) {
       expect(specialRange(address), address).toBeUndefined();
     }
   });
@@ -105,7 +124,9 @@ describe('OUTBOUND_ALLOW', () => {
     expect(loadConfig({ env: { OUTBOUND_ALLOW: 'lnbits.lan,192.168.0.0/16' } }).outboundAllow.refusal('192.168.4.4')).toBeUndefined();
     expect(loadConfig({ env: {} }).outboundAllow.refusal('192.168.4.4')).toBe('private');
     expect(() => loadConfig({ env: { OUTBOUND_ALLOW: 'lnbits.lan,192.168.0.0/99' } })).toThrow(ConfigError);
-    expect(() => loadConfig({ env: { OUTBOUND_ALLOW: 'lnbits.lan,192.168.0.0/99' } })).toThrow(/OUTBOUND_ALLOW \(environment\) .*not understood: 192\.168\.0\.0\/99/);
+    expect(() => loadConfig({ env: { OUTBOUND_ALLOW: 'lnbits.lan,192.168.0.0/99' } })).toThrow(
+      /OUTBOUND_ALLOW \(environment\) .*not understood: 192\.168\.0\.0\/99/,
+    );
   });
 });
 

@@ -16,7 +16,14 @@ import { startBridge, type TestBridge } from '../helpers/bridge.js';
 import { createMachine } from '../helpers/machine.js';
 import { FakeLnbits } from '../lightning/fakes/lnbits.js';
 import { startLnurlService, type LnurlService } from '../lightning/fakes/lnurl-service.js';
-import { ALLOW_EVERYTHING, FORBIDDEN_ADDRESS_HOSTS, FORBIDDEN_HOSTS, outboundRefusals, startCountingServer, type CountingServer } from './forbidden-addresses.js';
+import {
+  ALLOW_EVERYTHING,
+  FORBIDDEN_ADDRESS_HOSTS,
+  FORBIDDEN_HOSTS,
+  outboundRefusals,
+  startCountingServer,
+  type CountingServer,
+} from './forbidden-addresses.js';
 
 const STRICT = { OUTBOUND_ALLOW: '', LIGHTNING_TIMEOUT_MS: 2000 };
 
@@ -105,7 +112,9 @@ describe('wallets at forbidden addresses', () => {
     try {
       const res = await t.request('POST', `/api/v1/assets/${m.assetId}/checkout`, { token: m.key, body: {} });
       expect(res.body.error).toBe('backend_unavailable');
-      expect(res.body.message).toBe(`The Lightning backend is unavailable (btcpay: request to 169.254.169.254:${target.port} refused (unreachable, an untrusted TLS certificate, or an address this server does not connect to)); retry later`);
+      expect(res.body.message).toBe(
+        `The Lightning backend is unavailable (btcpay: request to 169.254.169.254:${target.port} refused (unreachable, an untrusted TLS certificate, or an address this server does not connect to)); retry later`,
+      );
     } finally {
       await t.close();
       await lax.close();
@@ -154,13 +163,26 @@ describe('the Lightning-address proxy', () => {
     const address = fake.addUser('remote');
     const metadata = fake.users.get('remote')?.metadata as string;
     const backend = new LnAddressBackend(address, { timeoutMs: 2000, cacheMs: 0, outbound });
-    const request = { amountMsat: 21_000, descriptionHash: createHash('sha256').update(metadata).digest('hex'), metadata, memo: 'm', expirySeconds: 600, paymentId: 'p1' };
+    const request = {
+      amountMsat: 21_000,
+      descriptionHash: createHash('sha256').update(metadata).digest('hex'),
+      metadata,
+      memo: 'm',
+      expirySeconds: 600,
+      paymentId: 'p1',
+    };
     fake.payRequestOverrides = { callback: 'https://169.254.169.254/lnurlp/callback' };
     try {
-      const err = await backend.createInvoice(request).then(() => undefined, (e: unknown) => e);
+      const err = await backend.createInvoice(request).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(BackendError);
       expect((err as BackendError).message).toMatch(/request to 169\.254\.169\.254 refused/);
-      const verify = await backend.lookupInvoice('ab'.repeat(32), 'https://[::ffff:a9fe:a9fe]/verify/x').then(() => undefined, (e: unknown) => e);
+      const verify = await backend.lookupInvoice('ab'.repeat(32), 'https://[::ffff:a9fe:a9fe]/verify/x').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect((verify as BackendError).message).toMatch(/refused/);
       const ssrf = (await metrics.refusals.get()).values.find((v) => v.labels.reason === 'ssrf')?.value;
       expect(ssrf).toBe(2);
@@ -176,9 +198,15 @@ describe('OUTBOUND_ALLOW for a wallet on the LAN', () => {
     const t = await startBridge({ ...STRICT, OUTBOUND_ALLOW: '127.0.0.1' });
     try {
       const m = await createMachine(t.url, 'Vend');
-      const elsewhere = await t.request('PUT', '/api/v1/accounts/me/wallet', { token: m.key, body: { backend: 'lnbits', url: 'http://127.0.0.2:5000', invoice_key: lnbits.invoiceKey } });
+      const elsewhere = await t.request('PUT', '/api/v1/accounts/me/wallet', {
+        token: m.key,
+        body: { backend: 'lnbits', url: 'http://127.0.0.2:5000', invoice_key: lnbits.invoiceKey },
+      });
       expect(elsewhere.status).toBe(400);
-      expect((await t.request('PUT', '/api/v1/accounts/me/wallet', { token: m.key, body: { backend: 'lnbits', url: lnbits.url, invoice_key: lnbits.invoiceKey } })).status).toBe(200);
+      expect(
+        (await t.request('PUT', '/api/v1/accounts/me/wallet', { token: m.key, body: { backend: 'lnbits', url: lnbits.url, invoice_key: lnbits.invoiceKey } }))
+          .status,
+      ).toBe(200);
       const res = await fetch(callback(t, m.linkUrl));
       expect(res.status).toBe(200);
       expect(((await res.json()) as { pr: string }).pr).toMatch(/^lnbcrt/);
@@ -200,7 +228,10 @@ describe("the server's default backend", () => {
       expect(((await res.json()) as { pr: string }).pr).toMatch(/^lnbcrt/);
 
       const tenant = await createMachine(t.url, 'Vend');
-      const own = await t.request('PUT', '/api/v1/accounts/me/wallet', { token: tenant.key, body: { backend: 'lnbits', url: lnbits.url, invoice_key: lnbits.invoiceKey } });
+      const own = await t.request('PUT', '/api/v1/accounts/me/wallet', {
+        token: tenant.key,
+        body: { backend: 'lnbits', url: lnbits.url, invoice_key: lnbits.invoiceKey },
+      });
       expect(own.status).toBe(400);
       expect(own.body.message).toMatch(/url: points at a .* address/);
     } finally {

@@ -23,10 +23,14 @@ afterAll(async () => {
 const hookUrl = (host: string) => `http://${host}:${target.port}/hook`;
 
 async function firstAttempt(t: TestBridge, key: string): Promise<{ status_code: number | null; error: string | null }> {
-  const delivery = await until(async () => {
-    const list = (await t.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: key })).body.deliveries;
-    return list[0]?.attempts.length > 0 ? list[0] : undefined;
-  }, 10_000, 'a delivery attempt');
+  const delivery = await until(
+    async () => {
+      const list = (await t.request('GET', '/api/v1/accounts/me/webhook/deliveries', { token: key })).body.deliveries;
+      return list[0]?.attempts.length > 0 ? list[0] : undefined;
+    },
+    10_000,
+    'a delivery attempt',
+  );
   return delivery.attempts[0];
 }
 

@@ -79,7 +79,15 @@ export interface CliRun {
 export function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bridge/cli.ts', ...args], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1', MQTT_ENABLED: 'false', ADMIN_TOKEN: 'storage-test-admin-token-0', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      LOG_LEVEL: 'warn',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MQTT_ENABLED: 'false',
+      ADMIN_TOKEN: 'storage-test-admin-token-0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

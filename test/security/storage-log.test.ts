@@ -159,7 +159,9 @@ describe('npm start on a damaged store', () => {
     expect(run.code).toBe(1);
     const lines = run.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^paywire bridge failed to start: .*paywire\.wal\.000001: line \d+ \(byte \d+\) fails its checksum; .*npm start -- journal recover/);
+    expect(lines[0]).toMatch(
+      /^paywire bridge failed to start: .*paywire\.wal\.000001: line \d+ \(byte \d+\) fails its checksum; .*npm start -- journal recover/,
+    );
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -103,7 +103,20 @@ describe('directories that must still open', () => {
 
   it('opens a data dir written before the checksum existed and adds one', async () => {
     // A snapshot and log as the previous version wrote them: no checksum, the snapshot ends `}}`.
-    await writeFile(join(dir, 'paywire.json'), JSON.stringify({ format: 1, seq: 2, walGen: 3, collections: { x: [['a', { v: 1 }], ['b', { v: 2 }]] } }));
+    await writeFile(
+      join(dir, 'paywire.json'),
+      JSON.stringify({
+        format: 1,
+        seq: 2,
+        walGen: 3,
+        collections: {
+          x: [
+            ['a', { v: 1 }],
+            ['b', { v: 2 }],
+          ],
+        },
+      }),
+    );
     await writeFile(join(dir, 'paywire.wal.000003'), encodeRecord(JSON.stringify({ s: 3, m: [{ c: 'x', id: 'c', doc: { v: 3 } }] })));
     const j = new Journal({ dir });
     await j.open();

@@ -22,7 +22,8 @@ afterAll(async () => {
 });
 
 /** Nothing a display must not get: no C0/C1 controls (but tab, LF, CR), bidi controls or lone surrogates. */
-const UNSHOWABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSHOWABLE =
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 describe('MQTT action reports', () => {
   it('refuse hostile text in external_id and data, keep an escaped excerpt, and store friendly text as sent', async () => {
@@ -41,10 +42,14 @@ describe('MQTT action reports', () => {
     const friendly = { type: 'action', external_id: 'قهوة-1', data: { note: 'Café ☕\nsecond line' } };
     expect(await publishOutcome(c.client, m.topic('action'), JSON.stringify(friendly))).toBe('acked');
 
-    const events = await until(async () => {
-      const all = await allEvents(m);
-      return all.length >= hostile.length + 1 ? all : undefined;
-    }, 3000, 'events');
+    const events = await until(
+      async () => {
+        const all = await allEvents(m);
+        return all.length >= hostile.length + 1 ? all : undefined;
+      },
+      3000,
+      'events',
+    );
     const errors = events.filter((e) => e.type === 'error').reverse();
     expect(errors).toHaveLength(hostile.length);
     hostile.forEach(([label, , problem, raw], i) => {

@@ -64,7 +64,7 @@ async function hooked(t: TestBridge, path: string): Promise<string> {
 const event = (t: TestBridge, key: string) => t.request('POST', '/api/public/events', { token: key, body: { type: 'paid' } });
 
 describe('webhook deliveries across accounts', () => {
-  it('go out for account B while account A\'s many deliveries hang at a dead endpoint', async () => {
+  it("go out for account B while account A's many deliveries hang at a dead endpoint", async () => {
     // Two slots; before the fix A's hanging deliveries took both until they timed out.
     const t = await startBridge({ WEBHOOK_CONCURRENCY: 2, WEBHOOK_ACCOUNT_CONCURRENCY: 1, WEBHOOK_TIMEOUT_MS: 10_000, WEBHOOK_RETRY_SCHEDULE_MS: '600000' });
     try {
@@ -82,7 +82,7 @@ describe('webhook deliveries across accounts', () => {
     }
   });
 
-  it('take turns: B\'s queued delivery goes before A\'s next ones', async () => {
+  it("take turns: B's queued delivery goes before A's next ones", async () => {
     // One slot: who gets it next is all that matters.
     const t = await startBridge({ WEBHOOK_CONCURRENCY: 1, WEBHOOK_ACCOUNT_CONCURRENCY: 1, WEBHOOK_TIMEOUT_MS: 20_000, WEBHOOK_RETRY_SCHEDULE_MS: '600000' });
     try {

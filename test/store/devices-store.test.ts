@@ -28,7 +28,10 @@ function describeDevicesStore(engine: Engine): void {
       await s.putCredential(credential('c1', 'a1', { label: 'relay', revoked_at: T1 }));
       expect(await s.getCredential('c1')).toEqual(credential('c1', 'a1', { label: 'relay', revoked_at: T1 }));
       expect(await s.getCredential('nope')).toBeUndefined();
-      expect((await s.listCredentials('a1')).map((c) => [c.credential_id, c.revoked_at])).toEqual([['c1', T1], ['c2', null]]);
+      expect((await s.listCredentials('a1')).map((c) => [c.credential_id, c.revoked_at])).toEqual([
+        ['c1', T1],
+        ['c2', null],
+      ]);
       expect(await s.listCredentials('a9')).toEqual([]);
       await h.close();
     });

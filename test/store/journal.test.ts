@@ -35,9 +35,15 @@ describe('records', () => {
 describe('Journal', () => {
   it('keeps puts and deletes across a reopen, in insertion order', async () => {
     const j = await open();
-    await j.commit([{ c: 'things', id: 'a', doc: { n: 1 } }, { c: 'things', id: 'b', doc: { n: 2 } }]);
+    await j.commit([
+      { c: 'things', id: 'a', doc: { n: 1 } },
+      { c: 'things', id: 'b', doc: { n: 2 } },
+    ]);
     await j.commit([{ c: 'things', id: 'a', doc: { n: 3 } }]);
-    await j.commit([{ c: 'things', id: 'c', doc: { n: 4 } }, { c: 'things', id: 'b', delete: true }]);
+    await j.commit([
+      { c: 'things', id: 'c', doc: { n: 4 } },
+      { c: 'things', id: 'b', delete: true },
+    ]);
     expect([...j.values('things')]).toEqual([{ n: 3 }, { n: 4 }]);
     await j.close();
 

@@ -100,7 +100,11 @@ function describeLightningStore(engine: Engine): void {
       expect(await s.putLink(link('l1', 'u1', 'a1', 'bob.espresso', { updated: T1 }))).toBe('stored');
       expect(await s.getLinkByName('bob.coffee')).toBeUndefined();
       expect(await s.putLink(link('l3', 'u1', 'a3', 'bob.coffee'))).toBe('stored');
-      expect((await s.listLinks('u1')).map((l) => [l.link_id, l.name])).toEqual([['l1', 'bob.espresso'], ['l2', 'bob.tea'], ['l3', 'bob.coffee']]);
+      expect((await s.listLinks('u1')).map((l) => [l.link_id, l.name])).toEqual([
+        ['l1', 'bob.espresso'],
+        ['l2', 'bob.tea'],
+        ['l3', 'bob.coffee'],
+      ]);
       await s.putLink(link('l2', 'u1', 'a2', 'bob.tea', { primary: false }));
       expect((await s.getPrimaryLink('u1'))?.link_id).toBe('l1');
       expect(await s.getPrimaryLink('nobody')).toBeUndefined();
@@ -164,7 +168,9 @@ function describeLightningStore(engine: Engine): void {
       expect(again).toEqual({ already: settled });
       expect(seen).toHaveLength(1);
       expect(await h.machines.getEvent('e2')).toBeUndefined();
-      expect(await s.settlePayment(hash(77), T1, null, paid('e3', { ...p, payment_hash: hash(77) }), [], () => seen.push([p, result.event]))).toEqual({ missing: true });
+      expect(await s.settlePayment(hash(77), T1, null, paid('e3', { ...p, payment_hash: hash(77) }), [], () => seen.push([p, result.event]))).toEqual({
+        missing: true,
+      });
       expect(await h.machines.getEvent('e3')).toBeUndefined();
       await h.close();
     });
@@ -194,7 +200,11 @@ function describeLightningStore(engine: Engine): void {
       const a = await s.createPayment(payment('pa', 1));
       const b = await s.createPayment(payment('pb', 2, { asset_id: 'a2' }));
       await s.createPayment(payment('pc', 3));
-      for (const [p, e] of [[a, 'ea'], [b, 'eb']] as const) await s.settlePayment(p.payment_hash, T1, null, paid(e, p), []);
+      for (const [p, e] of [
+        [a, 'ea'],
+        [b, 'eb'],
+      ] as const)
+        await s.settlePayment(p.payment_hash, T1, null, paid(e, p), []);
       expect((await s.undeliveredPayments('u1')).map((p) => p.payment_id)).toEqual(['pa', 'pb']);
       expect((await s.undeliveredPayments('u1', 'a2')).map((p) => p.payment_id)).toEqual(['pb']);
       expect(await s.undeliveredPayments('u2', 'a2')).toEqual([]);

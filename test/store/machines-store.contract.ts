@@ -134,14 +134,22 @@ export function describeMachinesStore(name: string, make: () => Promise<StoreHar
       const h = await make();
       for (let i = 0; i < 25; i++) {
         await h.store.appendEvent(
-          event(`e${i}`, 'u1', { type: i % 2 ? 'paid' : 'action', asset_id: i % 5 ? null : 'a1', created: `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z` }),
+          event(`e${i}`, 'u1', {
+            type: i % 2 ? 'paid' : 'action',
+            asset_id: i % 5 ? null : 'a1',
+            created: `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z`,
+          }),
           [],
         );
       }
       await h.store.appendEvent(event('other', 'u2'), []);
       const page1 = await h.store.listEvents('u1', {}, { limit: 10 });
       expect(page1.items.map((e) => e.event_id)).toEqual(Array.from({ length: 10 }, (_, i) => `e${24 - i}`));
-      const page3 = await h.store.listEvents('u1', {}, { limit: 10, before: (await h.store.listEvents('u1', {}, { limit: 10, before: page1.next as number })).next as number });
+      const page3 = await h.store.listEvents(
+        'u1',
+        {},
+        { limit: 10, before: (await h.store.listEvents('u1', {}, { limit: 10, before: page1.next as number })).next as number },
+      );
       expect(page3.items.map((e) => e.event_id)).toEqual(['e4', 'e3', 'e2', 'e1', 'e0']);
       expect(page3.next).toBeNull();
       expect((await h.store.listEvents('u1', { type: 'paid' }, { limit: 100 })).items).toHaveLength(12);
@@ -215,7 +223,13 @@ export function describeMachinesStore(name: string, make: () => Promise<StoreHar
       };
       await h.store.putAsset(variable);
       expect(await h.store.getAsset('a1')).toEqual(variable);
-      const e = event('e1', 'u1', { type: 'paid', asset_id: 'a1', external_id: 'x-1', data: { amount_sats: 21, tags: ['a'], deep: { n: null } }, source: 'mqtt' });
+      const e = event('e1', 'u1', {
+        type: 'paid',
+        asset_id: 'a1',
+        external_id: 'x-1',
+        data: { amount_sats: 21, tags: ['a'], deep: { n: null } },
+        source: 'mqtt',
+      });
       const stored = await h.store.appendEvent(e, [delivery('d1', 'u1', 'e1')]);
       if (!('stored' in stored)) throw new Error('not stored');
       expect(stored.stored).toEqual({ ...e, seq: stored.stored.seq });
@@ -225,7 +239,10 @@ export function describeMachinesStore(name: string, make: () => Promise<StoreHar
       const attempted: DeliveryRecord = {
         ...d1,
         status: 'failed',
-        attempts: [{ at: T0, status_code: 503, error: null, duration_ms: 12 }, { at: T0, status_code: null, error: 'timeout', duration_ms: 10_000 }],
+        attempts: [
+          { at: T0, status_code: 503, error: null, duration_ms: 12 },
+          { at: T0, status_code: null, error: 'timeout', duration_ms: 10_000 },
+        ],
         next_attempt_at: null,
         updated: '2026-01-02T03:04:05.678Z',
       };
@@ -255,9 +272,7 @@ export function describeMachinesStore(name: string, make: () => Promise<StoreHar
 
     it('lets one of 20 concurrent signups for one username have it', async () => {
       const h = await make();
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => h.store.createAccount(account(`u${i}`, 'rush'), key(`k${i}`, `u${i}`, `h${i}`))),
-      );
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => h.store.createAccount(account(`u${i}`, 'rush'), key(`k${i}`, `u${i}`, `h${i}`))));
       expect(results.filter(Boolean)).toHaveLength(1);
       const winner = results.indexOf(true);
       expect((await h.store.getAccountByUsername('rush'))?.user_id).toBe(`u${winner}`);
@@ -299,7 +314,11 @@ export function describeMachinesStore(name: string, make: () => Promise<StoreHar
       const h = await make();
       for (const id of ['a1', 'a2', 'a3']) await h.store.putAsset(asset(id, 'u1'));
       await h.store.putAsset({ ...asset('a1', 'u1'), name: 'renamed', updated: '2026-02-01T00:00:00.000Z' });
-      expect((await h.store.listAssets('u1')).map((a) => [a.asset_id, a.name])).toEqual([['a1', 'renamed'], ['a2', 'a2'], ['a3', 'a3']]);
+      expect((await h.store.listAssets('u1')).map((a) => [a.asset_id, a.name])).toEqual([
+        ['a1', 'renamed'],
+        ['a2', 'a2'],
+        ['a3', 'a3'],
+      ]);
       expect(await h.store.listAssets('nobody')).toEqual([]);
       await h.close();
     });
@@ -320,7 +339,10 @@ export function describeMachinesStore(name: string, make: () => Promise<StoreHar
       expect([p3.items.map((d) => d.delivery_id), p3.next]).toEqual([['d0'], null]);
       const pending = await h.store.listDeliveries('u1', { limit: 2 }, 'pending');
       expect(pending.items.map((d) => d.delivery_id)).toEqual(['d6', 'd4']);
-      expect((await h.store.listDeliveries('u1', { limit: 2, before: pending.next as number }, 'pending')).items.map((d) => d.delivery_id)).toEqual(['d2', 'd0']);
+      expect((await h.store.listDeliveries('u1', { limit: 2, before: pending.next as number }, 'pending')).items.map((d) => d.delivery_id)).toEqual([
+        'd2',
+        'd0',
+      ]);
       expect((await h.store.listDeliveries('u1', { limit: 10 }, 'delivered')).items.map((d) => d.delivery_id)).toEqual(['d5', 'd3', 'd1']);
       expect((await h.store.pendingDeliveries()).map((d) => d.delivery_id)).toEqual(['d0', 'd2', 'd4', 'd6', 'dx']);
       await h.close();

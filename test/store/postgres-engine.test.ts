@@ -24,10 +24,20 @@ describe('PostgreSQL engine', () => {
       const rows = await opened[0].db.exec('SELECT version FROM schema_migrations ORDER BY version');
       expect(rows.map((r) => r['version'])).toEqual([1]);
       // All three work on the one schema.
-      expect(await opened[1].machines.createAccount(
-        { user_id: 'u1', username: 'one', display_name: 'one', lightning_address: null, role: 'machine', created: new Date().toISOString(), updated: new Date().toISOString() },
-        { key_id: 'k1', user_id: 'u1', hash: 'h1', prefix: 'lib_00000000', scope: 'full', label: null, created: new Date().toISOString(), revoked_at: null },
-      )).toBe(true);
+      expect(
+        await opened[1].machines.createAccount(
+          {
+            user_id: 'u1',
+            username: 'one',
+            display_name: 'one',
+            lightning_address: null,
+            role: 'machine',
+            created: new Date().toISOString(),
+            updated: new Date().toISOString(),
+          },
+          { key_id: 'k1', user_id: 'u1', hash: 'h1', prefix: 'lib_00000000', scope: 'full', label: null, created: new Date().toISOString(), revoked_at: null },
+        ),
+      ).toBe(true);
       expect((await opened[2].machines.getAccountByUsername('one'))?.user_id).toBe('u1');
     } finally {
       await Promise.all(opened.map((o) => o.close()));

@@ -48,7 +48,14 @@ describe('PostgreSQL outage', () => {
   it('answers 503 while the database is down, loses and doubles nothing, and recovers by itself', async () => {
     const { key } = await t.signup('outage-bot');
     // Every event is also a webhook delivery: some are out at the receiver when the database goes.
-    expect((await t.request('PUT', '/api/v1/accounts/me/webhook', { token: key, body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` } })).status).toBe(200);
+    expect(
+      (
+        await t.request('PUT', '/api/v1/accounts/me/webhook', {
+          token: key,
+          body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` },
+        })
+      ).status,
+    ).toBe(200);
     const statuses = new Map<number, number>();
     const acknowledged = new Set<string>();
     /** Answered 201 (the rest of the acknowledged landed although a 503 said otherwise). */
@@ -108,7 +115,10 @@ describe('PostgreSQL outage', () => {
       cursor = res.body.next_cursor;
     } while (cursor);
     expect(stored.length, 'no event stored twice').toBe(new Set(stored).size);
-    expect([...acknowledged].filter((id) => !stored.includes(id)), 'acknowledged but lost').toEqual([]);
+    expect(
+      [...acknowledged].filter((id) => !stored.includes(id)),
+      'acknowledged but lost',
+    ).toEqual([]);
 
     // Webhook deliveries cut off by the outage are sent once it is over, without a restart. (Those of
     // events whose 201 the outage swallowed have no announcement: the sender's 30 s sweep finds them,

@@ -54,12 +54,28 @@ describe('webhook sender sweep', () => {
     cleanup.push(() => sender.stop());
 
     const now = new Date().toISOString();
-    await store.putWebhook({ user_id: 'u1', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, events: [], disabled_at: null, created: now, updated: now });
+    await store.putWebhook({
+      user_id: 'u1',
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+      events: [],
+      disabled_at: null,
+      created: now,
+      updated: now,
+    });
     // Stored with its delivery, and never announced on the bus.
-    await store.appendEvent(
-      { event_id: 'e1', user_id: 'u1', type: 'action', asset_id: null, external_id: null, data: null, source: 'api', created: now },
-      [{ delivery_id: 'msg_1', user_id: 'u1', event_id: 'e1', event_type: 'action', status: 'pending', attempts: [], next_attempt_at: now, created: now, updated: now }],
-    );
+    await store.appendEvent({ event_id: 'e1', user_id: 'u1', type: 'action', asset_id: null, external_id: null, data: null, source: 'api', created: now }, [
+      {
+        delivery_id: 'msg_1',
+        user_id: 'u1',
+        event_id: 'e1',
+        event_type: 'action',
+        status: 'pending',
+        attempts: [],
+        next_attempt_at: now,
+        created: now,
+        updated: now,
+      },
+    ]);
     await until(async () => (await store.getDelivery('msg_1'))?.status === 'delivered', 5_000, 'the unannounced delivery delivered');
     expect(received).toEqual(['msg_1']);
   });

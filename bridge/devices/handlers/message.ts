@@ -32,5 +32,9 @@ export function parseJson<S extends z.ZodType>(payload: Buffer, schema: S): { va
   }
   const result = schema.safeParse(value);
   if (result.success) return { value: result.data };
-  return { problem: describeIssues(result.error.issues).map((p) => `${p.field}: ${p.problem}`).join('; ') };
+  return {
+    problem: describeIssues(result.error.issues)
+      .map((p) => `${p.field}: ${p.problem}`)
+      .join('; '),
+  };
 }

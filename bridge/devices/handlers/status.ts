@@ -5,7 +5,10 @@ import type { TopicHandler } from './message.js';
 
 export function statusHandler(options: { states: DeviceStates }): TopicHandler {
   return async ({ userId, assetId, payload, within, bad }) => {
-    const text = payload.toString('utf8').trim().replace(/^"(.*)"$/, '$1');
+    const text = payload
+      .toString('utf8')
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
     const status = statusMessage.safeParse(text.toLowerCase());
     if (!status.success) return bad('status must be "online" or "offline"');
     await options.states.status(userId, assetId, status.data === 'online', within);

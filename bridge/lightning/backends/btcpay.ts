@@ -144,7 +144,8 @@ export class BtcpayBackend implements LightningBackend {
   async lookupInvoice(paymentHash: string, ref: string | null): Promise<InvoiceState> {
     if (ref?.startsWith('ln:')) {
       const body = await this.call('GET', `/lightning/BTC/invoices/${encodeURIComponent(ref.slice(3))}`, lightningInvoice);
-      if (decodeInvoice('btcpay', body.BOLT11, 'BTCPay').paymentHash !== paymentHash) throw this.fail(`Lightning invoice ${ref.slice(3)} is not the one with hash ${paymentHash}`);
+      if (decodeInvoice('btcpay', body.BOLT11, 'BTCPay').paymentHash !== paymentHash)
+        throw this.fail(`Lightning invoice ${ref.slice(3)} is not the one with hash ${paymentHash}`);
       const settled = body.status === 'Paid';
       // Keep a preimage only when it is the invoice's (BOLT 11: sha256(preimage) = payment hash).
       const proven = settled ? provenPreimage(body.preimage, paymentHash) : null;
@@ -167,12 +168,16 @@ export class BtcpayBackend implements LightningBackend {
     if (status === 400 && path.startsWith('/lightning/') && errorCode(body) === 'generic-error') {
       throw this.fail(`the store's Lightning node failed ${method} ${path} (HTTP 400${problem(body)})`);
     }
-    if (status === 401 || status === 403) throw this.fail(`refused the API key (HTTP ${status}${problem(body)}): check its permissions for store ${this.storeId}`, false);
+    if (status === 401 || status === 403)
+      throw this.fail(`refused the API key (HTTP ${status}${problem(body)}): check its permissions for store ${this.storeId}`, false);
     if (status === 404) throw this.fail(`${method} ${path} answered HTTP 404${problem(body)}`, false);
     if (status >= 500) throw this.fail(`answered HTTP ${status}${problem(body)}`);
     if (status < 200 || status >= 300) throw this.fail(`refused ${method} ${path} with HTTP ${status}${problem(body)}`, false);
     const parsed = schema.safeParse(body);
-    if (!parsed.success) throw this.fail(`answered ${method} ${path} with an unexpected body (${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message})`);
+    if (!parsed.success)
+      throw this.fail(
+        `answered ${method} ${path} with an unexpected body (${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message})`,
+      );
     return parsed.data;
   }
 
@@ -198,7 +203,7 @@ function problem(body: unknown): string {
 
 export const btcpaySpec: BackendSpec<BtcpaySettings, BtcpaySecrets> = {
   kind: 'btcpay',
-  description: 'BTCPay Server (Greenfield API): the store\'s Lightning node for LNURL invoices, a hosted checkout, signed webhooks',
+  description: "BTCPay Server (Greenfield API): the store's Lightning node for LNURL invoices, a hosted checkout, signed webhooks",
   settings: btcpaySettings,
   secrets: btcpaySecrets,
   env: { url: 'BTCPAY_URL', store_id: 'BTCPAY_STORE_ID', api_key: 'BTCPAY_API_KEY', webhook_secret: 'BTCPAY_WEBHOOK_SECRET' },

@@ -44,7 +44,9 @@ function backendError(backend: BackendKind, url: string, err: unknown, timeoutMs
   // Refused by our address policy or by the network look alike on purpose (transient both: a name can change).
   if (reason === 'timeout') return new BackendError(backend, `timed out after ${timeoutMs} ms (${host})`, { cause: err });
   if (reason === 'too_large') return new BackendError(backend, `response too large (${host})`, { cause: err });
-  return new BackendError(backend, `request to ${host} refused (unreachable, an untrusted TLS certificate, or an address this server does not connect to)`, { cause: err });
+  return new BackendError(backend, `request to ${host} refused (unreachable, an untrusted TLS certificate, or an address this server does not connect to)`, {
+    cause: err,
+  });
 }
 
 /** One JSON request. Resolves with any HTTP status; the caller judges it. */

@@ -7,7 +7,16 @@
 import { z } from 'zod';
 import { lightningAddress } from '../../machines/schemas.js';
 import type { Outbound } from '../../http/outbound.js';
-import { BackendError, type BackendContext, type BackendSpec, type CreatedInvoice, type InvoiceRequest, type InvoiceState, type LightningBackend, type RemotePayParams } from './backend.js';
+import {
+  BackendError,
+  type BackendContext,
+  type BackendSpec,
+  type CreatedInvoice,
+  type InvoiceRequest,
+  type InvoiceState,
+  type LightningBackend,
+  type RemotePayParams,
+} from './backend.js';
 import { httpJson } from './http.js';
 import { checkInvoice, decodeInvoice, provenPreimage } from './invoice-check.js';
 
@@ -87,7 +96,10 @@ export class LnAddressBackend implements LightningBackend {
     const params: Record<string, string> = { amount: String(request.amountMsat) };
     // LUD-12: forward the payer's comment only where the remote takes comments.
     if (request.comment !== undefined && request.comment !== '' && remote.commentAllowed > 0) params['comment'] = request.comment;
-    const { status, body } = await httpJson<Record<string, unknown> | undefined>('lnaddress', withQuery(remote.callback, params), { timeoutMs: this.timeoutMs, outbound: this.outbound });
+    const { status, body } = await httpJson<Record<string, unknown> | undefined>('lnaddress', withQuery(remote.callback, params), {
+      timeoutMs: this.timeoutMs,
+      outbound: this.outbound,
+    });
     const answer = body && typeof body === 'object' ? body : {};
     // LUD-06: `{"status": "ERROR", "reason": "..."}` whatever the HTTP status.
     if (answer['status'] === 'ERROR') {
@@ -100,7 +112,8 @@ export class LnAddressBackend implements LightningBackend {
     if (typeof pr !== 'string') throw new BackendError('lnaddress', `${domain} answered the callback without an invoice (pr)`, { transient: false });
     // Never hand out an invoice a validating wallet rejects (LUD-06: amount and description hash).
     const invoice = checkInvoice('lnaddress', pr, request, domain);
-    if (Date.parse(invoice.expiresAt) <= Date.now()) throw new BackendError('lnaddress', `${domain} made an invoice that has already expired`, { transient: false });
+    if (Date.parse(invoice.expiresAt) <= Date.now())
+      throw new BackendError('lnaddress', `${domain} made an invoice that has already expired`, { transient: false });
     // LUD-21: without a verify URL we could never tell the machine it was paid.
     const verify = answer['verify'];
     if (verify === undefined || verify === null || verify === '') {
@@ -157,7 +170,9 @@ export class LnAddressBackend implements LightningBackend {
 
   private async fetchPayRequest(): Promise<RemotePayRequest> {
     if (this.address === null) {
-      throw new BackendError('lnaddress', 'no Lightning address to forward to: set the wallet address or sign the account up with a lightning_address', { transient: false });
+      throw new BackendError('lnaddress', 'no Lightning address to forward to: set the wallet address or sign the account up with a lightning_address', {
+        transient: false,
+      });
     }
     const url = wellKnownUrl(this.address);
     const domain = this.domain();
@@ -168,7 +183,8 @@ export class LnAddressBackend implements LightningBackend {
     if (status < 200 || status >= 300) {
       throw new BackendError('lnaddress', `${domain} answered the payRequest with HTTP ${status}`, { transient: status >= 500 || status === 429 });
     }
-    const bad = (what: string) => new BackendError('lnaddress', `${domain} answered an invalid payRequest for ${this.address}: ${what} (LUD-06)`, { transient: false });
+    const bad = (what: string) =>
+      new BackendError('lnaddress', `${domain} answered an invalid payRequest for ${this.address}: ${what} (LUD-06)`, { transient: false });
     // LUD-06 payRequest fields.
     if (p['tag'] !== 'payRequest') throw bad('tag is not "payRequest"');
     const callback = p['callback'];

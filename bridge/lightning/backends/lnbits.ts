@@ -24,7 +24,7 @@ export const lnbitsSettings = z.strictObject({
 });
 
 export const lnbitsSecrets = z.strictObject({
-  invoice_key: z.string().regex(/^[\x21-\x7e]{1,256}$/, 'must be the wallet\'s invoice key: 1-256 printable ASCII characters without spaces'),
+  invoice_key: z.string().regex(/^[\x21-\x7e]{1,256}$/, "must be the wallet's invoice key: 1-256 printable ASCII characters without spaces"),
 });
 
 export type LnbitsSettings = z.infer<typeof lnbitsSettings>;
@@ -62,7 +62,9 @@ function detailOf(res: HttpResult<unknown>): string | undefined {
   const { detail } = parsed.data;
   if (typeof detail === 'string') return detail;
   if (Array.isArray(detail)) {
-    const msgs = detail.map((d) => (typeof d === 'object' && d !== null ? (d as { msg?: unknown }).msg : undefined)).filter((m): m is string => typeof m === 'string');
+    const msgs = detail
+      .map((d) => (typeof d === 'object' && d !== null ? (d as { msg?: unknown }).msg : undefined))
+      .filter((m): m is string => typeof m === 'string');
     return msgs.length > 0 ? msgs.join('; ') : undefined;
   }
   return undefined;
@@ -114,7 +116,11 @@ export class LnbitsBackend implements LightningBackend {
 
   async lookupInvoice(paymentHash: string): Promise<InvoiceState> {
     if (!HEX32.test(paymentHash)) throw new BackendError('lnbits', `not a payment hash: ${JSON.stringify(paymentHash)}`, { transient: false });
-    const res = await httpJson('lnbits', `${this.base}/api/v1/payments/${paymentHash}`, { headers: { 'X-Api-Key': this.key }, timeoutMs: this.timeoutMs, outbound: this.outbound });
+    const res = await httpJson('lnbits', `${this.base}/api/v1/payments/${paymentHash}`, {
+      headers: { 'X-Api-Key': this.key },
+      timeoutMs: this.timeoutMs,
+      outbound: this.outbound,
+    });
     // LNbits answers an unknown hash 404 `{"detail": "Payment does not exist."}`. Any other 404 (FastAPI's
     // `{"detail": "Not Found"}` for a path without a route: a wrong URL or prefix, a proxy) is a fault,
     // and must not kill pending payments.
@@ -136,7 +142,9 @@ function refusal(res: HttpResult<unknown>, what: string, keyRefused: number[]): 
   const text = detailOf(res);
   const detail = text ? `: ${text.slice(0, 200)}` : '';
   if (res.status === 404 && text === 'Not Found') {
-    return new BackendError('lnbits', `has no payments API at this URL (HTTP 404: Not Found) when asked to ${what}: is it the LNbits root?`, { transient: false });
+    return new BackendError('lnbits', `has no payments API at this URL (HTTP 404: Not Found) when asked to ${what}: is it the LNbits root?`, {
+      transient: false,
+    });
   }
   if (keyRefused.includes(res.status)) {
     return new BackendError('lnbits', `refused the invoice key (HTTP ${res.status}${detail}) when asked to ${what}`, { transient: false });

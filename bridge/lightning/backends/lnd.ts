@@ -30,7 +30,7 @@ const tlsCert = z
   .string()
   .max(20_000)
   .transform((text) => text.replace(/\\n/g, '\n').trim())
-  .refine((pem) => PEM_CERT.test(pem) && parses(pem), 'must be the PEM text of the node\'s tls.cert (-----BEGIN CERTIFICATE----- …)');
+  .refine((pem) => PEM_CERT.test(pem) && parses(pem), "must be the PEM text of the node's tls.cert (-----BEGIN CERTIFICATE----- …)");
 
 function parses(pem: string): boolean {
   try {
@@ -42,14 +42,12 @@ function parses(pem: string): boolean {
 }
 
 export const lndSettings = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL (LND\'s REST address, e.g. https://node:8080)' }).max(2000),
+  url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL (LND's REST address, e.g. https://node:8080)" }).max(2000),
   tls_cert: tlsCert.optional(),
 });
 
 export const lndSecrets = z.strictObject({
-  macaroon: z
-    .string()
-    .regex(/^(?:[0-9a-fA-F]{2}){8,8192}$/, 'must be the hex of a macaroon (xxd -p -c 10000 invoice.macaroon)'),
+  macaroon: z.string().regex(/^(?:[0-9a-fA-F]{2}){8,8192}$/, 'must be the hex of a macaroon (xxd -p -c 10000 invoice.macaroon)'),
 });
 
 export type LndSettings = { url: string; tls_cert?: string };
@@ -291,11 +289,16 @@ export class LndBackend implements LightningBackend {
           if (stopped) return;
           if (!answers) throw new Error('the node does not answer');
           opened = Date.now();
-          const stream = streamJsonLines('lnd', url, { headers: this.headers, ca: this.ca, connectTimeoutMs: STREAM_HEADERS_WAIT_MS, outbound: this.outbound }, (value) => {
-            if (stopped) return;
-            if (onLine(value)) heard = true;
-            else current?.stop(); // `{"error": …}`: LND ended the subscription.
-          });
+          const stream = streamJsonLines(
+            'lnd',
+            url,
+            { headers: this.headers, ca: this.ca, connectTimeoutMs: STREAM_HEADERS_WAIT_MS, outbound: this.outbound },
+            (value) => {
+              if (stopped) return;
+              if (onLine(value)) heard = true;
+              else current?.stop(); // `{"error": …}`: LND ended the subscription.
+            },
+          );
           current = stream;
           await new Promise<void>((resolve) => {
             wake = resolve;

@@ -172,7 +172,11 @@ export class Journal {
 
     const { damage, torn, lastGen } = await this.replayLogs(firstGen, live, expectLog);
     if (damage) {
-      if (mode === 'open') throw new StoreCorruptError(`${describeDamage(damage)}; acknowledged records from there on cannot be read. ${RECOVERY_HINT}`, { path: damage.path, recoverable: true });
+      if (mode === 'open')
+        throw new StoreCorruptError(`${describeDamage(damage)}; acknowledged records from there on cannot be read. ${RECOVERY_HINT}`, {
+          path: damage.path,
+          recoverable: true,
+        });
       const later = live.filter((g) => g > lastGen).map((g) => this.walPath(g));
       report.healthy = false;
       report.problems.push(describeDamage(damage));
@@ -182,7 +186,9 @@ export class Journal {
       if (live.includes(lastGen)) {
         const backup = `${damage.path}.damaged-${stamp}`;
         if (mode === 'recover') await backUpAndTruncate(damage.path, damage.offset, backup);
-        report.actions.push(`${mode === 'recover' ? 'truncated' : 'would truncate'} ${damage.path} at byte ${damage.offset}, keeping the whole file as ${backup}`);
+        report.actions.push(
+          `${mode === 'recover' ? 'truncated' : 'would truncate'} ${damage.path} at byte ${damage.offset}, keeping the whole file as ${backup}`,
+        );
       } else {
         report.actions.push(`${mode === 'recover' ? 'started' : 'would start'} ${damage.path} afresh: its records are lost`);
       }
@@ -191,17 +197,25 @@ export class Journal {
         if (mode === 'recover') await moveAside(path, aside);
         report.actions.push(`${mode === 'recover' ? 'moved' : 'would move'} ${path} aside to ${aside}`);
       }
-      if (mode === 'recover') this.log?.warn({ damage: describeDamage(damage), dropped: report.dropped.length, actions: report.actions }, 'journal recovery dropped records');
+      if (mode === 'recover')
+        this.log?.warn({ damage: describeDamage(damage), dropped: report.dropped.length, actions: report.actions }, 'journal recovery dropped records');
     } else if (snap && !expectLog && live.length === 0) {
       // A snapshot from an older version, written before its log existed (it was not then ordered): nothing to lose.
       report.actions.push(`${writes ? 'created' : 'would create'} the missing ${this.walPath(firstGen)} beside a snapshot from an older version`);
-      if (writes) this.log?.warn({ path: this.walPath(firstGen) }, 'the log is missing beside a snapshot from an older version (a crash during its compaction); starting it afresh');
+      if (writes)
+        this.log?.warn(
+          { path: this.walPath(firstGen) },
+          'the log is missing beside a snapshot from an older version (a crash during its compaction); starting it afresh',
+        );
     }
     if (torn) {
       const what = `${torn.bytes} bytes of an incomplete final line at byte ${torn.offset} of ${torn.path} (a write cut off by a crash, never acknowledged)`;
       report.actions.push(`${writes ? 'dropped' : 'would drop'} ${what}`);
       if (writes) {
-        this.log?.warn({ path: torn.path, offset: torn.offset, bytes: torn.bytes }, 'dropping an incomplete final line of the log (a write cut off by a crash, never acknowledged)');
+        this.log?.warn(
+          { path: torn.path, offset: torn.offset, bytes: torn.bytes },
+          'dropping an incomplete final line of the log (a write cut off by a crash, never acknowledged)',
+        );
         await truncateDurably(torn.path, torn.offset);
         this.tornBytesDropped += torn.bytes;
       }
@@ -242,7 +256,15 @@ export class Journal {
       const path = this.walPath(gen);
       if (i >= live.length) {
         if (i === 0 && expectLog) {
-          return { damage: { path, offset: 0, line: undefined, why: 'is missing: the snapshot says the log goes on there, so the records acknowledged since the last compaction are gone' }, lastGen: gen };
+          return {
+            damage: {
+              path,
+              offset: 0,
+              line: undefined,
+              why: 'is missing: the snapshot says the log goes on there, so the records acknowledged since the last compaction are gone',
+            },
+            lastGen: gen,
+          };
         }
         return { lastGen: i === 0 ? gen : gen - 1 };
       }
@@ -262,7 +284,11 @@ export class Journal {
       this.walBytes += scan.goodBytes;
       if (scan.damaged) return { damage: { path, ...scan.damaged, why: scan.damaged.reason }, lastGen: gen };
       if (scan.torn) {
-        if (gen !== newest) return { damage: { path, offset: scan.torn.offset, line: scan.torn.line, why: 'is incomplete (no newline), yet later log generations exist' }, lastGen: gen };
+        if (gen !== newest)
+          return {
+            damage: { path, offset: scan.torn.offset, line: scan.torn.line, why: 'is incomplete (no newline), yet later log generations exist' },
+            lastGen: gen,
+          };
         return { torn: { path, offset: scan.torn.offset, bytes: scan.torn.bytes }, lastGen: gen };
       }
     }
@@ -300,7 +326,10 @@ export class Journal {
     const onCommitted = this.onCommitted;
     if (onCommitted) {
       const started = performance.now();
-      appended.then(() => onCommitted((performance.now() - started) / 1000), () => undefined);
+      appended.then(
+        () => onCommitted((performance.now() - started) / 1000),
+        () => undefined,
+      );
     }
     const durable = appended.catch((err: Error) => {
       if (!this.failureReported) {

@@ -63,7 +63,10 @@ export class JournalLightningStore implements LightningStore {
       else this.pending.delete(id);
       // The MQTT outbox: settled, not acknowledged, and meant for a machine (not refund-due).
       const waiting = n.status === 'settled' && !n.device_acked_at && n.refund_due !== true;
-      for (const [map, key] of [[this.undelivered, n.user_id], [this.undeliveredByAsset, n.asset_id]] as const) {
+      for (const [map, key] of [
+        [this.undelivered, n.user_id],
+        [this.undeliveredByAsset, n.asset_id],
+      ] as const) {
         let set = map.get(key);
         if (waiting) {
           if (!set) {

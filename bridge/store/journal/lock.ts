@@ -54,7 +54,10 @@ export class StoreLock {
         // Unreadable (a crash while writing it): nobody can be shown to hold it.
       }
       if (typeof held.pid === 'number' && held.host === me.host && held.pid !== me.pid && alive(held.pid)) {
-        throw new StoreInUseError(`${path}: the store is in use by another process (pid ${held.pid}); stop it first, or remove the lock file if no bridge runs on this data`, path);
+        throw new StoreInUseError(
+          `${path}: the store is in use by another process (pid ${held.pid}); stop it first, or remove the lock file if no bridge runs on this data`,
+          path,
+        );
       }
       if (typeof held.host === 'string' && held.host !== me.host) {
         log?.warn({ path, host: held.host, pid: held.pid }, 'taking over a store lock left by another host: make sure no other bridge uses this data');

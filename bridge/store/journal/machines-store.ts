@@ -5,15 +5,7 @@
  * concurrent calls cannot both pass a uniqueness check.
  */
 import type { AppendResult, EventFilter, MachinesStore, PageResult, SeqPage } from '../../machines/store.js';
-import type {
-  AccountRecord,
-  ApiKeyRecord,
-  AssetRecord,
-  DeliveryRecord,
-  DeliveryStatus,
-  EventRecord,
-  WebhookRecord,
-} from '../../machines/types.js';
+import type { AccountRecord, ApiKeyRecord, AssetRecord, DeliveryRecord, DeliveryStatus, EventRecord, WebhookRecord } from '../../machines/types.js';
 import { withAssetDefaults } from '../../machines/types.js';
 import type { Journal, Mutation } from './engine.js';
 import { lowerBound, pageNewestFirst } from './paging.js';
@@ -123,9 +115,7 @@ export class JournalMachinesStore implements MachinesStore {
   }
 
   async listKeys(userId: string): Promise<ApiKeyRecord[]> {
-    return [...(this.keysByUser.get(userId) ?? [])]
-      .map((id) => this.journal.get<ApiKeyRecord>(KEYS, id))
-      .filter((k): k is ApiKeyRecord => k !== undefined);
+    return [...(this.keysByUser.get(userId) ?? [])].map((id) => this.journal.get<ApiKeyRecord>(KEYS, id)).filter((k): k is ApiKeyRecord => k !== undefined);
   }
 
   async addKey(key: ApiKeyRecord): Promise<void> {
@@ -184,7 +174,10 @@ export class JournalMachinesStore implements MachinesStore {
    * unit of work every engine implements). Not part of any store interface. Assigns seqs, so the
    * caller must commit in the same synchronous step.
    */
-  stageEvent(event: Omit<EventRecord, 'seq'>, deliveries: Omit<DeliveryRecord, 'seq'>[]): { mutations: Mutation[]; stored: EventRecord } | { duplicate: EventRecord } {
+  stageEvent(
+    event: Omit<EventRecord, 'seq'>,
+    deliveries: Omit<DeliveryRecord, 'seq'>[],
+  ): { mutations: Mutation[]; stored: EventRecord } | { duplicate: EventRecord } {
     if (event.external_id !== null) {
       const existing = this.eventByExternal.get(externalKey(event.user_id, event.external_id));
       if (existing !== undefined) return { duplicate: this.journal.get<EventRecord>(EVENTS, existing) as EventRecord };

@@ -56,15 +56,20 @@ export class SnapshotFile implements Adapter<Snapshot> {
       throw err;
     }
     const refuse = (why: string) =>
-      new StoreCorruptError(`${this.path} ${why}: the snapshot is damaged and the store cannot open without it; restore it from a backup (nothing was changed)`, {
-        path: this.path,
-      });
+      new StoreCorruptError(
+        `${this.path} ${why}: the snapshot is damaged and the store cannot open without it; restore it from a backup (nothing was changed)`,
+        {
+          path: this.path,
+        },
+      );
     const legacy = buf.length >= 2 && buf.subarray(-2).toString('latin1') === '}}';
     if (!legacy) {
       const sum = buf.subarray(buf.length - SUM_BYTES).toString('latin1');
       const match = buf.length > SUM_BYTES && sum.startsWith(SUM_PREFIX) && sum.endsWith('"}') ? /^[0-9a-f]{64}$/.exec(sum.slice(SUM_PREFIX.length, -2)) : null;
       if (!match) throw refuse('does not end with its checksum');
-      const actual = createHash('sha256').update(buf.subarray(0, buf.length - SUM_BYTES)).digest('hex');
+      const actual = createHash('sha256')
+        .update(buf.subarray(0, buf.length - SUM_BYTES))
+        .digest('hex');
       if (actual !== match[0]) throw refuse('fails its checksum');
     }
     let snapshot: Partial<Snapshot> | null;
@@ -75,7 +80,8 @@ export class SnapshotFile implements Adapter<Snapshot> {
     }
     if (typeof snapshot !== 'object' || snapshot === null) throw refuse('is not a snapshot');
     if (snapshot.format !== 1) throw refuse(`has an unknown format ${String(snapshot.format)}`);
-    if (!Number.isSafeInteger(snapshot.seq) || !Number.isSafeInteger(snapshot.walGen) || (snapshot.walGen as number) < 1) throw refuse('has no valid seq or walGen');
+    if (!Number.isSafeInteger(snapshot.seq) || !Number.isSafeInteger(snapshot.walGen) || (snapshot.walGen as number) < 1)
+      throw refuse('has no valid seq or walGen');
     const collections = snapshot.collections as unknown;
     if (typeof collections !== 'object' || collections === null || !Object.values(collections).every((entries) => Array.isArray(entries))) {
       throw refuse('has no valid collections');

@@ -34,7 +34,8 @@ export interface Queryable {
 const UNAVAILABLE_STATES = /^(08|53|57P0[1-3])/;
 
 /** What `pg` and `pg-pool` say when a connection breaks, cannot be made or stops answering. */
-const CONNECTION_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended/i;
+const CONNECTION_MESSAGES =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection ended/i;
 
 /** The socket failed, the pool could not connect, or the server is going away: the store is unavailable (not a bug). */
 export function isUnavailable(err: unknown): boolean {
@@ -102,8 +103,7 @@ export class Database implements Queryable {
     try {
       await client.query('BEGIN');
       const q: Queryable = {
-        rows: async <R>(statement: Statement, values: unknown[]) =>
-          (await client.query({ name: statement.name, text: statement.text, values })).rows as R[],
+        rows: async <R>(statement: Statement, values: unknown[]) => (await client.query({ name: statement.name, text: statement.text, values })).rows as R[],
       };
       const result = await fn(q);
       await client.query('COMMIT');

@@ -76,7 +76,10 @@ export async function importJournal(options: { dataDir: string; url: string; log
           // The next seq (and pos) the database hands out comes after every copied one.
           for (const column of t.seq ? ['seq'] : 'pos' in (await columnsOf(q, t.name)) ? ['pos'] : []) {
             await q.rows(
-              { name: `import_setval_${t.name}_${column}`, text: `SELECT setval(pg_get_serial_sequence('${t.name}', '${column}'), COALESCE((SELECT max(${column}) FROM ${t.name}), 0) + 1, false)` },
+              {
+                name: `import_setval_${t.name}_${column}`,
+                text: `SELECT setval(pg_get_serial_sequence('${t.name}', '${column}'), COALESCE((SELECT max(${column}) FROM ${t.name}), 0) + 1, false)`,
+              },
               [],
             );
           }

@@ -137,7 +137,14 @@ export class PostgresLightningStore implements LightningStore {
     if (status !== undefined) values.push(status);
     if (page.before !== undefined) values.push(page.before);
     values.push(page.limit + 1);
-    const statement = pagedStatement(this.paymentPages, 'payments', 'asset_id', 'payments_page', status === undefined ? [] : ['status ='], page.before !== undefined);
+    const statement = pagedStatement(
+      this.paymentPages,
+      'payments',
+      'asset_id',
+      'payments_page',
+      status === undefined ? [] : ['status ='],
+      page.before !== undefined,
+    );
     return toPage<PaymentRecord>(await this.db.rows(statement, values), PAYMENT_ROW, page.limit);
   }
 
@@ -178,9 +185,7 @@ export class PostgresLightningStore implements LightningStore {
   }
 
   async undeliveredPayments(userId: string, assetId?: string): Promise<PaymentRecord[]> {
-    return assetId === undefined
-      ? this.all(S.undeliveredByUser, [userId], PAYMENT_ROW)
-      : this.all(S.undeliveredByAsset, [userId, assetId], PAYMENT_ROW);
+    return assetId === undefined ? this.all(S.undeliveredByUser, [userId], PAYMENT_ROW) : this.all(S.undeliveredByAsset, [userId, assetId], PAYMENT_ROW);
   }
 
   /** Settled payments no machine has acknowledged yet (the outbox), for the metrics. */

@@ -6,15 +6,7 @@
  * resolves (after COMMIT; synchronous_commit stays on).
  */
 import type { AppendResult, EventFilter, MachinesStore, PageResult, SeqPage } from '../../machines/store.js';
-import type {
-  AccountRecord,
-  ApiKeyRecord,
-  AssetRecord,
-  DeliveryRecord,
-  DeliveryStatus,
-  EventRecord,
-  WebhookRecord,
-} from '../../machines/types.js';
+import type { AccountRecord, ApiKeyRecord, AssetRecord, DeliveryRecord, DeliveryStatus, EventRecord, WebhookRecord } from '../../machines/types.js';
 import { AppendBatcher } from './append-batch.js';
 import { ACCOUNT, API_KEY, ASSET, DELIVERY, DELIVERY_ROW, EVENT_ROW, WEBHOOK } from './columns.js';
 import type { Database, Queryable, Statement } from './database.js';
@@ -194,7 +186,14 @@ export class PostgresMachinesStore implements MachinesStore {
     if (status !== undefined) values.push(status);
     if (page.before !== undefined) values.push(page.before);
     values.push(page.limit + 1);
-    const statement = pagedStatement(this.deliveryPages, 'webhook_deliveries', 'user_id', 'deliveries_page', status === undefined ? [] : ['status ='], page.before !== undefined);
+    const statement = pagedStatement(
+      this.deliveryPages,
+      'webhook_deliveries',
+      'user_id',
+      'deliveries_page',
+      status === undefined ? [] : ['status ='],
+      page.before !== undefined,
+    );
     return toPage<DeliveryRecord>(await this.db.rows(statement, values), DELIVERY_ROW, page.limit);
   }
 

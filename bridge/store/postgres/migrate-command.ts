@@ -16,7 +16,12 @@ function arg(argv: string[], name: string): string | undefined {
 }
 
 /** Returns the exit status. */
-export async function migrateCommand(argv: string[], env: Record<string, string | undefined>, out: (line: string) => void, err: (line: string) => void): Promise<number> {
+export async function migrateCommand(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
   const from = arg(argv, '--from-journal');
   const to = arg(argv, '--to') ?? env['DATABASE_URL'];
   if (!from || !to || !/^postgres(ql)?:\/\//.test(to)) {
@@ -31,7 +36,11 @@ export async function migrateCommand(argv: string[], env: Record<string, string 
   }
   try {
     const counts = await importJournal({ dataDir: dir, url: to });
-    out(`copied ${Object.entries(counts).map(([table, n]) => `${n} ${table}`).join(', ')} from ${dir} to ${describeUrl(to)}`);
+    out(
+      `copied ${Object.entries(counts)
+        .map(([table, n]) => `${n} ${table}`)
+        .join(', ')} from ${dir} to ${describeUrl(to)}`,
+    );
     out('secrets.json stays in DATA_DIR: run the bridge with the same DATA_DIR (or a copy of secrets.json) and DATABASE_URL set.');
     return 0;
   } catch (e) {

@@ -142,7 +142,13 @@ function parsesPaymentMethod(id: unknown, version: 1 | 2): boolean {
   const type = (parts[1] as string).toLowerCase();
   if (version === 1) return ['btclike', 'onchain', 'lightninglike', 'lightningnetwork', 'offchain', 'lnurlpay'].includes(type);
   const legacy: Record<string, string> = {
-    lightninglike: 'LN', lightningnetwork: 'LN', offchain: 'LN', bitcoinlike: 'CHAIN', onchain: 'CHAIN', btclike: 'CHAIN', lnurlpay: 'LNURL',
+    lightninglike: 'LN',
+    lightningnetwork: 'LN',
+    offchain: 'LN',
+    bitcoinlike: 'CHAIN',
+    onchain: 'CHAIN',
+    btclike: 'CHAIN',
+    lnurlpay: 'LNURL',
   };
   return ['CHAIN', 'LN', 'LNURL'].includes(legacy[type] ?? (parts[1] as string));
 }
@@ -163,7 +169,10 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
       { tagName: 'payment_secret', data: randomBytes(32).toString('hex') },
       { tagName: 'expire_time', data: expirySeconds },
       { tagName: 'min_final_cltv_expiry', data: 18 },
-      { tagName: 'feature_bits', data: { word_length: 4, var_onion_optin: { required: false, supported: true }, payment_secret: { required: true, supported: true } } },
+      {
+        tagName: 'feature_bits',
+        data: { word_length: 4, var_onion_optin: { required: false, supported: true }, payment_secret: { required: true, supported: true } },
+      },
     ];
     const unsigned = bolt11.encode({ network: REGTEST, millisatoshis: String(msat), timestamp, tags } as unknown as bolt11.PaymentRequestObject);
     const pr = bolt11.sign(unsigned, nodeKey).paymentRequest as string;
@@ -245,7 +254,7 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
       return sendJson(res, 401, { code: 'unauthenticated', message: 'Authentication is required for accessing this endpoint' });
     }
     const rest = parts.slice(4);
-    const route = `${req.method} ${rest.map((p, i) => (i === 3 && rest[0] === 'lightning') || (i === 1 && rest[0] === 'invoices') ? ':id' : p).join('/')}`;
+    const route = `${req.method} ${rest.map((p, i) => ((i === 3 && rest[0] === 'lightning') || (i === 1 && rest[0] === 'invoices') ? ':id' : p)).join('/')}`;
     if (req.method === 'POST' && !(req.headers['content-type'] ?? '').startsWith('application/json')) {
       return sendJson(res, 415, { code: 'unsupported-media-type', message: 'Content-Type must be application/json' });
     }
@@ -257,7 +266,8 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
         if (extra) return invalid(res, extra, `unknown field ${extra}`);
         if (typeof body.amount !== 'string' || !/^\d+$/.test(body.amount)) return invalid(res, 'amount', 'amount must be millisatoshis in a string');
         if (typeof body.description !== 'string') return invalid(res, 'description', 'description is required');
-        if (body.descriptionHashOnly !== undefined && typeof body.descriptionHashOnly !== 'boolean') return invalid(res, 'descriptionHashOnly', 'must be a boolean');
+        if (body.descriptionHashOnly !== undefined && typeof body.descriptionHashOnly !== 'boolean')
+          return invalid(res, 'descriptionHashOnly', 'must be a boolean');
         if (!Number.isInteger(body.expiry) || body.expiry <= 0) return invalid(res, 'expiry', 'expiry must be a positive number of seconds');
         let msat = Number(body.amount);
         let hash = createHash('sha256').update(body.description, 'utf8').digest('hex');
@@ -280,7 +290,10 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
       }
       case 'GET lightning/BTC/invoices/:id': {
         if (store.nodeDown !== null) {
-          return sendJson(res, 503, { code: 'lightning-node-unavailable', message: `The lightning node is unavailable (HttpRequestException: ${store.nodeDown})` });
+          return sendJson(res, 503, {
+            code: 'lightning-node-unavailable',
+            message: `The lightning node is unavailable (HttpRequestException: ${store.nodeDown})`,
+          });
         }
         const inv = state.lightning.get(rest[3] ?? '');
         if (!inv || inv.storeId !== store.storeId) return sendJson(res, 404, { code: 'invoice-not-found', message: 'The invoice was not found' });
@@ -293,11 +306,20 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
         if (typeof body.amount !== 'string' || !/^\d+(\.\d+)?$/.test(body.amount)) return invalid(res, 'amount', 'amount must be a decimal string');
         if (body.currency !== 'SATS') return invalid(res, 'currency', 'this fake store only prices in SATS');
         if (!/^\d+$/.test(body.amount) || Number(body.amount) < 1) return invalid(res, 'amount', 'SATS amounts are whole numbers');
-        if (typeof body.metadata !== 'object' || body.metadata === null || typeof body.metadata.orderId !== 'string') return invalid(res, 'metadata.orderId', 'orderId expected');
+        if (typeof body.metadata !== 'object' || body.metadata === null || typeof body.metadata.orderId !== 'string')
+          return invalid(res, 'metadata.orderId', 'orderId expected');
         const checkout = body.checkout ?? {};
         const extraCheckout = extraKeys(checkout, [
-          'speedPolicy', 'paymentMethods', 'defaultPaymentMethod', 'lazyPaymentMethods', 'expirationMinutes', 'monitoringMinutes',
-          'paymentTolerance', 'redirectURL', 'redirectAutomatically', 'defaultLanguage',
+          'speedPolicy',
+          'paymentMethods',
+          'defaultPaymentMethod',
+          'lazyPaymentMethods',
+          'expirationMinutes',
+          'monitoringMinutes',
+          'paymentTolerance',
+          'redirectURL',
+          'redirectAutomatically',
+          'defaultLanguage',
         ]);
         if (extraCheckout) return invalid(res, `checkout.${extraCheckout}`, `unknown field ${extraCheckout}`);
         if (checkout.expirationMinutes !== undefined && (typeof checkout.expirationMinutes !== 'number' || checkout.expirationMinutes <= 0)) {
@@ -473,7 +495,9 @@ export async function startFakeBtcpay(): Promise<FakeBtcpay> {
       const store = storeOf(storeId);
       // BTCPay sends indented JSON and signs exactly those bytes.
       const body = JSON.stringify(payload, null, 2);
-      const mac = createHmac('sha256', options.secret ?? store.webhookSecret).update(Buffer.from(body, 'utf8')).digest('hex');
+      const mac = createHmac('sha256', options.secret ?? store.webhookSecret)
+        .update(Buffer.from(body, 'utf8'))
+        .digest('hex');
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'BTCPayServer' };
       if (options.signature !== null) headers['btcpay-sig'] = options.signature ?? `sha256=${mac}`;
       return post(store, body, headers, String(payload['deliveryId'] ?? ''));

@@ -48,8 +48,21 @@ export type LnbitsVersion = '0.12' | '1.0' | '1.5';
 
 /** Fields of LNbits' `CreateInvoice` model (pydantic: any other field is ignored). */
 const CREATE_FIELDS = new Set([
-  'unit', 'internal', 'out', 'amount', 'memo', 'description_hash', 'unhashed_description', 'payment_hash', 'expiry', 'extra',
-  'webhook', 'bolt11', 'lnurl_withdraw', 'fiat_provider', 'labels',
+  'unit',
+  'internal',
+  'out',
+  'amount',
+  'memo',
+  'description_hash',
+  'unhashed_description',
+  'payment_hash',
+  'expiry',
+  'extra',
+  'webhook',
+  'bolt11',
+  'lnurl_withdraw',
+  'fiat_provider',
+  'labels',
 ]);
 
 const HEX = /^(?:[0-9a-f]{2})*$/;
@@ -139,7 +152,8 @@ export class FakeLnbits {
 
     const key = req.headers['x-api-key'];
     if (req.method === 'POST' && path === '/api/v1/payments') {
-      if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) this.problems.push('POST /api/v1/payments: content-type is not application/json');
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/json'))
+        this.problems.push('POST /api/v1/payments: content-type is not application/json');
       if (typeof key !== 'string') return send(res, 401, { detail: 'No Api Key provided.' });
       if (key !== this.invoiceKey) return send(res, 404, { detail: 'Wallet not found.' });
       return this.create(body, res);
@@ -156,7 +170,8 @@ export class FakeLnbits {
       // Like LNbits, a key of another wallet (or none) gets the public view: no details.
       const details = key === this.invoiceKey ? { details: this.payment(invoice) } : {};
       // 0.12: `{"paid": not payment.pending, "preimage": …}` and nothing else.
-      if (this.version === '0.12') return send(res, 200, { paid: invoice.status === 'success', preimage: invoice.status === 'success' ? invoice.preimage : null, ...details });
+      if (this.version === '0.12')
+        return send(res, 200, { paid: invoice.status === 'success', preimage: invoice.status === 'success' ? invoice.preimage : null, ...details });
       if (invoice.status === 'success') return send(res, 200, { paid: true, preimage: invoice.preimage, ...details });
       if (invoice.status === 'failed') return send(res, 200, { paid: false, status: 'failed', ...details });
       return send(res, 200, { paid: false, status: 'pending', preimage: null, ...details });

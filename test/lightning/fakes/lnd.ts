@@ -39,10 +39,35 @@ export interface FakeLndInvoice {
 
 /** Fields of lnrpc.Invoice, the body of AddInvoice. */
 const INVOICE_FIELDS = new Set([
-  'memo', 'r_preimage', 'r_hash', 'value', 'value_msat', 'settled', 'creation_date', 'settle_date', 'payment_request',
-  'description_hash', 'expiry', 'fallback_addr', 'cltv_expiry', 'route_hints', 'private', 'add_index', 'settle_index',
-  'amt_paid', 'amt_paid_sat', 'amt_paid_msat', 'state', 'htlcs', 'features', 'is_keysend', 'payment_addr', 'is_amp',
-  'amp_invoice_state', 'is_blinded', 'blinded_path_config',
+  'memo',
+  'r_preimage',
+  'r_hash',
+  'value',
+  'value_msat',
+  'settled',
+  'creation_date',
+  'settle_date',
+  'payment_request',
+  'description_hash',
+  'expiry',
+  'fallback_addr',
+  'cltv_expiry',
+  'route_hints',
+  'private',
+  'add_index',
+  'settle_index',
+  'amt_paid',
+  'amt_paid_sat',
+  'amt_paid_msat',
+  'state',
+  'htlcs',
+  'features',
+  'is_keysend',
+  'payment_addr',
+  'is_amp',
+  'amp_invoice_state',
+  'is_blinded',
+  'blinded_path_config',
 ]);
 
 const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
@@ -238,7 +263,10 @@ export class FakeLnd {
     let amountMsat = Number(valueMsat);
     let hashHex = (hashBytes as Buffer).toString('hex');
     if (this.tamper === 'amount') amountMsat += 1000;
-    if (this.tamper === 'description_hash') hashHex = createHash('sha256').update(String(memo ?? '')).digest('hex');
+    if (this.tamper === 'description_hash')
+      hashHex = createHash('sha256')
+        .update(String(memo ?? ''))
+        .digest('hex');
     const created = Math.floor(Date.now() / 1000);
     const expirySeconds = Number(expiry);
     const invoice: FakeLndInvoice = {
@@ -282,9 +310,14 @@ export class FakeLnd {
   private lookupV1(given: string, res: ServerResponse): void {
     if (!/^[0-9a-f]{64}$/.test(given)) {
       this.problems.push(`GET /v1/invoice/${given}: r_hash_str is not the lowercase hex of 32 bytes`);
-      return status(res, 500, 2, /^[0-9a-fA-F]*$/.test(given) && given.length % 2 === 0
-        ? `payment hash must be exactly 32 bytes, is instead ${given.length / 2}`
-        : 'encoding/hex: invalid byte');
+      return status(
+        res,
+        500,
+        2,
+        /^[0-9a-fA-F]*$/.test(given) && given.length % 2 === 0
+          ? `payment hash must be exactly 32 bytes, is instead ${given.length / 2}`
+          : 'encoding/hex: invalid byte',
+      );
     }
     const invoice = this.invoices.get(given);
     if (!invoice) return this.build === 'old' ? status(res, 500, 2, 'unable to locate invoice') : status(res, 404, 5, 'unable to locate invoice');

@@ -83,7 +83,10 @@ export function signInvoice(nodeKey: Buffer, amountMsat: number, descriptionHash
       { tagName: 'payment_secret', data: randomBytes(32).toString('hex') },
       { tagName: 'expire_time', data: expirySeconds },
       { tagName: 'min_final_cltv_expiry', data: 40 },
-      { tagName: 'feature_bits', data: { word_length: 4, var_onion_optin: { required: false, supported: true }, payment_secret: { required: true, supported: true } } },
+      {
+        tagName: 'feature_bits',
+        data: { word_length: 4, var_onion_optin: { required: false, supported: true }, payment_secret: { required: true, supported: true } },
+      },
     ],
   } as unknown as bolt11.PaymentRequestObject);
   return bolt11.sign(unsigned, nodeKey).paymentRequest as string;
@@ -111,7 +114,10 @@ export async function startLnurlService(): Promise<LnurlService> {
     addUser(name, user = {}) {
       const address = `${name}@${service.host}`;
       service.users.set(name, {
-        metadata: JSON.stringify([['text/plain', `Pay ${name} on the fake service`], ['text/identifier', address]]),
+        metadata: JSON.stringify([
+          ['text/plain', `Pay ${name} on the fake service`],
+          ['text/identifier', address],
+        ]),
         minSendable: 1_000,
         maxSendable: 100_000_000,
         commentAllowed: 0,
@@ -154,7 +160,8 @@ export async function startLnurlService(): Promise<LnurlService> {
       const url = new URL(req.url ?? '/', 'http://fake');
       service.requests.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams, headers: req.headers });
       // LUD-06/16/21: every endpoint is a plain GET.
-      if (req.method !== 'GET' || bodyBytes > 0) return lnurlError(res, `${req.method} ${url.pathname} with a ${bodyBytes}-byte body: LNURL endpoints are GETs`);
+      if (req.method !== 'GET' || bodyBytes > 0)
+        return lnurlError(res, `${req.method} ${url.pathname} with a ${bodyBytes}-byte body: LNURL endpoints are GETs`);
       let m = /^\/\.well-known\/lnurlp\/([^/]+)$/.exec(url.pathname);
       if (m) {
         const user = service.users.get(m[1] as string);
@@ -184,7 +191,8 @@ export async function startLnurlService(): Promise<LnurlService> {
         const amountParam = url.searchParams.getAll('amount');
         if (amountParam.length !== 1 || !/^\d+$/.test(amountParam[0] as string)) return lnurlError(res, 'amount must be given once, in whole millisatoshis');
         const amountMsat = Number(amountParam[0]);
-        if (amountMsat < user.minSendable || amountMsat > user.maxSendable) return lnurlError(res, `amount ${amountMsat} is outside ${user.minSendable}..${user.maxSendable}`);
+        if (amountMsat < user.minSendable || amountMsat > user.maxSendable)
+          return lnurlError(res, `amount ${amountMsat} is outside ${user.minSendable}..${user.maxSendable}`);
         const comment = url.searchParams.get('comment');
         // LUD-12.
         if (comment !== null && (user.commentAllowed === 0 || [...comment].length > user.commentAllowed)) {
