@@ -303,3 +303,32 @@ export const INVALID_UTF8: [string, number[]][] = [
   ['overlong encoding of /', [0xc0, 0xaf]],
   ['UTF-8 encoded surrogate', [0xed, 0xa0, 0x80]],
 ];
+
+/** Cases sent in batches of this many, with this many in flight. */
+const BATCH = 50;
+const CONCURRENCY = 8;
+
+/**
+ * Send every case to the bridge at `url` (raw ones to `httpPort`) and keep each outcome by name:
+ * BATCH at a time, CONCURRENCY in flight, with a normal request (`healthCheck`) before the first
+ * batch, racing each batch and after it, so a case that hurts the server shows up at once.
+ */
+export async function sendInBatches<F>(
+  cases: readonly { name: string; send: (fx: F) => Send }[],
+  fx: F,
+  target: { url: string; httpPort: number },
+  healthCheck: (when: string) => Promise<void>,
+  results: Map<string, Outcome>,
+): Promise<void> {
+  await healthCheck('before the first case');
+  for (let i = 0; i < cases.length; i += BATCH) {
+    const batch = cases.slice(i, i + BATCH);
+    const racing = healthCheck(`during cases ${i + 1}-${i + batch.length}`);
+    await pool(batch, CONCURRENCY, async (c) => {
+      const s = c.send(fx);
+      results.set(c.name, s.via === 'fetch' ? await sendFetch(target.url, s) : await sendSocket(target.httpPort, s));
+    });
+    await racing;
+    await healthCheck(`after case ${i + batch.length}`);
+  }
+}

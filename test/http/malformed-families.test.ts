@@ -24,8 +24,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENDPOINTS, errorsOf, type Endpoint } from '../../bridge/docs/endpoints.js';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
 import {
-  BOM,
   bodySend,
+  BOM,
   chunked,
   deepArray,
   deepObject,
@@ -33,19 +33,18 @@ import {
   INVALID_UTF8,
   LIMIT,
   MIB,
-  pool,
+  type Outcome,
   rawHead,
   REQUEST_TIMEOUT_MS,
+  type Send,
   sendFetch,
-  sendSocket,
+  sendInBatches,
   sized,
   SYNTAX_ERRORS,
   UNKNOWN_ID,
   withProto,
   WRONG_CONTENT_ENCODINGS,
   WRONG_CONTENT_TYPES,
-  type Outcome,
-  type Send,
 } from '../helpers/http-probe.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -496,9 +495,6 @@ function problemsOf(c: Case, outcome: Outcome | undefined): string[] {
 // The run: 8 at a time, one normal request per family racing and following every batch of 50
 // ---------------------------------------------------------------------------------------------
 
-const CONCURRENCY = 8;
-const BATCH = 50;
-
 let t: TestBridge;
 let fx: Fixture;
 const results = new Map<string, Outcome>();
@@ -541,17 +537,7 @@ describe('malformed input once per family, and every endpoint wired to its parse
     const asset = await must('POST', '/api/v1/assets', { json: { name: 'Health', price_sats: 21 }, token: key }, 201);
     const link = await must('POST', `/api/v1/assets/${asset.asset_id}/payment-link`, { json: {}, token: key }, 201);
     fx = { key, readKey, linkId: link.link_id };
-    await healthCheck('before the first case');
-    for (let i = 0; i < CASES.length; i += BATCH) {
-      const batch = CASES.slice(i, i + BATCH);
-      const racing = healthCheck(`during cases ${i + 1}-${i + batch.length}`);
-      await pool(batch, CONCURRENCY, async (c) => {
-        const s = c.send(fx);
-        results.set(c.name, s.via === 'fetch' ? await sendFetch(t.url, s) : await sendSocket(t.info.httpPort, s));
-      });
-      await racing;
-      await healthCheck(`after case ${i + batch.length}`);
-    }
+    await sendInBatches(CASES, fx, { url: t.url, httpPort: t.info.httpPort }, healthCheck, results);
     const failing = CASES.filter((c) => problemsOf(c, results.get(c.name)).length > 0).length;
     const wiring = CASES.filter((c) => c.documented).length;
     console.log(

@@ -29,16 +29,15 @@ import {
   describeOutcome,
   HEX64,
   MIB,
-  pool,
+  type Outcome,
   rawHead,
   REQUEST_TIMEOUT_MS,
+  type Send,
   sendFetch,
-  sendSocket,
+  sendInBatches,
   sized,
   UNKNOWN_ID,
   UNKNOWN_KEY,
-  type Outcome,
-  type Send,
 } from '../helpers/http-probe.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -1586,9 +1585,6 @@ add(
 // Sending (test/helpers/http-probe.ts), 8 at a time, with a health check around every batch of 50
 // ---------------------------------------------------------------------------------------------
 
-const CONCURRENCY = 8;
-const BATCH = 50;
-
 // ---------------------------------------------------------------------------------------------
 // Checking
 // ---------------------------------------------------------------------------------------------
@@ -1801,17 +1797,7 @@ describe('malformed requests against the Lightning rail of a listening bridge', 
     const startedAt = Date.now();
     t = await startBridge({ RATE_LIMIT_PER_MINUTE: 0, SIGNUPS_PER_HOUR: 0, LNURL_CALLBACKS_PER_MINUTE: 0 });
     await setUp();
-    await healthCheck('before the first case');
-    for (let i = 0; i < CASES.length; i += BATCH) {
-      const batch = CASES.slice(i, i + BATCH);
-      const racing = healthCheck(`during cases ${i + 1}-${i + batch.length}`);
-      await pool(batch, CONCURRENCY, async (c) => {
-        const s = c.send(fx);
-        results.set(c.name, s.via === 'fetch' ? await sendFetch(t.url, s) : await sendSocket(t.info.httpPort, s));
-      });
-      await racing;
-      await healthCheck(`after case ${i + batch.length}`);
-    }
+    await sendInBatches(CASES, fx, { url: t.url, httpPort: t.info.httpPort }, healthCheck, results);
     elapsedMs = Date.now() - startedAt;
 
     const counts = new Map<string, number>();

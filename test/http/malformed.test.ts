@@ -26,16 +26,15 @@ import {
   deepArray,
   describeOutcome,
   HEX64,
-  pool,
+  type Outcome,
   rawHead,
   REQUEST_TIMEOUT_MS,
+  type Send,
   sendFetch,
-  sendSocket,
+  sendInBatches,
   sized,
   UNKNOWN_ID,
   UNKNOWN_KEY,
-  type Outcome,
-  type Send,
 } from '../helpers/http-probe.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -1104,9 +1103,6 @@ for (const ep of ID_ENDPOINTS.slice(0, 4)) {
 // Sending (test/helpers/http-probe.ts), 8 at a time, with a health check around every batch of 50
 // ---------------------------------------------------------------------------------------------
 
-const CONCURRENCY = 8;
-const BATCH = 50;
-
 // ---------------------------------------------------------------------------------------------
 // Checking
 // ---------------------------------------------------------------------------------------------
@@ -1282,18 +1278,7 @@ describe('malformed requests against a listening bridge', () => {
     startedAt = Date.now();
     t = await startBridge();
     await setUp();
-    await healthCheck('before the first case');
-    for (let i = 0; i < CASES.length; i += BATCH) {
-      const batch = CASES.slice(i, i + BATCH);
-      // One normal request races the batch, one follows it.
-      const racing = healthCheck(`during cases ${i + 1}-${i + batch.length}`);
-      await pool(batch, CONCURRENCY, async (c) => {
-        const s = c.send(fx);
-        results.set(c.name, s.via === 'fetch' ? await sendFetch(t.url, s) : await sendSocket(t.info.httpPort, s));
-      });
-      await racing;
-      await healthCheck(`after case ${i + batch.length}`);
-    }
+    await sendInBatches(CASES, fx, { url: t.url, httpPort: t.info.httpPort }, healthCheck, results);
     elapsedMs = Date.now() - startedAt;
 
     const counts = new Map<string, number>();
