@@ -1,5 +1,6 @@
 /** Run the bridge as `npm start` does (`node --import tsx bridge/cli.ts`) in a child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -68,4 +69,13 @@ export async function startCli(env: Record<string, string>, timeoutMs = 15_000):
       throw new Error(`bridge did not start in time\n${proc.stderr()}`);
     }
   }
+}
+
+/** A TCP port free right now on 127.0.0.1, for a program that must be told its port (it cannot take 0). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -10,9 +10,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../helpers/process.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
 import { createMachine, deviceLogin, pay, type Machine } from '../helpers/machine.js';
@@ -33,14 +33,6 @@ let mosquitto: ChildProcess | undefined;
 let mosquittoLog = '';
 let home: number;
 const clients: TestClient[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** The `conf` block of the document, made this test's. */
 async function bridgeConfig(): Promise<string> {

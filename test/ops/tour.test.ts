@@ -8,13 +8,12 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseUrl } from '../helpers/bridge.js';
 import { TEST_ENGINE } from '../helpers/pg.js';
-import { ROOT, startCli, type BridgeProcess } from '../helpers/process.js';
+import { ROOT, startCli, type BridgeProcess, freePort } from '../helpers/process.js';
 import { run } from '../helpers/run.js';
 
 const ADMIN = 'tour-admin-token-0123456789abcdef';
@@ -26,14 +25,6 @@ let out = { code: null as number | null, stdout: '', stderr: '' };
 /** The JSON answers the tour printed, in order, and the receiver's log it printed at the end. */
 let answers: any[] = [];
 let receiverLog = '';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Run the tour with bash in `cwd`, in a process group of its own (killed whole on a timeout). */
 function tour(cwd: string, env: Record<string, string>, timeoutMs: number): Promise<typeof out> {
