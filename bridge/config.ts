@@ -233,7 +233,7 @@ export const SETTINGS: Setting[] = [
     doc: "requests per minute of all an account's keys together (default twice RATE_LIMIT_PER_MINUTE; 0 = unlimited)",
   },
   { name: 'MAX_KEYS_PER_ACCOUNT', key: 'maxKeysPerAccount', default: 10, parse: int(1, 10_000), doc: 'live API keys an account may hold at once' },
-  { name: 'MAX_ASSETS_PER_ACCOUNT', key: 'maxAssetsPerAccount', default: 1_000, parse: int(1, 1_000_000), doc: 'live assets an account may hold at once' },
+  { name: 'MAX_ASSETS_PER_ACCOUNT', key: 'maxAssetsPerAccount', default: 2_000, parse: int(1, 1_000_000), doc: 'live assets an account may hold at once' },
   {
     name: 'MAX_DEVICE_CREDENTIALS_PER_ASSET',
     key: 'maxDeviceCredentialsPerAsset',

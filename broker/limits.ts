@@ -24,13 +24,14 @@ export interface MqttLimits {
 }
 
 export const DEFAULT_MQTT_LIMITS: MqttLimits = {
-  connections: 10_000,
-  connectionsPerAccount: 200,
+  connections: 20_000,
+  // A vending operator's fleet is one account: a thousand machines must fit, a tenant still gets a tenth.
+  connectionsPerAccount: 2_000,
   connectionsPerCredential: 50,
   subscriptionsPerClient: 50,
   queuedPerSession: 1_000,
   queuedBytesPerSession: 1_048_576,
-  sessionsPerAccount: 200,
+  sessionsPerAccount: 2_000,
   retainedMaxBytes: 1_024,
 };
 

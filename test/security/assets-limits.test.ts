@@ -47,7 +47,7 @@ describe('assets per account', () => {
     expect(results.filter((r) => r.status !== 201).every((r) => r.status === 409 && r.body.error === 'asset_limit_reached')).toBe(true);
   });
 
-  it('defaults to 1,000', () => {
-    expect(loadConfig({ env: {} }).maxAssetsPerAccount).toBe(1_000);
+  it('defaults to 2,000 (a thousand-machine fleet fits in one account)', () => {
+    expect(loadConfig({ env: {} }).maxAssetsPerAccount).toBe(2_000);
   });
 });
