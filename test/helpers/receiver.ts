@@ -1,6 +1,7 @@
 /** A webhook receiver on port 0 that records every request and answers with scripted statuses. */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 
 export interface Received {
   headers: IncomingHttpHeaders;
@@ -59,4 +60,24 @@ export async function until<T>(check: () => T | Promise<T>, timeoutMs = 5000, wh
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * A list of HTTP servers this test file starts; after each test every one of them is closed, open
+ * connections too (a never-answering fake holds its sockets). Call at the top level of a test file.
+ */
+export function serversClosedAfterEach(): Server[] {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    await Promise.all(
+      servers.splice(0).map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.closeAllConnections();
+            s.close(() => resolve());
+          }),
+      ),
+    );
+  });
+  return servers;
 }

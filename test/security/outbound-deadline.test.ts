@@ -8,7 +8,8 @@ import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { serversClosedAfterEach } from '../helpers/receiver.js';
 import { BackendError } from '../../bridge/lightning/backends/backend.js';
 import { LnbitsBackend } from '../../bridge/lightning/backends/lnbits.js';
 import { testOutbound } from '../helpers/bridge.js';
@@ -16,18 +17,7 @@ import { testOutbound } from '../helpers/bridge.js';
 const CHILD = fileURLToPath(new URL('./deadline-child.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.closeAllConnections();
-          s.close(() => resolve());
-        }),
-    ),
-  );
-});
+const servers = serversClosedAfterEach();
 
 describe('the outbound deadline', () => {
   it('holds under forced garbage collection: a never-answering webhook endpoint is given up at its timeout', async () => {

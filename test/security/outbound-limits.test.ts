@@ -6,27 +6,16 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LineSplitter, Outbound, OutboundError } from '../../bridge/http/outbound.js';
 import { OutboundAllow } from '../../bridge/http/ssrf.js';
 import { BackendError } from '../../bridge/lightning/backends/backend.js';
 import { LnbitsBackend } from '../../bridge/lightning/backends/lnbits.js';
 import { LndBackend } from '../../bridge/lightning/backends/lnd.js';
 import { Metrics } from '../../bridge/metrics.js';
-import { until } from '../helpers/receiver.js';
+import { until, serversClosedAfterEach } from '../helpers/receiver.js';
 
-const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.closeAllConnections();
-          s.close(() => resolve());
-        }),
-    ),
-  );
-});
+const servers = serversClosedAfterEach();
 
 async function listen(handler: (res: ServerResponse, path: string) => void): Promise<string> {
   const server = createServer((req, res) => handler(res, req.url ?? '/'));

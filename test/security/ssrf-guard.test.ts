@@ -6,7 +6,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { serversClosedAfterEach } from '../helpers/receiver.js';
 import { ConfigError, loadConfig } from '../../bridge/config.js';
 import { Outbound, OutboundError, type Resolver } from '../../bridge/http/outbound.js';
 import { literalAddress, OutboundAllow, specialRange } from '../../bridge/http/ssrf.js';
@@ -19,18 +20,7 @@ function allow(list: string): OutboundAllow {
   return parsed.value;
 }
 
-const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.closeAllConnections();
-          s.close(() => resolve());
-        }),
-    ),
-  );
-});
+const servers = serversClosedAfterEach();
 
 /** A server that answers `name`; `hits` counts its requests. */
 async function serve(host: string, port = 0, answer: (res: import('node:http').ServerResponse) => void = (res) => res.end('ok')) {
