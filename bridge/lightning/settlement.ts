@@ -216,7 +216,7 @@ export class Settlement {
 
   /** Look a pending payment up at the wallet that made it: settle it, expire it, or leave it. */
   private async check(payment: PaymentRecord): Promise<PaymentRecord | undefined> {
-    const { machines, wallets, store } = this.options;
+    const { machines, wallets } = this.options;
     this.lastLookup.set(payment.payment_hash, Date.now());
     const account = await machines.getAccount(payment.user_id);
     if (!account) return undefined;

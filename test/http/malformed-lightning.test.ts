@@ -121,7 +121,6 @@ const NOT_FOUND = { status: 404, codes: ['not_found'] } as const satisfies Expec
 const ASSET_NOT_FOUND = { status: 404, codes: ['asset_not_found'] } as const satisfies Expect;
 const NOT_OWNED = { status: 403, codes: ['asset_not_owned'] } as const satisfies Expect;
 const SCOPE = { status: 403, codes: ['insufficient_scope'] } as const satisfies Expect;
-const NODE_4XX = { status: '4xx', nodeMayAnswer: true } as const satisfies Expect;
 
 /** An LNURL error: `{status: "ERROR", reason}` with this status (and reason, when given). */
 function ln(status: number | readonly number[], reason?: RegExp): Expect {

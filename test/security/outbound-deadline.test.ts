@@ -5,7 +5,7 @@
  * its delivery slot for ~5 minutes). The GC case runs in a child process with `--expose-gc`.
  */
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';

@@ -4,7 +4,7 @@
  * the cap (and opened again later by the backend's reconnect logic), so memory stays bounded; the
  * line splitter keeps lines split across chunks and multi-byte characters whole.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { LineSplitter, Outbound, OutboundError } from '../../bridge/http/outbound.js';

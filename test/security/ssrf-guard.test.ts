@@ -4,7 +4,7 @@
  * a resolver that plays DNS: every answer is checked, and the connection goes only to the address
  * that was checked (a rebinding answer is never used). Redirects are not followed.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { serversClosedAfterEach } from '../helpers/receiver.js';
