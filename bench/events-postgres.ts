@@ -93,6 +93,7 @@ export class PostgresBench {
         max_sats: null,
         refuse_when_offline: false,
         metadata: {},
+        x402: null,
         created: now,
         updated: now,
         deleted_at: null,

@@ -157,6 +157,7 @@ async function prefill(size: number, pgb: PostgresBench | undefined): Promise<Fi
     max_sats: null,
     refuse_when_offline: false,
     metadata: {},
+    x402: null,
   };
   await store.putAsset({ ...asset, created: now, updated: now, deleted_at: null });
   for (let i = 0; i < size; i += PREFILL_BATCH) {

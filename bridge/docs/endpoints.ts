@@ -24,6 +24,7 @@ const assetFields = {
   min_sats: 'Variable pricing: smallest payment (default price_sats). Must be absent or null for fixed pricing.',
   max_sats: 'Variable pricing: largest payment (default 100 × price_sats); one payment may run the machine for at most 7 days. Must be absent or null for fixed pricing.',
   refuse_when_offline: 'Refuse new invoices while the machine is known to be offline (default false).',
+  x402: 'What an agent pays over x402 for one run, or null (the default) for none: {pay_to, prices: [{network, asset, amount}]}. pay_to and asset are 0x addresses; network a name like base-sepolia or a CAIP-2 id like eip155:84532 (only networks the bridge runs are offered); amount the token\'s atomic units as a decimal string. At most 8 prices, one per network and token. Buyers pay at GET /api/v1/assets/{id}/x402.',
   metadata: 'Free-form JSON object, at most 4,096 bytes serialised (default {}). Its strings may hold tabs and line breaks but no other control characters, bidirectional overrides or isolates, or lone surrogates.',
 };
 
@@ -48,6 +49,7 @@ const exAsset = {
   max_sats: null,
   refuse_when_offline: false,
   metadata: { location: 'kitchen' },
+  x402: null,
   online: true,
   last_seen: EXAMPLE.time,
   created: EXAMPLE.time,

@@ -83,6 +83,19 @@ const Asset = z.strictObject({
   max_sats: z.int().nullable().meta({ description: 'Variable pricing: largest payment accepted (null for fixed)' }),
   refuse_when_offline: z.boolean().meta({ description: 'Refuse new invoices while the machine is offline' }),
   metadata: z.record(z.string(), z.unknown()),
+  x402: z
+    .strictObject({
+      pay_to: z.string().meta({ description: 'The receiving address (EIP-55 checksummed)' }),
+      prices: z.array(
+        z.strictObject({
+          network: z.string().meta({ description: 'x402 network: a v1 name (base-sepolia) or CAIP-2 id (eip155:84532)' }),
+          asset: z.string().meta({ description: 'The token contract (EIP-55 checksummed)' }),
+          amount: z.string().meta({ description: 'Atomic units of the token, decimal' }),
+        }),
+      ),
+    })
+    .nullable()
+    .meta({ description: 'x402 prices of one run (GET /api/v1/assets/{id}/x402); null when the asset takes none' }),
   online: z.boolean().nullable().meta({
     description:
       'Whether the machine is online, as the MQTT broker sees it: true once it publishes online on its status topic, or while a device credential of the asset is connected; false after offline (or its last will), and after a bridge restart until it is heard from again; null when never seen',

@@ -7,7 +7,8 @@ import type { Principal } from './auth.js';
 import { OneAtATime } from './one-at-a-time.js';
 import { DEFAULT_DURATION_MS, MAX_PRICE_SATS } from './schemas.js';
 import type { MachinesStore } from './store.js';
-import type { AssetRecord, Pricing } from './types.js';
+import { getAddress } from 'viem';
+import type { AssetRecord, AssetX402, Pricing } from './types.js';
 
 export interface AssetInput {
   name: string;
@@ -18,6 +19,7 @@ export interface AssetInput {
   max_sats?: number | null | undefined;
   refuse_when_offline?: boolean | undefined;
   metadata?: Record<string, unknown> | undefined;
+  x402?: AssetX402 | null | undefined;
 }
 
 export type AssetPatch = { [K in keyof AssetInput]?: AssetInput[K] | undefined };
@@ -48,6 +50,15 @@ function withPricing(asset: AssetRecord, given: AssetPatch): AssetRecord {
     );
   }
   return { ...asset, min_sats: min, max_sats: max };
+}
+
+/** x402 terms as stored: addresses checksummed (EIP-55), network names lowercase. */
+function normalX402(terms: AssetX402 | null | undefined): AssetX402 | null {
+  if (terms === undefined || terms === null) return null;
+  return {
+    pay_to: getAddress(terms.pay_to.toLowerCase()),
+    prices: terms.prices.map((p) => ({ network: p.network.toLowerCase(), asset: getAddress(p.asset.toLowerCase()), amount: p.amount })),
+  };
 }
 
 export interface AssetLimits {
@@ -95,6 +106,7 @@ export class AssetsService {
         max_sats: input.max_sats ?? null,
         refuse_when_offline: input.refuse_when_offline ?? false,
         metadata: input.metadata ?? {},
+        x402: normalX402(input.x402),
         created: now,
         updated: now,
         deleted_at: null,
@@ -126,9 +138,10 @@ export class AssetsService {
   async update(principal: Principal, assetId: string, patch: AssetPatch, replace = false): Promise<AssetRecord> {
     const asset = await this.owned(principal.account.user_id, assetId);
     const base: AssetRecord = replace
-      ? { ...asset, duration_ms: DEFAULT_DURATION_MS, pricing: 'fixed', min_sats: null, max_sats: null, refuse_when_offline: false, metadata: {} }
+      ? { ...asset, duration_ms: DEFAULT_DURATION_MS, pricing: 'fixed', min_sats: null, max_sats: null, refuse_when_offline: false, metadata: {}, x402: null }
       : asset;
     const merged: AssetRecord = { ...base, ...definedOnly(patch), updated: new Date().toISOString() };
+    if (patch.x402 !== undefined) merged.x402 = normalX402(patch.x402);
     // A switch to fixed pricing drops the old range; a switch to variable starts from the defaults.
     if (patch.pricing !== undefined && patch.pricing !== asset.pricing) {
       if (patch.min_sats === undefined) merged.min_sats = null;

@@ -71,6 +71,36 @@ const duration = z.int('must be a whole number of milliseconds').min(0).max(MAX_
 
 const sats = z.int('must be a whole number of sats').min(1, 'must be at least 1').max(MAX_PRICE_SATS);
 
+const EVM_ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+/** Most x402 prices one asset may carry. */
+export const MAX_X402_PRICES = 8;
+
+/** An x402 price: the network by its v1 name (`base-sepolia`) or CAIP-2 id (`eip155:84532`), a token, atomic units. */
+const x402Price = z.strictObject({
+  network: z
+    .string()
+    .max(40)
+    .regex(/^([a-z][a-z0-9-]{0,31}|eip155:[1-9]\d{0,15})$/, 'must be an x402 network name like base-sepolia or a CAIP-2 id like eip155:84532'),
+  asset: z.string().regex(EVM_ADDRESS, 'must be the token contract address (0x and 40 hex digits)'),
+  // Atomic units below 2^256 (78 digits at most), as x402 puts them on the wire.
+  amount: z.string().regex(/^[1-9]\d{0,76}$/, "must be a whole number of the token's atomic units, as a decimal string, at least 1"),
+});
+
+/** x402 terms of an asset: who is paid and what it costs; null takes none (Lightning only). */
+export const assetX402 = z
+  .strictObject({
+    pay_to: z.string().regex(EVM_ADDRESS, 'must be the receiving address (0x and 40 hex digits)'),
+    prices: z.array(x402Price).min(1, 'must hold at least one price').max(MAX_X402_PRICES, `must hold at most ${MAX_X402_PRICES} prices`),
+  })
+  .superRefine((terms, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, price] of terms.prices.entries()) {
+      const key = `${price.network}|${price.asset.toLowerCase()}`;
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', message: 'gives a second price for the same network and token', path: ['prices', i] });
+      seen.add(key);
+    }
+  });
+
 const assetFields = {
   name: printable(100),
   price_sats: price,
@@ -80,6 +110,7 @@ const assetFields = {
   max_sats: sats.nullable().optional(),
   refuse_when_offline: z.boolean().optional(),
   metadata: jsonObject(MAX_METADATA_BYTES).optional(),
+  x402: assetX402.nullable().optional(),
 };
 
 export const createAssetBody = z.strictObject(assetFields);

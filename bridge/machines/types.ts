@@ -52,9 +52,27 @@ export interface AssetRecord {
   /** Refuse new invoices while the asset's device is known to be offline. */
   refuse_when_offline: boolean;
   metadata: Record<string, unknown>;
+  /** What an agent pays over x402 for one run (`GET /api/v1/assets/{id}/x402`); null: Lightning only. */
+  x402: AssetX402 | null;
   created: string;
   updated: string;
   deleted_at: string | null;
+}
+
+/** One x402 price: `amount` atomic units of token `asset` on `network` (a v1 name or CAIP-2 `eip155:<chainId>`). */
+export interface AssetX402Price {
+  network: string;
+  /** The token's address, checksummed (EIP-55). */
+  asset: string;
+  /** Atomic units, a decimal string (x402 `maxAmountRequired` / v2 `amount`). */
+  amount: string;
+}
+
+/** An asset's x402 terms: who is paid (`payTo`) and the prices it takes, one per network and token. */
+export interface AssetX402 {
+  /** The receiving address, checksummed (EIP-55). */
+  pay_to: string;
+  prices: AssetX402Price[];
 }
 
 export interface EventRecord {
@@ -105,6 +123,8 @@ export interface DeliveryRecord {
 
 /** Assets stored before pricing fields existed read as fixed-price, always-on assets. */
 export function withAssetDefaults(asset: AssetRecord): AssetRecord {
-  if (asset.pricing !== undefined) return asset;
-  return { ...asset, pricing: 'fixed', min_sats: null, max_sats: null, refuse_when_offline: false };
+  // Assets stored before x402 prices existed take none.
+  const withX402 = asset.x402 === undefined ? { ...asset, x402: null } : asset;
+  if (withX402.pricing !== undefined) return withX402;
+  return { ...withX402, pricing: 'fixed', min_sats: null, max_sats: null, refuse_when_offline: false };
 }

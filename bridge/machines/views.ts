@@ -44,6 +44,7 @@ export function assetView(asset: AssetRecord, device: DeviceStateView = UNSEEN) 
     max_sats: asset.max_sats,
     refuse_when_offline: asset.refuse_when_offline,
     metadata: asset.metadata,
+    x402: asset.x402,
     online: device.online,
     last_seen: device.last_seen,
     created: asset.created,

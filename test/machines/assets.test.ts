@@ -29,6 +29,7 @@ describe('assets', () => {
       max_sats: null,
       refuse_when_offline: false,
       metadata: {},
+      x402: null,
       online: null,
       last_seen: null,
       created: expect.any(String),

@@ -47,6 +47,7 @@ const asset = (id: string, userId: string): AssetRecord => ({
   max_sats: null,
   refuse_when_offline: false,
   metadata: {},
+  x402: null,
   created: T0,
   updated: T0,
   deleted_at: null,
@@ -220,9 +221,16 @@ export function describeMachinesStore(name: string, make: () => Promise<StoreHar
         max_sats: 5_000_000_000,
         refuse_when_offline: true,
         metadata: { location: 'hall', nested: { list: [1, 'two', null], ok: true } },
+        x402: {
+          pay_to: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
+          prices: [{ network: 'base-sepolia', asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', amount: '1000' }],
+        },
       };
       await h.store.putAsset(variable);
       expect(await h.store.getAsset('a1')).toEqual(variable);
+      await h.store.putAsset({ ...variable, x402: null });
+      expect((await h.store.getAsset('a1'))?.x402).toBeNull();
+      await h.store.putAsset(variable);
       const e = event('e1', 'u1', {
         type: 'paid',
         asset_id: 'a1',

@@ -72,6 +72,7 @@ async function fill(s: EngineStores): Promise<void> {
     max_sats: null,
     refuse_when_offline: false,
     metadata: { where: id },
+    x402: null,
     created: T(0),
     updated: T(0),
     deleted_at: null,

@@ -33,6 +33,8 @@ export const ASSET: Columns = {
   max_sats: 'num',
   refuse_when_offline: 'bool',
   metadata: 'json',
+  /** x402 prices (migrations/005_asset_x402.sql); NULL: none. */
+  x402: 'json',
   created: 'time',
   updated: 'time',
   deleted_at: 'time',
