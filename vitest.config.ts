@@ -21,6 +21,7 @@ export const POSTGRES_E2E = [
   'test/crash.test.ts',
   'test/security/assets-deleted-pending.test.ts',
   'test/ops/tour.test.ts',
+  'test/x402/agents/lightning.test.ts',
 ];
 
 export default defineConfig({

@@ -18,7 +18,19 @@ export interface Family {
   middleware: Middleware;
 }
 
-const EXPOSED_HEADERS = ['Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'WWW-Authenticate', 'X-Request-Id', 'Location', 'Allow'];
+const EXPOSED_HEADERS = [
+  'Retry-After',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'WWW-Authenticate',
+  'X-Request-Id',
+  'Location',
+  'Allow',
+  // x402 (GET /api/v1/assets/{id}/x402): browsers' agents read the requirements and the settlement.
+  'PAYMENT-REQUIRED',
+  'PAYMENT-RESPONSE',
+  'X-PAYMENT-RESPONSE',
+];
 
 /** Run `family` for paths under its prefix, with the prefix stripped from `ctx.path`. */
 function mountFamily(family: Family): Middleware {

@@ -48,6 +48,7 @@ import { openStores, type Stores } from './store/stores.js';
 import { PublicUrls } from './urls.js';
 import { WebhookSender } from './webhooks/sender.js';
 import { WebhookSigner } from './webhooks/signing.js';
+import { createAgentSales } from './x402/agents/index.js';
 import { x402Family } from './x402/family.js';
 
 export const VERSION: string = pkg.version;
@@ -239,6 +240,25 @@ export class Bridge {
         })
       : undefined;
 
+    // Machines that agents buy over x402 (GET /api/v1/assets/{id}/x402): EVM through the facilitator in process, and Lightning.
+    const agentSales = createAgentSales({
+      machines: store,
+      payments: lightningStore,
+      settlement,
+      events,
+      wallets,
+      deviceState: this.options.deviceState ?? states,
+      facilitator: undefined,
+      registry: undefined,
+      networks: [],
+      publicBase: () => `${urls.base}${config.prefixes.machines}`,
+      invoiceExpirySeconds: config.invoiceExpirySeconds,
+      invoicesPerAssetPerMinute: config.lnurlInvoicesPerAssetPerMinute,
+      requestsPerAddressPerMinute: config.lnurlCallbacksPerMinute,
+      log: log.child({ component: 'x402-agents' }),
+      metrics,
+    });
+
     // HTTP: every family, mounted at its prefix.
     const limit = config.bodyLimitBytes;
     const lnurl = { links, bodyLimitBytes: limit, log };
@@ -247,6 +267,7 @@ export class Bridge {
       lightningRoutes(deps, { links, wallets, settlement, dev, adminTokenSha256: secrets.adminTokenSha256 }),
       btcpayWebhookRoutes({ store: lightningStore, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) }),
       deviceRoutes(deps, { credentials, dispatcher, states, urls, mqttPort: () => broker?.port }),
+      agentSales.routes,
     ];
     const app = createApp(
       [

@@ -120,6 +120,23 @@ export class Metrics {
     this.webhookFailures.inc({ outcome: gaveUp ? 'gave_up' : 'retry' });
   }
 
+  private x402Purchases: Counter<'rail' | 'outcome'> | undefined;
+
+  /**
+   * An x402 purchase of a machine run was answered (`x402/agents/purchase.ts`), by rail (`evm`,
+   * `lightning`, `any`) and outcome (`paid`, `pending`, `refused`, `settle_failed`, `offline`).
+   * Alert on `settle_failed`: a payer's valid authorization could not be settled (fee payer out of gas?).
+   */
+  x402Purchase(rail: string, outcome: string): void {
+    this.x402Purchases ??= new Counter({
+      name: 'paywire_x402_purchases_total',
+      help: 'x402 purchases of machine runs answered, by rail and outcome (paid, pending, refused, settle_failed, offline)',
+      labelNames: ['rail', 'outcome'],
+      registers: [this.registry],
+    });
+    this.x402Purchases.inc({ rail, outcome });
+  }
+
   /** Where the gauges read their figures when scraped. */
   observe(sources: { mqttClients?: Source; outbox?: Source; webhookPending?: Source }): void {
     Object.assign(this.sources, sources);
