@@ -8,6 +8,7 @@ import { Database, describeUrl, isUnavailable } from './database.js';
 import { PostgresDevicesStore } from './devices-store.js';
 import { PostgresLightningStore } from './lightning-store.js';
 import { PostgresMachinesStore } from './machines-store.js';
+import { PostgresX402SettlementsStore } from './x402-settlements-store.js';
 import { migrate } from './migrate.js';
 
 export interface PostgresStores {
@@ -15,6 +16,7 @@ export interface PostgresStores {
   machines: PostgresMachinesStore;
   lightning: PostgresLightningStore;
   devices: PostgresDevicesStore;
+  x402Settlements: PostgresX402SettlementsStore;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function openPostgres(options: { url: string; poolSize?: number; lo
     machines: new PostgresMachinesStore(db),
     lightning: new PostgresLightningStore(db),
     devices: new PostgresDevicesStore(db),
+    x402Settlements: new PostgresX402SettlementsStore(db),
     close: () => db.close(),
   };
 }
