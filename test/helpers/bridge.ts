@@ -103,14 +103,21 @@ export async function testDatabaseUrl(dataDir: string): Promise<string> {
 
 export async function startBridge(
   overrides: Record<string, unknown> = {},
-  options: { dataDir?: string; bridge?: BridgeOptions; log?: Logger; engine?: 'journal' | 'postgres' } = {},
+  options: {
+    dataDir?: string;
+    bridge?: BridgeOptions;
+    log?: Logger;
+    engine?: 'journal' | 'postgres';
+    /** The environment config reads (secrets named by settings, such as an x402 fee payer key); none by default. */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<TestBridge> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'paywire-test-')));
   // PAYWIRE_TEST_ENGINE=postgres (the `postgres` test project) runs the same tests on PostgreSQL.
   const postgres = (options.engine ?? TEST_ENGINE) === 'postgres' && overrides['DATABASE_URL'] === undefined;
   const database = postgres ? { DATABASE_URL: await testDatabaseUrl(dataDir), DATABASE_POOL_SIZE: 4 } : {};
   const config = loadConfig({
-    env: {},
+    env: options.env ?? {},
     overrides: {
       PORT: 0,
       HOST: '127.0.0.1',

@@ -140,7 +140,9 @@ export class AgentPurchases {
       }
       this.refuseOffline(asset);
       const verdict = await facilitator.verify(request);
-      if (verdict.isValid) {
+      // Used on chain but not by a run of ours: a settle that answered pending (202) and has since landed.
+      // Settling again is safe (the facilitator answers its first transaction); a nonce used elsewhere fails there.
+      if (verdict.isValid || verdict.invalidReason === 'nonce_already_used') {
         chosen = { offer, request };
         break;
       }
@@ -157,6 +159,10 @@ export class AgentPurchases {
       // retries the same header; the facilitator answers its first transaction and the run is recorded.
       this.count('evm', 'pending');
       return { status: 202, body: { status: 'pending', asset_id: asset.asset_id, transaction: settled.transaction }, headers: this.responseHeaders(settled) };
+    }
+    if (!settled.success && settled.errorReason === 'nonce_already_used') {
+      this.count('evm', 'refused');
+      return this.required(offers, 'this authorization was already used', 'nonce_already_used', settled.payer);
     }
     if (!settled.success) {
       this.count('evm', 'settle_failed');
@@ -178,6 +184,11 @@ export class AgentPurchases {
         transaction: settled.transaction,
       },
     });
+    if (!outcome.newly) {
+      // The same authorization sent twice at once: one run, the other answer is the replay refusal.
+      this.count('evm', 'refused');
+      return this.required(offers, 'this authorization already paid for a run', 'nonce_already_used', payer);
+    }
     this.count('evm', 'paid');
     return {
       status: 200,
