@@ -9,12 +9,14 @@ import { PostgresDevicesStore } from './devices-store.js';
 import { PostgresLightningStore } from './lightning-store.js';
 import { PostgresMachinesStore } from './machines-store.js';
 import { migrate } from './migrate.js';
+import { PostgresX402Store } from './x402-store.js';
 
 export interface PostgresStores {
   db: Database;
   machines: PostgresMachinesStore;
   lightning: PostgresLightningStore;
   devices: PostgresDevicesStore;
+  x402: PostgresX402Store;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function openPostgres(options: { url: string; poolSize?: number; lo
     machines: new PostgresMachinesStore(db),
     lightning: new PostgresLightningStore(db),
     devices: new PostgresDevicesStore(db),
+    x402: new PostgresX402Store(db),
     close: () => db.close(),
   };
 }
