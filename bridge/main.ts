@@ -48,7 +48,10 @@ import { openStores, type Stores } from './store/stores.js';
 import { PublicUrls } from './urls.js';
 import { WebhookSender } from './webhooks/sender.js';
 import { WebhookSigner } from './webhooks/signing.js';
+import { composeX402, type X402Parts } from './x402/compose.js';
+import { createFacilitator, type X402SettlementLedger } from './x402/facilitator.js';
 import { x402Family } from './x402/family.js';
+import { parseFacilitatorRequest } from './x402/wire.js';
 
 export const VERSION: string = pkg.version;
 
@@ -80,6 +83,7 @@ interface Running {
   settlement: Settlement;
   bus: EventBus;
   metrics: Metrics;
+  x402: X402Parts;
 }
 
 export class Bridge {
@@ -239,6 +243,24 @@ export class Bridge {
         })
       : undefined;
 
+    // The x402 facilitator: its users, client keys, resources and metrics over its store, the
+    // facilitator over the token registry (config tokens and POST /admin/assets).
+    const x402 = composeX402({
+      config,
+      store: stores.x402,
+      machines: store,
+      accounts: deps.accounts,
+      sessionSecret: secrets.sessionSecret,
+      adminTokenSha256: secrets.adminTokenSha256,
+      networks: [],
+      facilitator: (registry) => createFacilitator({ networks: [], registry, ledger: UNWIRED_LEDGER, log: log.child({ component: 'x402' }), metrics }),
+      parse: parseFacilitatorRequest,
+      signupLimiter: deps.signupLimiter,
+      metrics,
+      log: log.child({ component: 'x402' }),
+      version: VERSION,
+    });
+
     // HTTP: every family, mounted at its prefix.
     const limit = config.bodyLimitBytes;
     const lnurl = { links, bodyLimitBytes: limit, log };
@@ -251,7 +273,7 @@ export class Bridge {
     const app = createApp(
       [
         { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: machinesRoutes }) },
-        { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
+        { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family(x402.deps, { bodyLimitBytes: limit, log }) },
         { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily({ bodyLimitBytes: limit, log }) },
         {
           name: 'lnurl',
@@ -288,8 +310,9 @@ export class Bridge {
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
-    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics };
+    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics, x402 };
     try {
+      await x402.start();
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -365,6 +388,7 @@ export class Bridge {
     await running.broker?.stop();
     await closed;
     clearTimeout(grace);
+    await running.x402.stop();
     await running.settlement.stop();
     await running.sender.stop();
     running.bus.off(running.sender);
@@ -382,3 +406,11 @@ function backendHost(url: string | undefined): string | undefined {
     return undefined;
   }
 }
+
+/** Interim, until x402-evm's settlement ledger store is merged: the facilitator stub never calls it. */
+const UNWIRED_LEDGER: X402SettlementLedger = {
+  claim: () => Promise.reject(new Error('no settlement ledger yet')),
+  get: () => Promise.resolve(undefined),
+  update: () => Promise.reject(new Error('no settlement ledger yet')),
+  listUnfinished: () => Promise.resolve([]),
+};

@@ -26,7 +26,16 @@ export class ResourcesService {
   async create(user: X402UserRecord, input: ResourceInput): Promise<ResourceRecord> {
     const now = new Date().toISOString();
     const created = await this.store.createResource(
-      { user_id: user.id, resource: input.resource, type: input.type, x402_version: input.x402Version, accepts: input.accepts, metadata: input.metadata, created: now, updated: now },
+      {
+        user_id: user.id,
+        resource: input.resource,
+        type: input.type,
+        x402_version: input.x402Version,
+        accepts: input.accepts,
+        metadata: input.metadata,
+        created: now,
+        updated: now,
+      },
       this.maxPerUser,
     );
     if (!created) throw new AppError(409, 'CONFLICT', `This user already registered ${this.maxPerUser} resources, the most allowed`);

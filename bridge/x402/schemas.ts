@@ -44,26 +44,31 @@ export const createClientBody = z.strictObject({
 });
 
 export const pageQuery = (defaultLimit: number) =>
-  z.strictObject({
-    offset: z
-      .string()
-      .regex(/^\d{1,9}$/, 'must be a whole number from 0')
-      .transform(Number)
-      .optional(),
-    limit: z
-      .string()
-      .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
-      .transform(Number)
-      .refine((n) => n >= 1 && n <= 1_000, 'must be from 1 to 1000')
-      .optional(),
-  }).transform((q) => ({ offset: q.offset ?? 0, limit: q.limit ?? defaultLimit }));
+  z
+    .strictObject({
+      offset: z
+        .string()
+        .regex(/^\d{1,9}$/, 'must be a whole number from 0')
+        .transform(Number)
+        .optional(),
+      limit: z
+        .string()
+        .regex(/^\d{1,4}$/, 'must be a whole number from 1 to 1000')
+        .transform(Number)
+        .refine((n) => n >= 1 && n <= 1_000, 'must be from 1 to 1000')
+        .optional(),
+    })
+    .transform((q) => ({ offset: q.offset ?? 0, limit: q.limit ?? defaultLimit }));
 
 export const noQuery = z.strictObject({});
 
 /** ISO 8601 date or date-time; the report range. */
-const instant = z.string().max(40).refine((s) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
-  message: 'must be an ISO 8601 date (2026-01-31) or date-time',
-});
+const instant = z
+  .string()
+  .max(40)
+  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
+    message: 'must be an ISO 8601 date (2026-01-31) or date-time',
+  });
 export const rangeQuery = z.strictObject({ from: instant.optional(), to: instant.optional() });
 
 function depthOf(value: unknown): number {
@@ -81,7 +86,8 @@ function depthOf(value: unknown): number {
 
 const boundedObject = z.record(z.string(), z.unknown()).superRefine((o, ctx) => {
   if (depthOf(o) > MAX_DEPTH) ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${MAX_DEPTH} levels` });
-  else if (Buffer.byteLength(JSON.stringify(o)) > MAX_JSON_BYTES) ctx.addIssue({ code: 'custom', message: `must serialise to at most ${MAX_JSON_BYTES} bytes` });
+  else if (Buffer.byteLength(JSON.stringify(o)) > MAX_JSON_BYTES)
+    ctx.addIssue({ code: 'custom', message: `must serialise to at most ${MAX_JSON_BYTES} bytes` });
 });
 
 /** One payment method a resource accepts: a scheme and a network at least; the rest is the merchant's (x402 requirements). */

@@ -35,7 +35,8 @@ export function clientRoutes(router: Router, deps: X402Deps): void {
   router.delete('/api/v1/clients/:id', auth, async (ctx) => {
     query(ctx, noQuery);
     const id = ctx.params['id'] ?? '';
-    if (!CLIENT_ID_PATTERN.test(id)) throw new AppError(400, 'INVALID_REQUEST', 'Invalid client id', { details: 'a clientId is 20 lowercase letters and digits' });
+    if (!CLIENT_ID_PATTERN.test(id))
+      throw new AppError(400, 'INVALID_REQUEST', 'Invalid client id', { details: 'a clientId is 20 lowercase letters and digits' });
     const user = currentUser(ctx);
     await deps.clients.delete(user, id);
     requestLogger(ctx).info({ x402UserId: user.id, clientId: id }, 'x402 client key deleted');

@@ -29,10 +29,15 @@ function range(ctx: Context, period: Period): Range {
   const now = new Date();
   const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
   const defaultFrom =
-    period === 'daily' ? new Date(today - 29 * DAY_MS) : period === 'monthly' ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1)) : new Date(0);
+    period === 'daily'
+      ? new Date(today - 29 * DAY_MS)
+      : period === 'monthly'
+        ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 11, 1))
+        : new Date(0);
   const from = q.from === undefined ? defaultFrom : new Date(DATE_ONLY.test(q.from) ? `${q.from}T00:00:00Z` : q.from);
   const to = q.to === undefined ? new Date(today + DAY_MS) : DATE_ONLY.test(q.to) ? new Date(Date.parse(`${q.to}T00:00:00Z`) + DAY_MS) : new Date(q.to);
-  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new AppError(400, 'INVALID_REQUEST', 'Invalid query', { details: 'from and to must be dates' });
+  if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()))
+    throw new AppError(400, 'INVALID_REQUEST', 'Invalid query', { details: 'from and to must be dates' });
   if (from.getTime() >= to.getTime()) throw new AppError(400, 'INVALID_REQUEST', 'Invalid query', { details: 'from must be before to' });
   return { from, to };
 }

@@ -32,7 +32,8 @@ export function resourceRoutes(router: Router, deps: X402Deps): void {
   router.put('/api/v1/resources/:id', auth, async (ctx) => {
     query(ctx, noQuery);
     const raw = ctx.params['id'] ?? '';
-    if (!/^[1-9]\d{0,15}$/.test(raw)) throw new AppError(400, 'INVALID_REQUEST', 'Invalid resource id', { details: 'a resource id is a positive whole number' });
+    if (!/^[1-9]\d{0,15}$/.test(raw))
+      throw new AppError(400, 'INVALID_REQUEST', 'Invalid resource id', { details: 'a resource id is a positive whole number' });
     const input = body(ctx, resourceBody);
     const updated = await deps.resources.update(currentUser(ctx), Number(raw), input);
     ctx.body = { data: { updated: updated.id } };
