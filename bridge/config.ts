@@ -91,6 +91,16 @@ export interface Config {
   mqttMaxQueuedBytesPerSession: number;
   mqttMaxSessionsPerAccount: number;
   mqttRetainedMaxBytes: number;
+  /** scrypt cost N of the x402 facilitator's password hashes (r = 8, p = 1). */
+  x402ScryptN: number;
+  x402AccessTokenTtlSeconds: number;
+  x402RefreshTokenTtlSeconds: number;
+  /** x402 logins per minute per client IP. */
+  x402LoginsPerMinute: number;
+  x402MaxClientsPerUser: number;
+  x402MaxResourcesPerUser: number;
+  /** Requests per minute per x402 client key on /verify, /settle and /supported. */
+  x402ClientRequestsPerMinute: number;
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -121,6 +131,14 @@ const bool: Parser<boolean> = (raw) => {
   if (s === 'false' || s === '0' || s === 'no' || s === 'off') return { value: false };
   return { error: 'must be true or false' };
 };
+
+const powerOfTwo =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const parsed = int(min, max)(raw);
+    if ('error' in parsed) return parsed;
+    return (parsed.value & (parsed.value - 1)) === 0 ? parsed : { error: `must be a power of two from ${min} to ${max}` };
+  };
 
 const optionalInt =
   (min: number, max: number): Parser<number | undefined> =>
@@ -390,6 +408,37 @@ export const SETTINGS: Setting[] = [
     default: DEFAULT_MQTT_LIMITS.retainedMaxBytes,
     parse: int(16, 65_536),
     doc: 'largest retained payload a client may publish',
+  },
+  {
+    name: 'X402_SCRYPT_N',
+    key: 'x402ScryptN',
+    default: 32_768,
+    parse: powerOfTwo(1_024, 1_048_576),
+    doc: "scrypt cost N (a power of two; r = 8, p = 1) of the x402 facilitator's password hashes",
+  },
+  {
+    name: 'X402_ACCESS_TOKEN_TTL_SECONDS',
+    key: 'x402AccessTokenTtlSeconds',
+    default: 900,
+    parse: int(10, 86_400),
+    doc: 'lifetime of an x402 access token (JWT)',
+  },
+  {
+    name: 'X402_REFRESH_TOKEN_TTL_SECONDS',
+    key: 'x402RefreshTokenTtlSeconds',
+    default: 2_592_000,
+    parse: int(60, 31_536_000),
+    doc: 'lifetime of an x402 refresh token (rotated on each use)',
+  },
+  { name: 'X402_LOGINS_PER_MINUTE', key: 'x402LoginsPerMinute', default: 10, parse: int(0, 1_000_000), doc: 'x402 logins per minute per IP (0 = unlimited)' },
+  { name: 'X402_MAX_CLIENTS_PER_USER', key: 'x402MaxClientsPerUser', default: 100, parse: int(1, 100_000), doc: 'live x402 client keys a user may hold' },
+  { name: 'X402_MAX_RESOURCES_PER_USER', key: 'x402MaxResourcesPerUser', default: 1_000, parse: int(1, 1_000_000), doc: 'x402 resources a user may register' },
+  {
+    name: 'X402_CLIENT_REQUESTS_PER_MINUTE',
+    key: 'x402ClientRequestsPerMinute',
+    default: 6_000,
+    parse: int(0, 10_000_000),
+    doc: 'requests per minute per x402 client key to /verify, /settle and /supported (0 = unlimited)',
   },
 ] as Setting[];
 

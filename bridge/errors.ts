@@ -11,9 +11,22 @@ import type { ErrorCode as MachinesErrorCode } from './docs/errors.js';
 
 /**
  * The codes an API family answers with: the machine-payments error catalogue (which the shared
- * layers throw, and the x402 and license families translate) and the LNURL family's own code.
+ * layers throw, and the x402 and license families translate), the LNURL family's own code and the
+ * x402 family's own codes.
  */
-export type WireErrorCode = MachinesErrorCode | 'lnurl_error';
+export type WireErrorCode = MachinesErrorCode | 'lnurl_error' | X402ErrorCode;
+
+/** The x402 family's own codes: its seed's error table, plus FORBIDDEN, NOT_FOUND and CONFLICT. */
+export type X402ErrorCode =
+  | 'INVALID_REQUEST'
+  | 'INVALID_PAYLOAD'
+  | 'VERIFICATION_FAILED'
+  | 'SETTLEMENT_FAILED'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'INTERNAL_ERROR';
 
 /** The codes of errors raised below the HTTP layer; never sent as they are (`toAppError` maps them). */
 export type InternalErrorCode =

@@ -49,7 +49,10 @@ import { PublicUrls } from './urls.js';
 import { WebhookSender } from './webhooks/sender.js';
 import { WebhookSigner } from './webhooks/signing.js';
 import { createAgentSales } from './x402/agents/index.js';
+import { composeX402, type X402Parts } from './x402/compose.js';
+import { createFacilitator } from './x402/facilitator.js';
 import { x402Family } from './x402/family.js';
+import { parseFacilitatorRequest } from './x402/wire.js';
 
 export const VERSION: string = pkg.version;
 
@@ -81,6 +84,7 @@ interface Running {
   settlement: Settlement;
   bus: EventBus;
   metrics: Metrics;
+  x402: X402Parts;
 }
 
 export class Bridge {
@@ -240,6 +244,24 @@ export class Bridge {
         })
       : undefined;
 
+    // The x402 facilitator: its users, client keys, resources and metrics over its store, the
+    // facilitator over the token registry (config tokens and POST /admin/assets).
+    const x402 = composeX402({
+      config,
+      store: stores.x402,
+      machines: store,
+      accounts: deps.accounts,
+      sessionSecret: secrets.sessionSecret,
+      adminTokenSha256: secrets.adminTokenSha256,
+      networks: [],
+      facilitator: (registry) => createFacilitator({ networks: [], registry, ledger: stores.x402Settlements, log: log.child({ component: 'x402' }), metrics }),
+      parse: parseFacilitatorRequest,
+      signupLimiter: deps.signupLimiter,
+      metrics,
+      log: log.child({ component: 'x402' }),
+      version: VERSION,
+    });
+
     // Machines that agents buy over x402 (GET /api/v1/assets/{id}/x402): EVM through the facilitator in process, and Lightning.
     const agentSales = createAgentSales({
       machines: store,
@@ -248,8 +270,8 @@ export class Bridge {
       events,
       wallets,
       deviceState: this.options.deviceState ?? states,
-      facilitator: undefined,
-      registry: undefined,
+      facilitator: x402.deps.facilitator,
+      registry: x402.registry,
       networks: [],
       publicBase: () => `${urls.base}${config.prefixes.machines}`,
       invoiceExpirySeconds: config.invoiceExpirySeconds,
@@ -272,7 +294,7 @@ export class Bridge {
     const app = createApp(
       [
         { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: machinesRoutes }) },
-        { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
+        { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family(x402.deps, { bodyLimitBytes: limit, log }) },
         { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily({ bodyLimitBytes: limit, log }) },
         {
           name: 'lnurl',
@@ -309,8 +331,9 @@ export class Bridge {
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
-    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics };
+    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics, x402 };
     try {
+      await x402.start();
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.port, config.host, () => {
@@ -386,6 +409,7 @@ export class Bridge {
     await running.broker?.stop();
     await closed;
     clearTimeout(grace);
+    await running.x402.stop();
     await running.settlement.stop();
     await running.sender.stop();
     running.bus.off(running.sender);
@@ -403,3 +427,4 @@ function backendHost(url: string | undefined): string | undefined {
     return undefined;
   }
 }
+

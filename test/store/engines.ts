@@ -10,10 +10,12 @@ import { afterAll, beforeAll } from 'vitest';
 import type { DevicesStore } from '../../bridge/devices/store.js';
 import type { LightningStore } from '../../bridge/lightning/store.js';
 import type { MachinesStore } from '../../bridge/machines/store.js';
+import type { X402Store } from '../../bridge/x402/store.js';
 import { JournalDevicesStore } from '../../bridge/store/journal/devices-store.js';
 import { Journal } from '../../bridge/store/journal/engine.js';
 import { JournalLightningStore } from '../../bridge/store/journal/lightning-store.js';
 import { JournalMachinesStore } from '../../bridge/store/journal/machines-store.js';
+import { JournalX402Store } from '../../bridge/store/journal/x402-store.js';
 import { openPostgres } from '../../bridge/store/postgres/engine.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
@@ -23,9 +25,14 @@ export interface EngineStores {
   devices: DevicesStore;
 }
 
-export interface EngineHarness extends EngineStores {
+/** Every store of an engine, the x402 facilitator's included. */
+export interface AllStores extends EngineStores {
+  x402: X402Store;
+}
+
+export interface EngineHarness extends AllStores {
   /** Close and open the same data again (persistence). */
-  reopen(): Promise<EngineStores>;
+  reopen(): Promise<AllStores>;
   close(): Promise<void>;
 }
 
@@ -40,10 +47,15 @@ export function journalEngine(options: { compactBeforeReopen?: boolean; name?: s
     async open() {
       const dir = await mkdtemp(join(tmpdir(), 'paywire-store-'));
       let journal: Journal;
-      const openJournal = async (): Promise<EngineStores> => {
+      const openJournal = async (): Promise<AllStores> => {
         journal = new Journal({ dir });
         const machines = new JournalMachinesStore(journal);
-        const stores = { machines, lightning: new JournalLightningStore(journal, machines), devices: new JournalDevicesStore(journal) };
+        const stores = {
+          machines,
+          lightning: new JournalLightningStore(journal, machines),
+          devices: new JournalDevicesStore(journal),
+          x402: new JournalX402Store(journal),
+        };
         await journal.open();
         return stores;
       };
@@ -83,10 +95,11 @@ export function postgresEngine(): Engine {
         machines: pg.machines as MachinesStore,
         lightning: pg.lightning as LightningStore,
         devices: pg.devices as DevicesStore,
+        x402: pg.x402 as X402Store,
         async reopen() {
           await pg.close();
           pg = await openPostgres({ url, poolSize: 5 });
-          return Object.assign(harness, { machines: pg.machines, lightning: pg.lightning, devices: pg.devices });
+          return Object.assign(harness, { machines: pg.machines, lightning: pg.lightning, devices: pg.devices, x402: pg.x402 });
         },
         close: () => pg.close(),
       };
