@@ -253,8 +253,9 @@ export class Bridge {
       accounts: deps.accounts,
       sessionSecret: secrets.sessionSecret,
       adminTokenSha256: secrets.adminTokenSha256,
-      networks: [],
-      facilitator: (registry) => createFacilitator({ networks: [], registry, ledger: stores.x402Settlements, log: log.child({ component: 'x402' }), metrics }),
+      networks: config.x402Networks,
+      facilitator: (registry) =>
+        createFacilitator({ networks: config.x402Networks, registry, ledger: stores.x402Settlements, log: log.child({ component: 'x402' }), metrics }),
       parse: parseFacilitatorRequest,
       signupLimiter: deps.signupLimiter,
       metrics,
@@ -272,7 +273,7 @@ export class Bridge {
       deviceState: this.options.deviceState ?? states,
       facilitator: x402.deps.facilitator,
       registry: x402.registry,
-      networks: [],
+      networks: config.x402Networks,
       publicBase: () => `${urls.base}${config.prefixes.machines}`,
       invoiceExpirySeconds: config.invoiceExpirySeconds,
       invoicesPerAssetPerMinute: config.lnurlInvoicesPerAssetPerMinute,
@@ -427,4 +428,3 @@ function backendHost(url: string | undefined): string | undefined {
     return undefined;
   }
 }
-

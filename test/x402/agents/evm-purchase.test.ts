@@ -154,14 +154,22 @@ describe('the x402 v2 client buys a run', () => {
     const first = await get(m.path);
     const payload = await http.createPaymentPayload(http.getPaymentRequiredResponse((name) => first.headers.get(name), first.body));
     await m.device.client.publishAsync(`paywire/${m.userId}/${m.assetId}/status`, 'offline', { qos: 1, retain: true });
-    await until(async () => ((await w.t.request('GET', `/api/v1/assets/${m.assetId}`, { token: m.key })).body.online === false ? true : undefined), 3000, 'offline');
+    await until(
+      async () => ((await w.t.request('GET', `/api/v1/assets/${m.assetId}`, { token: m.key })).body.online === false ? true : undefined),
+      3000,
+      'offline',
+    );
     const before = await w.chain.balanceOf(w.chain.accounts.payer.address);
     const refused = await get(m.path, http.encodePaymentSignatureHeader(payload));
     expect([refused.status, refused.body.error]).toEqual([503, 'device_offline']);
     expect(await w.chain.balanceOf(w.chain.accounts.payer.address)).toBe(before);
     // Back online: the same signed payload still buys the run.
     await m.device.client.publishAsync(`paywire/${m.userId}/${m.assetId}/status`, 'online', { qos: 1, retain: true });
-    await until(async () => ((await w.t.request('GET', `/api/v1/assets/${m.assetId}`, { token: m.key })).body.online === true ? true : undefined), 3000, 'online');
+    await until(
+      async () => ((await w.t.request('GET', `/api/v1/assets/${m.assetId}`, { token: m.key })).body.online === true ? true : undefined),
+      3000,
+      'online',
+    );
     expect((await get(m.path, http.encodePaymentSignatureHeader(payload))).status).toBe(200);
     expect(await w.chain.balanceOf(w.chain.accounts.payer.address)).toBe(before - BigInt(PRICE));
   });
