@@ -272,6 +272,7 @@ export class Bridge {
       wallets,
       deviceState: this.options.deviceState ?? states,
       facilitator: x402.deps.facilitator,
+      ledger: stores.x402Settlements,
       registry: x402.registry,
       networks: config.x402Networks,
       publicBase: () => `${urls.base}${config.prefixes.machines}`,

@@ -14,6 +14,7 @@ import type { EventLog } from '../../machines/event-log.js';
 import type { MachinesStore } from '../../machines/store.js';
 import type { Metrics } from '../../metrics.js';
 import type { X402NetworkConfig } from '../evm/networks.js';
+import type { X402SettlementLedger } from '../ledger.js';
 import type { AssetRegistry, Facilitator } from '../types.js';
 import { TokenDomains } from './domains.js';
 import { X402Invoices } from './invoices.js';
@@ -28,6 +29,7 @@ export interface AgentSalesOptions {
   wallets: Wallets;
   deviceState: DeviceStateSource;
   facilitator: Facilitator | undefined;
+  ledger: X402SettlementLedger | undefined;
   registry: AssetRegistry | undefined;
   networks: readonly X402NetworkConfig[];
   /** `PUBLIC_URL` + the machine-payments prefix: where buyers reach the route. */
@@ -58,6 +60,7 @@ export function createAgentSales(options: AgentSalesOptions): { purchases: Agent
     deviceState: options.deviceState,
     invoices,
     facilitator: options.facilitator,
+    ledger: options.ledger,
     registry: options.registry,
     networks: options.networks,
     domains: new TokenDomains(options.networks),

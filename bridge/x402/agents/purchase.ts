@@ -24,6 +24,7 @@ import type { MachinesStore } from '../../machines/store.js';
 import type { AssetRecord } from '../../machines/types.js';
 import type { Metrics } from '../../metrics.js';
 import type { X402NetworkConfig } from '../evm/networks.js';
+import { settlementKey, type X402SettlementLedger } from '../ledger.js';
 import type { AssetRegistry, Facilitator, FacilitatorRequest, PaymentRequirementsV2, SettleAnswer } from '../types.js';
 import { exactEvmPayloadOf, isRequestProblem, parseFacilitatorRequest } from '../wire.js';
 import type { TokenDomains } from './domains.js';
@@ -41,6 +42,8 @@ export interface AgentPurchasesOptions {
   invoices: X402Invoices;
   /** Undefined when no x402 network runs: only Lightning is offered. */
   facilitator: Facilitator | undefined;
+  /** The facilitator's settlement ledger: where a settle that answered pending is found settled later. */
+  ledger: X402SettlementLedger | undefined;
   registry: AssetRegistry | undefined;
   networks: readonly X402NetworkConfig[];
   domains: TokenDomains;
@@ -69,8 +72,15 @@ interface Offers {
   lightning: (PaymentRequirementsV2 & { extra: Record<string, unknown> }) | undefined;
 }
 
+/** How long a purchase whose settlement answered pending is remembered for the payer's retry. */
+const PENDING_MEMORY_MS = 15 * 60_000;
+/** Most pending purchases remembered at once. */
+const MAX_PENDING = 10_000;
+
 export class AgentPurchases {
   private readonly options: AgentPurchasesOptions;
+  /** Authorizations (ledger keys) this route sent whose receipt was late: the asset each pays, and since when. */
+  private readonly pending = new Map<string, { assetId: string; at: number }>();
 
   constructor(options: AgentPurchasesOptions) {
     this.options = options;
@@ -105,7 +115,7 @@ export class AgentPurchases {
   // ------------------------------------------------------------------ EVM (exact, EIP-3009)
 
   private async payEvm(asset: AssetRecord, payment: Record<string, unknown>): Promise<PurchaseAnswer> {
-    const { facilitator, settlement, log } = this.options;
+    const { facilitator, log } = this.options;
     const offers = await this.offers(asset, false);
     const version = payment['x402Version'] as 1 | 2;
     let candidates: EvmOffer[];
@@ -140,11 +150,14 @@ export class AgentPurchases {
       }
       this.refuseOffline(asset);
       const verdict = await facilitator.verify(request);
-      // Used on chain but not by a run of ours: a settle that answered pending (202) and has since landed.
-      // Settling again is safe (the facilitator answers its first transaction); a nonce used elsewhere fails there.
-      if (verdict.isValid || verdict.invalidReason === 'nonce_already_used') {
+      if (verdict.isValid) {
         chosen = { offer, request };
         break;
+      }
+      // Used on chain: if this route sent it and answered pending (202), the retry finds it settled now.
+      if (verdict.invalidReason === 'nonce_already_used' && authorization) {
+        const landed = await this.landed(asset, offer, authorization.from, authorization.nonce);
+        if (landed) return this.recordRun(asset, offer, version, offers, landed);
       }
       refusal = { reason: verdict.invalidReason || 'invalid_payload', payer: verdict.payer, details: '' };
     }
@@ -156,7 +169,9 @@ export class AgentPurchases {
     const settled = await facilitator.settle(request);
     if (!settled.success && settled.pending) {
       // Sent, receipt not yet seen: never a failure that invites the payer to sign again. The payer
-      // retries the same header; the facilitator answers its first transaction and the run is recorded.
+      // retries the same header; once the ledger holds it settled, the run is recorded then.
+      const sent = exactEvmPayloadOf(request)?.authorization;
+      if (sent) this.remember(settlementKey(offer.network.chainId, offer.price.asset, sent.from, sent.nonce), asset.asset_id);
       this.count('evm', 'pending');
       return { status: 202, body: { status: 'pending', asset_id: asset.asset_id, transaction: settled.transaction }, headers: this.responseHeaders(settled) };
     }
@@ -171,18 +186,29 @@ export class AgentPurchases {
     }
     const authorization = exactEvmPayloadOf(request)?.authorization;
     const payer = settled.payer || authorization?.from || '';
-    const outcome = await settlement.recordX402({
+    return this.recordRun(asset, offer, version, offers, {
+      payer,
+      nonce: authorization?.nonce ?? settled.transaction,
+      transaction: settled.transaction,
+      network: settled.network,
+    });
+  }
+
+  /** Record the run an on-chain transfer paid, once per authorization, and answer it. */
+  private async recordRun(
+    asset: AssetRecord,
+    offer: EvmOffer,
+    version: 1 | 2,
+    offers: Offers,
+    paid: { payer: string; nonce: string; transaction: string; network: string },
+  ): Promise<PurchaseAnswer> {
+    const { payer, transaction } = paid;
+    const outcome = await this.options.settlement.recordX402({
       userId: asset.user_id,
       assetId: asset.asset_id,
       durationMs: asset.duration_ms,
-      key: this.keyOf(offer, payer, authorization?.nonce ?? settled.transaction),
-      facts: {
-        network: version === 1 ? offer.v1.network : offer.v2.network,
-        asset: offer.price.asset,
-        amount: offer.price.amount,
-        payer,
-        transaction: settled.transaction,
-      },
+      key: this.keyOf(offer, payer, paid.nonce),
+      facts: { network: version === 1 ? offer.v1.network : offer.v2.network, asset: offer.price.asset, amount: offer.price.amount, payer, transaction },
     });
     if (!outcome.newly) {
       // The same authorization sent twice at once: one run, the other answer is the replay refusal.
@@ -192,9 +218,34 @@ export class AgentPurchases {
     this.count('evm', 'paid');
     return {
       status: 200,
-      body: paidBody(outcome.payment, { network: settled.network, transaction: settled.transaction, payer }),
-      headers: this.responseHeaders(settled),
+      body: paidBody(outcome.payment, { network: paid.network, transaction, payer }),
+      headers: this.responseHeaders({ success: true, transaction, network: paid.network, payer, errorReason: '' }),
     };
+  }
+
+  /**
+   * A settlement this route left pending, now settled in the ledger, for this asset's terms. Only our own
+   * pending purchases count: an authorization someone settled elsewhere (another resource server using
+   * this facilitator, paying the same address) never buys a run here.
+   */
+  private async landed(asset: AssetRecord, offer: EvmOffer, payer: string, nonce: string) {
+    const key = settlementKey(offer.network.chainId, offer.price.asset, payer, nonce);
+    const mine = this.pending.get(key);
+    if (!mine || mine.assetId !== asset.asset_id || !this.options.ledger) return undefined;
+    const row = await this.options.ledger.get(key);
+    if (!row || row.state !== 'settled' || row.tx_hash === null) return undefined;
+    if (row.pay_to.toLowerCase() !== offer.v2.payTo.toLowerCase() || BigInt(row.value) < BigInt(offer.price.amount)) return undefined;
+    this.pending.delete(key);
+    return { payer, nonce, transaction: row.tx_hash, network: offer.network.network };
+  }
+
+  private remember(key: string, assetId: string): void {
+    const now = Date.now();
+    for (const [k, v] of this.pending) {
+      if (this.pending.size < MAX_PENDING && now - v.at < PENDING_MEMORY_MS) break;
+      this.pending.delete(k);
+    }
+    this.pending.set(key, { assetId, at: now });
   }
 
   private keyOf(offer: EvmOffer, payer: string, nonce: string): string {
@@ -292,7 +343,7 @@ export class AgentPurchases {
   }
 
   /** Both versions' settlement headers (v2 clients read PAYMENT-RESPONSE, v1 clients X-PAYMENT-RESPONSE). */
-  private responseHeaders(settled: SettleAnswer): Record<string, string> {
+  private responseHeaders(settled: Pick<SettleAnswer, 'success' | 'transaction' | 'network' | 'payer' | 'errorReason' | 'pending'>): Record<string, string> {
     const response = {
       success: settled.success,
       transaction: settled.transaction,

@@ -53,12 +53,12 @@ describe('the x402 v1 client buys a run', () => {
       network: 'base-sepolia',
       maxAmountRequired: PRICE,
       payTo: w.chain.accounts.merchant.address,
-      asset: w.chain.token,
+      asset: w.token,
       resource: `${w.t.info.publicUrl}${m.path}`,
       extra: { name: 'USDC', version: '2' },
     });
     const before = await w.chain.balanceOf(w.chain.accounts.merchant.address);
-    const header = await createPaymentHeader(createSigner('base-sepolia', w.chain.keys.payer) as never, 1, chosen);
+    const header = await createPaymentHeader(await createSigner('base-sepolia', w.chain.keys.payer), 1, chosen);
     const paid = await get(m.path, { 'x-payment': header });
     expect(paid.status, paid.text).toBe(200);
     expect(paid.body).toMatchObject({ status: 'paid', rail: 'x402', asset_id: m.assetId, duration_ms: 60_000, payer: w.chain.accounts.payer.address });
@@ -84,7 +84,7 @@ describe('the x402 v1 client buys a run', () => {
     const m = await sellingMachine(w);
     const { body } = await get(m.path);
     const chosen = (body.accepts as PaymentRequirementsV1[])[0] as PaymentRequirementsV1;
-    const signer = createSigner('base-sepolia', w.chain.keys.payer2) as never;
+    const signer = await createSigner('base-sepolia', w.chain.keys.payer2);
     const cases: [PaymentRequirementsV1, string][] = [
       [{ ...chosen, payTo: w.chain.accounts.payer.address }, 'invalid_exact_evm_payload_recipient_mismatch'],
       [{ ...chosen, maxAmountRequired: '1' }, 'invalid_exact_evm_payload_authorization_value'],
@@ -113,7 +113,7 @@ describe('the x402 v2 client buys a run', () => {
     expect(required.x402Version).toBe(2);
     expect(required.accepts.map((a) => a.network)).toEqual(['eip155:84532', 'bip122:0f9188f13cb7b2c71f2a335e3a4fc328']);
     const payload = await http.createPaymentPayload(required);
-    expect(payload.accepted).toMatchObject({ network: 'eip155:84532', amount: PRICE, asset: w.chain.token });
+    expect(payload.accepted).toMatchObject({ network: 'eip155:84532', amount: PRICE, asset: w.token });
     const before = await w.chain.balanceOf(w.chain.accounts.merchant.address);
     const paid = await get(m.path, http.encodePaymentSignatureHeader(payload));
     expect(paid.status, paid.text).toBe(200);
@@ -124,7 +124,7 @@ describe('the x402 v2 client buys a run', () => {
     const events = await w.t.request('GET', `/api/public/events?type=paid&asset_id=${m.assetId}`, { token: m.key });
     expect(events.body.events[0]).toMatchObject({
       source: 'x402',
-      data: { rail: 'x402', x402: { network: 'eip155:84532', asset: w.chain.token, amount: PRICE, transaction: settlement.transaction } },
+      data: { rail: 'x402', x402: { network: 'eip155:84532', asset: w.token, amount: PRICE, transaction: settlement.transaction } },
     });
   });
 

@@ -3,6 +3,7 @@
  * `base-sepolia` for the v1 client), a bridge whose facilitator runs on it, and a machine: an account, an
  * asset priced in the chain's EIP-3009 token, and a device subscribed to its payments over MQTT.
  */
+import { getAddress } from 'viem';
 import { expect } from 'vitest';
 import { startBridge, type TestBridge } from '../../helpers/bridge.js';
 import { startChain, TOKEN_NAME, TOKEN_VERSION, type TestChain } from '../../helpers/chain.js';
@@ -15,6 +16,8 @@ export const PRICE = '10000';
 
 export interface AgentWorld {
   chain: TestChain;
+  /** The token's address, checksummed (as the bridge states it). */
+  token: `0x${string}`;
   t: TestBridge;
   clients: TestClient[];
   close(): Promise<void>;
@@ -37,6 +40,7 @@ export async function startWorld(overrides: Record<string, unknown> = {}): Promi
   const clients: TestClient[] = [];
   return {
     chain,
+    token: getAddress(chain.token),
     t,
     clients,
     async close() {
