@@ -155,9 +155,10 @@ export class AgentPurchases {
         break;
       }
       // Used on chain: if this route sent it and answered pending (202), the retry finds it settled now.
-      if (verdict.invalidReason === 'nonce_already_used' && authorization) {
+      if ((verdict.invalidReason === 'nonce_already_used' || verdict.invalidReason === 'settlement_pending') && authorization) {
         const landed = await this.landed(asset, offer, authorization.from, authorization.nonce);
-        if (landed) return this.recordRun(asset, offer, version, offers, landed);
+        if (landed?.state === 'settled') return this.recordRun(asset, offer, version, offers, landed);
+        if (landed?.state === 'pending') return this.pendingAnswer(asset, { ...landed, payer: authorization.from, errorReason: 'settlement_pending' });
       }
       refusal = { reason: verdict.invalidReason || 'invalid_payload', payer: verdict.payer, details: '' };
     }
@@ -167,13 +168,12 @@ export class AgentPurchases {
     }
     const { offer, request } = chosen;
     const settled = await facilitator.settle(request);
-    if (!settled.success && settled.pending) {
+    if (!settled.success && (settled.pending || settled.errorReason === 'settlement_pending')) {
       // Sent, receipt not yet seen: never a failure that invites the payer to sign again. The payer
       // retries the same header; once the ledger holds it settled, the run is recorded then.
       const sent = exactEvmPayloadOf(request)?.authorization;
       if (sent) this.remember(settlementKey(offer.network.chainId, offer.price.asset, sent.from, sent.nonce), asset.asset_id);
-      this.count('evm', 'pending');
-      return { status: 202, body: { status: 'pending', asset_id: asset.asset_id, transaction: settled.transaction }, headers: this.responseHeaders(settled) };
+      return this.pendingAnswer(asset, settled);
     }
     if (!settled.success && settled.errorReason === 'nonce_already_used') {
       this.count('evm', 'refused');
@@ -192,6 +192,16 @@ export class AgentPurchases {
       transaction: settled.transaction,
       network: settled.network,
     });
+  }
+
+  /** 202: the transfer is sent, its receipt not yet seen; the payer sends the same header again later. */
+  private pendingAnswer(asset: AssetRecord, settled: Pick<SettleAnswer, 'transaction' | 'network' | 'payer' | 'errorReason'>): PurchaseAnswer {
+    this.count('evm', 'pending');
+    return {
+      status: 202,
+      body: { status: 'pending', asset_id: asset.asset_id, transaction: settled.transaction, retry: 'send the same payment header again shortly' },
+      headers: { ...this.responseHeaders({ ...settled, success: false, pending: true }), 'Retry-After': '2' },
+    };
   }
 
   /** Record the run an on-chain transfer paid, once per authorization, and answer it. */
@@ -233,10 +243,12 @@ export class AgentPurchases {
     const mine = this.pending.get(key);
     if (!mine || mine.assetId !== asset.asset_id || !this.options.ledger) return undefined;
     const row = await this.options.ledger.get(key);
-    if (!row || row.state !== 'settled' || row.tx_hash === null) return undefined;
-    if (row.pay_to.toLowerCase() !== offer.v2.payTo.toLowerCase() || BigInt(row.value) < BigInt(offer.price.amount)) return undefined;
+    if (!row || row.pay_to.toLowerCase() !== offer.v2.payTo.toLowerCase() || BigInt(row.value) < BigInt(offer.price.amount)) return undefined;
+    const found = { payer, nonce, transaction: row.tx_hash ?? '', network: offer.network.network };
+    if (row.state === 'sending' || row.state === 'pending') return { state: 'pending' as const, ...found };
+    if (row.state !== 'settled' || row.tx_hash === null) return undefined;
     this.pending.delete(key);
-    return { payer, nonce, transaction: row.tx_hash, network: offer.network.network };
+    return { state: 'settled' as const, ...found };
   }
 
   private remember(key: string, assetId: string): void {

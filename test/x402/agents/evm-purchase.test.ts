@@ -23,7 +23,8 @@ import { b64, PRICE, sellingMachine, startWorld, unb64, type AgentWorld } from '
 
 let w: AgentWorld;
 beforeAll(async () => {
-  w = await startWorld();
+  // A late receipt is reported pending after 500 ms (the pending test stops mining).
+  w = await startWorld({}, { receiptTimeoutMs: 500 });
 });
 afterAll(async () => {
   await w?.close();
@@ -172,6 +173,41 @@ describe('the x402 v2 client buys a run', () => {
     );
     expect((await get(m.path, http.encodePaymentSignatureHeader(payload))).status).toBe(200);
     expect(await w.chain.balanceOf(w.chain.accounts.payer.address)).toBe(before - BigInt(PRICE));
+  });
+
+  it('answers 202 while the transfer waits for a block, then records the run once the payer sends the same header again', async () => {
+    const m = await sellingMachine(w);
+    const http = v2Client(w.chain.keys.payer2);
+    const first = await get(m.path);
+    const headers = http.encodePaymentSignatureHeader(
+      await http.createPaymentPayload(http.getPaymentRequiredResponse((name) => first.headers.get(name), first.body)),
+    );
+    await w.chain.setAutomine(false);
+    try {
+      const sent = await get(m.path, headers);
+      expect(sent.status, sent.text).toBe(202);
+      expect(sent.body).toMatchObject({ status: 'pending', transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+      expect(http.getPaymentSettleResponse((name) => sent.headers.get(name))).toMatchObject({ success: false, pending: true });
+      // Still not mined: the same header is answered pending again, never "sign again".
+      const again = await get(m.path, headers);
+      expect(again.status, again.text).toBe(202);
+      expect(m.payments()).toEqual([]);
+      await w.chain.mine();
+    } finally {
+      await w.chain.setAutomine(true);
+    }
+    // The facilitator's reconciler marks it settled (every 5 s); the retry then records the run.
+    const paid = await until(
+      async () => {
+        const res = await get(m.path, headers);
+        return res.status === 200 ? res : undefined;
+      },
+      15_000,
+      'the retry after the block',
+    );
+    expect(paid.body).toMatchObject({ status: 'paid', rail: 'x402' });
+    expect(await m.nth(1)).toMatchObject({ payment_id: paid.body.payment_id });
+    expect((await get(m.path, headers)).status).toBe(402);
   });
 
   it('answers a malformed header with 402 invalid_payload, and a foreign network with invalid_network', async () => {

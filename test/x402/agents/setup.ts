@@ -23,7 +23,7 @@ export interface AgentWorld {
   close(): Promise<void>;
 }
 
-export async function startWorld(overrides: Record<string, unknown> = {}): Promise<AgentWorld> {
+export async function startWorld(overrides: Record<string, unknown> = {}, network: Record<string, unknown> = {}): Promise<AgentWorld> {
   const chain = await startChain();
   // The fee payer's key is read from the environment variable the network names, never from config.
   process.env[FEE_PAYER_ENV] = chain.keys.feePayer;
@@ -34,6 +34,7 @@ export async function startWorld(overrides: Record<string, unknown> = {}): Promi
       rpcUrl: chain.url,
       feePayerKeyEnv: FEE_PAYER_ENV,
       assets: [{ address: chain.token, symbol: 'USDC', decimals: 6, name: TOKEN_NAME, version: TOKEN_VERSION }],
+      ...network,
     },
   ];
   const t = await startBridge({ X402_NETWORKS: JSON.stringify(networks), ...overrides }, { env: { [FEE_PAYER_ENV]: chain.keys.feePayer } });
