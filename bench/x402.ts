@@ -1,0 +1,292 @@
+/**
+ * Benchmark `x402`: verifications per second of our facilitator's `POST /x402/api/v1/verify` over HTTP
+ * (a real listening `Bridge`, a client key, keep-alive `node:http`), beside the reference facilitators'
+ * verify called in process — the `x402` 1.2.0 package's `verify` (v1) and `@x402/evm` 2.27's exact
+ * facilitator scheme (v2), both from test/compat — in the same run, on the same signed EIP-3009
+ * authorizations, against a local chain (Hardhat, chain 84532, test/helpers/chain.ts). Ours also reads
+ * `authorizationState(from, nonce)` (the replay check the references skip). Then settles per second
+ * through `POST /x402/api/v1/settle` on that chain (automine), distinct authorizations, 20 at a time.
+ * Every answer is checked (valid; settled; balances moved by exactly what was settled). The HTTP client
+ * runs in the bridge's process, so our figures include the client's cost; the references pay no HTTP.
+ * Goal (README): ours at least 3x the references' verify rate. Reported, never judged.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getAddress, type Hex } from 'viem';
+import { createInterface } from 'node:readline';
+import { loadConfig } from '../bridge/config.js';
+import { createLogger } from '../bridge/log.js';
+import { Bridge } from '../bridge/main.js';
+import { configAssetRegistry } from '../bridge/x402/evm/config-registry.js';
+import type { X402NetworkConfig } from '../bridge/x402/evm/networks.js';
+import { createFacilitator } from '../bridge/x402/facilitator.js';
+import type { X402SettlementLedger } from '../bridge/x402/ledger.js';
+import { parseFacilitatorRequest } from '../bridge/x402/wire.js';
+import { createPublicClient as createRootClient, defineChain, http as rootHttp, type Address } from 'viem';
+import { privateKeyToAccount as rootAccount } from 'viem/accounts';
+import { CHAIN_ID, testKey, TOKEN_ABI, TOKEN_NAME, TOKEN_VERSION } from '../test/helpers/chain.js';
+import { signAuthorization, v1Body, v2Body, type SignedPayment } from '../test/helpers/eip3009.js';
+import {
+  createPublicClient,
+  createWalletClient,
+  ExactEvmFacilitatorScheme,
+  http as viemHttp,
+  privateKeyToAccount,
+  publicActions,
+  referenceVerifyV1,
+  toFacilitatorEvmSigner,
+} from '../test/compat/clients.js';
+import { send } from './http.js';
+
+/** Authorizations verified by each implementation per round, and how many are in flight at once. */
+const VERIFY_COUNT = 400;
+const CONCURRENCY = 16;
+const ROUNDS = 3;
+const SETTLE_COUNT = 200;
+const SETTLE_CONCURRENCY = 20;
+const PRICE = 10_000n;
+const FEE_PAYER_ENV = 'BENCH_X402_FEE_PAYER_KEY';
+const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
+
+/** What the bench needs of the chain, which runs in its own process (bench/x402-chain.ts). */
+interface BenchChain {
+  url: string;
+  chainId: number;
+  chain: ReturnType<typeof defineChain>;
+  token: Address;
+  keys: { feePayer: Hex; payer: Hex; payer2: Hex; merchant: Hex };
+  balanceOf(address: Address): Promise<bigint>;
+  stop(): Promise<void>;
+}
+
+async function startChildChain(): Promise<BenchChain> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./x402-chain.ts', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line')) as [string];
+  const { url, token } = JSON.parse(line) as { url: string; token: Address };
+  const chain = defineChain({
+    id: CHAIN_ID,
+    name: 'Local Base Sepolia',
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [url] } },
+  });
+  const client = createRootClient({ chain, transport: rootHttp(url) });
+  const keys = { feePayer: testKey('feePayer'), payer: testKey('payer'), payer2: testKey('payer2'), merchant: testKey('merchant') };
+  return {
+    url,
+    chainId: CHAIN_ID,
+    chain,
+    token,
+    keys,
+    balanceOf: async (address) => (await client.readContract({ address: token, abi: TOKEN_ABI, functionName: 'balanceOf', args: [address] })) as bigint,
+    async stop() {
+      child.stdin?.end();
+      await once(child, 'exit');
+    },
+  };
+}
+
+type Verdict = { isValid: boolean; invalidReason?: string | undefined };
+
+interface Figure {
+  name: string;
+  perSecond: number[];
+}
+
+/** Run `count` jobs, `concurrency` at a time; returns jobs per second. */
+async function rate(count: number, concurrency: number, job: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await job(next++);
+    }),
+  );
+  return count / ((performance.now() - started) / 1000);
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const fmt = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+
+export async function run(): Promise<void> {
+  const chain = await startChildChain();
+  process.env[FEE_PAYER_ENV] = chain.keys.feePayer;
+  const dir = await mkdtemp(join(tmpdir(), 'paywire-bench-x402-'));
+  const token = getAddress(chain.token);
+  const payTo = rootAccount(chain.keys.merchant).address;
+  const networks: X402NetworkConfig[] = [
+    {
+      network: 'base-sepolia',
+      chainId: chain.chainId,
+      rpcUrl: chain.url,
+      feePayerKeyEnv: FEE_PAYER_ENV,
+      assets: [{ address: token, symbol: 'USDC', decimals: 6, name: TOKEN_NAME, version: TOKEN_VERSION }],
+    },
+  ];
+  // Our facilitator once more, called in process like the references (no HTTP, no client key, no request
+  // metrics): where our verify's time goes apart from the API around it. Its ledger is an empty map.
+  const none: X402SettlementLedger = {
+    claim: () => Promise.reject(new Error('verify only')),
+    get: () => Promise.resolve(undefined),
+    update: () => Promise.resolve(undefined),
+    listUnfinished: () => Promise.resolve([]),
+  };
+  const inProcess = createFacilitator({ networks, registry: configAssetRegistry(networks), ledger: none, log: createLogger('silent'), verifyCacheMs: 0 });
+  const config = loadConfig({
+    env: { [FEE_PAYER_ENV]: chain.keys.feePayer },
+    overrides: {
+      PORT: 0,
+      HOST: '127.0.0.1',
+      DATA_DIR: dir,
+      MQTT_ENABLED: false,
+      LOG_LEVEL: 'silent',
+      ADMIN_TOKEN,
+      RATE_LIMIT_PER_MINUTE: 0,
+      SIGNUPS_PER_HOUR: 0,
+      X402_SCRYPT_N: 1024,
+      X402_LOGINS_PER_MINUTE: 0,
+      X402_CLIENT_REQUESTS_PER_MINUTE: 0,
+      X402_NETWORKS: JSON.stringify(networks),
+    },
+  });
+  const bridge = new Bridge(config, createLogger('silent'));
+  const info = await bridge.start();
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const base = new URL(info.url);
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const reply = await send({ agent, base, method, path, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    return { status: reply.status, body: JSON.parse(reply.text) as Record<string, any> };
+  };
+  try {
+    // A facilitator user and its client key.
+    const email = `bench-${process.pid}@example.com`;
+    await call('POST', '/x402/api/v1/signup', { email, password: 'StrongPassword123!' });
+    const login = await call('POST', '/x402/api/v1/login', { email, password: 'StrongPassword123!' });
+    const made = await call(
+      'POST',
+      '/x402/api/v1/clients',
+      { title: 'bench', scope: 'verify,settle,supported' },
+      { authorization: `Bearer ${login.body['data'].access_token}` },
+    );
+    const client = made.body['data'].client as { clientId: string; token: string };
+    const auth = { 'X-Client-ID': client.clientId, 'X-Client-Token': client.token };
+
+    const figures = await verifyPhase(
+      chain,
+      { token, payTo },
+      (body) => call('POST', '/x402/api/v1/verify', body, auth),
+      async (body) => {
+        const request = parseFacilitatorRequest(body);
+        if ('code' in request && !('paymentPayload' in request)) throw new Error(request.details);
+        return inProcess.verify(request as never);
+      },
+    );
+    const settles = await settlePhase(chain, { token, payTo }, (body) => call('POST', '/x402/api/v1/settle', body, auth));
+
+    console.log(
+      `\nlocal chain ${chain.chainId} (Hardhat 2, automine, in a process of its own), ${VERIFY_COUNT} distinct authorizations per round, ${CONCURRENCY} in flight, ${ROUNDS} rounds; median:`,
+    );
+    const ours = figures.filter((f) => f.name.startsWith('ours'));
+    const refs = figures.filter((f) => !f.name.startsWith('ours'));
+    for (const f of figures)
+      console.log(`  ${f.name.padEnd(68)} ${fmt(median(f.perSecond)).padStart(7)} verifications/s   (rounds: ${f.perSecond.map(fmt).join(', ')})`);
+    for (const o of ours) {
+      for (const r of refs) console.log(`  ${o.name.split(':')[0]} / ${r.name.split(':')[0]}: ${(median(o.perSecond) / median(r.perSecond)).toFixed(2)}x`);
+    }
+    console.log(
+      `  settle over HTTP (POST /x402/api/v1/settle, ${SETTLE_CONCURRENCY} in flight): ${fmt(settles.perSecond)} settles/s (${settles.count} settled, merchant +${settles.moved} units)`,
+    );
+  } finally {
+    agent.destroy();
+    await inProcess.stop();
+    await bridge.stop();
+    await chain.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function sign(chain: BenchChain, terms: { token: Hex; payTo: Hex }, count: number, key: Hex): Promise<SignedPayment[]> {
+  const out: SignedPayment[] = [];
+  for (let i = 0; i < count; i++) out.push(await signAuthorization({ key, token: terms.token, to: terms.payTo, value: PRICE }));
+  return out;
+}
+
+async function verifyPhase(
+  chain: BenchChain,
+  terms: { token: Hex; payTo: Hex },
+  ours: (body: unknown) => Promise<{ status: number; body: Record<string, any> }>,
+  oursInProcess: (body: unknown) => Promise<Verdict>,
+): Promise<Figure[]> {
+  // The references, as their own servers would set them up: v1 with a viem public client, v2 with a facilitator signer.
+  const publicClient = createPublicClient({ transport: viemHttp(chain.url) });
+  const feePayer = privateKeyToAccount(chain.keys.feePayer);
+  const wallet = createWalletClient({ account: feePayer, chain: chain.chain as never, transport: viemHttp(chain.url) }).extend(publicActions);
+  const v2Reference = new ExactEvmFacilitatorScheme(toFacilitatorEvmSigner({ ...(wallet as never as object), address: feePayer.address } as never));
+  const requirements = { asset: terms.token, payTo: terms.payTo, amount: PRICE };
+
+  const check = (who: string, verdict: Verdict) => {
+    if (!verdict.isValid) throw new Error(`${who} refused a valid authorization: ${verdict.invalidReason}`);
+  };
+  const impls: [string, (p: SignedPayment) => Promise<void>][] = [
+    [
+      'ours v1: POST /x402/api/v1/verify over HTTP, + nonce check',
+      async (p) => {
+        const res = await ours(v1Body(p, requirements));
+        check('ours v1', res.body as Verdict);
+        if (res.body['cachedResult'] === true) throw new Error('a distinct authorization came from the verify cache');
+      },
+    ],
+    ['ours v2: POST /x402/api/v1/verify over HTTP, + nonce check', async (p) => check('ours v2', (await ours(v2Body(p, requirements))).body as Verdict)],
+    [
+      'ours in process: createFacilitator().verify, v1 body, + nonce check',
+      async (p) => check('ours in process', await oursInProcess(v1Body(p, requirements))),
+    ],
+    [
+      'x402 1.2.0 verify (v1 reference): in process',
+      async (p) => {
+        const body = v1Body(p, requirements) as { paymentPayload: never; paymentRequirements: never };
+        check('x402 v1', await referenceVerifyV1(publicClient as never, body.paymentPayload, body.paymentRequirements));
+      },
+    ],
+    [
+      '@x402/evm 2.27 exact verify (v2 reference): in process',
+      async (p) => {
+        const body = v2Body(p, requirements) as { paymentPayload: never; paymentRequirements: never };
+        check('@x402/evm', await v2Reference.verify(body.paymentPayload, body.paymentRequirements));
+      },
+    ],
+  ];
+  const figures: Figure[] = impls.map(([name]) => ({ name, perSecond: [] }));
+  // Round 0 warms every implementation (JIT, sockets, caches of the chain); it is not reported.
+  for (let round = 0; round <= ROUNDS; round++) {
+    const count = round === 0 ? 100 : VERIFY_COUNT;
+    // The same signed authorizations for all four, fresh each round (ours would serve repeats from its cache).
+    const payments = await sign(chain, terms, count, chain.keys.payer);
+    for (const [i, [, job]] of impls.entries()) {
+      const perSecond = await rate(count, CONCURRENCY, (n) => job(payments[n] as SignedPayment));
+      if (round > 0) figures[i]?.perSecond.push(perSecond);
+    }
+  }
+  return figures;
+}
+
+async function settlePhase(
+  chain: BenchChain,
+  terms: { token: Hex; payTo: Hex },
+  ours: (body: unknown) => Promise<{ status: number; body: Record<string, any> }>,
+): Promise<{ perSecond: number; count: number; moved: bigint }> {
+  const payments = await sign(chain, terms, SETTLE_COUNT, chain.keys.payer2);
+  const before = await chain.balanceOf(terms.payTo);
+  const hashes = new Set<string>();
+  const perSecond = await rate(SETTLE_COUNT, SETTLE_CONCURRENCY, async (n) => {
+    const res = await ours(v2Body(payments[n] as SignedPayment, { asset: terms.token, payTo: terms.payTo, amount: PRICE }));
+    if (res.body['success'] !== true) throw new Error(`settle failed: ${JSON.stringify(res.body)}`);
+    hashes.add(res.body['transaction'] as string);
+  });
+  const moved = (await chain.balanceOf(terms.payTo)) - before;
+  if (hashes.size !== SETTLE_COUNT || moved !== PRICE * BigInt(SETTLE_COUNT)) throw new Error(`settled ${hashes.size} transactions moving ${moved}`);
+  return { perSecond, count: hashes.size, moved };
+}
