@@ -187,6 +187,32 @@ const CORE_ENDPOINTS: Endpoint[] = [
     errors: ['asset_not_found', 'asset_not_owned'],
   },
   {
+    operationId: 'buyAssetRunX402', method: 'get', path: '/api/v1/assets/{id}/x402', tag: 'Assets', auth: 'public', writes: false,
+    summary: 'Buy one run over x402 (agents)',
+    description:
+      'No key: the payment is the credential. Without a payment header: 402 with the terms, the x402 v1 body (the asset\u2019s x402 EVM prices) and the v2 PAYMENT-REQUIRED header (base64 JSON: the same prices with CAIP-2 networks, and a fresh BOLT 11 invoice for price_sats, the exact scheme on Lightning of x402 PR #2861). With X-PAYMENT (v1) or PAYMENT-SIGNATURE (v2): verified against the asset\u2019s own terms and settled in process (EVM: EIP-3009 on chain; Lightning: sha256(preimage) is the invoice\u2019s payment hash), recorded as a payment (rail x402 or lightning), the machine told over MQTT; 200 {status: "paid", payment_id, asset_id, rail, duration_ms, network, transaction, payer, settled_at} with PAYMENT-RESPONSE and X-PAYMENT-RESPONSE. A refused payment is 402 with invalidReason; each authorization or invoice buys one run (nonce_already_used, invoice_already_redeemed); a settlement whose receipt is late is 202 pending: send the same header again. README \u00a7 Agents buy machines over x402.',
+    params: assetParam,
+    response: ok(402, 'X402PaymentRequired', 'Payment required: the terms', {
+      x402Version: 1,
+      error: 'X-PAYMENT or PAYMENT-SIGNATURE header is required',
+      accepts: [
+        {
+          scheme: 'exact',
+          network: 'base-sepolia',
+          maxAmountRequired: '10000',
+          resource: `${EXAMPLE.publicUrl}/api/v1/assets/${EXAMPLE.assetId}/x402`,
+          description: 'Coffee machine: one run of 30 s',
+          mimeType: 'application/json',
+          payTo: '0x209693Bc6afc0C5328bA36FaF03C514EF312287C',
+          maxTimeoutSeconds: 300,
+          asset: '0x036CbD53842c5426634e7929541eC2318f3dCF7e',
+          extra: { name: 'USDC', version: '2' },
+        },
+      ],
+    }),
+    errors: ['asset_not_found', 'rate_limited', 'device_offline', 'x402_unavailable'],
+  },
+  {
     operationId: 'listEvents', method: 'get', path: '/api/public/events', tag: 'Events', auth: 'bearer', writes: false,
     summary: 'List recent events for your account',
     description: 'Newest first, in pages. Filters combine.',

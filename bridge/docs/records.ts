@@ -264,6 +264,28 @@ const ErrorBody = z.strictObject({
 });
 
 /** Every response body, by component name. */
+// x402 v1 PaymentRequirements, as the asset purchase route offers them (GET /api/v1/assets/{id}/x402).
+const X402Requirements = z.strictObject({
+  scheme: z.literal('exact'),
+  network: z.string().meta({ description: 'The v1 network name (base-sepolia)' }),
+  maxAmountRequired: z.string().meta({ description: 'The price in the token\u2019s atomic units' }),
+  resource: z.string().meta({ description: 'This route\u2019s URL' }),
+  description: z.string(),
+  mimeType: z.string(),
+  payTo: z.string().meta({ description: 'The asset\u2019s x402 pay_to' }),
+  maxTimeoutSeconds: z.int(),
+  asset: z.string().meta({ description: 'The token contract' }),
+  extra: z.strictObject({ name: z.string(), version: z.string() }).meta({ description: 'The token\u2019s EIP-712 domain (EIP-3009 signing)' }),
+});
+
+const X402PaymentRequired = z.strictObject({
+  x402Version: z.literal(1),
+  error: z.string().meta({ description: 'Why payment is required, or why the payment sent was refused' }),
+  accepts: z.array(X402Requirements).meta({ description: 'The EVM prices (the v2 PAYMENT-REQUIRED header also offers a Lightning invoice)' }),
+  invalidReason: z.string().optional().meta({ description: 'When a payment was refused: the facilitator\u2019s reason (nonce_already_used, invalid_payload, \u2026)' }),
+  payer: z.string().optional().meta({ description: 'When a payment was refused: who signed it' }),
+});
+
 export const RESPONSES = {
   Account,
   ApiKey,
@@ -303,6 +325,7 @@ export const RESPONSES = {
     already_settled: z.boolean().meta({ description: 'True when it was settled before this call: nothing new happened' }),
   }),
   BtcpayWebhookAck,
+  X402PaymentRequired,
   DeviceCredential,
   DeviceCredentialIssued,
   DeviceCredentialList: z.strictObject({ credentials: z.array(DeviceCredential).meta({ description: 'Live credentials, oldest first' }) }),

@@ -5,6 +5,7 @@
  * MQTT broker; the PDF holds every path and error code; the published webhook check verifies real
  * deliveries; the MQTT guide's machine loop runs against the live broker.
  */
+import { agentRoutes, type AgentRoutesDeps } from '../../bridge/x402/agents/routes.js';
 import { execFile } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -168,6 +169,7 @@ describe('GET /openapi.json', () => {
       lightning,
       btcpayWebhookRoutes({} as BtcpayWebhookDeps),
       deviceRoutes({} as MachinesDeps, {} as DevicesDeps),
+      agentRoutes({} as AgentRoutesDeps),
     ]);
     const registered = router.stack.flatMap((layer) =>
       layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace(/:(\w+)/g, '{$1}')}`),
@@ -527,14 +529,15 @@ describe('the LNURL guide against the live LNURL endpoints', () => {
 describe('error codes', () => {
   it('documents every code the family throws, with its status', async () => {
     const files: string[] = ['bridge/errors.ts'];
-    for (const dir of ['bridge/machines', 'bridge/machines/routes', 'bridge/http', 'bridge/lightning', 'bridge/devices']) {
+    // bridge/x402/agents: the asset purchase route, served by this family.
+    for (const dir of ['bridge/machines', 'bridge/machines/routes', 'bridge/http', 'bridge/lightning', 'bridge/devices', 'bridge/x402/agents']) {
       // lightning/family.ts is the public LNURL family: its errors are LNURL's {status, reason}, not these.
       for (const name of await readdir(dir)) if (name.endsWith('.ts') && join(dir, name) !== join('bridge/lightning', 'family.ts')) files.push(join(dir, name));
     }
     const thrown = new Set<string>();
     for (const file of files) {
       const source = await readFile(file, 'utf8');
-      for (const m of source.matchAll(/new AppError\(\s*(\d{3}),\s*'([a-z_]+)'/g)) thrown.add(`${m[1]} ${m[2]}`);
+      for (const m of source.matchAll(/new AppError\(\s*(\d{3}),\s*'([a-z0-9_]+)'/g)) thrown.add(`${m[1]} ${m[2]}`);
       // `new AppError(cond ? 409 : 404, cond ? 'invoice_expired' : 'payment_not_found', ...)`
       for (const m of source.matchAll(/new AppError\(\s*[^,?]*\?\s*(\d{3})\s*:\s*(\d{3}),\s*[^,?]*\?\s*'([a-z_]+)'\s*:\s*'([a-z_]+)'/g)) {
         thrown.add(`${m[1]} ${m[3]}`).add(`${m[2]} ${m[4]}`);
