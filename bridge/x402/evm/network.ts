@@ -7,6 +7,7 @@ import { createPublicClient, defineChain, http, type Address, type Chain, type H
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Logger } from 'pino';
 import { EIP3009_ABI } from './abi.js';
+import { domainSeparator } from './digest.js';
 import { caip2, PRIVATE_KEY, type X402NetworkConfig } from './networks.js';
 
 export interface Eip712Domain {
@@ -37,6 +38,7 @@ export class EvmNetwork {
   readonly pollingIntervalMs: number;
   private readonly factories: Set<string>;
   private readonly domains = new Map<string, Promise<Eip712Domain | undefined>>();
+  private readonly separators = new Map<string, Uint8Array>();
   private readonly log: Logger;
 
   constructor(config: X402NetworkConfig, options: NetworkOptions) {
@@ -105,6 +107,18 @@ export class EvmNetwork {
     if (onChain) return onChain;
     if (typeof extra?.['name'] === 'string' && typeof extra['version'] === 'string') return { name: extra['name'], version: extra['version'] };
     return undefined;
+  }
+
+  /** The EIP-712 domain separator of a token's domain on this chain, computed once. */
+  separator(token: Address, domain: Eip712Domain): Uint8Array {
+    const key = `${token.toLowerCase()}|${domain.name}|${domain.version}`;
+    let separator = this.separators.get(key);
+    if (!separator) {
+      separator = domainSeparator(domain.name, domain.version, this.chainId, token);
+      if (this.separators.size > 1_000) this.separators.clear();
+      this.separators.set(key, separator);
+    }
+    return separator;
   }
 
   /** The payer's token balance and whether the authorization's nonce is used (EIP-3009 `authorizationState`), read together. */

@@ -1,13 +1,14 @@
 /**
  * Checking an authorization's signature (EIP-712 over EIP-3009 `TransferWithAuthorization`): an EOA's is recovered
- * locally (no RPC); anything else — an ERC-1271 contract wallet, or an ERC-6492 wrapper of a wallet not deployed
+ * locally (no RPC, digest.ts); anything else — an ERC-1271 contract wallet, or an ERC-6492 wrapper of a wallet not deployed
  * yet — is checked on chain by viem's `verifyTypedData` (the ERC-6492 universal validator, run deployless in an
  * `eth_call`).
  */
-import { hashTypedData, isAddressEqual, parseErc6492Signature, recoverAddress, type Address, type Hex } from 'viem';
+import { parseErc6492Signature, type Address, type Hex } from 'viem';
 import { verifyTypedData } from 'viem/actions';
 import type { ExactEvmAuthorization } from '../types.js';
 import { TRANSFER_WITH_AUTHORIZATION_TYPES } from './abi.js';
+import { authorizationDigest, recoverSigner } from './digest.js';
 import type { Eip712Domain, EvmNetwork } from './network.js';
 
 export type SignatureCheck = { ok: true; erc6492?: { factory: Address; data: Hex; inner: Hex } } | { ok: false; reason: 'signature' | 'undeployed' };
@@ -53,14 +54,9 @@ export async function checkSignature(
     const valid = await verifyTypedData(network.client, { address: a.from, signature, ...typedData });
     return valid ? { ok: true, erc6492 } : { ok: false, reason: 'signature' };
   }
-  // An EOA: ECDSA recovery, locally.
-  if (signature.length === 132) {
-    try {
-      if (isAddressEqual(await recoverAddress({ hash: hashTypedData(typedData), signature }), a.from)) return { ok: true };
-    } catch {
-      // Not a recoverable signature: maybe a contract wallet's.
-    }
-  }
+  // An EOA: ECDSA recovery, locally (digest.ts).
+  if (signature.length === 132 && recoverSigner(authorizationDigest(network.separator(token, domain), a), signature) === a.from.toLowerCase())
+    return { ok: true };
   // ERC-1271: only a contract can vouch for a signature recovery did not match.
   if (!(await network.hasCode(a.from))) return { ok: false, reason: 'signature' };
   const valid = await verifyTypedData(network.client, { address: a.from, signature, ...typedData });
