@@ -15,7 +15,7 @@ import { encodeFunctionData, WaitForTransactionReceiptTimeoutError, type Hex } f
 import type { X402SettlementRecord } from '../ledger.js';
 import type { FacilitatorRequest, SettleAnswer } from '../types.js';
 import { EIP3009_ABI } from './abi.js';
-import { errorText, isOutOfGasFunds, type FeePayer } from './fee-payer.js';
+import { errorText, isOutOfGasFunds, isTransportError, type FeePayer } from './fee-payer.js';
 import type { X402Metrics } from './metrics.js';
 import { REASON, type Reason } from './reasons.js';
 import { revertReason } from './revert.js';
@@ -192,6 +192,8 @@ export class Settler {
       gas = await net.client.estimateGas({ account: feePayer.address, to, data });
     } catch (err) {
       if (isOutOfGasFunds(err)) return this.outOfGas(network, checked, err);
+      // The RPC did not answer: unexpected, not a revert (run() marks the row failed, retryable).
+      if (isTransportError(err)) throw err;
       return this.fail(network, checked, final ? revertReason(err) : REASON.transactionState);
     }
     let hash: Hex;

@@ -10,6 +10,7 @@ import { settlementKey, type X402SettlementRecord } from '../../../bridge/x402/l
 import { startChain, TOKEN_ABI, type TestChain } from '../../helpers/chain.js';
 import { signAuthorization, v1Body, v2Body, type SignedPayment } from '../../helpers/eip3009.js';
 import { captureLog } from '../../helpers/log-capture.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 import { request, startFacilitator } from './setup.js';
 
 let chain: TestChain;
@@ -149,6 +150,28 @@ describe('around settle', () => {
       expect(all).not.toContain(chain.keys.feePayer.slice(2).toLowerCase());
     } finally {
       await f.stop();
+    }
+  });
+});
+
+describe('an RPC outage', () => {
+  it('verify and settle fail loudly (the routes answer 500) and charge nothing; after it, the payload settles', async () => {
+    const port = Number(new URL(chain.url).port);
+    const proxy = await startTcpProxy('127.0.0.1', port);
+    const f = await startFacilitator(chain, { network: { rpcUrl: `http://127.0.0.1:${proxy.port}` } });
+    try {
+      const payment = await pay();
+      expect((await f.facilitator.verify(request(v2Body(payment, reqs())))).isValid).toBe(true);
+      proxy.cut();
+      const fresh = await pay();
+      await expect(f.facilitator.verify(request(v2Body(fresh, reqs())))).rejects.toThrow();
+      await expect(f.facilitator.settle(request(v2Body(fresh, reqs())))).rejects.toThrow();
+      expect(await f.ledger.listUnfinished(10)).toEqual([]);
+      proxy.restore();
+      expect(await f.facilitator.settle(request(v2Body(fresh, reqs())))).toMatchObject({ success: true });
+    } finally {
+      await f.stop();
+      await proxy.close();
     }
   });
 });
