@@ -59,17 +59,24 @@ export function authorizationDigest(separator: Uint8Array, a: ExactEvmAuthorizat
   return keccak_256(d);
 }
 
+/** Whether a 65-byte signature has the form USDC's ECRecover takes: `v` 27/28 (or 0/1), `r` and `s` in range, `s` low (EIP-2). */
+export function wellFormedSignature(signature: string): boolean {
+  if (signature.length !== 132) return false;
+  const v = Number.parseInt(signature.slice(130, 132), 16);
+  if (v !== 0 && v !== 1 && v !== 27 && v !== 28) return false;
+  const r = BigInt(`0x${signature.slice(2, 66)}`);
+  const s = BigInt(`0x${signature.slice(66, 130)}`);
+  return r > 0n && r < secp256k1.CURVE.n && s > 0n && s <= HALF_N;
+}
+
 /** The lowercase 0x address that signed `digest` with a 65-byte `signature`, or undefined. */
 export function recoverSigner(digest: Uint8Array, signature: string): string | undefined {
-  if (signature.length !== 132) return undefined;
+  if (!wellFormedSignature(signature)) return undefined;
   const bytes = hexBytes(signature);
-  let v = bytes[64] as number;
-  if (v < 27) v += 27;
-  if (v !== 27 && v !== 28) return undefined;
+  const v = (bytes[64] as number) % 27;
   try {
     const sig = secp256k1.Signature.fromCompact(bytes.subarray(0, 64));
-    if (sig.s > HALF_N || sig.r === 0n || sig.s === 0n) return undefined;
-    const point = sig.addRecoveryBit(v - 27).recoverPublicKey(digest);
+    const point = sig.addRecoveryBit(v).recoverPublicKey(digest);
     const hash = keccak_256(point.toRawBytes(false).subarray(1));
     return `0x${Buffer.from(hash.subarray(12)).toString('hex')}`;
   } catch {

@@ -121,6 +121,19 @@ export class EvmNetwork {
     return separator;
   }
 
+  /**
+   * The signer of `digest` by the node's `ecrecover` precompile (address 0x01) in an `eth_call`, batched with the
+   * other reads of the verification; undefined when it recovers nobody. The signature's form (length, `v`, low
+   * `s`) is checked by the caller first: the precompile takes high-s signatures the token refuses.
+   */
+  async ecrecover(digest: Uint8Array, signature: string): Promise<string | undefined> {
+    const v = Number.parseInt(signature.slice(130, 132), 16);
+    const data = `0x${Buffer.from(digest).toString('hex')}${(v < 27 ? v + 27 : v).toString(16).padStart(64, '0')}${signature.slice(2, 130)}` as Hex;
+    const { data: out } = await this.client.call({ to: '0x0000000000000000000000000000000000000001', data });
+    if (!out || out.length !== 66 || /^0x0+$/.test(out)) return undefined;
+    return `0x${out.slice(26)}`;
+  }
+
   /** The payer's token balance and whether the authorization's nonce is used (EIP-3009 `authorizationState`), read together. */
   async reads(token: Address, from: Address, nonce: Hex): Promise<{ balance: bigint; used: boolean }> {
     const [balance, used] = await Promise.all([
