@@ -12,6 +12,7 @@ import * as C from './columns.js';
 import type { Statement } from './database.js';
 import { openPostgres } from './engine.js';
 import { columnList, type Columns } from './rows.js';
+import { X402_SETTLEMENT } from './x402-settlements-store.js';
 
 interface TableCopy {
   /** The journal collection and the table: one name. */
@@ -36,6 +37,7 @@ const TABLES: TableCopy[] = [
   { name: 'dev_invoices', columns: C.DEV_INVOICE, seq: false },
   { name: 'device_credentials', columns: C.CREDENTIAL, seq: false },
   { name: 'asset_states', columns: C.ASSET_STATE, seq: false },
+  { name: 'x402_settlements', columns: X402_SETTLEMENT, seq: false },
 ];
 
 const BATCH = 500;

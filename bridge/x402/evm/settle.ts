@@ -15,7 +15,7 @@ import { encodeFunctionData, WaitForTransactionReceiptTimeoutError, type Hex } f
 import type { X402SettlementRecord } from '../ledger.js';
 import type { FacilitatorRequest, SettleAnswer } from '../types.js';
 import { EIP3009_ABI } from './abi.js';
-import { errorText, isOutOfGasFunds, type FeePayer } from './fee-payer.js';
+import { errorText, isOutOfGasFunds, isTransportError, type FeePayer } from './fee-payer.js';
 import type { X402Metrics } from './metrics.js';
 import { REASON, type Reason } from './reasons.js';
 import { revertReason } from './revert.js';
@@ -46,12 +46,12 @@ function answer(network: string, payer: string, fields: Partial<SettleAnswer>): 
 }
 
 /** The answer for a row someone else holds: settled → refused with its transaction; in flight → pending. */
-function answerForRow(network: string, row: X402SettlementRecord): SettleAnswer {
+function answerForRow(network: string, row: X402SettlementRecord, payer: string): SettleAnswer {
   if (row.state === 'settled') {
-    return answer(network, row.payer, { errorReason: REASON.nonceUsed, transaction: row.tx_hash ?? '', blockNumber: row.block_number ?? 0 });
+    return answer(network, payer, { errorReason: REASON.nonceUsed, transaction: row.tx_hash ?? '', blockNumber: row.block_number ?? 0 });
   }
-  if (row.state === 'failed') return answer(network, row.payer, { errorReason: row.error_reason ?? REASON.settleError, transaction: row.tx_hash ?? '' });
-  return answer(network, row.payer, { errorReason: REASON.pending, transaction: row.tx_hash ?? '', pending: true });
+  if (row.state === 'failed') return answer(network, payer, { errorReason: row.error_reason ?? REASON.settleError, transaction: row.tx_hash ?? '' });
+  return answer(network, payer, { errorReason: REASON.pending, transaction: row.tx_hash ?? '', pending: true });
 }
 
 export class Settler {
@@ -86,7 +86,7 @@ export class Settler {
   private async run(request: FacilitatorRequest, network: string, located: Checked): Promise<SettleAnswer> {
     const { ledger, log } = this.ctx;
     const existing = await ledger.get(located.key);
-    if (existing && existing.state !== 'failed') return answerForRow(network, existing);
+    if (existing && existing.state !== 'failed') return this.held(network, located, existing);
     const outcome = await verifyExact(this.ctx, request, { ledger: false });
     if (!outcome.valid) {
       this.ctx.metrics?.settlement(located.network.network, 'refused');
@@ -115,7 +115,7 @@ export class Settler {
       created: now,
       updated: now,
     });
-    if (!claim.claimed) return answerForRow(network, claim.record);
+    if (!claim.claimed) return this.held(network, checked, claim.record);
     this.ctx.onClaim?.(checked.key);
     try {
       return await this.send(network, checked, feePayer);
@@ -126,6 +126,26 @@ export class Settler {
       this.ctx.metrics?.settlement(checked.network.network, 'error');
       return answer(network, a.from, { errorReason: REASON.settleError });
     }
+  }
+
+  /**
+   * The key is held by another settle (another bridge on the same database, or one before a restart). Done
+   * already: refused with its transaction. Still in flight: a concurrent duplicate, which waits for it (up to the
+   * receipt timeout) and gets its outcome, the same transaction.
+   */
+  private async held(network: string, checked: Checked, row: X402SettlementRecord): Promise<SettleAnswer> {
+    const payer = checked.payload.authorization.from;
+    if (row.state === 'settled' || row.state === 'failed') return answerForRow(network, row, payer);
+    const deadline = Date.now() + checked.network.receiptTimeoutMs;
+    let current: X402SettlementRecord | undefined = row;
+    while (current && (current.state === 'sending' || current.state === 'pending') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(20, checked.network.pollingIntervalMs)));
+      current = await this.ctx.ledger.get(checked.key);
+    }
+    if (current?.state === 'settled') {
+      return answer(network, payer, { success: true, transaction: current.tx_hash ?? '', blockNumber: current.block_number ?? 0 });
+    }
+    return answerForRow(network, current ?? row, payer);
   }
 
   private async fail(network: string, checked: Checked, reason: Reason, tx: string | null = null): Promise<SettleAnswer> {
@@ -172,6 +192,8 @@ export class Settler {
       gas = await net.client.estimateGas({ account: feePayer.address, to, data });
     } catch (err) {
       if (isOutOfGasFunds(err)) return this.outOfGas(network, checked, err);
+      // The RPC did not answer: unexpected, not a revert (run() marks the row failed, retryable).
+      if (isTransportError(err)) throw err;
       return this.fail(network, checked, final ? revertReason(err) : REASON.transactionState);
     }
     let hash: Hex;
