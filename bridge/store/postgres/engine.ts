@@ -8,6 +8,7 @@ import { Database, describeUrl, isUnavailable } from './database.js';
 import { PostgresDevicesStore } from './devices-store.js';
 import { PostgresLightningStore } from './lightning-store.js';
 import { PostgresMachinesStore } from './machines-store.js';
+import { PostgresX402SettlementsStore } from './x402-settlements-store.js';
 import { migrate } from './migrate.js';
 import { PostgresX402Store } from './x402-store.js';
 
@@ -17,6 +18,7 @@ export interface PostgresStores {
   lightning: PostgresLightningStore;
   devices: PostgresDevicesStore;
   x402: PostgresX402Store;
+  x402Settlements: PostgresX402SettlementsStore;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function openPostgres(options: { url: string; poolSize?: number; lo
     lightning: new PostgresLightningStore(db),
     devices: new PostgresDevicesStore(db),
     x402: new PostgresX402Store(db),
+    x402Settlements: new PostgresX402SettlementsStore(db),
     close: () => db.close(),
   };
 }

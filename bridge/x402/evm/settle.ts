@@ -1,0 +1,214 @@
+/**
+ * Settling an `exact` EVM payment so that it can never charge twice (x402 `scheme_exact_evm.md` "Settlement
+ * Logic": the fee payer calls EIP-3009 `transferWithAuthorization` with the payer's signature):
+ * - one authorization, one ledger row (ledger.ts): the row is claimed before anything is sent; a second settle of
+ *   the same payload in this process joins the first and gets its answer; one arriving after it finished is
+ *   refused (`nonce_already_used`) with the first transaction; another bridge on the same PostgreSQL finds the
+ *   row claimed;
+ * - the call is simulated (`eth_estimateGas`) before it is sent, so a revert costs no gas;
+ * - a receipt that does not arrive within the network's `receiptTimeoutMs` is answered as pending
+ *   (`settlement_pending`, with the transaction hash) and left to the reconciler — never as a failure that would
+ *   invite the payer to sign again;
+ * - a fee payer without gas money is `fee_payer_out_of_gas` (nothing sent, the row may be claimed again).
+ */
+import { encodeFunctionData, WaitForTransactionReceiptTimeoutError, type Hex } from 'viem';
+import type { X402SettlementRecord } from '../ledger.js';
+import type { FacilitatorRequest, SettleAnswer } from '../types.js';
+import { EIP3009_ABI } from './abi.js';
+import { errorText, isOutOfGasFunds, type FeePayer } from './fee-payer.js';
+import type { X402Metrics } from './metrics.js';
+import { REASON, type Reason } from './reasons.js';
+import { revertReason } from './revert.js';
+import { locate, requestNetworkOf, verifyExact, type Checked, type VerifyContext } from './verify.js';
+
+export interface SettleContext extends VerifyContext {
+  feePayers: Map<number, FeePayer>;
+  metrics?: X402Metrics | undefined;
+  /** Called when a claim is made (the verify cache forgets the authorization). */
+  onClaim?: (key: string) => void;
+  /** Called once a row is settled (here or by the reconciler). */
+  onSettled?: (record: X402SettlementRecord) => void;
+}
+
+const iso = (): string => new Date().toISOString();
+
+function answer(network: string, payer: string, fields: Partial<SettleAnswer>): SettleAnswer {
+  return {
+    success: false,
+    transaction: '',
+    errorReason: '',
+    network,
+    payer,
+    blockNumber: 0,
+    timestamp: iso(),
+    ...fields,
+  };
+}
+
+/** The answer for a row someone else holds: settled → refused with its transaction; in flight → pending. */
+function answerForRow(network: string, row: X402SettlementRecord): SettleAnswer {
+  if (row.state === 'settled') {
+    return answer(network, row.payer, { errorReason: REASON.nonceUsed, transaction: row.tx_hash ?? '', blockNumber: row.block_number ?? 0 });
+  }
+  if (row.state === 'failed') return answer(network, row.payer, { errorReason: row.error_reason ?? REASON.settleError, transaction: row.tx_hash ?? '' });
+  return answer(network, row.payer, { errorReason: REASON.pending, transaction: row.tx_hash ?? '', pending: true });
+}
+
+export class Settler {
+  private readonly ctx: SettleContext;
+  private readonly inflight = new Map<string, Promise<SettleAnswer>>();
+
+  constructor(ctx: SettleContext) {
+    this.ctx = ctx;
+  }
+
+  /** Whether this process is settling the key right now (the reconciler leaves it alone). */
+  isInflight(key: string): boolean {
+    return this.inflight.has(key);
+  }
+
+  async settle(request: FacilitatorRequest): Promise<SettleAnswer> {
+    const network = requestNetworkOf(request);
+    const located = await locate(this.ctx, request);
+    if ('reason' in located) return answer(network, located.payer, { errorReason: located.reason });
+    const key = located.checked.key;
+    const joined = this.inflight.get(key);
+    if (joined) return joined;
+    const run = this.run(request, network, located.checked);
+    this.inflight.set(key, run);
+    try {
+      return await run;
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+
+  private async run(request: FacilitatorRequest, network: string, located: Checked): Promise<SettleAnswer> {
+    const { ledger, log } = this.ctx;
+    const existing = await ledger.get(located.key);
+    if (existing && existing.state !== 'failed') return answerForRow(network, existing);
+    const outcome = await verifyExact(this.ctx, request, { ledger: false });
+    if (!outcome.valid) {
+      this.ctx.metrics?.settlement(located.network.network, 'refused');
+      return answer(network, outcome.payer, { errorReason: outcome.reason, transaction: outcome.ledgerRow?.tx_hash ?? '' });
+    }
+    const { checked } = outcome;
+    const a = checked.payload.authorization;
+    const feePayer = this.ctx.feePayers.get(checked.network.chainId);
+    if (!feePayer) return answer(network, a.from, { errorReason: REASON.invalidNetwork });
+    const now = iso();
+    const claim = await ledger.claim({
+      key: checked.key,
+      chain_id: checked.network.chainId,
+      network: checked.network.network,
+      token: checked.token.toLowerCase(),
+      payer: a.from.toLowerCase(),
+      nonce: a.nonce.toLowerCase(),
+      pay_to: a.to.toLowerCase(),
+      value: a.value,
+      x402_version: request.x402Version,
+      fee_payer: feePayer.address.toLowerCase(),
+      state: 'sending',
+      tx_hash: null,
+      block_number: null,
+      error_reason: null,
+      created: now,
+      updated: now,
+    });
+    if (!claim.claimed) return answerForRow(network, claim.record);
+    this.ctx.onClaim?.(checked.key);
+    try {
+      return await this.send(network, checked, feePayer);
+    } catch (err) {
+      // Whatever failed before the transaction was accepted: nothing was charged; the row may be claimed again.
+      log.error({ err: errorText(err), network: checked.network.network, payer: a.from }, 'x402 settlement failed unexpectedly');
+      await ledger.update(checked.key, { state: 'failed', error_reason: REASON.settleError, updated: iso() }, 'sending').catch(() => undefined);
+      this.ctx.metrics?.settlement(checked.network.network, 'error');
+      return answer(network, a.from, { errorReason: REASON.settleError });
+    }
+  }
+
+  private async fail(network: string, checked: Checked, reason: Reason, tx: string | null = null): Promise<SettleAnswer> {
+    await this.ctx.ledger.update(checked.key, { state: 'failed', error_reason: reason, tx_hash: tx, updated: iso() });
+    this.ctx.metrics?.settlement(checked.network.network, reason === REASON.feePayerOutOfGas ? 'out_of_gas' : 'failed');
+    return answer(network, checked.payload.authorization.from, { errorReason: reason, transaction: tx ?? '' });
+  }
+
+  private async send(network: string, checked: Checked, feePayer: FeePayer): Promise<SettleAnswer> {
+    const { ledger, log } = this.ctx;
+    const net = checked.network;
+    const a = checked.payload.authorization;
+    let signature = checked.payload.signature;
+    // ERC-6492: deploy the counterfactual wallet first (only through an allowed factory; verify checked it).
+    if (checked.erc6492) {
+      signature = checked.erc6492.inner;
+      if (!(await net.hasCode(a.from))) {
+        const deployed = await this.transact(network, checked, feePayer, checked.erc6492.factory, checked.erc6492.data, false);
+        if (deployed !== true) return deployed;
+      }
+    }
+    const data = encodeFunctionData({
+      abi: EIP3009_ABI,
+      functionName: 'transferWithAuthorization',
+      args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, signature],
+    });
+    const sent = await this.transact(network, checked, feePayer, checked.token, data, true);
+    if (sent === true) throw new Error('unreachable');
+    if (sent.success) {
+      log.info({ network: net.network, payer: a.from, transaction: sent.transaction, block: sent.blockNumber }, 'x402 payment settled');
+    }
+    return sent;
+  }
+
+  /**
+   * Simulate, send and await one fee-payer transaction. For the deploy step (`final` false) success is `true`;
+   * for the transfer it is the settle answer (and the ledger row is moved accordingly).
+   */
+  private async transact(network: string, checked: Checked, feePayer: FeePayer, to: Hex, data: Hex, final: boolean): Promise<SettleAnswer | true> {
+    const net = checked.network;
+    const { ledger } = this.ctx;
+    let gas: bigint;
+    try {
+      gas = await net.client.estimateGas({ account: feePayer.address, to, data });
+    } catch (err) {
+      if (isOutOfGasFunds(err)) return this.outOfGas(network, checked, err);
+      return this.fail(network, checked, final ? revertReason(err) : REASON.transactionState);
+    }
+    let hash: Hex;
+    try {
+      // 20% headroom over the estimate.
+      hash = await feePayer.submit({ to, data, gas: (gas * 12n) / 10n });
+    } catch (err) {
+      if (isOutOfGasFunds(err)) return this.outOfGas(network, checked, err);
+      throw err;
+    }
+    if (final) await ledger.update(checked.key, { state: 'pending', tx_hash: hash, error_reason: REASON.pending, updated: iso() });
+    const payer = checked.payload.authorization.from;
+    let receipt;
+    try {
+      receipt = await net.client.waitForTransactionReceipt({ hash, timeout: net.receiptTimeoutMs, pollingInterval: net.pollingIntervalMs, retryCount: 0 });
+    } catch (err) {
+      if (!(err instanceof WaitForTransactionReceiptTimeoutError))
+        this.ctx.log.warn({ err: errorText(err), hash }, 'x402 receipt lookup failed; left to the reconciler');
+      // The wallet's deployment is not confirmed: nothing was charged; the payload may be settled again.
+      if (!final) return this.fail(network, checked, REASON.settleError);
+      this.ctx.metrics?.settlement(net.network, 'pending');
+      // Sent, not confirmed in time: pending, reconciled later. Never a failure that invites a second signature.
+      return answer(network, payer, { errorReason: REASON.pending, transaction: hash, pending: true });
+    }
+    if (receipt.status !== 'success') return this.fail(network, checked, REASON.transactionState, hash);
+    if (!final) return true;
+    const row = await ledger.update(checked.key, { state: 'settled', block_number: Number(receipt.blockNumber), error_reason: null, updated: iso() });
+    this.ctx.metrics?.settlement(net.network, 'settled');
+    if (row) this.ctx.onSettled?.(row);
+    return answer(network, payer, { success: true, transaction: hash, blockNumber: Number(receipt.blockNumber) });
+  }
+
+  private async outOfGas(network: string, checked: Checked, err: unknown): Promise<SettleAnswer> {
+    this.ctx.log.error(
+      { network: checked.network.network, feePayer: checked.network.feePayer, err: errorText(err) },
+      'x402 fee payer cannot pay for gas: fund it; settlements fail until then',
+    );
+    return this.fail(network, checked, REASON.feePayerOutOfGas);
+  }
+}
