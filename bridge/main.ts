@@ -49,7 +49,7 @@ import { PublicUrls } from './urls.js';
 import { WebhookSender } from './webhooks/sender.js';
 import { WebhookSigner } from './webhooks/signing.js';
 import { composeX402, type X402Parts } from './x402/compose.js';
-import { createFacilitator, type X402SettlementLedger } from './x402/facilitator.js';
+import { createFacilitator } from './x402/facilitator.js';
 import { x402Family } from './x402/family.js';
 import { parseFacilitatorRequest } from './x402/wire.js';
 
@@ -253,7 +253,7 @@ export class Bridge {
       sessionSecret: secrets.sessionSecret,
       adminTokenSha256: secrets.adminTokenSha256,
       networks: [],
-      facilitator: (registry) => createFacilitator({ networks: [], registry, ledger: UNWIRED_LEDGER, log: log.child({ component: 'x402' }), metrics }),
+      facilitator: (registry) => createFacilitator({ networks: [], registry, ledger: stores.x402Settlements, log: log.child({ component: 'x402' }), metrics }),
       parse: parseFacilitatorRequest,
       signupLimiter: deps.signupLimiter,
       metrics,
@@ -406,11 +406,3 @@ function backendHost(url: string | undefined): string | undefined {
     return undefined;
   }
 }
-
-/** Interim, until x402-evm's settlement ledger store is merged: the facilitator stub never calls it. */
-const UNWIRED_LEDGER: X402SettlementLedger = {
-  claim: () => Promise.reject(new Error('no settlement ledger yet')),
-  get: () => Promise.resolve(undefined),
-  update: () => Promise.reject(new Error('no settlement ledger yet')),
-  listUnfinished: () => Promise.resolve([]),
-};
