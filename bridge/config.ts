@@ -12,6 +12,7 @@ import { OutboundAllow } from './http/ssrf.js';
 import type { BackendChoice } from './lightning/wallets.js';
 import { BACKEND_SPECS } from './lightning/backends/index.js';
 import { BACKEND_KINDS, type BackendKind } from './lightning/types.js';
+import { parseNetworks, type X402NetworkConfig } from './x402/evm/networks.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /** `auto`: human-readable lines when stdout is a terminal, JSON lines otherwise. */
@@ -101,6 +102,8 @@ export interface Config {
   x402MaxResourcesPerUser: number;
   /** Requests per minute per x402 client key on /verify, /settle and /supported. */
   x402ClientRequestsPerMinute: number;
+  /** The x402 facilitator's EVM networks (none: no active network). Fee payer keys stay in their environment variables. */
+  x402Networks: X402NetworkConfig[];
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -439,6 +442,13 @@ export const SETTINGS: Setting[] = [
     default: 6_000,
     parse: int(0, 10_000_000),
     doc: 'requests per minute per x402 client key to /verify, /settle and /supported (0 = unlimited)',
+  },
+  {
+    name: 'X402_NETWORKS',
+    key: 'x402Networks',
+    default: [],
+    parse: parseNetworks,
+    doc: "the x402 facilitator's EVM networks: a JSON array of {network, chainId, rpcUrl, feePayerKeyEnv, assets?, erc6492Factories?, receiptTimeoutMs?}; empty = no active network",
   },
 ] as Setting[];
 

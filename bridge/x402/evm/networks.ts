@@ -57,7 +57,7 @@ const networkSchema = z.object({
 export const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
 
 /** Parse the `X402_NETWORKS` setting (a JSON string, or an array from a config file). */
-export function parseNetworks(raw: unknown, env: Record<string, string | undefined>): { value: X402NetworkConfig[] } | { error: string } {
+export function parseNetworks(raw: unknown): { value: X402NetworkConfig[] } | { error: string } {
   let value = raw;
   if (typeof value === 'string') {
     if (value.trim() === '') return { value: [] };
@@ -80,12 +80,19 @@ export function parseNetworks(raw: unknown, env: Record<string, string | undefin
     if (ids.has(n.chainId)) return { error: `names chain id ${n.chainId} twice` };
     names.add(n.network);
     ids.add(n.chainId);
-    // Never echo the value: it is a private key.
-    const key = env[n.feePayerKeyEnv];
-    if (key === undefined || key === '') return { error: `network ${n.network}: the fee payer key variable ${n.feePayerKeyEnv} is not set` };
-    if (!PRIVATE_KEY.test(key.trim())) return { error: `network ${n.network}: ${n.feePayerKeyEnv} must hold a 0x-prefixed 32-byte hex private key` };
   }
   return { value: networks };
+}
+
+/** Each network's fee payer key variable must hold a key; the problems name the variable, never its value. */
+export function feePayerKeyProblems(networks: readonly X402NetworkConfig[], env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  for (const n of networks) {
+    const key = env[n.feePayerKeyEnv]?.trim();
+    if (!key) problems.push(`X402_NETWORKS network ${n.network}: its fee payer key variable ${n.feePayerKeyEnv} is not set`);
+    else if (!PRIVATE_KEY.test(key)) problems.push(`X402_NETWORKS network ${n.network}: ${n.feePayerKeyEnv} must hold a 0x-prefixed 32-byte hex private key`);
+  }
+  return problems;
 }
 
 /** x402 v2 network id (CAIP-2) of a chain. */
