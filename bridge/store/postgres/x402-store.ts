@@ -126,17 +126,17 @@ const S = {
     'SELECT * FROM x402_request_counts WHERE user_id = $3 AND day >= $1 AND day <= $2 ORDER BY day, user_id, route',
   ),
   addSettlement: select(
-    'x402_settlements_add',
-    `INSERT INTO x402_settlements (id, user_id, client_id, network, asset, amount, fee, success, pending, created)
+    'x402_settlement_metrics_add',
+    `INSERT INTO x402_settlement_metrics (id, user_id, client_id, network, asset, amount, fee, success, pending, created)
       VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING id`,
   ),
   settlementsAll: select(
-    'x402_settlements_all',
-    'SELECT id, user_id, client_id, network, asset, amount::text AS amount, fee::text AS fee, success, pending, created FROM x402_settlements WHERE created >= $1 AND created < $2 ORDER BY created, id',
+    'x402_settlement_metrics_all',
+    'SELECT id, user_id, client_id, network, asset, amount::text AS amount, fee::text AS fee, success, pending, created FROM x402_settlement_metrics WHERE created >= $1 AND created < $2 ORDER BY created, id',
   ),
   settlementsUser: select(
-    'x402_settlements_user',
-    'SELECT id, user_id, client_id, network, asset, amount::text AS amount, fee::text AS fee, success, pending, created FROM x402_settlements WHERE user_id = $3 AND created >= $1 AND created < $2 ORDER BY created, id',
+    'x402_settlement_metrics_user',
+    'SELECT id, user_id, client_id, network, asset, amount::text AS amount, fee::text AS fee, success, pending, created FROM x402_settlement_metrics WHERE user_id = $3 AND created >= $1 AND created < $2 ORDER BY created, id',
   ),
   insertAsset: select(
     'x402_assets_insert',
