@@ -4,12 +4,10 @@
  * key is refused on /verify, /settle and /supported (missing, garbled, forged, revoked, expired,
  * wrong scope, another key's token), plus the per-user cap and the per-key rate limit.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../bridge/ids.js';
 import type { TestBridge } from '../../helpers/bridge.js';
-import { adminPerson, client, clientHeaders, expectX402Error, person, startX402Bridge, type Client } from './helpers.js';
+import { adminPerson, client, clientHeaders, expectX402Error, person, startX402Bridge, storeText, type Client } from './helpers.js';
 
 let b: TestBridge;
 beforeAll(async () => {
@@ -60,8 +58,7 @@ describe('POST /api/v1/clients', () => {
   it('keeps only the sha256 of the token at rest', async () => {
     const p = await person(b);
     const c = await client(b, p);
-    const files = (await readdir(b.dataDir)).filter((f) => f.startsWith('paywire.'));
-    const text = (await Promise.all(files.map((f) => readFile(join(b.dataDir, f), 'utf8')))).join('\n');
+    const text = await storeText(b);
     expect(text).toContain(c.clientId);
     expect(text).not.toContain(c.token);
     expect(text).not.toContain(c.token.split('.')[1]);

@@ -3,11 +3,9 @@
  * every refusal with the seed's exact body, per-IP limits, passwords and tokens at rest, and the one
  * account model (a person who signs up is a machine-payments account too).
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestBridge } from '../../helpers/bridge.js';
-import { email, expectX402Error, login, PASSWORD, person, signup, startX402Bridge } from './helpers.js';
+import { email, expectX402Error, login, PASSWORD, person, signup, startX402Bridge, storeText } from './helpers.js';
 
 let b: TestBridge;
 beforeAll(async () => {
@@ -17,11 +15,6 @@ afterAll(() => b.close());
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
-async function storeText(bridge: TestBridge): Promise<string> {
-  const files = (await readdir(bridge.dataDir)).filter((f) => f.startsWith('paywire.'));
-  return (await Promise.all(files.map((f) => readFile(join(bridge.dataDir, f), 'utf8')))).join('\n');
-}
 
 describe('POST /api/v1/signup', () => {
   it('creates a user: 200 with the documented envelope', async () => {
@@ -71,7 +64,6 @@ describe('POST /api/v1/signup', () => {
     const address = email('secret');
     const password = 'Correct-Horse-Battery-Staple-77';
     expect((await signup(b, address, password)).status).toBe(200);
-    await b.request('GET', '/x402/health');
     const text = await storeText(b);
     expect(text).toContain(address);
     expect(text).not.toContain(password);
@@ -191,7 +183,6 @@ describe('POST /api/v1/token/refresh', () => {
 
   it('stores refresh tokens only as hashes', async () => {
     const p = await person(b);
-    await b.request('GET', '/x402/health');
     const text = await storeText(b);
     expect(text).not.toContain(p.refresh);
     expect(text).not.toContain(p.access);
