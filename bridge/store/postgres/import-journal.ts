@@ -12,6 +12,7 @@ import * as C from './columns.js';
 import type { Statement } from './database.js';
 import { openPostgres } from './engine.js';
 import { columnList, type Columns } from './rows.js';
+import * as X from './x402-store.js';
 
 interface TableCopy {
   /** The journal collection and the table: one name. */
@@ -19,6 +20,8 @@ interface TableCopy {
   columns: Columns;
   /** Tables whose `seq` is copied (the others number `pos` in copy order). */
   seq: boolean;
+  /** An identity column whose values are copied (the sequence then moves past them). */
+  identity?: string;
   fix?: (doc: Record<string, unknown>) => object;
 }
 
@@ -36,6 +39,14 @@ const TABLES: TableCopy[] = [
   { name: 'dev_invoices', columns: C.DEV_INVOICE, seq: false },
   { name: 'device_credentials', columns: C.CREDENTIAL, seq: false },
   { name: 'asset_states', columns: C.ASSET_STATE, seq: false },
+  // The x402 facilitator's store (migration 002).
+  { name: 'x402_users', columns: X.USER_ROW, seq: false, identity: 'id' },
+  { name: 'x402_refresh_tokens', columns: X.REFRESH, seq: false },
+  { name: 'x402_clients', columns: X.CLIENT, seq: false },
+  { name: 'x402_resources', columns: X.RESOURCE_ROW, seq: false, identity: 'id' },
+  { name: 'x402_request_counts', columns: X.COUNT, seq: false },
+  { name: 'x402_settlement_metrics', columns: X.SETTLEMENT, seq: false },
+  { name: 'x402_assets', columns: X.ASSET_ROW, seq: false, identity: 'id' },
 ];
 
 const BATCH = 500;
@@ -74,7 +85,8 @@ export async function importJournal(options: { dataDir: string; url: string; log
           }
           await flush();
           // The next seq (and pos) the database hands out comes after every copied one.
-          for (const column of t.seq ? ['seq'] : 'pos' in (await columnsOf(q, t.name)) ? ['pos'] : []) {
+          const sequenced = t.seq ? ['seq'] : 'pos' in (await columnsOf(q, t.name)) ? ['pos'] : [];
+          for (const column of t.identity ? [...sequenced, t.identity] : sequenced) {
             await q.rows(
               {
                 name: `import_setval_${t.name}_${column}`,
