@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestBridge } from '../../helpers/bridge.js';
-import { email, expectX402Error, login, PASSWORD, person, signup, startX402Bridge, storeText } from './helpers.js';
+import { ADMIN_TOKEN, email, expectX402Error, login, PASSWORD, person, signup, startX402Bridge, storeText } from './helpers.js';
 
 let b: TestBridge;
 beforeAll(async () => {
@@ -92,6 +92,26 @@ describe('POST /api/v1/login', () => {
       expect(res.status).toBe(401);
       expect(res.body).toEqual({ message: 'Invalid email or password' });
     }
+  });
+
+  it('failed logins, refused refresh tokens and refused client keys are counted for the operator (paywire_refusals_total)', async () => {
+    const counter = async (reason: string): Promise<number> => {
+      const res = await b.request('GET', '/metrics', { token: ADMIN_TOKEN });
+      const m = new RegExp(`paywire_refusals_total\\{component="http",reason="${reason}"\\} (\\d+)`).exec(res.text);
+      return m ? Number(m[1]) : 0;
+    };
+    const before = {
+      login: await counter('x402_login_failed'),
+      refresh: await counter('x402_refresh_refused'),
+      client: await counter('x402_client_unauthorized'),
+    };
+    await login(b, email('nobody'));
+    await login(b, email('nobody'));
+    await b.request('POST', '/x402/api/v1/token/refresh', { body: { refresh_token: 'nope' } });
+    await b.request('GET', '/x402/api/v1/supported');
+    expect(await counter('x402_login_failed')).toBe(before.login + 2);
+    expect(await counter('x402_refresh_refused')).toBe(before.refresh + 1);
+    expect(await counter('x402_client_unauthorized')).toBe(before.client + 1);
   });
 
   it('the email is matched case-insensitively', async () => {
