@@ -22,6 +22,11 @@ export const POSTGRES_E2E = [
   'test/security/assets-deleted-pending.test.ts',
   'test/ops/tour.test.ts',
   'test/x402/agents/lightning.test.ts',
+  'test/x402/api/users.test.ts',
+  'test/x402/api/clients.test.ts',
+  'test/x402/api/resources.test.ts',
+  'test/x402/api/admin.test.ts',
+  'test/x402/api/facilitator.test.ts',
 ];
 
 export default defineConfig({

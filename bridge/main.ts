@@ -52,6 +52,7 @@ import { createAgentSales } from './x402/agents/index.js';
 import { composeX402, type X402Parts } from './x402/compose.js';
 import { createFacilitator } from './x402/facilitator.js';
 import { x402Family } from './x402/family.js';
+import type { AssetRegistry, Facilitator } from './x402/types.js';
 import { parseFacilitatorRequest } from './x402/wire.js';
 
 export const VERSION: string = pkg.version;
@@ -72,6 +73,8 @@ export interface BridgeOptions {
   onFatal?: (err: Error) => void;
   /** Overrides the broker's view of which devices are online (tests of the Lightning rail). */
   deviceState?: DeviceStateSource;
+  /** Replaces the x402 facilitator (only the routing tests of its failure answers use it). */
+  x402Facilitator?: (registry: AssetRegistry) => Facilitator;
 }
 
 interface Running {
@@ -254,8 +257,10 @@ export class Bridge {
       sessionSecret: secrets.sessionSecret,
       adminTokenSha256: secrets.adminTokenSha256,
       networks: config.x402Networks,
-      facilitator: (registry) =>
-        createFacilitator({ networks: config.x402Networks, registry, ledger: stores.x402Settlements, log: log.child({ component: 'x402' }), metrics }),
+      facilitator:
+        this.options.x402Facilitator ??
+        ((registry) =>
+          createFacilitator({ networks: config.x402Networks, registry, ledger: stores.x402Settlements, log: log.child({ component: 'x402' }), metrics })),
       parse: parseFacilitatorRequest,
       signupLimiter: deps.signupLimiter,
       metrics,

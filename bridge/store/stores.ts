@@ -7,15 +7,15 @@ import type { Config } from '../config.js';
 import type { DevicesStore } from '../devices/store.js';
 import type { LightningStore } from '../lightning/store.js';
 import type { MachinesStore } from '../machines/store.js';
-import type { X402SettlementLedger } from '../x402/ledger.js';
 import type { X402Store } from '../x402/store.js';
+import type { X402SettlementLedger } from '../x402/ledger.js';
 import { JournalDevicesStore } from './journal/devices-store.js';
 import { hasSecrets, SECRETS_FILE } from '../secrets.js';
 import { Journal, StoreCorruptError } from './journal/engine.js';
 import { JournalLightningStore } from './journal/lightning-store.js';
 import { JournalMachinesStore } from './journal/machines-store.js';
-import { JournalX402SettlementsStore } from './journal/x402-settlements-store.js';
 import { JournalX402Store } from './journal/x402-store.js';
+import { JournalX402SettlementsStore } from './journal/x402-settlements-store.js';
 import { openPostgres } from './postgres/engine.js';
 
 export interface Stores {
@@ -23,10 +23,10 @@ export interface Stores {
   machines: MachinesStore;
   lightning: LightningStore;
   devices: DevicesStore;
-  /** The x402 settlement ledger (bridge/x402/ledger.ts). */
-  x402Settlements: X402SettlementLedger;
   /** The x402 facilitator's users, client keys, resources, metrics and token registry. */
   x402: X402Store;
+  /** The x402 settlement ledger (bridge/x402/ledger.ts). */
+  x402Settlements: X402SettlementLedger;
   /** The journal engine's log (tests that break its disk reach it here). */
   journal?: Journal;
   /** Whether the store holds anything yet (secrets.json missing beside data is a lost piece). */
@@ -48,8 +48,8 @@ export async function openStores(config: Config, log: Logger, options: StoreOpti
       machines: pg.machines,
       lightning: pg.lightning,
       devices: pg.devices,
-      x402Settlements: pg.x402Settlements,
       x402: pg.x402,
+      x402Settlements: pg.x402Settlements,
       hasData: async () => (await pg.db.exec('SELECT EXISTS (SELECT 1 FROM accounts) AS any')).at(0)?.['any'] === true,
       close: pg.close,
     };
@@ -66,8 +66,8 @@ export async function openStores(config: Config, log: Logger, options: StoreOpti
   const machines = new JournalMachinesStore(journal);
   const lightning = new JournalLightningStore(journal, machines);
   const devices = new JournalDevicesStore(journal);
-  const x402Settlements = new JournalX402SettlementsStore(journal);
   const x402 = new JournalX402Store(journal);
+  const x402Settlements = new JournalX402SettlementsStore(journal);
   // The store and secrets.json are made together (store first): one without the other means a lost piece.
   if ((await hasSecrets(config.dataDir)) && !(await journal.exists())) {
     throw new StoreCorruptError(
@@ -80,8 +80,8 @@ export async function openStores(config: Config, log: Logger, options: StoreOpti
     machines,
     lightning,
     devices,
-    x402Settlements,
     x402,
+    x402Settlements,
     journal,
     hasData: async () => journal.stats().seq > 0,
     close: () => journal.close(),

@@ -79,7 +79,11 @@ export class ClientKeys {
     if (!client || !digestsEqual(client.token_hash, sha256Hex(tokenHeader))) throw unauthorized('invalid client credentials');
     if (client.deleted_at !== null) throw unauthorized('client key has been revoked');
     if (client.expires_at !== null && Date.parse(client.expires_at) <= Date.now()) throw unauthorized('client key has expired');
-    if (!client.scope.includes(operation)) throw new AppError(403, 'FORBIDDEN', `client key scope does not include ${operation}`);
+    if (!client.scope.includes(operation)) {
+      throw new AppError(403, 'FORBIDDEN', 'This client key may not call this endpoint', {
+        details: `its scope (${client.scope.join(',')}) does not include ${operation}`,
+      });
+    }
     return client;
   }
 
@@ -99,5 +103,5 @@ export function parseScope(text: string): ClientScope[] | undefined {
 }
 
 function unauthorized(details: string): AppError {
-  return new AppError(401, 'UNAUTHORIZED', 'Unauthorized', { details });
+  return new AppError(401, 'UNAUTHORIZED', 'Client authentication failed', { details });
 }

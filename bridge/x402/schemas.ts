@@ -40,7 +40,12 @@ export const createClientBody = z.strictObject({
     })
     .refine((s) => s.split(',').some((p) => p.trim() !== ''), { message: 'must name at least one operation' })
     .optional(),
-  ttl_hours: z.number().int('must be a whole number of hours').min(1, 'must be at least 1').max(876_000, 'must be at most 876000 (100 years)').optional(),
+  /** Fractions allowed, down to one second. */
+  ttl_hours: z
+    .number()
+    .min(1 / 3600, 'must be at least 1/3600 (one second)')
+    .max(876_000, 'must be at most 876000 (100 years)')
+    .optional(),
 });
 
 export const pageQuery = (defaultLimit: number) =>

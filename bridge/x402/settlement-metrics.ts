@@ -6,6 +6,7 @@
  * answer says (`fee`), else 0.
  */
 import type { Logger } from 'pino';
+import { getAddress, isAddress } from 'viem';
 import { newId } from '../ids.js';
 import type { ClientKeyRecord, SettlementMetricRecord, X402Store } from './store.js';
 import type { FacilitatorRequest, SettleAnswer } from './types.js';
@@ -54,7 +55,9 @@ export class SettlementMetrics {
       user_id: client.user_id,
       client_id: client.client_id,
       network: answer.network || request.paymentRequirements.network,
-      asset: request.paymentRequirements.asset,
+      asset: isAddress(request.paymentRequirements.asset, { strict: false })
+        ? getAddress(request.paymentRequirements.asset)
+        : request.paymentRequirements.asset,
       amount: answer.success || answer.pending === true ? amountOf(request) : '0',
       fee: typeof fee === 'string' && DECIMAL.test(fee) ? fee : '0',
       success: answer.success,

@@ -23,7 +23,7 @@ const REFRESH = 'x402_refresh_tokens';
 const CLIENTS = 'x402_clients';
 const RESOURCES = 'x402_resources';
 const REQUESTS = 'x402_request_counts';
-const SETTLEMENTS = 'x402_settlements';
+const SETTLEMENTS = 'x402_settlement_metrics';
 const ASSETS = 'x402_assets';
 
 const assetKey = (network: string, address: string): string => `${network.toLowerCase()}\u0000${address.toLowerCase()}`;

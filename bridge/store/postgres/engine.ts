@@ -17,8 +17,8 @@ export interface PostgresStores {
   machines: PostgresMachinesStore;
   lightning: PostgresLightningStore;
   devices: PostgresDevicesStore;
-  x402Settlements: PostgresX402SettlementsStore;
   x402: PostgresX402Store;
+  x402Settlements: PostgresX402SettlementsStore;
   close(): Promise<void>;
 }
 
@@ -46,8 +46,8 @@ export async function openPostgres(options: { url: string; poolSize?: number; lo
     machines: new PostgresMachinesStore(db),
     lightning: new PostgresLightningStore(db),
     devices: new PostgresDevicesStore(db),
-    x402Settlements: new PostgresX402SettlementsStore(db),
     x402: new PostgresX402Store(db),
+    x402Settlements: new PostgresX402SettlementsStore(db),
     close: () => db.close(),
   };
 }

@@ -13,6 +13,7 @@ import type { Statement } from './database.js';
 import { openPostgres } from './engine.js';
 import { columnList, type Columns } from './rows.js';
 import { X402_SETTLEMENT } from './x402-settlements-store.js';
+import * as X from './x402-store.js';
 
 interface TableCopy {
   /** The journal collection and the table: one name. */
@@ -20,6 +21,8 @@ interface TableCopy {
   columns: Columns;
   /** Tables whose `seq` is copied (the others number `pos` in copy order). */
   seq: boolean;
+  /** An identity column whose values are copied (the sequence then moves past them). */
+  identity?: string;
   fix?: (doc: Record<string, unknown>) => object;
 }
 
@@ -38,6 +41,14 @@ const TABLES: TableCopy[] = [
   { name: 'device_credentials', columns: C.CREDENTIAL, seq: false },
   { name: 'asset_states', columns: C.ASSET_STATE, seq: false },
   { name: 'x402_settlements', columns: X402_SETTLEMENT, seq: false },
+  // The x402 facilitator's store (migration 002).
+  { name: 'x402_users', columns: X.USER_ROW, seq: false, identity: 'id' },
+  { name: 'x402_refresh_tokens', columns: X.REFRESH, seq: false },
+  { name: 'x402_clients', columns: X.CLIENT, seq: false },
+  { name: 'x402_resources', columns: X.RESOURCE_ROW, seq: false, identity: 'id' },
+  { name: 'x402_request_counts', columns: X.COUNT, seq: false },
+  { name: 'x402_settlement_metrics', columns: X.SETTLEMENT, seq: false },
+  { name: 'x402_assets', columns: X.ASSET_ROW, seq: false, identity: 'id' },
 ];
 
 const BATCH = 500;
@@ -76,7 +87,8 @@ export async function importJournal(options: { dataDir: string; url: string; log
           }
           await flush();
           // The next seq (and pos) the database hands out comes after every copied one.
-          for (const column of t.seq ? ['seq'] : 'pos' in (await columnsOf(q, t.name)) ? ['pos'] : []) {
+          const sequenced = t.seq ? ['seq'] : 'pos' in (await columnsOf(q, t.name)) ? ['pos'] : [];
+          for (const column of t.identity ? [...sequenced, t.identity] : sequenced) {
             await q.rows(
               {
                 name: `import_setval_${t.name}_${column}`,

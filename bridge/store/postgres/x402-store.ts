@@ -20,8 +20,8 @@ import type { Database, Statement } from './database.js';
 import { columnList, fromRow, placeholders, select, toParams, upsert, type Columns } from './rows.js';
 
 const USER: Columns = { email: 'text', password_hash: 'text', is_admin: 'bool', account_id: 'text', created: 'time', updated: 'time' };
-const USER_ROW: Columns = { id: 'num', ...USER };
-const REFRESH: Columns = {
+export const USER_ROW: Columns = { id: 'num', ...USER };
+export const REFRESH: Columns = {
   token_hash: 'text',
   user_id: 'num',
   family_id: 'text',
@@ -30,7 +30,7 @@ const REFRESH: Columns = {
   rotated_at: 'time',
   revoked_at: 'time',
 };
-const CLIENT: Columns = {
+export const CLIENT: Columns = {
   client_id: 'text',
   user_id: 'num',
   title: 'text',
@@ -50,9 +50,9 @@ const RESOURCE: Columns = {
   created: 'time',
   updated: 'time',
 };
-const RESOURCE_ROW: Columns = { id: 'num', ...RESOURCE };
-const COUNT: Columns = { day: 'text', user_id: 'num', route: 'text', requests: 'num', errors: 'num', latency_ms: 'num' };
-const SETTLEMENT: Columns = {
+export const RESOURCE_ROW: Columns = { id: 'num', ...RESOURCE };
+export const COUNT: Columns = { day: 'text', user_id: 'num', route: 'text', requests: 'num', errors: 'num', latency_ms: 'num' };
+export const SETTLEMENT: Columns = {
   id: 'text',
   user_id: 'num',
   client_id: 'text',
@@ -76,7 +76,7 @@ const ASSET: Columns = {
   created: 'time',
   updated: 'time',
 };
-const ASSET_ROW: Columns = { id: 'num', ...ASSET };
+export const ASSET_ROW: Columns = { id: 'num', ...ASSET };
 
 /** Lock keys: "x4c" for a user's client keys, "x4r" for their resources (plus the user id). */
 const CLIENT_LOCK = 0x783463;
@@ -126,17 +126,17 @@ const S = {
     'SELECT * FROM x402_request_counts WHERE user_id = $3 AND day >= $1 AND day <= $2 ORDER BY day, user_id, route',
   ),
   addSettlement: select(
-    'x402_settlements_add',
-    `INSERT INTO x402_settlements (id, user_id, client_id, network, asset, amount, fee, success, pending, created)
+    'x402_settlement_metrics_add',
+    `INSERT INTO x402_settlement_metrics (id, user_id, client_id, network, asset, amount, fee, success, pending, created)
       VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING id`,
   ),
   settlementsAll: select(
-    'x402_settlements_all',
-    'SELECT id, user_id, client_id, network, asset, amount::text AS amount, fee::text AS fee, success, pending, created FROM x402_settlements WHERE created >= $1 AND created < $2 ORDER BY created, id',
+    'x402_settlement_metrics_all',
+    'SELECT id, user_id, client_id, network, asset, amount::text AS amount, fee::text AS fee, success, pending, created FROM x402_settlement_metrics WHERE created >= $1 AND created < $2 ORDER BY created, id',
   ),
   settlementsUser: select(
-    'x402_settlements_user',
-    'SELECT id, user_id, client_id, network, asset, amount::text AS amount, fee::text AS fee, success, pending, created FROM x402_settlements WHERE user_id = $3 AND created >= $1 AND created < $2 ORDER BY created, id',
+    'x402_settlement_metrics_user',
+    'SELECT id, user_id, client_id, network, asset, amount::text AS amount, fee::text AS fee, success, pending, created FROM x402_settlement_metrics WHERE user_id = $3 AND created >= $1 AND created < $2 ORDER BY created, id',
   ),
   insertAsset: select(
     'x402_assets_insert',

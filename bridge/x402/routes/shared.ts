@@ -89,7 +89,13 @@ export function userAuth(deps: X402Deps): Middleware {
 /** `X-Client-ID` + `X-Client-Token` allowed `operation`, charged to the key's rate limit. */
 export function clientAuth(deps: X402Deps, operation: ClientScope): Middleware {
   return async (ctx: Context, next: Next) => {
-    const client = await deps.clients.authenticate(ctx.get('x-client-id') || undefined, ctx.get('x-client-token') || undefined, operation);
+    let client: ClientKeyRecord;
+    try {
+      client = await deps.clients.authenticate(ctx.get('x-client-id') || undefined, ctx.get('x-client-token') || undefined, operation);
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) deps.metrics.refuse('http', err.status === 403 ? 'x402_client_scope' : 'x402_client_unauthorized');
+      throw err;
+    }
     state(ctx).x402Client = client;
     const decision = deps.clientLimiter.take(client.client_id);
     if (!decision.allowed) deps.metrics.refuse('http', 'rate_limited_x402_client');

@@ -34,6 +34,8 @@ export function userRoutes(router: Router, deps: X402Deps): void {
     const result = await deps.users.login(input.email, input.password);
     noStore(ctx);
     if (!result) {
+      // Counted, so an operator can alert on password guessing (paywire_refusals_total).
+      deps.metrics.refuse('http', 'x402_login_failed');
       ctx.status = 401;
       ctx.body = { message: 'Invalid email or password' };
       return;
@@ -51,6 +53,7 @@ export function userRoutes(router: Router, deps: X402Deps): void {
       ctx.body = { data: { access_token: tokens.accessToken, refresh_token: tokens.refreshToken } };
     } catch (err) {
       if (!(err instanceof TokenRefused)) throw err;
+      deps.metrics.refuse('http', 'x402_refresh_refused');
       ctx.status = 401;
       ctx.body = { message: 'invalid session token', details: err.message };
     }

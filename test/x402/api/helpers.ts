@@ -1,6 +1,10 @@
 /** A bridge for the x402 REST tests, and the steps most tests take: sign up, log in, make a client key. */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
 import { expect } from 'vitest';
-import { ADMIN_TOKEN, startBridge, type ApiResponse, type TestBridge } from '../../helpers/bridge.js';
+import { ADMIN_TOKEN, startBridge, testDatabaseUrl, type ApiResponse, type TestBridge } from '../../helpers/bridge.js';
+import { TEST_ENGINE } from '../../helpers/pg.js';
 
 export { ADMIN_TOKEN };
 
@@ -70,4 +74,22 @@ export function expectX402Error(res: ApiResponse, status: number, code: string):
   expect(res.body.code).toBe(code);
   expect(typeof res.body.message).toBe('string');
   expect(typeof res.body.details).toBe('string');
+}
+
+/** Everything the store holds as text, on either engine: the journal's files, or the x402 tables' rows. */
+export async function storeText(b: TestBridge): Promise<string> {
+  await b.request('GET', '/x402/health');
+  if (TEST_ENGINE === 'postgres') {
+    const db = new pg.Client({ connectionString: await testDatabaseUrl(b.dataDir) });
+    await db.connect();
+    try {
+      const tables = ['x402_users', 'x402_refresh_tokens', 'x402_clients', 'accounts', 'api_keys'];
+      const rows = await Promise.all(tables.map(async (t) => (await db.query(`SELECT row_to_json(t)::text AS j FROM ${t} t`)).rows.map((r) => r.j as string)));
+      return rows.flat().join('\n');
+    } finally {
+      await db.end();
+    }
+  }
+  const files = (await readdir(b.dataDir)).filter((f) => f.startsWith('paywire.'));
+  return (await Promise.all(files.map((f) => readFile(join(b.dataDir, f), 'utf8')))).join('\n');
 }
