@@ -33,14 +33,17 @@ export class NextionDisplay implements Display {
 
   async start(): Promise<void> {
     this.port = await this.ports.acquire(this.options.port, this.options.baud);
-    // Clear whatever half-instruction the display holds from before.
-    await this.send([]);
+    // End whatever half-instruction the display holds from before.
+    await this.write(TERMINATOR);
   }
 
   private send(instructions: string[]): Promise<void> {
+    return this.write(Buffer.concat(instructions.map(nextionInstruction)));
+  }
+
+  private write(bytes: Buffer): Promise<void> {
     const port = this.port;
     if (!port) return Promise.reject(new Error(`${this.name}: not started`));
-    const bytes = Buffer.concat([TERMINATOR, ...instructions.map(nextionInstruction)]);
     return new Promise((resolve, reject) => {
       port.stream.write(bytes, (err) => (err ? reject(new Error(`${this.name}: ${err.message}`)) : resolve()));
     });
