@@ -85,3 +85,46 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The daemon as a child process, as `npm run device -- --config <file>` runs it (tsx on the sources). */
+export interface DaemonProcess {
+  child: import('node:child_process').ChildProcess;
+  /** stdout JSON lines (pino), parsed. */
+  lines: Record<string, any>[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+export async function spawnDaemon(configPath: string, timeoutMs = 20_000): Promise<DaemonProcess> {
+  const { spawn } = await import('node:child_process');
+  const { ROOT } = await import('../helpers/process.js');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'device/cli.ts', '--config', configPath], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, any>[] = [];
+  let partial = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    partial += chunk;
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) {
+      try {
+        lines.push(JSON.parse(p) as Record<string, any>);
+      } catch {
+        lines.push({ msg: p });
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  process.once('exit', () => child.kill('SIGKILL'));
+  const started = await Promise.race([
+    waitFor('daemon running', () => lines.some((l) => l['msg'] === 'paywire-device running'), timeoutMs).then(() => true),
+    exited.then(() => false),
+  ]);
+  if (!started) throw new Error(`daemon exited before running:\n${err}\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+  return { child, lines, stderr: () => err, exited };
+}
