@@ -3,6 +3,7 @@
  * ones named. Benchmarks print figures and never fail on timing; the exit code is non-zero only when a
  * benchmark is unknown or actually breaks (throws).
  */
+import * as device from './device.js';
 import * as events from './events.js';
 import * as lnurl from './lnurl.js';
 import * as mqtt from './mqtt.js';
@@ -17,6 +18,7 @@ interface Benchmark {
 const BENCHMARKS: Benchmark[] = [
   { name: 'events', description: 'event appends per second with 1,000 and with 100,000 events stored', run: events.run },
   { name: 'lnurl', description: 'LNURL callback invoices per second (dev backend) and settle -> bus latency', run: lnurl.run },
+  { name: 'device', description: 'payment publish -> relay pin write in the device daemon, 50 assets at 50 payments/s, and its memory', run: device.run },
   { name: 'mqtt', description: 'settle -> device latency with 1,000 devices, and QoS 1 msg/s: embedded broker vs Mosquitto', run: mqtt.run },
 ];
 

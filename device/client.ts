@@ -24,7 +24,7 @@ export interface LinkSettings {
 
 export interface LinkHandlers {
   /** A message on one of the subscribed topics; the PUBACK waits for the promise. */
-  message(topic: 'payment' | 'action/set' | 'license', payload: Buffer): Promise<void>;
+  message(topic: 'payment' | 'action/set' | 'license', payload: Buffer, arrivedAt: number): Promise<void>;
   /** Connected (again): `sessionPresent` says whether the broker kept the session. */
   connected(sessionPresent: boolean): void;
 }
@@ -114,11 +114,12 @@ export class AssetLink {
   }
 
   private async onPacket(packet: IPublishPacket): Promise<void> {
+    const arrivedAt = performance.now();
     const kind = (Object.keys(this.topics) as Subscribed[]).find((k) => this.topics[k] === packet.topic);
     if (!kind) return;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     try {
-      await this.handlers.message(kind, payload);
+      await this.handlers.message(kind, payload, arrivedAt);
     } catch (err) {
       this.log.error({ asset_id: this.settings.assetId, topic: kind, err: (err as Error).message }, 'message handler failed');
       throw err;

@@ -69,8 +69,8 @@ export class Daemon {
           assetId: asset.asset_id,
         },
         {
-          message: async (topic, payload) => {
-            if (topic === 'payment') await machine.onPayment(payload);
+          message: async (topic, payload, arrivedAt) => {
+            if (topic === 'payment') await machine.onPayment(payload, arrivedAt);
             else if (topic === 'action/set') await machine.onTrigger(payload);
             else machine.onLicense(payload);
           },

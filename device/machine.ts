@@ -45,6 +45,8 @@ export interface Job {
   rail?: string;
   triggerId?: string;
   reason?: string;
+  /** When its message arrived (performance.now(), this process): how long the daemon took to the pin. */
+  arrivedAt?: number;
 }
 
 export interface MachineDeps {
@@ -131,7 +133,7 @@ export class AssetMachine {
   }
 
   /** A message on `…/payment`: returns once it is on disk (then the PUBACK goes out). */
-  async onPayment(payload: Buffer): Promise<void> {
+  async onPayment(payload: Buffer, arrivedAt = performance.now()): Promise<void> {
     const parsed = parseJson(payload, paymentMessage);
     if (!parsed.ok) {
       const id = paymentIdOf(payload);
@@ -145,6 +147,7 @@ export class AssetMachine {
       paymentId: p.payment_id,
       amountSats: p.amount_sats,
       rail: p.rail,
+      arrivedAt,
     });
   }
 
@@ -221,9 +224,14 @@ export class AssetMachine {
       this.done();
       return;
     }
+    const beforeLedger = performance.now();
     this.deps.ledger.set({ asset: assetId, id: job.id, state: 'running', data: job }, true);
     const started = Date.now();
-    this.deps.relay.pulse(job.durationMs).then(
+    const pulsing = this.deps.relay.pulse(job.durationMs);
+    // A pin relay has written its pin by now (pulse writes before its first await).
+    const pinAt = performance.now();
+    const timing = { ledger_ms: round(pinAt - beforeLedger), ...(job.arrivedAt !== undefined ? { daemon_ms: round(pinAt - job.arrivedAt) } : {}) };
+    pulsing.then(
       () => {
         this.stats.vends += 1;
         this.healed(this.deps.relay.name);
@@ -243,7 +251,7 @@ export class AssetMachine {
             ? { type: 'action', payment_id: job.paymentId, external_id: `vend-${job.paymentId}`, data }
             : { type: 'action', external_id: `trigger-${job.triggerId}`, data },
         );
-        this.deps.log.info({ asset_id: assetId, id: job.id, duration_ms: job.durationMs }, 'vend');
+        this.deps.log.info({ asset_id: assetId, id: job.id, duration_ms: job.durationMs, ...timing }, 'vend');
         // The relay is busy for its time; the next payment waits for it.
         this.runTimer = setTimeout(() => this.done(), job.durationMs);
         this.wake = () => this.done();
@@ -340,6 +348,8 @@ export class AssetMachine {
     await Promise.all([...outputs].map((o) => o.stop().catch(() => undefined)));
   }
 }
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 function parseJson<T>(payload: Buffer, schema: z.ZodType<T>): { ok: true; value: T } | { ok: false; problem: string } {
   let json: unknown;

@@ -1,9 +1,9 @@
 /**
  * The console (simulated) outputs for demos, tests and benchmarks: the relay and the display log
- * what they would do, one JSON line each, with the time of the "pin write" on the wall clock in
- * milliseconds (fractional), so another process can time the path to it.
+ * what they would do, one JSON line each, with the time of the "pin write": `at` on the wall clock
+ * in milliseconds (fractional), and `mono_ns` from process.hrtime (CLOCK_MONOTONIC on Linux, the
+ * same clock in every process of the machine), so another process can time the path to it.
  */
-import QRCode from 'qrcode';
 import type { Logger } from 'pino';
 import type { Display, PaidInfo } from '../outputs/types.js';
 import { TimedRelay } from './timed-relay.js';
@@ -26,7 +26,8 @@ export class ConsoleRelay extends TimedRelay {
   async start(): Promise<void> {}
 
   protected write(on: boolean): void {
-    this.log.info({ asset_id: this.assetId, output: 'relay', on, at: wallClockMs() }, on ? 'relay on' : 'relay off');
+    const mono = process.hrtime.bigint();
+    this.log.info({ asset_id: this.assetId, output: 'relay', on, at: wallClockMs(), mono_ns: mono.toString() }, on ? 'relay on' : 'relay off');
   }
 
   protected async release(): Promise<void> {}
@@ -49,7 +50,11 @@ export class ConsoleDisplay implements Display {
     clearTimeout(this.timer);
     this.lastQr = text;
     this.log.info({ asset_id: this.assetId, output: 'display', screen: 'qr', qr: text, at: wallClockMs() }, 'display: payment QR');
-    if (this.renderQr) process.stderr.write(await QRCode.toString(text, { type: 'terminal', small: true }));
+    if (this.renderQr) {
+      // Loaded only when asked for: the daemon stays small on a Pi.
+      const { default: QRCode } = await import('qrcode');
+      process.stderr.write(await QRCode.toString(text, { type: 'terminal', small: true }));
+    }
   }
 
   async showText(text: string): Promise<void> {

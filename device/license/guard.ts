@@ -49,6 +49,8 @@ export class LicenseGuard extends EventEmitter<{ change: [Verdict] }> {
 
   constructor(readonly settings: LicenseSettings | undefined) {
     super();
+    // One listener per asset's machine: up to 200.
+    this.setMaxListeners(0);
   }
 
   get verdict(): Verdict {
