@@ -77,10 +77,12 @@ export class AssetLink {
     };
     const client = mqtt.connect(s.url, options);
     this.client = client;
+    // No PUBACK for a message the daemon could not take (a full queue, a disk that failed): the
+    // connection drops and the broker sends it again after the reconnect.
     client.handleMessage = (packet, done) =>
       this.onPacket(packet as IPublishPacket).then(
         () => done(),
-        () => done(),
+        (err: Error) => done(err),
       );
     client.on('reconnect', () => {
       // The wait before the attempt after this one: min · 2^n, capped, with ±20 % jitter.

@@ -160,3 +160,15 @@ describe('status and reconnects', () => {
     expect(relay.ons).toBe(2);
   });
 });
+
+describe('a full queue', () => {
+  it('drops the connection instead of taking a payment it cannot hold: after the reconnect every payment fires once', async () => {
+    const { m, login, dir } = await setup({ duration_ms: 300 });
+    const { relay, daemon } = await run(m, login, dir, new RecordingRelay(), { max_queue: 1 });
+    const ids = await Promise.all([pay(m, ADMIN_TOKEN), pay(m, ADMIN_TOKEN), pay(m, ADMIN_TOKEN), pay(m, ADMIN_TOKEN)]);
+    await waitFor('four vends reported', async () => (await vendEvents(m)).length === 4, 20_000);
+    expect(relay.ons).toBe(4);
+    expect(new Set((await vendEvents(m)).map((e: any) => e.data.payment_id))).toEqual(new Set(ids));
+    expect(daemon.units.get(m.assetId)!.link.connects).toBeGreaterThanOrEqual(2);
+  });
+});
