@@ -30,8 +30,8 @@ const V2_HEADER_LENGTH = 83;
 const SIGNATURE_LENGTH = 64;
 /** The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): 12 bytes, then the 32-byte key. */
 const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
-/** Longest key string looked at: a v2 key with 255 entitlements of 255 bytes is ~105 kB of base32. */
-const MAX_KEY_CHARS = 110_000;
+/** Longest key string looked at, as the server (and the MQTT request) allow. */
+const MAX_KEY_CHARS = 4096;
 
 export interface Lic1License {
   version: 1 | 2;
@@ -65,7 +65,7 @@ export type OfflineResult = { ok: true; license: Lic1License } | { ok: false; re
 export interface OfflineCheck {
   /** The product UUID this software is (omit to accept any product of the issuer). */
   productUuid?: string | undefined;
-  /** This installation's fingerprint (the raw string; its sha256 is what a bound key carries). */
+  /** This installation's fingerprint (the raw string; its sha256 is what a bound key carries). A bound key without one is a mismatch. */
   fingerprint?: string | undefined;
   /** Unix seconds; defaults to now. */
   now?: number | undefined;
@@ -84,8 +84,14 @@ for (let i = 0; i < ALPHABET.length; i++) {
   DECODE[ALPHABET.toLowerCase().charCodeAt(i)] = i;
 }
 
-/** Decodes unpadded base32, either case. Leftover bits past the last whole byte are dropped, as keysat does. */
+/**
+ * Decodes unpadded base32, either case, strictly as the server does: a length no byte string encodes
+ * to (RFC 4648 §6: a final quantum of 1, 3 or 6 characters) or non-zero pad bits (§3.5) is refused,
+ * so one key has one spelling.
+ */
 export function base32Decode(text: string): Uint8Array {
+  const rest = text.length % 8;
+  if (rest === 1 || rest === 3 || rest === 6) throw new Lic1FormatError('a base32 length no byte string encodes to');
   const out = new Uint8Array(Math.floor((text.length * 5) / 8));
   let buffer = 0;
   let bits = 0;
@@ -101,6 +107,7 @@ export function base32Decode(text: string): Uint8Array {
       out[n++] = (buffer >> bits) & 0xff;
     }
   }
+  if ((buffer & ((1 << bits) - 1)) !== 0) throw new Lic1FormatError('non-zero base32 pad bits');
   return out.subarray(0, n);
 }
 
@@ -129,7 +136,8 @@ export function decodeLic1(key: string): DecodedLic1 {
   const text = key.trim();
   if (text.length > MAX_KEY_CHARS) throw new Lic1FormatError('the key is too long');
   const parts = text.split('-');
-  if (parts.length !== 3 || parts[0] !== LIC1_PREFIX) throw new Lic1FormatError('expected LIC1-<payload>-<signature>');
+  // The prefix, like the base32, is read case-insensitively.
+  if (parts.length !== 3 || parts[0]?.toUpperCase() !== LIC1_PREFIX) throw new Lic1FormatError('expected LIC1-<payload>-<signature>');
   const payload = base32Decode(parts[1] as string);
   const signature = base32Decode(parts[2] as string);
   if (signature.length !== SIGNATURE_LENGTH) throw new Lic1FormatError(`the signature is ${signature.length} bytes, not ${SIGNATURE_LENGTH}`);
@@ -149,16 +157,14 @@ export function decodePayload(p: Uint8Array): Lic1License {
     if (p.length < V2_HEADER_LENGTH) throw new Lic1FormatError(`a v2 payload is at least ${V2_HEADER_LENGTH} bytes, not ${p.length}`);
     const count = p[82] as number;
     const entitlements: string[] = [];
-    const utf8 = new TextDecoder('utf-8', { fatal: true });
     let at = V2_HEADER_LENGTH;
     for (let i = 0; i < count; i++) {
       const length = p[at];
       if (length === undefined || at + 1 + length > p.length) throw new Lic1FormatError('the entitlement list is truncated');
-      try {
-        entitlements.push(utf8.decode(p.subarray(at + 1, at + 1 + length)));
-      } catch {
-        throw new Lic1FormatError('an entitlement is not UTF-8');
-      }
+      const bytes = p.subarray(at + 1, at + 1 + length);
+      // keysat key format v2: each entitlement is 1–255 bytes of printable ASCII.
+      if (length === 0 || bytes.some((b) => b < 0x20 || b > 0x7e)) throw new Lic1FormatError('an entitlement is not 1-255 printable ASCII characters');
+      entitlements.push(String.fromCharCode(...bytes));
       at += 1 + length;
     }
     if (at !== p.length) throw new Lic1FormatError('bytes after the entitlement list');
@@ -268,7 +274,7 @@ export function checkLic1Offline(key: string, publicKey: string | Uint8Array, ch
   if (check.productUuid !== undefined && check.productUuid.toLowerCase() !== license.productUuid) {
     return { ok: false, reason: 'product_mismatch', message: 'the license is for another product' };
   }
-  if (license.isFingerprintBound && check.fingerprint !== undefined && fingerprintHash(check.fingerprint) !== license.fingerprintHashHex) {
+  if (license.isFingerprintBound && (check.fingerprint === undefined || fingerprintHash(check.fingerprint) !== license.fingerprintHashHex)) {
     return { ok: false, reason: 'fingerprint_mismatch', message: 'the license is bound to another machine' };
   }
   return { ok: true, license };

@@ -65,6 +65,7 @@ describe('keysat vectors', () => {
       const [prefix, payload, signature] = vector.licenseKey.split('-') as [string, string, string];
       expect(verifyLic1(`${prefix}-${payload.toLowerCase()}-${signature.toLowerCase()}`, raw).ok).toBe(true);
       expect(verifyLic1(`  ${vector.licenseKey}\n`, raw).ok).toBe(true);
+      expect(verifyLic1(`lic1-${payload}-${signature}`, raw).ok).toBe(true);
     });
 
     it(`${name}: a changed payload or signature character is bad_signature or bad_format, never ok`, () => {
@@ -85,10 +86,11 @@ describe('keysat vectors', () => {
 
   it('offline: expiry at and after expires_at, never for perpetual keys', () => {
     const pem = vectors.publicKeyPem;
-    expect(checkLic1Offline(vectors.v2.licenseKey, pem, { now: 1_899_999_999 }).ok).toBe(true);
-    expect(checkLic1Offline(vectors.v2.licenseKey, pem, { now: 1_900_000_000 })).toMatchObject({ ok: false, reason: 'expired' });
+    const fingerprint = 'test-machine-fingerprint';
+    expect(checkLic1Offline(vectors.v2.licenseKey, pem, { now: 1_899_999_999, fingerprint }).ok).toBe(true);
+    expect(checkLic1Offline(vectors.v2.licenseKey, pem, { now: 1_900_000_000, fingerprint })).toMatchObject({ ok: false, reason: 'expired' });
     expect(checkLic1Offline(vectors.v2_perpetual_unbound.licenseKey, pem, { now: 4_000_000_000 }).ok).toBe(true);
-    expect(checkLic1Offline(vectors.v1.licenseKey, pem, { now: 4_000_000_000 }).ok).toBe(true);
+    expect(checkLic1Offline(vectors.v1.licenseKey, pem, { now: 4_000_000_000, fingerprint }).ok).toBe(true);
   });
 
   it('offline: product and fingerprint', () => {
@@ -101,6 +103,8 @@ describe('keysat vectors', () => {
       reason: 'product_mismatch',
     });
     expect(checkLic1Offline(vectors.v1.licenseKey, pem, { now, fingerprint: 'another-machine' })).toMatchObject({ ok: false, reason: 'fingerprint_mismatch' });
+    // A bound key names its machine: without a fingerprint it is a mismatch, as on the server.
+    expect(checkLic1Offline(vectors.v1.licenseKey, pem, { now })).toMatchObject({ ok: false, reason: 'fingerprint_mismatch' });
     // An unbound key binds on the server (trust on first use); offline any fingerprint passes.
     expect(checkLic1Offline(vectors.v2_perpetual_unbound.licenseKey, pem, { now, fingerprint: 'another-machine' }).ok).toBe(true);
   });
@@ -136,7 +140,8 @@ describe('malformed keys are bad_format', () => {
     ['empty', ''],
     ['only the prefix', 'LIC1-'],
     ['another prefix', `LIC2-${p1}-${s1}`],
-    ['lower-case prefix', `lic1-${p1}-${s1}`],
+    ['a payload length no bytes encode to', `LIC1-${p1}A-${s1}`],
+    ['non-zero pad bits', `LIC1-${p1.slice(0, -1)}J-${s1}`], // the v1 payload's last character is I (01000): three pad bits
     ['no signature', `LIC1-${p1}`],
     ['an extra part', `LIC1-${p1}-${s1}-AA`],
     ['padding', `LIC1-${p1}=-${s1}`],
@@ -153,7 +158,9 @@ describe('malformed keys are bad_format', () => {
     ['a truncated entitlement', `LIC1-${base32Encode(Uint8Array.of(2, ...new Uint8Array(81), 1, 5, 0x61))}-${s1}`],
     ['a missing entitlement', `LIC1-${base32Encode(Uint8Array.of(2, ...new Uint8Array(81), 2, 1, 0x61))}-${s1}`],
     ['bytes after the entitlements', `LIC1-${base32Encode(Uint8Array.of(2, ...new Uint8Array(81), 1, 1, 0x61, 0))}-${s1}`],
-    ['an entitlement that is not UTF-8', `LIC1-${base32Encode(Uint8Array.of(2, ...new Uint8Array(81), 1, 1, 0xff))}-${s1}`],
+    ['an entitlement that is not ASCII', `LIC1-${base32Encode(Uint8Array.of(2, ...new Uint8Array(81), 1, 1, 0xff))}-${s1}`],
+    ['an entitlement with a control character', `LIC1-${base32Encode(Uint8Array.of(2, ...new Uint8Array(81), 1, 1, 0x0a))}-${s1}`],
+    ['an empty entitlement', `LIC1-${base32Encode(Uint8Array.of(2, ...new Uint8Array(81), 1, 0))}-${s1}`],
     ['a timestamp past 2^53', `LIC1-${base32Encode(Uint8Array.of(1, 0, ...new Uint8Array(32), 0xff, ...new Uint8Array(7), ...new Uint8Array(32)))}-${s1}`],
     ['a huge string', `LIC1-${'A'.repeat(200_000)}-${s1}`],
   ];
