@@ -6,8 +6,8 @@
  * account (its webhooks see license sales). The license is issued when the payment settles,
  * idempotently per invoice (license-core keeps one license per `invoice_id`): by a `payment.settled`
  * listener, by whoever polls a settled purchase whose license is not there yet, and on start for every
- * settled purchase without one, so a crash between settling and issuing loses nothing. A purchase's
- * payment counts as delivered (`markDelivered`) once its license is durable.
+ * settled purchase without one (found through the vendor's recent `paid` events, written in one step
+ * with the settlement), so a crash between settling and issuing loses nothing.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -74,6 +74,9 @@ export function isLicensePayment(payment: PaymentRecord): payment is LicensePaym
   return payment.purchase?.kind === 'license';
 }
 
+/** How far back the start looks for settled purchases without a license. */
+const RECOVERY_WINDOW_MS = 7 * 86_400_000;
+
 export class Purchases {
   private readonly options: PurchasesOptions;
   /** Issues in flight per invoice: concurrent reports of one settlement wait for the same issue. */
@@ -94,7 +97,8 @@ export class Purchases {
         .then(() => this.issueFor(payment))
         .then(
           () => undefined,
-          (err: unknown) => this.options.log.error({ err, paymentId: payment.payment_id }, 'issuing a purchased license failed; retried at the next poll or start'),
+          (err: unknown) =>
+            this.options.log.error({ err, paymentId: payment.payment_id }, 'issuing a purchased license failed; retried at the next poll or start'),
         );
     });
     this.recovering = this.recover().catch((err: unknown) => this.options.log.error({ err }, 'issuing licenses of settled purchases failed'));
@@ -110,7 +114,7 @@ export class Purchases {
   async create(input: PurchaseInput): Promise<PurchaseView> {
     const product = await this.options.licenses.activeProduct(input.product);
     const vendor = await this.vendor();
-    if (product.price_sats < 1) throw new AppError(409, 'not_for_sale', `product '${product.slug}' has no price`);
+    if (product.price_sats < 1) throw new AppError(400, 'invalid_body', `product '${product.slug}' is not for sale (it has no price)`);
     const { wallets, invoiceExpirySeconds } = this.options;
     const backend = await wallets.backendFor(vendor);
     const walletVersion = await wallets.versionFor(vendor.user_id);
@@ -142,7 +146,7 @@ export class Purchases {
       payment_id: purchaseId,
       user_id: vendor.user_id,
       asset_id: null,
-      link_id: null,
+      link_id: '',
       purchase: { kind: 'license', product_id: product.product_id, purchase_id: purchaseId },
       amount_sats: product.price_sats,
       duration_ms: 0,
@@ -199,25 +203,49 @@ export class Purchases {
   }
 
   private async issue(payment: LicensePayment): Promise<{ license: LicenseRecord; key: string }> {
+    const before = Date.now();
+    // One license per invoice: the service hands back the existing one when there is one.
     const issued = await this.options.licenses.issue({
       product_id: payment.purchase.product_id,
       invoice_id: payment.payment_id,
       note: payment.comment === null ? 'purchase' : `purchase: ${payment.comment}`,
     });
-    // The license is durable (the service answers after its write): the purchase is delivered.
-    if (payment.device_acked_at === null && (await this.options.payments.markDelivered(payment.payment_id, new Date().toISOString()))) {
+    if (Date.parse(issued.license.created) >= before - 1000) {
       this.options.log.info({ purchaseId: payment.payment_id, licenseId: issued.license.license_id }, 'purchased license issued');
     }
     return issued;
   }
 
-  /** Every settled purchase of the vendor whose license was never issued (a crash came between). */
+  /**
+   * Every recently settled purchase of the vendor gets its license if it has none (a crash came
+   * between the settlement and the issue). The `paid` events are the index: each is written in one
+   * step with its settlement.
+   */
   private async recover(): Promise<void> {
     const vendor = await this.vendorAccount();
     if (!vendor) return;
-    const owed = (await this.options.payments.undeliveredPayments(vendor.user_id)).filter(isLicensePayment);
-    for (const payment of owed) await this.issueFor(payment);
-    if (owed.length > 0) this.options.log.info({ count: owed.length }, 'issued the licenses of purchases settled before a restart');
+    const since = new Date(Date.now() - RECOVERY_WINDOW_MS).toISOString();
+    let before: number | undefined;
+    let checked = 0;
+    do {
+      const page = await this.options.machines.listEvents(
+        vendor.user_id,
+        { type: 'paid', since },
+        before === undefined ? { limit: 500 } : { limit: 500, before },
+      );
+      for (const event of page.items) {
+        const purchase = (event.data as { purchase?: { kind?: unknown } }).purchase;
+        const paymentId = (event.data as { payment_id?: unknown }).payment_id;
+        if (purchase?.kind !== 'license' || typeof paymentId !== 'string') continue;
+        const payment = await this.options.payments.getPayment(paymentId);
+        if (payment && payment.status === 'settled' && isLicensePayment(payment)) {
+          await this.issueFor(payment);
+          checked++;
+        }
+      }
+      before = page.next ?? undefined;
+    } while (before !== undefined);
+    if (checked > 0) this.options.log.debug({ checked }, 'checked the licenses of recent purchases');
   }
 
   private async vendorAccount(): Promise<AccountRecord | undefined> {
@@ -227,7 +255,7 @@ export class Purchases {
 
   private async vendor(): Promise<AccountRecord> {
     const account = await this.vendorAccount();
-    if (!account) throw new AppError(503, 'purchases_unavailable', 'This license server takes no purchases: its operator has not set LICENSE_VENDOR_ACCOUNT');
+    if (!account) throw new AppError(503, 'backend_unavailable', 'This license server takes no purchases: its operator has not set LICENSE_VENDOR_ACCOUNT');
     return account;
   }
 }
@@ -237,4 +265,3 @@ function buyerComment(input: PurchaseInput): string | null {
   const parts = [input.buyer_email, input.buyer_note].filter((p): p is string => p !== undefined && p !== '');
   return parts.length === 0 ? null : parts.join(' — ');
 }
-
