@@ -21,6 +21,8 @@ export const POSTGRES_E2E = [
   'test/crash.test.ts',
   'test/security/assets-deleted-pending.test.ts',
   'test/ops/tour.test.ts',
+  'test/license/server.test.ts',
+  'test/license/seats.test.ts',
 ];
 
 export default defineConfig({

@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Router } from '@koa/router';
 import type { Logger } from 'pino';
 import pkg from '../package.json' with { type: 'json' };
 import { Broker } from '../broker/broker.js';
@@ -23,6 +24,9 @@ import { Outbound } from './http/outbound.js';
 import { OutboundAllow } from './http/ssrf.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { licenseFamily } from './license/family.js';
+import { LicenseMetrics } from './license/metrics.js';
+import { LicenseService } from './license/service.js';
+import { loadSigningKey } from './license/signing-key.js';
 import { BACKEND_SPECS } from './lightning/backends/index.js';
 import { DevBackend } from './lightning/backends/dev.js';
 import { btcpayWebhookRoutes } from './lightning/btcpay-webhook.js';
@@ -80,6 +84,7 @@ interface Running {
   settlement: Settlement;
   bus: EventBus;
   metrics: Metrics;
+  license: LicenseService;
 }
 
 export class Bridge {
@@ -105,6 +110,16 @@ export class Bridge {
     const stores = await openStores(config, log, { onFatal: this.options.onFatal, onCommitted: (seconds) => metrics.committed(seconds) });
     const { machines: store, lightning: lightningStore, devices: devicesStore } = stores;
     const secrets = await loadSecrets(config.dataDir, config.adminToken, { storeHasData: await stores.hasData(), log }).catch(async (err: unknown) => {
+      await stores.close();
+      throw err;
+    });
+    // The license server's signing key: every key it issued verifies only under it.
+    const licenseSigner = await loadSigningKey({
+      dataDir: config.dataDir,
+      configured: config.licenseSigningKey,
+      storeHasLicenses: await stores.license.hasLicenses(),
+      log,
+    }).catch(async (err: unknown) => {
       await stores.close();
       throw err;
     });
@@ -188,6 +203,24 @@ export class Bridge {
       invoiceExpirySeconds: config.invoiceExpirySeconds,
     });
 
+    // The license server.
+    const license = new LicenseService({
+      store: stores.license,
+      signer: licenseSigner,
+      log: log.child({ component: 'license' }),
+      seatReclaimSeconds: config.licenseSeatReclaimSeconds,
+    });
+    const licenseDeps = {
+      service: license,
+      adminTokenSha256: secrets.adminTokenSha256,
+      validateLimiter: new RateLimiter(config.licenseValidatePerMinute, 60_000),
+      operator: config.licenseOperator,
+      version: VERSION,
+      metrics,
+      licenseMetrics: new LicenseMetrics(metrics),
+    };
+    const licenseRoutes: ((router: Router) => void)[] = [];
+
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.
     const credentials = new DeviceCredentials(devicesStore, assets, bus, { maxPerAsset: config.maxDeviceCredentialsPerAsset, metrics });
     const logins = new MqttLogins({ auth, credentials, log: log.child({ component: 'broker' }), metrics });
@@ -252,7 +285,7 @@ export class Bridge {
       [
         { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: machinesRoutes }) },
         { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family({ bodyLimitBytes: limit, log, version: VERSION }) },
-        { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily({ bodyLimitBytes: limit, log }) },
+        { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily(licenseDeps, { bodyLimitBytes: limit, log, extend: licenseRoutes }) },
         {
           name: 'lnurl',
           prefix: config.prefixes.lnurl,
@@ -288,7 +321,7 @@ export class Bridge {
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
-    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics };
+    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics, license };
     try {
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
@@ -303,6 +336,7 @@ export class Bridge {
       await homeAssistant?.start();
       await sender.start();
       settlement.start();
+      license.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       log.info(
         {
@@ -333,6 +367,12 @@ export class Bridge {
   get bus(): EventBus {
     if (!this.running) throw new Error('bridge is not running');
     return this.running.bus;
+  }
+
+  /** The running bridge's license service (tests, and the MQTT side that re-publishes answers). */
+  get license(): LicenseService {
+    if (!this.running) throw new Error('bridge is not running');
+    return this.running.license;
   }
 
   /** The running bridge's metrics registry (tests read the counters directly). */
@@ -366,6 +406,7 @@ export class Bridge {
     await closed;
     clearTimeout(grace);
     await running.settlement.stop();
+    await running.license.stop();
     await running.sender.stop();
     running.bus.off(running.sender);
     await running.stores.close();
