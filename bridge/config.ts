@@ -99,6 +99,8 @@ export interface Config {
   licenseValidatePerMinute: number;
   /** A license seat idle (no validation) this long may be taken by another machine (0 = never). */
   licenseSeatReclaimSeconds: number;
+  /** Username (or id) of the account that sells licenses: its wallet makes purchase invoices, its event log gets their `paid` events. */
+  licenseVendorAccount: string | undefined;
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -425,6 +427,13 @@ export const SETTINGS: Setting[] = [
     default: 0,
     parse: int(0, 10 * 365 * 86_400),
     doc: 'a license seat whose machine has not validated for this long may be taken by another machine (0 = never)',
+  },
+  {
+    name: 'LICENSE_VENDOR_ACCOUNT',
+    key: 'licenseVendorAccount',
+    default: undefined,
+    parse: optionalText,
+    doc: 'username (or id) of the account that sells licenses: purchases are invoiced on its Lightning wallet and settle into its events and webhooks; unset = no purchases',
   },
 ] as Setting[];
 

@@ -23,7 +23,10 @@ import { EventBus } from './events.js';
 import { Outbound } from './http/outbound.js';
 import { OutboundAllow } from './http/ssrf.js';
 import { RateLimiter } from './http/rate-limit.js';
+import { DeviceLicenses } from './license/device-licenses.js';
 import { licenseFamily } from './license/family.js';
+import { purchaseRoutes } from './license/purchase-routes.js';
+import { Purchases } from './license/purchases.js';
 import { LicenseMetrics } from './license/metrics.js';
 import { LicenseService } from './license/service.js';
 import { loadSigningKey } from './license/signing-key.js';
@@ -85,6 +88,8 @@ interface Running {
   bus: EventBus;
   metrics: Metrics;
   license: LicenseService;
+  purchases: Purchases;
+  deviceLicenses: DeviceLicenses;
 }
 
 export class Bridge {
@@ -219,7 +224,23 @@ export class Bridge {
       metrics,
       licenseMetrics: new LicenseMetrics(metrics),
     };
-    const licenseRoutes: ((router: Router) => void)[] = [];
+    // License purchases (settled like asset payments, for the LICENSE_VENDOR_ACCOUNT), and licenses on devices.
+    const purchases = new Purchases({
+      licenses: license,
+      payments: lightningStore,
+      machines: store,
+      wallets,
+      settlement,
+      bus,
+      pollBase: () => `${urls.base}${config.prefixes.license}`,
+      vendor: config.licenseVendorAccount,
+      invoiceExpirySeconds: config.invoiceExpirySeconds,
+      log: log.child({ component: 'license-purchases' }),
+    });
+    const deviceLicenses = new DeviceLicenses({ licenses: license, bus, log: log.child({ component: 'license-devices' }) });
+    const licenseRoutes: ((router: Router) => void)[] = [
+      purchaseRoutes({ purchases, store: lightningStore, wallets, settlement, log: log.child({ component: 'license-btcpay-webhook' }) }),
+    ];
 
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.
     const credentials = new DeviceCredentials(devicesStore, assets, bus, { maxPerAsset: config.maxDeviceCredentialsPerAsset, metrics });
@@ -255,6 +276,7 @@ export class Bridge {
           states,
           log: log.child({ component: 'dispatch' }),
           messagesPerMinute: config.rateLimitPerMinute,
+          license: deviceLicenses.answer,
           replayWindowMs: config.paymentReplayHours * 3_600_000,
           metrics,
         })
@@ -321,7 +343,7 @@ export class Bridge {
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
-    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics, license };
+    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics, license, purchases, deviceLicenses };
     try {
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
@@ -335,6 +357,9 @@ export class Bridge {
       await dispatcher?.start();
       await homeAssistant?.start();
       await sender.start();
+      deviceLicenses.start(broker);
+      // Before the settlement's first poll, so every purchase it settles is heard.
+      purchases.start();
       settlement.start();
       license.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -406,6 +431,8 @@ export class Bridge {
     await closed;
     clearTimeout(grace);
     await running.settlement.stop();
+    await running.purchases.stop();
+    running.deviceLicenses.stop();
     await running.license.stop();
     await running.sender.stop();
     running.bus.off(running.sender);

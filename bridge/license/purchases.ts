@@ -61,7 +61,7 @@ export interface PurchasesOptions {
   bus: EventBus;
   /** Where a purchase is polled: `${base()}/v1/purchase/${id}` (PUBLIC_URL and the license prefix). */
   pollBase: () => string;
-  /** Username of the account that sells licenses (LICENSE_VENDOR_ACCOUNT); undefined: purchases are off. */
+  /** Username or id of the account that sells licenses (LICENSE_VENDOR_ACCOUNT); undefined: purchases are off. */
   vendor: string | undefined;
   invoiceExpirySeconds: number;
   log: Logger;
@@ -250,7 +250,8 @@ export class Purchases {
 
   private async vendorAccount(): Promise<AccountRecord | undefined> {
     const name = this.options.vendor;
-    return name === undefined ? undefined : this.options.machines.getAccountByUsername(name.toLowerCase());
+    if (name === undefined) return undefined;
+    return (await this.options.machines.getAccountByUsername(name.toLowerCase())) ?? (await this.options.machines.getAccount(name));
   }
 
   private async vendor(): Promise<AccountRecord> {
