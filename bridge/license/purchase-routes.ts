@@ -31,12 +31,12 @@ const httpUrl = z
     }
   }, 'must be an absolute http(s) URL');
 
-/** keysat `POST /v1/purchase` request (extra members are ignored, as keysat's server does). */
+/** keysat `POST /v1/purchase` request (extra members are ignored and null is absent, as keysat's server reads it). */
 export const purchaseInput = z.object({
   product: z.string().trim().min(1).max(100).superRefine(displayText()),
-  buyer_email: z.email().max(254).optional(),
-  buyer_note: z.string().max(1000).superRefine(displayText('multiline')).optional(),
-  redirect_url: httpUrl.optional(),
+  buyer_email: z.email().max(254).nullish(),
+  buyer_note: z.string().max(1000).superRefine(displayText('multiline')).nullish(),
+  redirect_url: httpUrl.nullish(),
 });
 
 export interface PurchaseRoutesDeps {
@@ -54,7 +54,12 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps): (router: Router) => vo
   return (router) => {
     router.post('/v1/purchase', async (ctx) => {
       const input = validate(purchaseInput, ctx.request.body);
-      ctx.body = await purchases.create(input);
+      ctx.body = await purchases.create({
+        product: input.product,
+        buyer_email: input.buyer_email ?? undefined,
+        buyer_note: input.buyer_note ?? undefined,
+        redirect_url: input.redirect_url ?? undefined,
+      });
     });
 
     router.get('/v1/purchase/:invoice_id', async (ctx) => {
