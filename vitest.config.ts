@@ -23,6 +23,8 @@ export const POSTGRES_E2E = [
   'test/ops/tour.test.ts',
   'test/license/server.test.ts',
   'test/license/seats.test.ts',
+  'test/license/purchase-flow.test.ts',
+  'test/license/purchase-recovery.test.ts',
 ];
 
 export default defineConfig({
