@@ -101,6 +101,10 @@ export interface Config {
   licenseSeatReclaimSeconds: number;
   /** Username (or id) of the account that sells licenses: its wallet makes purchase invoices, its event log gets their `paid` events. */
   licenseVendorAccount: string | undefined;
+  /** `POST /v1/purchase` per client IP per minute (0 = unlimited): each makes an invoice and a pending payment. */
+  licensePurchasesPerMinute: number;
+  /** Purchases of one product per minute, whoever asks (0 = unlimited): pending invoices cannot pile up. */
+  licensePurchasesPerProductPerMinute: number;
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -434,6 +438,20 @@ export const SETTINGS: Setting[] = [
     default: undefined,
     parse: optionalText,
     doc: 'username (or id) of the account that sells licenses: purchases are invoiced on its Lightning wallet and settle into its events and webhooks; unset = no purchases',
+  },
+  {
+    name: 'LICENSE_PURCHASES_PER_MINUTE',
+    key: 'licensePurchasesPerMinute',
+    default: 30,
+    parse: int(0, 1_000_000),
+    doc: 'license purchases (invoices) per minute per client IP (0 = unlimited)',
+  },
+  {
+    name: 'LICENSE_PURCHASES_PER_PRODUCT_PER_MINUTE',
+    key: 'licensePurchasesPerProductPerMinute',
+    default: 120,
+    parse: int(0, 1_000_000),
+    doc: 'purchases of one product per minute, from any number of addresses (0 = unlimited): pending invoices cannot pile up',
   },
 ] as Setting[];
 

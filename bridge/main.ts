@@ -239,7 +239,16 @@ export class Bridge {
     });
     const deviceLicenses = new DeviceLicenses({ licenses: license, bus, log: log.child({ component: 'license-devices' }) });
     const licenseRoutes: ((router: Router) => void)[] = [
-      purchaseRoutes({ purchases, store: lightningStore, wallets, settlement, log: log.child({ component: 'license-btcpay-webhook' }) }),
+      purchaseRoutes({
+        purchases,
+        store: lightningStore,
+        wallets,
+        settlement,
+        log: log.child({ component: 'license-btcpay-webhook' }),
+        ipLimiter: new RateLimiter(config.licensePurchasesPerMinute, 60_000),
+        productLimiter: new RateLimiter(config.licensePurchasesPerProductPerMinute, 60_000),
+        metrics,
+      }),
     ];
 
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.

@@ -4,15 +4,19 @@
  * `Purchases` does the work. Errors are the license family's `{ok: false, error, message}`.
  */
 import type { Router } from '@koa/router';
+import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import type { RateLimiter } from '../http/rate-limit.js';
+import { enforce } from '../http/rate-headers.js';
 import { displayText } from '../http/text.js';
 import { validate } from '../http/validate.js';
 import { BtcpayWebhook, type WebhookAnswer } from '../lightning/btcpay-webhook.js';
 import type { Settlement } from '../lightning/settlement.js';
 import type { LightningStore } from '../lightning/store.js';
 import type { Wallets } from '../lightning/wallets.js';
+import type { Metrics } from '../metrics.js';
 import { isLicensePayment, type Purchases } from './purchases.js';
 
 export const LICENSE_WEBHOOK_PATH = '/v1/btcpay/webhook';
@@ -45,20 +49,34 @@ export interface PurchaseRoutesDeps {
   wallets: Wallets;
   settlement: Settlement;
   log: Logger;
+  /** Purchases per client IP: each makes an invoice and a pending payment. */
+  ipLimiter: RateLimiter;
+  /** Purchases per product, whoever asks: many addresses cannot pile up pending invoices. */
+  productLimiter: RateLimiter;
+  /** Counts the refusals (`paywire_refusals_total{component="license"}`). */
+  metrics?: Metrics | undefined;
 }
 
 export function purchaseRoutes(deps: PurchaseRoutesDeps): (router: Router) => void {
   const { purchases } = deps;
   // BTCPay's signed webhook, as on the machine-payments API, but settling only license purchases.
   const hook = new BtcpayWebhook({ store: deps.store, wallets: deps.wallets, settlement: deps.settlement, log: deps.log, accepts: isLicensePayment });
+  const take = (ctx: Context, limiter: RateLimiter, key: string, what: string) => {
+    const decision = limiter.take(key);
+    if (!decision.allowed) deps.metrics?.refusals.inc({ component: 'license', reason: 'rate_limited' });
+    enforce(ctx, decision, what);
+  };
   return (router) => {
     router.post('/v1/purchase', async (ctx) => {
       const input = validate(purchaseInput, ctx.request.body);
+      // A bad body costs nothing; an invoice does. Per address, then per product.
+      take(ctx, deps.ipLimiter, ctx.ip, 'purchases from this address');
       ctx.body = await purchases.create({
         product: input.product,
         buyer_email: input.buyer_email ?? undefined,
         buyer_note: input.buyer_note ?? undefined,
         redirect_url: input.redirect_url ?? undefined,
+        admit: (productId) => take(ctx, deps.productLimiter, productId, 'purchases of this product'),
       });
     });
 

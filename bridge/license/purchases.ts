@@ -29,6 +29,8 @@ export interface PurchaseInput {
   buyer_email?: string | undefined;
   buyer_note?: string | undefined;
   redirect_url?: string | undefined;
+  /** Called with the product before its invoice is made (the per-product rate limit); throws to refuse. */
+  admit?: ((productId: string) => void) | undefined;
 }
 
 /** keysat `POST /v1/purchase` response; `payment_request` (the BOLT 11 invoice) is ours, for wallets. */
@@ -113,6 +115,7 @@ export class Purchases {
   /** Start a purchase: an invoice for the product's price on the vendor's backend, recorded as pending. */
   async create(input: PurchaseInput): Promise<PurchaseView> {
     const product = await this.options.licenses.activeProduct(input.product);
+    input.admit?.(product.product_id);
     const vendor = await this.vendor();
     if (product.price_sats < 1) throw new AppError(400, 'invalid_body', `product '${product.slug}' is not for sale (it has no price)`);
     const { wallets, invoiceExpirySeconds } = this.options;

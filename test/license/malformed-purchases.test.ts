@@ -138,7 +138,7 @@ add('webhook: GET', { via: 'fetch', method: 'GET', path: '/license/v1/btcpay/web
 
 let t: TestBridge;
 beforeAll(async () => {
-  t = await startBridge({ LICENSE_VENDOR_ACCOUNT: 'vendor' });
+  t = await startBridge({ LICENSE_VENDOR_ACCOUNT: 'vendor', LICENSE_PURCHASES_PER_MINUTE: 0 });
   await t.signup('vendor');
   const res = await t.request('POST', '/license/v1/admin/products', {
     headers: { authorization: `Bearer ${ADMIN_TOKEN}` },

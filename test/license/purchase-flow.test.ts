@@ -146,6 +146,30 @@ describe('a purchase on the dev backend', () => {
   });
 });
 
+describe('limits', () => {
+  it('purchases per address and per product answer 429 rate_limited with Retry-After', async () => {
+    const limited = await startBridge({ LICENSE_VENDOR_ACCOUNT: 'vendor', LICENSE_PURCHASES_PER_MINUTE: 3, LICENSE_PURCHASES_PER_PRODUCT_PER_MINUTE: 1 });
+    try {
+      await limited.signup('vendor');
+      await product('one', 100, limited);
+      await product('two', 100, limited);
+      expect((await limited.request('POST', '/license/v1/purchase', { body: { product: 'one' } })).status).toBe(200);
+      const sameProduct = await limited.request('POST', '/license/v1/purchase', { body: { product: 'one' } });
+      expect(sameProduct.status).toBe(429);
+      expect(sameProduct.body).toEqual({ ok: false, error: 'rate_limited', message: expect.stringContaining('this product') });
+      expect(Number(sameProduct.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await limited.request('POST', '/license/v1/purchase', { body: { product: 'two' } })).status).toBe(200);
+      // A bad body is refused before it costs a purchase of the address's allowance.
+      for (let i = 0; i < 5; i++) expect((await limited.request('POST', '/license/v1/purchase', { body: { product: '' } })).status).toBe(400);
+      const address = await limited.request('POST', '/license/v1/purchase', { body: { product: 'two' } });
+      expect(address.status).toBe(429);
+      expect(address.body).toEqual({ ok: false, error: 'rate_limited', message: expect.stringContaining('this address') });
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('without a vendor account', () => {
   it('purchases answer 503 and name the setting', async () => {
     const bare = await startBridge({});
