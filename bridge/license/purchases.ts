@@ -123,6 +123,18 @@ export class Purchases {
     const walletVersion = await wallets.versionFor(vendor.user_id);
     const purchaseId = randomUUID();
     const description = `${product.name} license`;
+    // A proxied Lightning address commits its invoices to its own metadata, within its own amounts.
+    let metadata = payMetadata(description);
+    if (!backend.createCheckout && backend.payParams) {
+      const remote = await backend.payParams().catch((err: unknown) => {
+        throw new AppError(503, 'backend_unavailable', 'The Lightning backend could not be reached; try again later', { cause: err });
+      });
+      const msat = product.price_sats * 1000;
+      if (msat < remote.minSendable || msat > remote.maxSendable) {
+        throw new AppError(503, 'backend_unavailable', `The vendor's Lightning wallet cannot receive ${product.price_sats} sats`);
+      }
+      metadata = remote.metadata;
+    }
     let created: CreatedInvoice & { checkoutUrl?: string };
     try {
       created = backend.createCheckout
@@ -135,8 +147,8 @@ export class Purchases {
           })
         : await backend.createInvoice({
             amountMsat: product.price_sats * 1000,
-            descriptionHash: metadataHash(payMetadata(description)),
-            metadata: payMetadata(description),
+            descriptionHash: metadataHash(metadata),
+            metadata,
             memo: `${description} (paywire ${purchaseId})`,
             expirySeconds: invoiceExpirySeconds,
             paymentId: purchaseId,
