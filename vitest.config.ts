@@ -23,6 +23,7 @@ export const POSTGRES_E2E = [
   'test/ops/tour.test.ts',
   'test/license/server.test.ts',
   'test/license/seats.test.ts',
+  'test/license/signing-key.test.ts',
 ];
 
 export default defineConfig({

@@ -72,6 +72,8 @@ export interface BridgeOptions {
   onFatal?: (err: Error) => void;
   /** Overrides the broker's view of which devices are online (tests of the Lightning rail). */
   deviceState?: DeviceStateSource;
+  /** Extra routes on the license family's router (benchmarks and embedders). */
+  licenseRoutes?: ((router: Router) => void)[];
 }
 
 interface Running {
@@ -219,7 +221,7 @@ export class Bridge {
       metrics,
       licenseMetrics: new LicenseMetrics(metrics),
     };
-    const licenseRoutes: ((router: Router) => void)[] = [];
+    const licenseRoutes: ((router: Router) => void)[] = [...(this.options.licenseRoutes ?? [])];
 
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.
     const credentials = new DeviceCredentials(devicesStore, assets, bus, { maxPerAsset: config.maxDeviceCredentialsPerAsset, metrics });
