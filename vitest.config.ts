@@ -25,6 +25,7 @@ export const POSTGRES_E2E = [
   'test/license/seats.test.ts',
   'test/license/purchase-flow.test.ts',
   'test/license/purchase-recovery.test.ts',
+  'test/license/signing-key.test.ts',
 ];
 
 export default defineConfig({

@@ -4,6 +4,7 @@
  * benchmark is unknown or actually breaks (throws).
  */
 import * as events from './events.js';
+import * as license from './license.js';
 import * as lnurl from './lnurl.js';
 import * as mqtt from './mqtt.js';
 
@@ -18,6 +19,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'events', description: 'event appends per second with 1,000 and with 100,000 events stored', run: events.run },
   { name: 'lnurl', description: 'LNURL callback invoices per second (dev backend) and settle -> bus latency', run: lnurl.run },
   { name: 'mqtt', description: 'settle -> device latency with 1,000 devices, and QoS 1 msg/s: embedded broker vs Mosquitto', run: mqtt.run },
+  { name: 'license', description: 'license validations per second through POST /v1/validate beside a no-op route, 1 and 32 at a time', run: license.run },
 ];
 
 function header(bench: Benchmark): void {

@@ -75,6 +75,8 @@ export interface BridgeOptions {
   onFatal?: (err: Error) => void;
   /** Overrides the broker's view of which devices are online (tests of the Lightning rail). */
   deviceState?: DeviceStateSource;
+  /** Extra routes on the license family's router (benchmarks and embedders). */
+  licenseRoutes?: ((router: Router) => void)[];
 }
 
 interface Running {
@@ -249,6 +251,7 @@ export class Bridge {
         productLimiter: new RateLimiter(config.licensePurchasesPerProductPerMinute, 60_000),
         metrics,
       }),
+      ...(this.options.licenseRoutes ?? []),
     ];
 
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.

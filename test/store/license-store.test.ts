@@ -12,6 +12,7 @@ import type { LicenseRecord, ProductRecord } from '../../bridge/license/types.js
 import { Journal } from '../../bridge/store/journal/engine.js';
 import { JournalLicenseStore } from '../../bridge/store/journal/license-store.js';
 import { openPostgres } from '../../bridge/store/postgres/engine.js';
+import { importJournal } from '../../bridge/store/postgres/import-journal.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 interface Harness {
@@ -249,3 +250,44 @@ function contract(engine: Engine): void {
 
 contract(journalEngine);
 describe('on PostgreSQL', () => contract(postgresEngine()));
+
+describe('paywire migrate --from-journal copies the license store', () => {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('products, licenses and seats read back the same on PostgreSQL', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'paywire-license-import-'));
+    const journal = new Journal({ dir, fsync: false });
+    const s = new JournalLicenseStore(journal);
+    await journal.open();
+    const p = product('moved', { active: false, description: 'd' });
+    await s.createProduct(p);
+    const lic = license(p.product_id, { version: 2, expires_at: at(500), entitlements: ['pro'], invoice_id: 'inv-moved', max_machines: 2 });
+    await s.insertLicense(lic);
+    await claim(s, lic.license_id, 'box', 3, 2);
+    const machines = await s.listMachines(lic.license_id);
+    await journal.close();
+    const url = await (db as TestDatabase).schemaUrl();
+    const counts = await importJournal({ dataDir: dir, url });
+    expect(counts).toMatchObject({ license_products: 1, licenses: 1, license_machines: 1 });
+    const pg = await openPostgres({ url, poolSize: 2 });
+    try {
+      expect(await pg.license.getProductBySlug('moved')).toEqual(p);
+      expect(await pg.license.getLicenseByInvoice('inv-moved')).toEqual(lic);
+      expect(await pg.license.listMachines(lic.license_id)).toEqual(machines);
+      // The copied product's slug is still taken, and new rows go after the copied ones.
+      await expect(pg.license.createProduct(product('moved'))).rejects.toBeInstanceOf(SlugTakenError);
+      const later = license(p.product_id);
+      await pg.license.insertLicense(later);
+      expect((await pg.license.listLicenses(p.product_id)).map((l) => l.license_id)).toEqual([lic.license_id, later.license_id]);
+    } finally {
+      await pg.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -12,7 +12,8 @@ import type { Database } from './database.js';
 import { fromRow, insert, select, toParams, upsert } from './rows.js';
 import pg from 'pg';
 
-const PRODUCT: Columns = {
+/** Columns of migrations/004_license.sql, named as the records' fields (also used by import-journal.ts). */
+export const LICENSE_PRODUCT: Columns = {
   product_id: 'text',
   slug: 'text',
   name: 'text',
@@ -24,7 +25,7 @@ const PRODUCT: Columns = {
   updated: 'time',
 };
 
-const LICENSE: Columns = {
+export const LICENSE: Columns = {
   license_id: 'text',
   product_id: 'text',
   version: 'num',
@@ -42,11 +43,11 @@ const LICENSE: Columns = {
   created: 'time',
 };
 
-const MACHINE: Columns = { license_id: 'text', fingerprint: 'text', activated_at: 'time', last_seen: 'time' };
+export const LICENSE_MACHINE: Columns = { license_id: 'text', fingerprint: 'text', activated_at: 'time', last_seen: 'time' };
 
 const S = {
-  createProduct: insert('lic_products_insert', 'license_products', PRODUCT),
-  updateProduct: upsert('lic_products_put', 'license_products', PRODUCT, 'product_id'),
+  createProduct: insert('lic_products_insert', 'license_products', LICENSE_PRODUCT),
+  updateProduct: upsert('lic_products_put', 'license_products', LICENSE_PRODUCT, 'product_id'),
   getProduct: select('lic_products_get', 'SELECT * FROM license_products WHERE product_id = $1'),
   getProductBySlug: select('lic_products_by_slug', 'SELECT * FROM license_products WHERE slug = $1'),
   listProducts: select('lic_products_list', 'SELECT * FROM license_products WHERE active OR NOT $1::boolean ORDER BY pos'),
@@ -64,7 +65,7 @@ const S = {
   getMachine: select('lic_machines_get', 'SELECT * FROM license_machines WHERE license_id = $1 AND fingerprint = $2'),
   touchMachine: select('lic_machines_touch', 'UPDATE license_machines SET last_seen = $3 WHERE license_id = $1 AND fingerprint = $2 AND last_seen < $3'),
   listMachines: select('lic_machines_list', 'SELECT * FROM license_machines WHERE license_id = $1 ORDER BY activated_at, fingerprint'),
-  insertMachine: insert('lic_machines_insert', 'license_machines', MACHINE),
+  insertMachine: insert('lic_machines_insert', 'license_machines', LICENSE_MACHINE),
   deleteMachine: select('lic_machines_delete', 'DELETE FROM license_machines WHERE license_id = $1 AND fingerprint = $2 RETURNING fingerprint'),
 };
 
@@ -77,7 +78,7 @@ export class PostgresLicenseStore implements LicenseStore {
 
   async createProduct(product: ProductRecord): Promise<void> {
     try {
-      await this.db.rows(S.createProduct, toParams(product, PRODUCT));
+      await this.db.rows(S.createProduct, toParams(product, LICENSE_PRODUCT));
     } catch (err) {
       if (err instanceof pg.DatabaseError && err.code === '23505') throw new SlugTakenError(product.slug);
       throw err;
@@ -85,21 +86,21 @@ export class PostgresLicenseStore implements LicenseStore {
   }
 
   async updateProduct(product: ProductRecord): Promise<void> {
-    await this.db.rows(S.updateProduct, toParams(product, PRODUCT));
+    await this.db.rows(S.updateProduct, toParams(product, LICENSE_PRODUCT));
   }
 
   async getProduct(productId: string): Promise<ProductRecord | undefined> {
     const row = (await this.db.rows(S.getProduct, [productId]))[0];
-    return row && fromRow<ProductRecord>(row, PRODUCT);
+    return row && fromRow<ProductRecord>(row, LICENSE_PRODUCT);
   }
 
   async getProductBySlug(slug: string): Promise<ProductRecord | undefined> {
     const row = (await this.db.rows(S.getProductBySlug, [slug]))[0];
-    return row && fromRow<ProductRecord>(row, PRODUCT);
+    return row && fromRow<ProductRecord>(row, LICENSE_PRODUCT);
   }
 
   async listProducts(options: { activeOnly: boolean }): Promise<ProductRecord[]> {
-    return (await this.db.rows(S.listProducts, [options.activeOnly])).map((r) => fromRow<ProductRecord>(r, PRODUCT));
+    return (await this.db.rows(S.listProducts, [options.activeOnly])).map((r) => fromRow<ProductRecord>(r, LICENSE_PRODUCT));
   }
 
   async insertLicense(license: LicenseRecord): Promise<LicenseRecord> {
@@ -138,18 +139,18 @@ export class PostgresLicenseStore implements LicenseStore {
   async claimSeat(r: SeatRequest): Promise<SeatClaim> {
     const known = (await this.db.rows(S.getMachine, [r.licenseId, r.fingerprint]))[0];
     if (known) {
-      const seen = fromRow<MachineRecord>(known, MACHINE).last_seen;
+      const seen = fromRow<MachineRecord>(known, LICENSE_MACHINE).last_seen;
       if (seen < r.touchBefore) await this.db.rows(S.touchMachine, [r.licenseId, r.fingerprint, r.now]);
       return { outcome: 'known' };
     }
     return this.db.transaction(async (q) => {
       // The license row is the seat lock: concurrent claims for one license take turns here.
       await q.rows(S.lockLicense, [r.licenseId]);
-      const held = (await q.rows(S.listMachines, [r.licenseId])).map((row) => fromRow<MachineRecord>(row, MACHINE));
+      const held = (await q.rows(S.listMachines, [r.licenseId])).map((row) => fromRow<MachineRecord>(row, LICENSE_MACHINE));
       if (held.some((m) => m.fingerprint === r.fingerprint)) return { outcome: 'known' as const };
       const fresh: MachineRecord = { license_id: r.licenseId, fingerprint: r.fingerprint, activated_at: r.now, last_seen: r.now };
       if (held.length < r.maxMachines) {
-        await q.rows(S.insertMachine, toParams(fresh, MACHINE));
+        await q.rows(S.insertMachine, toParams(fresh, LICENSE_MACHINE));
         return { outcome: 'bound' as const };
       }
       const staleBefore = r.staleBefore;
@@ -157,7 +158,7 @@ export class PostgresLicenseStore implements LicenseStore {
         staleBefore === undefined ? undefined : held.filter((m) => m.last_seen < staleBefore).sort((a, b) => (a.last_seen < b.last_seen ? -1 : 1))[0];
       if (!stalest) return { outcome: 'full' as const };
       await q.rows(S.deleteMachine, [r.licenseId, stalest.fingerprint]);
-      await q.rows(S.insertMachine, toParams(fresh, MACHINE));
+      await q.rows(S.insertMachine, toParams(fresh, LICENSE_MACHINE));
       return { outcome: 'bound' as const, reclaimed: stalest.fingerprint };
     });
   }
@@ -167,6 +168,6 @@ export class PostgresLicenseStore implements LicenseStore {
   }
 
   async listMachines(licenseId: string): Promise<MachineRecord[]> {
-    return (await this.db.rows(S.listMachines, [licenseId])).map((r) => fromRow<MachineRecord>(r, MACHINE));
+    return (await this.db.rows(S.listMachines, [licenseId])).map((r) => fromRow<MachineRecord>(r, LICENSE_MACHINE));
   }
 }
