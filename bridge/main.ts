@@ -26,6 +26,7 @@ import { RateLimiter } from './http/rate-limit.js';
 import { DeviceLicenses } from './license/device-licenses.js';
 import { licenseFamily } from './license/family.js';
 import { purchaseRoutes } from './license/purchase-routes.js';
+import { PurchaseMetrics } from './license/purchase-metrics.js';
 import { Purchases } from './license/purchases.js';
 import { LicenseMetrics } from './license/metrics.js';
 import { LicenseService } from './license/service.js';
@@ -227,6 +228,7 @@ export class Bridge {
       licenseMetrics: new LicenseMetrics(metrics),
     };
     // License purchases (settled like asset payments, for the LICENSE_VENDOR_ACCOUNT), and licenses on devices.
+    const purchaseMetrics = new PurchaseMetrics(metrics);
     const purchases = new Purchases({
       licenses: license,
       payments: lightningStore,
@@ -238,8 +240,15 @@ export class Bridge {
       vendor: config.licenseVendorAccount,
       invoiceExpirySeconds: config.invoiceExpirySeconds,
       log: log.child({ component: 'license-purchases' }),
+      metrics: purchaseMetrics,
     });
-    const deviceLicenses = new DeviceLicenses({ licenses: license, bus, log: log.child({ component: 'license-devices' }) });
+    const deviceLicenses = new DeviceLicenses({
+      licenses: license,
+      bus,
+      log: log.child({ component: 'license-devices' }),
+      validations: licenseDeps.licenseMetrics,
+      republished: purchaseMetrics,
+    });
     const licenseRoutes: ((router: Router) => void)[] = [
       purchaseRoutes({
         purchases,

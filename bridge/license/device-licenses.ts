@@ -16,6 +16,8 @@ import { decodeLic1 } from '../../device/license/lic1.js';
 import { sendToAsset } from '../devices/publish.js';
 import type { LicenseAnswerer } from '../devices/handlers/license-request.js';
 import type { EventBus } from '../events.js';
+import type { LicenseMetrics } from './metrics.js';
+import type { PurchaseMetrics } from './purchase-metrics.js';
 import type { LicenseService } from './service.js';
 import type { LicenseChange, ValidateAnswer } from './types.js';
 
@@ -35,6 +37,9 @@ export interface DeviceLicensesOptions {
   licenses: LicenseService;
   bus: EventBus;
   log: Logger;
+  /** MQTT validations count with the HTTP ones (`paywire_license_validations_total`). */
+  validations?: LicenseMetrics | undefined;
+  republished?: PurchaseMetrics | undefined;
   /** Bindings kept at most (the oldest is forgotten first). */
   maxBindings?: number;
 }
@@ -93,6 +98,7 @@ export class DeviceLicenses {
       key: request.key,
       ...(request.fingerprint === undefined ? {} : { fingerprint: request.fingerprint }),
     });
+    this.options.validations?.validations.inc({ result: answer.ok ? 'ok' : answer.reason });
     return { request_id: request.request_id, ...answer };
   }
 
@@ -169,6 +175,7 @@ export class DeviceLicenses {
       if (payload === binding.last) return;
       binding.last = payload;
       await sendToAsset(broker, binding.userId, binding.assetId, 'license', answer);
+      this.options.republished?.republished.inc({ why });
       this.options.log.info({ userId: binding.userId, assetId: binding.assetId, licenseId: binding.licenseId, why }, 'license answer re-published');
     } catch (err) {
       this.options.log.error({ err, assetId: binding.assetId, licenseId: binding.licenseId }, 're-publishing a license answer failed');

@@ -21,6 +21,7 @@ import type { PaymentRecord } from '../lightning/types.js';
 import type { Wallets } from '../lightning/wallets.js';
 import type { MachinesStore } from '../machines/store.js';
 import type { AccountRecord } from '../machines/types.js';
+import type { PurchaseMetrics } from './purchase-metrics.js';
 import type { LicenseService } from './service.js';
 import type { LicenseRecord } from './types.js';
 
@@ -67,6 +68,7 @@ export interface PurchasesOptions {
   vendor: string | undefined;
   invoiceExpirySeconds: number;
   log: Logger;
+  metrics?: PurchaseMetrics | undefined;
 }
 
 /** A payment that pays for a license. */
@@ -99,8 +101,10 @@ export class Purchases {
         .then(() => this.issueFor(payment))
         .then(
           () => undefined,
-          (err: unknown) =>
-            this.options.log.error({ err, paymentId: payment.payment_id }, 'issuing a purchased license failed; retried at the next poll or start'),
+          (err: unknown) => {
+            this.options.metrics?.purchases.inc({ event: 'issue_failed' });
+            this.options.log.error({ err, paymentId: payment.payment_id }, 'issuing a purchased license failed; retried at the next poll or start');
+          },
         );
     });
     this.recovering = this.recover().catch((err: unknown) => this.options.log.error({ err }, 'issuing licenses of settled purchases failed'));
@@ -180,6 +184,7 @@ export class Purchases {
       event_id: null,
       device_acked_at: null,
     });
+    this.options.metrics?.purchases.inc({ event: 'started' });
     this.options.log.info({ purchaseId, productId: product.product_id, amountSats: product.price_sats, backend: backend.kind }, 'license purchase started');
     return {
       invoice_id: purchaseId,
@@ -225,7 +230,9 @@ export class Purchases {
       invoice_id: payment.payment_id,
       note: payment.comment === null ? 'purchase' : `purchase: ${payment.comment}`,
     });
-    if (Date.parse(issued.license.created) >= before - 1000) {
+    // Made by this call (created after it began), not handed back as the invoice's existing one.
+    if (Date.parse(issued.license.created) >= before) {
+      this.options.metrics?.purchases.inc({ event: 'issued' });
       this.options.log.info({ purchaseId: payment.payment_id, licenseId: issued.license.license_id }, 'purchased license issued');
     }
     return issued;

@@ -125,6 +125,7 @@ describe('license requests over MQTT', () => {
     const pushed = await d.next(seen);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(pushed).toEqual({ request_id: 'boot', ok: false, reason: 'revoked' });
+    expect(await t.bridge.metrics.registry.getSingleMetricAsString('paywire_license_answers_republished_total')).toMatch(/why="revoked"} [1-9]/);
     expect(d.client.received.at(-1)?.retain).toBe(false); // live delivery to a subscriber; the broker keeps it retained:
     const late = await connectMqtt(url, { username: d.cred.username, password: d.cred.password });
     open.push(late);

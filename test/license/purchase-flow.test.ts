@@ -104,6 +104,9 @@ describe('a purchase on the dev backend', () => {
     const list = (Array.isArray(licenses) ? licenses : licenses.licenses) as any[];
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({ license_id: settled.body.license_id, invoice_id: id, note: expect.stringContaining('alice@example.com') });
+    const figures = await t.bridge.metrics.registry.getSingleMetricAsString('paywire_license_purchases_total');
+    expect(figures).toContain('paywire_license_purchases_total{event="started"} 1');
+    expect(figures).toContain('paywire_license_purchases_total{event="issued"} 1');
   });
 
   it('one license per invoice: settled again, polled many times at once', async () => {
