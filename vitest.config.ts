@@ -21,6 +21,11 @@ export const POSTGRES_E2E = [
   'test/crash.test.ts',
   'test/security/assets-deleted-pending.test.ts',
   'test/ops/tour.test.ts',
+  'test/license/server.test.ts',
+  'test/license/seats.test.ts',
+  'test/license/purchase-flow.test.ts',
+  'test/license/purchase-recovery.test.ts',
+  'test/license/signing-key.test.ts',
 ];
 
 export default defineConfig({

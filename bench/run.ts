@@ -5,6 +5,7 @@
  */
 import * as device from './device.js';
 import * as events from './events.js';
+import * as license from './license.js';
 import * as lnurl from './lnurl.js';
 import * as mqtt from './mqtt.js';
 
@@ -20,6 +21,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'lnurl', description: 'LNURL callback invoices per second (dev backend) and settle -> bus latency', run: lnurl.run },
   { name: 'device', description: 'payment publish -> relay pin write in the device daemon, 50 assets at 50 payments/s, and its memory', run: device.run },
   { name: 'mqtt', description: 'settle -> device latency with 1,000 devices, and QoS 1 msg/s: embedded broker vs Mosquitto', run: mqtt.run },
+  { name: 'license', description: 'license validations per second through POST /v1/validate beside a no-op route, 1 and 32 at a time', run: license.run },
 ];
 
 function header(bench: Benchmark): void {

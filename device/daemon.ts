@@ -35,7 +35,7 @@ export class Daemon {
     const verdict = this.license.checkOffline();
     if (c.license)
       this.log.info(
-        { license: verdict, license_id: this.license.payload?.licenseUuid },
+        { license: verdict, license_id: this.license.license?.licenseUuid },
         verdict.ok ? 'license key valid (offline check)' : 'license key refused: vending stopped',
       );
     const ledger = Ledger.open(c.state_dir, c.remember_payments);

@@ -19,7 +19,7 @@ import type { Broker } from '../../broker/broker.js';
 import { assetTopic, BRIDGE_STATE_TOPIC, TOPIC_ROOT, TOPIC_SPECS, type StatsMessage } from '../../broker/topics.js';
 import type { EventBus } from '../events.js';
 import type { LightningStore } from '../lightning/store.js';
-import type { PaymentRecord } from '../lightning/types.js';
+import { runsMachine, type PaymentRecord } from '../lightning/types.js';
 import type { MachinesStore } from '../machines/store.js';
 import type { AssetRecord } from '../machines/types.js';
 
@@ -148,6 +148,7 @@ export class HomeAssistant {
   }
 
   private async onSettled(payment: PaymentRecord): Promise<void> {
+    if (!runsMachine(payment)) return;
     const asset = await this.options.machines.getAsset(payment.asset_id);
     if (!asset || asset.deleted_at !== null) return;
     let counter = this.counters.get(asset.asset_id);

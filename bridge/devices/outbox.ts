@@ -9,7 +9,7 @@ import type { ClientIdentity } from '../../broker/acl.js';
 import type { Broker } from '../../broker/broker.js';
 import { assetTopic, MAX_DEVICE_PAYLOAD_BYTES, parseAssetTopic, topicMatches, type AssetTopic, type PaymentMessage } from '../../broker/topics.js';
 import type { LightningStore } from '../lightning/store.js';
-import type { PaymentRecord } from '../lightning/types.js';
+import { runsMachine, type MachinePayment, type PaymentRecord } from '../lightning/types.js';
 import type { Metrics } from '../metrics.js';
 import { sendToAsset } from './publish.js';
 
@@ -34,6 +34,8 @@ export class PaymentOutbox {
 
   /** Called by the bus as the settlement is announced: the time to publish is the settle→publish latency. */
   async publish(payment: PaymentRecord): Promise<void> {
+    // A purchase that runs no machine (a license) has no device to tell.
+    if (!runsMachine(payment)) return;
     const started = performance.now();
     await sendToAsset(this.options.broker, payment.user_id, payment.asset_id, 'payment', paymentMessage(payment));
     this.options.metrics?.paymentPublished((performance.now() - started) / 1000);
@@ -54,12 +56,12 @@ export class PaymentOutbox {
    */
   async replay(identity: ClientIdentity, filters: string[], clientId: string): Promise<void> {
     const since = new Date(Date.now() - this.options.replayWindowMs).toISOString();
-    const covers = (p: PaymentRecord) => filters.some((f) => topicMatches(f, assetTopic(p.user_id, p.asset_id, 'payment')));
+    const covers = (p: MachinePayment) => filters.some((f) => topicMatches(f, assetTopic(p.user_id, p.asset_id, 'payment')));
     let sent = 0;
     for (const payment of await this.options.payments.undeliveredPayments(identity.userId, identity.assetId)) {
       if (sent >= MAX_REPLAY) break;
       // ISO 8601 UTC timestamps compare as strings.
-      if ((payment.settled_at ?? payment.created) < since) continue;
+      if ((payment.settled_at ?? payment.created) < since || !runsMachine(payment)) continue;
       if (covers(payment)) {
         // To the subscriber only: others of the account already had their chance.
         await this.options.broker.publishTo(clientId, assetTopic(payment.user_id, payment.asset_id, 'payment'), JSON.stringify(paymentMessage(payment)), {
@@ -114,7 +116,7 @@ function paymentIdOf(payload: Buffer): string | undefined {
   }
 }
 
-function paymentMessage(payment: PaymentRecord): PaymentMessage {
+function paymentMessage(payment: MachinePayment): PaymentMessage {
   return {
     payment_id: payment.payment_id,
     asset_id: payment.asset_id,

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { ActionSetMessage } from '../../broker/topics.js';
 import type { credentialView } from '../devices/routes.js';
 import type { PaymentLinks } from '../lightning/links.js';
-import { BACKEND_KINDS } from '../lightning/types.js';
+import { BACKEND_KINDS, PAYMENT_RAILS } from '../lightning/types.js';
 import type { WebhookAnswer } from '../lightning/btcpay-webhook.js';
 import type { checkoutView, paymentView } from '../lightning/views.js';
 import type { WalletView } from '../lightning/wallets.js';
@@ -158,8 +158,8 @@ const PaymentLink = z.strictObject({
 
 const paymentFields = {
   payment_id: z.string(),
-  asset_id: z.string(),
-  amount_sats: sats('Amount of the invoice, in satoshis'),
+  asset_id: z.string().nullable().meta({ description: 'The machine it pays; null for a purchase that runs none (a license)' }),
+  amount_sats: sats('Amount of the invoice, in satoshis (0 for an x402 payment: see the asset and amount it paid)'),
   duration_ms: z.int().meta({ description: 'How long the machine runs for this payment (scaled by the amount for variable pricing)' }),
   payment_hash: z.string().meta({ description: 'BOLT 11 payment hash, 64 hex digits' }),
   pr: z.string().meta({ description: 'The BOLT 11 invoice' }),
@@ -169,7 +169,7 @@ const expiresAt = time.meta({ description: 'When the invoice can no longer be pa
 const Payment = z.strictObject({
   ...paymentFields,
   status: z.enum(['pending', 'settled', 'expired']),
-  rail: z.literal('lightning'),
+  rail: z.enum(PAYMENT_RAILS).meta({ description: 'lightning: a BOLT 11 invoice; x402: an EIP-3009 authorization settled on chain' }),
   comment: z.string().nullable().meta({ description: 'LUD-12 comment from the payer' }),
   created: time,
   expires_at: expiresAt,

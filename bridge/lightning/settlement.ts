@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
 import type { EventBus } from '../events.js';
 import type { EventLog } from '../machines/event-log.js';
 import type { MachinesStore } from '../machines/store.js';
@@ -16,7 +17,7 @@ import type { Metrics } from '../metrics.js';
 import { BackendHealth } from './backend-health.js';
 import { provenPreimage } from './backends/invoice-check.js';
 import type { LightningStore } from './store.js';
-import type { PaymentRecord } from './types.js';
+import type { PaymentRecord, X402PaymentFacts } from './types.js';
 import type { Wallets } from './wallets.js';
 
 export interface SettlementOptions {
@@ -95,14 +96,15 @@ export class Settlement {
     // An invoice handed out before its asset was deleted can still be paid: a wallet holds it, and a
     // real backend takes the money whatever the bridge thinks. Record the truth: settled, no machine
     // told to run (the asset is gone), and a refund owed, flagged on the payment and its `paid` event.
-    const asset = await this.options.machines.getAsset(payment.asset_id);
-    const refundDue = !asset || asset.deleted_at !== null;
+    // A purchase that runs no machine (a license) has no asset to have lost.
+    const asset = payment.asset_id === null ? undefined : await this.options.machines.getAsset(payment.asset_id);
+    const refundDue = payment.asset_id !== null && (!asset || asset.deleted_at !== null);
     const { event, deliveries } = await events.build(
       payment.user_id,
       {
         type: 'paid',
         asset_id: payment.asset_id,
-        external_id: `lightning:${payment.payment_hash}`,
+        external_id: `${payment.rail}:${payment.payment_hash}`,
         data: {
           payment_id: payment.payment_id,
           amount_sats: payment.amount_sats,
@@ -110,10 +112,12 @@ export class Settlement {
           rail: payment.rail,
           payment_hash: payment.payment_hash,
           comment: payment.comment,
+          ...(payment.x402 ? { x402: payment.x402 } : {}),
+          ...(payment.purchase ? { purchase: payment.purchase } : {}),
           ...(refundDue ? { refund_due: true, refund_reason: 'asset_deleted' } : {}),
         },
       },
-      'lightning',
+      payment.rail === 'x402' ? 'x402' : payment.purchase ? 'license' : 'lightning',
     );
     // The machine hears of the payment as soon as it is settled in memory, a disk sync earlier than
     // the answer: MQTT delivery is at least once and de-duplicated by payment_id, and a settlement
@@ -157,11 +161,53 @@ export class Settlement {
   }
 
   /**
+   * An x402 payment for a machine whose transfer is on chain: recorded and settled once, keyed by its
+   * authorization (`x402PaymentKey`), then told to the machine exactly as a Lightning payment is.
+   * Repeated and concurrent calls with one key settle it once. A crash between the record and its
+   * settlement leaves it pending; the next poll settles it (the transfer already happened).
+   */
+  async recordX402(input: { userId: string; assetId: string; durationMs: number; key: string; facts: X402PaymentFacts }): Promise<SettleOutcome> {
+    const { store } = this.options;
+    if (!(await store.getPaymentByHash(input.key))) {
+      const now = new Date().toISOString();
+      await store
+        .createPayment({
+          payment_id: newId(),
+          user_id: input.userId,
+          asset_id: input.assetId,
+          link_id: '',
+          amount_sats: 0,
+          duration_ms: input.durationMs,
+          payment_hash: input.key,
+          pr: '',
+          status: 'pending',
+          rail: 'x402',
+          backend: 'evm',
+          backend_ref: input.facts.transaction,
+          wallet_version: '',
+          comment: null,
+          preimage: null,
+          expires_at: now,
+          created: now,
+          settled_at: null,
+          event_id: null,
+          device_acked_at: null,
+          x402: input.facts,
+        })
+        // A concurrent call with the same key made it first: settle that one.
+        .catch(async (err: unknown) => {
+          if (!(await store.getPaymentByHash(input.key))) throw err;
+        });
+    }
+    return this.settle(input.key, null);
+  }
+
+  /**
    * Ask the backend about one pending payment now (LUD-21 verify calls this so a payer sees the
    * answer without waiting for the poll). At most once per `minIntervalMs` per payment.
    */
   async refresh(payment: PaymentRecord, minIntervalMs = 1000): Promise<PaymentRecord> {
-    if (payment.status !== 'pending' || payment.backend === 'dev') return payment;
+    if (payment.status !== 'pending' || payment.backend === 'dev' || payment.backend === 'evm') return payment;
     const last = this.lastLookup.get(payment.payment_hash) ?? 0;
     if (Date.now() - last < minIntervalMs) return payment;
     return (await this.check(payment)) ?? payment;
@@ -195,6 +241,7 @@ export class Settlement {
         // The dev node pushes every settlement through its settle call: it needs a look only when an
         // invoice runs out.
         if (payment.backend !== 'dev' || Date.parse(payment.expires_at) <= now) due.push(payment);
+        // (An x402 payment left pending by a crash is settled by check: its transfer is on chain.)
         if (i % BATCH === BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
       }
       const limit = this.options.concurrency ?? 8;
@@ -218,6 +265,8 @@ export class Settlement {
   private async check(payment: PaymentRecord): Promise<PaymentRecord | undefined> {
     const { machines, wallets } = this.options;
     this.lastLookup.set(payment.payment_hash, Date.now());
+    // Recorded only once its transfer was on chain: a pending one was cut off before its settlement.
+    if (payment.backend === 'evm') return (await this.settle(payment.payment_hash, null)).payment;
     const account = await machines.getAccount(payment.user_id);
     if (!account) return undefined;
     const expired = Date.parse(payment.expires_at) <= Date.now();

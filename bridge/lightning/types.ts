@@ -1,4 +1,5 @@
 /** Records of the Lightning rail, as stored. */
+import { createHash } from 'node:crypto';
 
 export const BACKEND_KINDS = ['dev', 'lnbits', 'lnd', 'btcpay', 'lnaddress'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -22,22 +23,53 @@ export interface PaymentLinkRecord {
 
 export type PaymentStatus = 'pending' | 'settled' | 'expired';
 
+/** How a payment was made: a Lightning invoice, or an x402 EVM authorization settled on chain. */
+export const PAYMENT_RAILS = ['lightning', 'x402'] as const;
+export type PaymentRail = (typeof PAYMENT_RAILS)[number];
+
+/** An x402 payment's on-chain facts (rail `x402`). */
+export interface X402PaymentFacts {
+  /** The network as the payer named it (`base-sepolia` or `eip155:84532`). */
+  network: string;
+  /** The token's address. */
+  asset: string;
+  /** In the token's smallest unit, a decimal string. */
+  amount: string;
+  payer: string;
+  transaction: string;
+}
+
+/** What a payment buys when it is not a machine run: a license (the license server's purchases). */
+export interface PaymentPurchase {
+  kind: 'license';
+  product_id: string;
+  purchase_id: string;
+}
+
 export interface PaymentRecord {
   payment_id: string;
   /** Order of creation; backs cursors. */
   seq: number;
   user_id: string;
-  asset_id: string;
+  /** The machine it pays; null for a purchase that runs no machine (a license: see `purchase`). */
+  asset_id: string | null;
+  /** The LNURL-pay link it came through; '' when none did (x402, license purchases). */
   link_id: string;
+  /** For rail `x402`, 0: the amount is in `x402.amount`. */
   amount_sats: number;
   /** How long the machine runs for this payment (scaled by the amount for variable prices). */
   duration_ms: number;
+  /**
+   * The settlement key, unique: the invoice's payment hash on Lightning; for x402, sha256 of
+   * `x402|<chainId>|<token>|<payer>|<nonce>` (one EIP-3009 authorization pays once).
+   */
   payment_hash: string;
-  /** The BOLT 11 invoice. */
+  /** The BOLT 11 invoice ('' for x402). */
   pr: string;
   status: PaymentStatus;
-  rail: 'lightning';
-  backend: BackendKind;
+  rail: PaymentRail;
+  /** Who made it: a Lightning backend, or `evm` for an x402 payment settled on chain. */
+  backend: BackendKind | 'evm';
   /** What the backend needs to look the invoice up again (BTCPay invoice id, LUD-21 verify URL). */
   backend_ref: string | null;
   /** The wallet configuration that made the invoice (`Wallets.versionFor`); lookups go only there. */
@@ -59,6 +91,10 @@ export interface PaymentRecord {
    * machine is told to run for it, and the operator owes the payer a refund. Absent otherwise.
    */
   refund_due?: boolean;
+  /** Rail `x402`: the on-chain facts. Absent or null otherwise. */
+  x402?: X402PaymentFacts | null;
+  /** Set when the payment buys something other than a machine run. Absent or null otherwise. */
+  purchase?: PaymentPurchase | null;
 }
 
 /** An account's own Lightning backend; secrets are stored encrypted and never sent back. */
@@ -80,4 +116,19 @@ export interface DevInvoiceRecord {
   amount_msat: number;
   expires_at: string;
   settled_at: string | null;
+}
+
+/** A payment that runs a machine (every payment but a purchase such as a license). */
+export type MachinePayment = PaymentRecord & { asset_id: string };
+
+export function runsMachine(payment: PaymentRecord): payment is MachinePayment {
+  return payment.asset_id !== null;
+}
+
+/**
+ * The settlement key of an x402 payment: one EIP-3009 authorization (token, payer, nonce on one chain)
+ * pays once, whichever version or route carried it.
+ */
+export function x402PaymentKey(chainId: number, token: string, payer: string, nonce: string): string {
+  return createHash('sha256').update(`x402|${chainId}|${token.toLowerCase()}|${payer.toLowerCase()}|${nonce.toLowerCase()}`).digest('hex');
 }

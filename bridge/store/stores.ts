@@ -5,11 +5,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { DevicesStore } from '../devices/store.js';
+import type { LicenseStore } from '../license/store.js';
 import type { LightningStore } from '../lightning/store.js';
 import type { MachinesStore } from '../machines/store.js';
 import { JournalDevicesStore } from './journal/devices-store.js';
 import { hasSecrets, SECRETS_FILE } from '../secrets.js';
 import { Journal, StoreCorruptError } from './journal/engine.js';
+import { JournalLicenseStore } from './journal/license-store.js';
 import { JournalLightningStore } from './journal/lightning-store.js';
 import { JournalMachinesStore } from './journal/machines-store.js';
 import { openPostgres } from './postgres/engine.js';
@@ -19,6 +21,7 @@ export interface Stores {
   machines: MachinesStore;
   lightning: LightningStore;
   devices: DevicesStore;
+  license: LicenseStore;
   /** The journal engine's log (tests that break its disk reach it here). */
   journal?: Journal;
   /** Whether the store holds anything yet (secrets.json missing beside data is a lost piece). */
@@ -40,6 +43,7 @@ export async function openStores(config: Config, log: Logger, options: StoreOpti
       machines: pg.machines,
       lightning: pg.lightning,
       devices: pg.devices,
+      license: pg.license,
       hasData: async () => (await pg.db.exec('SELECT EXISTS (SELECT 1 FROM accounts) AS any')).at(0)?.['any'] === true,
       close: pg.close,
     };
@@ -56,6 +60,7 @@ export async function openStores(config: Config, log: Logger, options: StoreOpti
   const machines = new JournalMachinesStore(journal);
   const lightning = new JournalLightningStore(journal, machines);
   const devices = new JournalDevicesStore(journal);
+  const license = new JournalLicenseStore(journal);
   // The store and secrets.json are made together (store first): one without the other means a lost piece.
   if ((await hasSecrets(config.dataDir)) && !(await journal.exists())) {
     throw new StoreCorruptError(
@@ -63,5 +68,5 @@ export async function openStores(config: Config, log: Logger, options: StoreOpti
     );
   }
   await journal.open();
-  return { engine: 'journal', machines, lightning, devices, journal, hasData: async () => journal.stats().seq > 0, close: () => journal.close() };
+  return { engine: 'journal', machines, lightning, devices, license, journal, hasData: async () => journal.stats().seq > 0, close: () => journal.close() };
 }

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { LicenseMessage } from '../../broker/topics.js';
-import { publicKeyBytes, verifyKey, type LicensePayload } from './lic1.js';
+import { checkLic1Offline, parsePublicKey, type Lic1License } from './lic1.js';
 
 export interface LicenseSettings {
   key: string;
@@ -45,7 +45,7 @@ export function screenText(reason: string): string {
 export class LicenseGuard extends EventEmitter<{ change: [Verdict] }> {
   private current: Verdict = { ok: true, source: 'none' };
   private offline: Verdict = { ok: true, source: 'none' };
-  payload: LicensePayload | undefined;
+  license: Lic1License | undefined;
 
   constructor(readonly settings: LicenseSettings | undefined) {
     super();
@@ -72,13 +72,15 @@ export class LicenseGuard extends EventEmitter<{ change: [Verdict] }> {
     if (!s) return { ok: true, source: 'none' };
     let publicKey: Uint8Array;
     try {
-      publicKey = publicKeyBytes(s.public_key);
+      const text = s.public_key.trim();
+      // PEM (SPKI), or the 32 raw bytes as 64 hex digits.
+      publicKey = parsePublicKey(/^[0-9a-f]{64}$/i.test(text) ? Uint8Array.from(Buffer.from(text, 'hex')) : text);
     } catch {
       return { ok: false, reason: 'bad_public_key', message: screenText('bad_public_key'), source: 'offline' };
     }
-    const result = verifyKey(s.key, publicKey, { productUuid: s.product_id, fingerprint: s.fingerprint, now });
+    const result = checkLic1Offline(s.key, publicKey, { productUuid: s.product_id, fingerprint: s.fingerprint, now: Math.floor(now / 1000) });
     if (!result.ok) return { ok: false, reason: result.reason, message: screenText(result.reason), source: 'offline' };
-    this.payload = result.payload;
+    this.license = result.license;
     return { ok: true, source: 'offline' };
   }
 

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { assetTopic, type LicenseMessage } from '../../broker/topics.js';
 import { Daemon } from '../../device/daemon.js';
 import { LicenseGuard } from '../../device/license/guard.js';
-import { decodeKey, encodePayload, formatKey, verifyKey, type LicensePayload } from '../../device/license/lic1.js';
+import { checkLic1Offline, decodeLic1 } from '../../device/license/lic1.js';
+import { LicenseSigner, type LicensePayload } from '../../bridge/license/keys.js';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { allEvents, createMachine, deviceLogin, pay } from '../helpers/machine.js';
@@ -33,18 +34,22 @@ function issue(over: Partial<LicensePayload> = {}, seed = SEED): string {
     entitlements: ['vend'],
     ...over,
   };
-  const raw = encodePayload(payload);
-  return formatKey(raw, ed.sign(raw, seed));
+  // Issued by the bridge's signer (node:crypto): the device's codec must verify what the server makes.
+  return new LicenseSigner(seed).issue(payload);
 }
+const verifyKey = (key: string, publicKey: Uint8Array, check: { productUuid?: string; fingerprint?: string } = {}) => {
+  const r = checkLic1Offline(key, publicKey, check);
+  return r.ok ? r : { ok: false, reason: r.reason };
+};
 
 describe('LIC1 offline check', () => {
   it('accepts a signed key (v1 and v2, any letter case) and refuses every way a key can be wrong', () => {
     expect(PUBLIC).toEqual(Uint8Array.from(Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a', 'hex')));
     const key = issue();
-    expect(verifyKey(key, PUBLIC)).toMatchObject({ ok: true, payload: { productUuid: PRODUCT, entitlements: ['vend'] } });
+    expect(verifyKey(key, PUBLIC)).toMatchObject({ ok: true, license: { productUuid: PRODUCT, entitlements: ['vend'] } });
     expect(verifyKey(key.toLowerCase(), PUBLIC).ok).toBe(true);
-    expect(verifyKey(issue({ version: 1, entitlements: [] }), PUBLIC)).toMatchObject({ ok: true, payload: { version: 1 } });
-    expect(decodeKey(key)!.raw).toHaveLength(83 + 5);
+    expect(verifyKey(issue({ version: 1, entitlements: [] }), PUBLIC)).toMatchObject({ ok: true, license: { version: 1 } });
+    expect(decodeLic1(key).payload).toHaveLength(83 + 5);
 
     const other = issue({}, Uint8Array.from(Buffer.alloc(32, 7)));
     expect(verifyKey(other, PUBLIC)).toEqual({ ok: false, reason: 'bad_signature' });
@@ -77,38 +82,53 @@ describe('the daemon with a license', () => {
   afterEach(async () => {
     await daemon?.stop();
     await bridge?.close();
+    daemon = undefined;
+    bridge = undefined;
   });
 
-  async function start(key: string) {
-    bridge = await startBridge();
+  async function start(key: string, publicKey = PEM, productId = PRODUCT) {
+    bridge ??= await startBridge();
     const m = await createMachine(bridge.url, 'Vend', { duration_ms: 100 });
     const login = await deviceLogin(m);
     const relay = new RecordingRelay();
     const captured = captureLog('info');
-    daemon = new Daemon(config(m, login, bridge.info.mqttPort!, await stateDir(), { license: { key, public_key: PEM, product_id: PRODUCT } }), captured.log, {
-      relay: () => relay,
-    });
+    daemon = new Daemon(
+      config(m, login, bridge.info.mqttPort!, await stateDir(), { license: { key, public_key: publicKey, product_id: productId, fingerprint: 'pi-0001' } }),
+      captured.log,
+      { relay: () => relay },
+    );
     await daemon.start();
     await waitFor('online', async () => (await bridge!.request('GET', `/api/v1/assets/${m.assetId}`, { token: m.key })).body.online === true);
     return { m, relay, captured };
   }
 
-  it('asks the bridge (…/license/request), vends while valid, and stops with a clear message when the license is revoked', async () => {
-    const { m, relay, captured } = await start(issue());
-    // This bridge has no license server yet: it answers not_available, and the offline verdict stands.
-    const watcher = await connectMqtt(`mqtt://127.0.0.1:${bridge!.info.mqttPort}`, { username: m.userId, password: m.key, clean: true });
+  it('checks a key of the bridge license server offline and over …/license/request, vends, and stops with a clear message when it is revoked', async () => {
+    bridge = await startBridge();
+    const admin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
+    const product = await bridge.request('POST', '/license/v1/admin/products', { ...admin, body: { slug: 'vend-os', name: 'Vend OS', price_sats: 1000 } });
+    expect(product.status).toBe(201);
+    const issued = await bridge.request('POST', '/license/v1/admin/licenses', { ...admin, body: { product_slug: 'vend-os', note: 'device test' } });
+    expect(issued.status).toBe(201);
+    const pem = (await bridge.request('GET', '/license/v1/pubkey')).body;
+    const publicKey = typeof pem === 'string' ? pem : String(pem.public_key_pem);
+    const { m, relay, captured } = await start(issued.body.license_key, publicKey, product.body.id ?? product.body.product_id);
+    expect(daemon!.license.verdict).toMatchObject({ ok: true });
+
+    // The bridge answered the daemon's request on …/license (retained), with the license server's answer.
+    const watcher = await connectMqtt(`mqtt://127.0.0.1:${bridge.info.mqttPort}`, { username: m.userId, password: m.key, clean: true });
     await watcher.client.subscribeAsync(m.topic('license'), { qos: 1 });
     const answer = (await waitFor('the answer to our request', () => watcher.on(m.topic('license'))[0])) as LicenseMessage;
     await watcher.end();
-    expect(answer).toMatchObject({ ok: false, reason: 'not_available', request_id: expect.stringMatching(new RegExp(`^${m.assetId}-`)) });
-    expect(daemon!.license.verdict).toMatchObject({ ok: true, source: 'offline' });
+    expect(answer).toMatchObject({ ok: true, license_id: issued.body.license_id, request_id: expect.stringMatching(new RegExp(`^${m.assetId}-`)) });
+    await waitFor('online verdict', () => daemon!.license.verdict.source === 'online');
     const first = await pay(m, ADMIN_TOKEN);
     await waitFor('vend', () => relay.ons === 1);
 
-    // The license server revokes: the bridge re-sends the retained answer.
-    const revoked: LicenseMessage = { request_id: 'boot', ok: false, reason: 'revoked', message: 'chargeback' };
-    await bridge!.bridge.broker!.publish(assetTopic(m.userId, m.assetId, 'license'), JSON.stringify(revoked), { qos: 1, retain: true });
+    // The operator revokes it: the bridge re-publishes the answer to the asset, and vending stops.
+    const revoke = await bridge.request('POST', `/license/v1/admin/licenses/${issued.body.license_id}/revoke`, { ...admin, body: { reason: 'chargeback' } });
+    expect(revoke.status).toBe(200);
     await waitFor('vending stopped', () => !daemon!.license.allowed);
+    expect(daemon!.license.verdict).toMatchObject({ ok: false, reason: 'revoked', source: 'online' });
     await waitFor('display says so', () => captured.find('display: License revoked - vending stopped').length === 1);
 
     const second = await pay(m, ADMIN_TOKEN);
@@ -119,6 +139,19 @@ describe('the daemon with a license', () => {
     });
     expect(relay.ons).toBe(1);
     expect((await allEvents(m)).some((e: any) => e.external_id === `vend-${first}`)).toBe(true);
+  });
+
+  it('a revocation published on …/license (the retained answer) stops vending at any time', async () => {
+    const { m, relay } = await start(issue());
+    // A key the bridge did not sign (it answers bad_signature): whatever the bridge publishes last is followed.
+    await bridge!.bridge.broker!.publish(assetTopic(m.userId, m.assetId, 'license'), JSON.stringify({ request_id: 'x', ok: false, reason: 'suspended' }), {
+      qos: 1,
+      retain: true,
+    });
+    await waitFor('vending stopped', () => daemon!.license.verdict.reason === 'suspended');
+    await pay(m, ADMIN_TOKEN);
+    await waitFor('refusal reported', async () => (await allEvents(m)).some((e: any) => e.type === 'error' && e.data?.reason === 'suspended'));
+    expect(relay.ons).toBe(0);
   });
 
   it('a key that fails the offline check stops vending from the start', async () => {

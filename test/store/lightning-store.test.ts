@@ -49,7 +49,7 @@ const payment = (id: string, n: number, extra: Partial<PaymentRecord> = {}): Omi
   ...extra,
 });
 
-const paid = (id: string, p: { user_id: string; asset_id: string; payment_hash: string }): Omit<EventRecord, 'seq'> => ({
+const paid = (id: string, p: { user_id: string; asset_id: string | null; payment_hash: string }): Omit<EventRecord, 'seq'> => ({
   event_id: id,
   user_id: p.user_id,
   type: 'paid',
@@ -214,6 +214,35 @@ function describeLightningStore(engine: Engine): void {
       expect((await s.getPayment('pa'))?.device_acked_at).toBe(T1);
       expect((await s.undeliveredPayments('u1')).map((p) => p.payment_id)).toEqual(['pb']);
       expect(await s.undeliveredPayments('u1', 'a1')).toEqual([]);
+      await h.close();
+    });
+
+    it('keeps x402 payments and purchases that run no machine, the latter out of the outbox', async () => {
+      const h = await engine.open();
+      const s = h.lightning;
+      const facts = {
+        network: 'eip155:84532',
+        asset: '0x' + 'a'.repeat(40),
+        amount: '10000',
+        payer: '0x' + 'b'.repeat(40),
+        transaction: '0x' + 'c'.repeat(64),
+      };
+      const x = await s.createPayment(payment('px', 1, { rail: 'x402', backend: 'evm', pr: '', link_id: '', amount_sats: 0, x402: facts }));
+      const purchase = { kind: 'license' as const, product_id: 'prod1', purchase_id: 'pur1' };
+      const l = await s.createPayment(payment('pl', 2, { asset_id: null, link_id: '', purchase }));
+      for (const [p, e] of [
+        [x, 'ex'],
+        [l, 'el'],
+      ] as const)
+        await s.settlePayment(p.payment_hash, T1, null, paid(e, p), []);
+      const reopened = (await h.reopen()).lightning;
+      expect((await reopened.getPayment('px'))?.x402).toEqual(facts);
+      expect((await reopened.getPayment('pl'))?.purchase).toEqual(purchase);
+      expect((await reopened.getPayment('pl'))?.asset_id).toBeNull();
+      expect((await reopened.getPayment('pl'))?.status).toBe('settled');
+      // The x402 payment runs its machine: it waits for a device; the license purchase never does.
+      expect((await reopened.undeliveredPayments('u1')).map((p) => p.payment_id)).toEqual(['px']);
+      expect(await reopened.outboxDepth?.()).toBe(1);
       await h.close();
     });
 

@@ -51,17 +51,21 @@ export class JournalLightningStore implements LightningStore {
       this.linksByUser.set(n.user_id, list);
     } else if (c === PAYMENTS) {
       const n = next as PaymentRecord;
-      let list = this.paymentsByAsset.get(n.asset_id);
-      if (!list) {
-        list = [];
-        this.paymentsByAsset.set(n.asset_id, list);
+      // A purchase that runs no machine (a license) has no asset to list it under.
+      if (n.asset_id !== null) {
+        let list = this.paymentsByAsset.get(n.asset_id);
+        if (!list) {
+          list = [];
+          this.paymentsByAsset.set(n.asset_id, list);
+        }
+        if (prev === undefined) list.push(n);
+        else list[lowerBound(list, n.seq)] = n;
       }
-      if (prev === undefined) list.push(n);
-      else list[lowerBound(list, n.seq)] = n;
       this.paymentByHash.set(n.payment_hash, id);
       if (n.status === 'pending') this.pending.add(id);
       else this.pending.delete(id);
       // The MQTT outbox: settled, not acknowledged, and meant for a machine (not refund-due).
+      if (n.asset_id === null) return;
       const waiting = n.status === 'settled' && !n.device_acked_at && n.refund_due !== true;
       for (const [map, key] of [
         [this.undelivered, n.user_id],

@@ -108,6 +108,10 @@ export const PAYMENT: Columns = {
   device_acked_at: 'time',
   /** Paid after its asset was deleted: recorded, never sent to a machine (the operator refunds). */
   refund_due: 'bool?',
+  /** Rail x402: network, token, amount, payer, transaction. */
+  x402: 'json?',
+  /** What a payment buys other than a machine run (a license). */
+  purchase: 'json?',
 };
 export const PAYMENT_ROW: Columns = { seq: 'num', ...PAYMENT };
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../errors.js';
 import { Database, describeUrl, isUnavailable } from './database.js';
 import { PostgresDevicesStore } from './devices-store.js';
+import { PostgresLicenseStore } from './license-store.js';
 import { PostgresLightningStore } from './lightning-store.js';
 import { PostgresMachinesStore } from './machines-store.js';
 import { migrate } from './migrate.js';
@@ -15,6 +16,7 @@ export interface PostgresStores {
   machines: PostgresMachinesStore;
   lightning: PostgresLightningStore;
   devices: PostgresDevicesStore;
+  license: PostgresLicenseStore;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function openPostgres(options: { url: string; poolSize?: number; lo
     machines: new PostgresMachinesStore(db),
     lightning: new PostgresLightningStore(db),
     devices: new PostgresDevicesStore(db),
+    license: new PostgresLicenseStore(db),
     close: () => db.close(),
   };
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { withAssetDefaults, type AssetRecord } from '../../machines/types.js';
 import { Journal } from '../journal/engine.js';
 import * as C from './columns.js';
+import { LICENSE, LICENSE_MACHINE, LICENSE_PRODUCT } from './license-store.js';
 import type { Statement } from './database.js';
 import { openPostgres } from './engine.js';
 import { columnList, type Columns } from './rows.js';
@@ -36,6 +37,9 @@ const TABLES: TableCopy[] = [
   { name: 'dev_invoices', columns: C.DEV_INVOICE, seq: false },
   { name: 'device_credentials', columns: C.CREDENTIAL, seq: false },
   { name: 'asset_states', columns: C.ASSET_STATE, seq: false },
+  { name: 'license_products', columns: LICENSE_PRODUCT, seq: false },
+  { name: 'licenses', columns: LICENSE, seq: false },
+  { name: 'license_machines', columns: LICENSE_MACHINE, seq: false },
 ];
 
 const BATCH = 500;

@@ -47,7 +47,7 @@ const S = {
   },
   undeliveredByUser: select(
     'payments_undelivered_user',
-    "SELECT * FROM payments WHERE user_id = $1 AND status = 'settled' AND device_acked_at IS NULL AND refund_due IS NOT TRUE ORDER BY seq",
+    "SELECT * FROM payments WHERE user_id = $1 AND status = 'settled' AND device_acked_at IS NULL AND refund_due IS NOT TRUE AND asset_id IS NOT NULL ORDER BY seq",
   ),
   undeliveredByAsset: select(
     'payments_undelivered_asset',
@@ -55,7 +55,7 @@ const S = {
   ),
   outboxDepth: select(
     'payments_outbox_depth',
-    "SELECT count(*) AS n FROM payments WHERE status = 'settled' AND device_acked_at IS NULL AND refund_due IS NOT TRUE",
+    "SELECT count(*) AS n FROM payments WHERE status = 'settled' AND device_acked_at IS NULL AND refund_due IS NOT TRUE AND asset_id IS NOT NULL",
   ),
   markDelivered: select(
     'payments_mark_delivered',

@@ -5,8 +5,8 @@
  */
 import type { Statement } from './database.js';
 
-/** `text?`, `bool?`: a field old (or most) records lack; a NULL reads back as absent. */
-export type Kind = 'text' | 'text?' | 'num' | 'bool' | 'bool?' | 'json' | 'time';
+/** `text?`, `bool?`, `json?`: a field old (or most) records lack; a NULL reads back as absent. */
+export type Kind = 'text' | 'text?' | 'num' | 'bool' | 'bool?' | 'json' | 'json?' | 'time';
 export type Columns = Readonly<Record<string, Kind>>;
 
 export function toParams(record: object, columns: Columns): unknown[] {
@@ -14,7 +14,7 @@ export function toParams(record: object, columns: Columns): unknown[] {
   return Object.entries(columns).map(([name, kind]) => {
     const v = r[name];
     if (v === undefined || v === null) return null;
-    return kind === 'json' ? JSON.stringify(v) : v;
+    return kind === 'json' || kind === 'json?' ? JSON.stringify(v) : v;
   });
 }
 
@@ -23,7 +23,7 @@ export function fromRow<T>(row: Record<string, unknown>, columns: Columns): T {
   for (const [name, kind] of Object.entries(columns)) {
     const v = row[name];
     if (v === null || v === undefined) {
-      if (kind !== 'text?' && kind !== 'bool?') out[name] = null;
+      if (kind !== 'text?' && kind !== 'bool?' && kind !== 'json?') out[name] = null;
       continue;
     }
     switch (kind) {
@@ -42,7 +42,16 @@ export function fromRow<T>(row: Record<string, unknown>, columns: Columns): T {
 
 const quote = (name: string): string => (name === 'primary' ? '"primary"' : name);
 
-const CAST: Record<Kind, string> = { text: 'text', 'text?': 'text', num: 'bigint', bool: 'boolean', 'bool?': 'boolean', json: 'jsonb', time: 'timestamptz' };
+const CAST: Record<Kind, string> = {
+  text: 'text',
+  'text?': 'text',
+  num: 'bigint',
+  bool: 'boolean',
+  'bool?': 'boolean',
+  json: 'jsonb',
+  'json?': 'jsonb',
+  time: 'timestamptz',
+};
 
 /** `$1::text, $2::jsonb, …` for the columns, numbered from `from` (typed, so they also serve INSERT … SELECT). */
 export function placeholders(columns: Columns, from = 1): string {
