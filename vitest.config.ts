@@ -27,6 +27,11 @@ export const POSTGRES_E2E = [
   'test/x402/api/resources.test.ts',
   'test/x402/api/admin.test.ts',
   'test/x402/api/facilitator.test.ts',
+  'test/license/server.test.ts',
+  'test/license/seats.test.ts',
+  'test/license/purchase-flow.test.ts',
+  'test/license/purchase-recovery.test.ts',
+  'test/license/signing-key.test.ts',
 ];
 
 export default defineConfig({

@@ -3,7 +3,9 @@
  * ones named. Benchmarks print figures and never fail on timing; the exit code is non-zero only when a
  * benchmark is unknown or actually breaks (throws).
  */
+import * as device from './device.js';
 import * as events from './events.js';
+import * as license from './license.js';
 import * as lnurl from './lnurl.js';
 import * as mqtt from './mqtt.js';
 import * as x402 from './x402.js';
@@ -19,9 +21,11 @@ interface Benchmark {
 const BENCHMARKS: Benchmark[] = [
   { name: 'events', description: 'event appends per second with 1,000 and with 100,000 events stored', run: events.run },
   { name: 'lnurl', description: 'LNURL callback invoices per second (dev backend) and settle -> bus latency', run: lnurl.run },
+  { name: 'device', description: 'payment publish -> relay pin write in the device daemon, 50 assets at 50 payments/s, and its memory', run: device.run },
   { name: 'mqtt', description: 'settle -> device latency with 1,000 devices, and QoS 1 msg/s: embedded broker vs Mosquitto', run: mqtt.run },
   { name: 'x402', description: 'verifications/s: our /verify over HTTP vs the reference facilitators in process; settles/s on a local chain', run: x402.run },
   { name: 'x402-verify', description: 'x402 verify in process on the local chain (with the nonce check), and one signature recovery', run: x402Verify.run },
+  { name: 'license', description: 'license validations per second through POST /v1/validate beside a no-op route, 1 and 32 at a time', run: license.run },
 ];
 
 function header(bench: Benchmark): void {

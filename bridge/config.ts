@@ -104,6 +104,20 @@ export interface Config {
   x402ClientRequestsPerMinute: number;
   /** The x402 facilitator's EVM networks (none: no active network). Fee payer keys stay in their environment variables. */
   x402Networks: X402NetworkConfig[];
+  /** The license signing key (PKCS #8 PEM or the seed in hex); undefined = DATA_DIR/license-signing-key.pem. */
+  licenseSigningKey: string | undefined;
+  /** The operator named in the license server's `GET /` metadata. */
+  licenseOperator: string;
+  /** `POST /v1/validate` requests per minute per client IP (0 = unlimited). */
+  licenseValidatePerMinute: number;
+  /** A license seat idle (no validation) this long may be taken by another machine (0 = never). */
+  licenseSeatReclaimSeconds: number;
+  /** Username (or id) of the account that sells licenses: its wallet makes purchase invoices, its event log gets their `paid` events. */
+  licenseVendorAccount: string | undefined;
+  /** `POST /v1/purchase` per client IP per minute (0 = unlimited): each makes an invoice and a pending payment. */
+  licensePurchasesPerMinute: number;
+  /** Purchases of one product per minute, whoever asks (0 = unlimited): pending invoices cannot pile up. */
+  licensePurchasesPerProductPerMinute: number;
 }
 
 type Parser<T> = (raw: unknown) => { value: T } | { error: string };
@@ -157,6 +171,11 @@ const optionalSecret: Parser<string | undefined> = (raw) => {
   const s = text(raw);
   if (s === undefined || s === '') return { value: undefined };
   return s.length >= 16 ? { value: s } : { error: 'must be at least 16 characters' };
+};
+
+const optionalText: Parser<string | undefined> = (raw) => {
+  const s = text(raw);
+  return s === undefined || s === '' ? { value: undefined } : { value: s };
 };
 
 const optionalUrl: Parser<string | undefined> = (raw) => {
@@ -449,6 +468,49 @@ export const SETTINGS: Setting[] = [
     default: [],
     parse: parseNetworks,
     doc: "the x402 facilitator's EVM networks: a JSON array of {network, chainId, rpcUrl, feePayerKeyEnv, assets?, erc6492Factories?, receiptTimeoutMs?}; empty = no active network",
+  },
+  {
+    name: 'LICENSE_SIGNING_KEY',
+    key: 'licenseSigningKey',
+    default: undefined,
+    parse: optionalText,
+    doc: 'the license signing key, Ed25519 (PKCS #8 PEM or the 32-byte seed in hex); unset = generated into DATA_DIR',
+  },
+  { name: 'LICENSE_OPERATOR', key: 'licenseOperator', default: 'Paywire', parse: nonEmpty, doc: "the operator named in the license server's metadata" },
+  {
+    name: 'LICENSE_VALIDATE_PER_MINUTE',
+    key: 'licenseValidatePerMinute',
+    default: 600,
+    parse: int(0, 10_000_000),
+    doc: 'license validations per minute per client IP (0 = unlimited)',
+  },
+  {
+    name: 'LICENSE_SEAT_RECLAIM_SECONDS',
+    key: 'licenseSeatReclaimSeconds',
+    default: 0,
+    parse: int(0, 10 * 365 * 86_400),
+    doc: 'a license seat whose machine has not validated for this long may be taken by another machine (0 = never)',
+  },
+  {
+    name: 'LICENSE_VENDOR_ACCOUNT',
+    key: 'licenseVendorAccount',
+    default: undefined,
+    parse: optionalText,
+    doc: 'username (or id) of the account that sells licenses: purchases are invoiced on its Lightning wallet and settle into its events and webhooks; unset = no purchases',
+  },
+  {
+    name: 'LICENSE_PURCHASES_PER_MINUTE',
+    key: 'licensePurchasesPerMinute',
+    default: 30,
+    parse: int(0, 1_000_000),
+    doc: 'license purchases (invoices) per minute per client IP (0 = unlimited)',
+  },
+  {
+    name: 'LICENSE_PURCHASES_PER_PRODUCT_PER_MINUTE',
+    key: 'licensePurchasesPerProductPerMinute',
+    default: 120,
+    parse: int(0, 1_000_000),
+    doc: 'purchases of one product per minute, from any number of addresses (0 = unlimited): pending invoices cannot pile up',
   },
 ] as Setting[];
 

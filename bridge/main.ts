@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Router } from '@koa/router';
 import type { Logger } from 'pino';
 import pkg from '../package.json' with { type: 'json' };
 import { Broker } from '../broker/broker.js';
@@ -22,7 +23,14 @@ import { EventBus } from './events.js';
 import { Outbound } from './http/outbound.js';
 import { OutboundAllow } from './http/ssrf.js';
 import { RateLimiter } from './http/rate-limit.js';
+import { DeviceLicenses } from './license/device-licenses.js';
 import { licenseFamily } from './license/family.js';
+import { purchaseRoutes } from './license/purchase-routes.js';
+import { PurchaseMetrics } from './license/purchase-metrics.js';
+import { Purchases } from './license/purchases.js';
+import { LicenseMetrics } from './license/metrics.js';
+import { LicenseService } from './license/service.js';
+import { loadSigningKey } from './license/signing-key.js';
 import { BACKEND_SPECS } from './lightning/backends/index.js';
 import { DevBackend } from './lightning/backends/dev.js';
 import { btcpayWebhookRoutes } from './lightning/btcpay-webhook.js';
@@ -75,6 +83,8 @@ export interface BridgeOptions {
   deviceState?: DeviceStateSource;
   /** Replaces the x402 facilitator (only the routing tests of its failure answers use it). */
   x402Facilitator?: (registry: AssetRegistry) => Facilitator;
+  /** Extra routes on the license family's router (benchmarks and embedders). */
+  licenseRoutes?: ((router: Router) => void)[];
 }
 
 interface Running {
@@ -88,6 +98,9 @@ interface Running {
   bus: EventBus;
   metrics: Metrics;
   x402: X402Parts;
+  license: LicenseService;
+  purchases: Purchases;
+  deviceLicenses: DeviceLicenses;
 }
 
 export class Bridge {
@@ -113,6 +126,16 @@ export class Bridge {
     const stores = await openStores(config, log, { onFatal: this.options.onFatal, onCommitted: (seconds) => metrics.committed(seconds) });
     const { machines: store, lightning: lightningStore, devices: devicesStore } = stores;
     const secrets = await loadSecrets(config.dataDir, config.adminToken, { storeHasData: await stores.hasData(), log }).catch(async (err: unknown) => {
+      await stores.close();
+      throw err;
+    });
+    // The license server's signing key: every key it issued verifies only under it.
+    const licenseSigner = await loadSigningKey({
+      dataDir: config.dataDir,
+      configured: config.licenseSigningKey,
+      storeHasLicenses: await stores.license.hasLicenses(),
+      log,
+    }).catch(async (err: unknown) => {
       await stores.close();
       throw err;
     });
@@ -196,6 +219,58 @@ export class Bridge {
       invoiceExpirySeconds: config.invoiceExpirySeconds,
     });
 
+    // The license server.
+    const license = new LicenseService({
+      store: stores.license,
+      signer: licenseSigner,
+      log: log.child({ component: 'license' }),
+      seatReclaimSeconds: config.licenseSeatReclaimSeconds,
+    });
+    const licenseDeps = {
+      service: license,
+      adminTokenSha256: secrets.adminTokenSha256,
+      validateLimiter: new RateLimiter(config.licenseValidatePerMinute, 60_000),
+      operator: config.licenseOperator,
+      version: VERSION,
+      metrics,
+      licenseMetrics: new LicenseMetrics(metrics),
+    };
+    // License purchases (settled like asset payments, for the LICENSE_VENDOR_ACCOUNT), and licenses on devices.
+    const purchaseMetrics = new PurchaseMetrics(metrics);
+    const purchases = new Purchases({
+      licenses: license,
+      payments: lightningStore,
+      machines: store,
+      wallets,
+      settlement,
+      bus,
+      pollBase: () => `${urls.base}${config.prefixes.license}`,
+      vendor: config.licenseVendorAccount,
+      invoiceExpirySeconds: config.invoiceExpirySeconds,
+      log: log.child({ component: 'license-purchases' }),
+      metrics: purchaseMetrics,
+    });
+    const deviceLicenses = new DeviceLicenses({
+      licenses: license,
+      bus,
+      log: log.child({ component: 'license-devices' }),
+      validations: licenseDeps.licenseMetrics,
+      republished: purchaseMetrics,
+    });
+    const licenseRoutes: ((router: Router) => void)[] = [
+      purchaseRoutes({
+        purchases,
+        store: lightningStore,
+        wallets,
+        settlement,
+        log: log.child({ component: 'license-btcpay-webhook' }),
+        ipLimiter: new RateLimiter(config.licensePurchasesPerMinute, 60_000),
+        productLimiter: new RateLimiter(config.licensePurchasesPerProductPerMinute, 60_000),
+        metrics,
+      }),
+      ...(this.options.licenseRoutes ?? []),
+    ];
+
     // The machines' side: MQTT logins, the broker and the dispatcher that speaks the topic contract.
     const credentials = new DeviceCredentials(devicesStore, assets, bus, { maxPerAsset: config.maxDeviceCredentialsPerAsset, metrics });
     const logins = new MqttLogins({ auth, credentials, log: log.child({ component: 'broker' }), metrics });
@@ -230,6 +305,7 @@ export class Bridge {
           states,
           log: log.child({ component: 'dispatch' }),
           messagesPerMinute: config.rateLimitPerMinute,
+          license: deviceLicenses.answer,
           replayWindowMs: config.paymentReplayHours * 3_600_000,
           metrics,
         })
@@ -309,7 +385,7 @@ export class Bridge {
       [
         { name: 'machines', prefix: config.prefixes.machines, middleware: machinesFamily(deps, { bodyLimitBytes: limit, log, extend: machinesRoutes }) },
         { name: 'x402', prefix: config.prefixes.x402, middleware: x402Family(x402.deps, { bodyLimitBytes: limit, log }) },
-        { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily({ bodyLimitBytes: limit, log }) },
+        { name: 'license', prefix: config.prefixes.license, middleware: licenseFamily(licenseDeps, { bodyLimitBytes: limit, log, extend: licenseRoutes }) },
         {
           name: 'lnurl',
           prefix: config.prefixes.lnurl,
@@ -345,7 +421,7 @@ export class Bridge {
     server.keepAliveTimeout = 5_000;
     broker?.attachWebSocket(server);
 
-    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics, x402 };
+    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics, x402, license, purchases, deviceLicenses };
     try {
       await x402.start();
       const httpPort = await new Promise<number>((resolve, reject) => {
@@ -360,7 +436,11 @@ export class Bridge {
       await dispatcher?.start();
       await homeAssistant?.start();
       await sender.start();
+      deviceLicenses.start(broker);
+      // Before the settlement's first poll, so every purchase it settles is heard.
+      purchases.start();
       settlement.start();
+      license.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       log.info(
         {
@@ -393,10 +473,22 @@ export class Bridge {
     return this.running.bus;
   }
 
+  /** The running bridge's license service (tests, and the MQTT side that re-publishes answers). */
+  get license(): LicenseService {
+    if (!this.running) throw new Error('bridge is not running');
+    return this.running.license;
+  }
+
   /** The running bridge's metrics registry (tests read the counters directly). */
   get metrics(): Metrics {
     if (!this.running) throw new Error('bridge is not running');
     return this.running.metrics;
+  }
+
+  /** The running bridge's embedded broker, when MQTT is on (the device tests and bench publish through it). */
+  get broker(): Broker | undefined {
+    if (!this.running) throw new Error('bridge is not running');
+    return this.running.broker;
   }
 
   /** Stop in reverse order: no new requests, let in-flight ones finish, then the store. */
@@ -425,6 +517,9 @@ export class Bridge {
     clearTimeout(grace);
     await running.x402.stop();
     await running.settlement.stop();
+    await running.purchases.stop();
+    running.deviceLicenses.stop();
+    await running.license.stop();
     await running.sender.stop();
     running.bus.off(running.sender);
     await running.stores.close();

@@ -90,9 +90,21 @@ export const licenseRequestMessage = z.strictObject({
 });
 export type LicenseRequestMessage = z.infer<typeof licenseRequestMessage>;
 
-/** bridge → device: the answer to a license request (the license server's validate answer). */
+/** bridge → device: the answer to a license request (the license server's validate answer, with the request_id). */
 export type LicenseMessage =
-  | { request_id: string; ok: true; license_id: string; product_id: string; product_slug: string; issued_at: string }
+  | {
+      request_id: string;
+      ok: true;
+      license_id: string;
+      product_id: string;
+      product_slug: string;
+      issued_at: string;
+      /** null: perpetual. */
+      expires_at?: string | null;
+      trial?: boolean;
+      entitlements?: string[];
+      max_machines?: number;
+    }
   | { request_id: string; ok: false; reason: string; message?: string };
 
 export const statusMessage = z.enum(['online', 'offline']);

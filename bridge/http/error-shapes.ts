@@ -44,6 +44,7 @@ const LICENSE_CODES: Partial<Record<WireErrorCode, string>> = {
   missing_token: 'unauthorized',
   invalid_token: 'unauthorized',
   invalid_key: 'unauthorized',
+  name_taken: 'conflict',
   lookup_failed: 'internal',
   backend_unavailable: 'internal',
   internal_error: 'internal',

@@ -25,6 +25,8 @@ export interface BtcpayWebhookDeps {
   wallets: Wallets;
   settlement: Settlement;
   log: Logger;
+  /** Which payments this webhook may settle (the license server's takes only purchases); all when absent. */
+  accepts?: (payment: PaymentRecord) => boolean;
 }
 
 /** Events after which the invoice may be settled (the last two are hints: it may settle soon). */
@@ -59,7 +61,7 @@ export interface WebhookAnswer {
   payment_id?: string;
 }
 
-class BtcpayWebhook {
+export class BtcpayWebhook {
   private readonly deps: BtcpayWebhookDeps;
   private readonly seen = new Set<string>();
 
@@ -106,6 +108,7 @@ class BtcpayWebhook {
     const orderId = event.metadata?.orderId;
     const payment = typeof orderId === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(orderId) ? await this.deps.store.getPayment(orderId) : undefined;
     if (!payment || payment.backend !== 'btcpay' || payment.backend_ref !== `invoice:${invoiceId}`) return { ok: true, ignored: true };
+    if (this.deps.accepts && !this.deps.accepts(payment)) return { ok: true, ignored: true };
 
     // Only the payment owner's own secret (or the server default's, for accounts that use it) counts.
     const wallet = await this.deps.store.getWallet(payment.user_id);

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { DevicesStore } from '../devices/store.js';
+import type { LicenseStore } from '../license/store.js';
 import type { LightningStore } from '../lightning/store.js';
 import type { MachinesStore } from '../machines/store.js';
 import type { X402Store } from '../x402/store.js';
@@ -12,6 +13,7 @@ import type { X402SettlementLedger } from '../x402/ledger.js';
 import { JournalDevicesStore } from './journal/devices-store.js';
 import { hasSecrets, SECRETS_FILE } from '../secrets.js';
 import { Journal, StoreCorruptError } from './journal/engine.js';
+import { JournalLicenseStore } from './journal/license-store.js';
 import { JournalLightningStore } from './journal/lightning-store.js';
 import { JournalMachinesStore } from './journal/machines-store.js';
 import { JournalX402Store } from './journal/x402-store.js';
@@ -27,6 +29,7 @@ export interface Stores {
   x402: X402Store;
   /** The x402 settlement ledger (bridge/x402/ledger.ts). */
   x402Settlements: X402SettlementLedger;
+  license: LicenseStore;
   /** The journal engine's log (tests that break its disk reach it here). */
   journal?: Journal;
   /** Whether the store holds anything yet (secrets.json missing beside data is a lost piece). */
@@ -50,6 +53,7 @@ export async function openStores(config: Config, log: Logger, options: StoreOpti
       devices: pg.devices,
       x402: pg.x402,
       x402Settlements: pg.x402Settlements,
+      license: pg.license,
       hasData: async () => (await pg.db.exec('SELECT EXISTS (SELECT 1 FROM accounts) AS any')).at(0)?.['any'] === true,
       close: pg.close,
     };
@@ -68,6 +72,7 @@ export async function openStores(config: Config, log: Logger, options: StoreOpti
   const devices = new JournalDevicesStore(journal);
   const x402 = new JournalX402Store(journal);
   const x402Settlements = new JournalX402SettlementsStore(journal);
+  const license = new JournalLicenseStore(journal);
   // The store and secrets.json are made together (store first): one without the other means a lost piece.
   if ((await hasSecrets(config.dataDir)) && !(await journal.exists())) {
     throw new StoreCorruptError(
@@ -82,6 +87,7 @@ export async function openStores(config: Config, log: Logger, options: StoreOpti
     devices,
     x402,
     x402Settlements,
+    license,
     journal,
     hasData: async () => journal.stats().seq > 0,
     close: () => journal.close(),

@@ -151,13 +151,14 @@ describe('messages from the machine', () => {
     await until(async () => (await view()).online === false, 3000, 'offline by will');
   });
 
-  it('answers license requests (no license server yet: not_available)', async () => {
+  it("answers license requests with the license server's validate answer, retained", async () => {
     const m = await machine('Licensed');
     const device = await client(m.userId, m.key);
     await device.client.subscribeAsync(m.topic('license'), { qos: 1 });
     await device.client.publishAsync(m.topic('license/request'), JSON.stringify({ request_id: 'r1', key: 'LIC1-AAAA-BBBB' }), { qos: 1 });
     const [answer] = await until(() => (device.on(m.topic('license')).length ? device.on(m.topic('license')) : undefined), 3000, 'license answer');
-    expect(answer).toEqual({ request_id: 'r1', ok: false, reason: 'not_available', message: expect.any(String) });
+    expect(answer).toEqual({ request_id: 'r1', ok: false, reason: 'bad_format' });
+    expect(device.received.find((r) => r.topic === m.topic('license'))?.qos).toBe(1);
   });
 });
 

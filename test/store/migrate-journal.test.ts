@@ -257,7 +257,7 @@ describe('paywire migrate --from-journal', () => {
     const url = await db.schemaUrl();
     const { stdout } = await cli('--from-journal', dir, '--to', url);
     expect(stdout).toMatch(
-      /^copied 2 accounts, 4 api_keys, 3 assets, 33 events, 1 webhooks, 22 webhook_deliveries, 3 payment_links, 5 payments, 1 wallets, 1 dev_invoices, 2 device_credentials, 1 asset_states(, 0 x402_[a-z_]+)* from /,
+      /^copied 2 accounts, 4 api_keys, 3 assets, 33 events, 1 webhooks, 22 webhook_deliveries, 3 payment_links, 5 payments, 1 wallets, 1 dev_invoices, 2 device_credentials, 1 asset_states(, 0 x402_[a-z_]+)*, 0 license_products, 0 licenses, 0 license_machines from /,
     );
 
     journal = new Journal({ dir });

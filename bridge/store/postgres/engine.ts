@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../errors.js';
 import { Database, describeUrl, isUnavailable } from './database.js';
 import { PostgresDevicesStore } from './devices-store.js';
+import { PostgresLicenseStore } from './license-store.js';
 import { PostgresLightningStore } from './lightning-store.js';
 import { PostgresMachinesStore } from './machines-store.js';
 import { PostgresX402SettlementsStore } from './x402-settlements-store.js';
@@ -19,6 +20,7 @@ export interface PostgresStores {
   devices: PostgresDevicesStore;
   x402: PostgresX402Store;
   x402Settlements: PostgresX402SettlementsStore;
+  license: PostgresLicenseStore;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function openPostgres(options: { url: string; poolSize?: number; lo
     devices: new PostgresDevicesStore(db),
     x402: new PostgresX402Store(db),
     x402Settlements: new PostgresX402SettlementsStore(db),
+    license: new PostgresLicenseStore(db),
     close: () => db.close(),
   };
 }

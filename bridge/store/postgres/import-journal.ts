@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { withAssetDefaults, type AssetRecord } from '../../machines/types.js';
 import { Journal } from '../journal/engine.js';
 import * as C from './columns.js';
+import { LICENSE, LICENSE_MACHINE, LICENSE_PRODUCT } from './license-store.js';
 import type { Statement } from './database.js';
 import { openPostgres } from './engine.js';
 import { columnList, type Columns } from './rows.js';
@@ -49,6 +50,9 @@ const TABLES: TableCopy[] = [
   { name: 'x402_request_counts', columns: X.COUNT, seq: false },
   { name: 'x402_settlement_metrics', columns: X.SETTLEMENT, seq: false },
   { name: 'x402_assets', columns: X.ASSET_ROW, seq: false, identity: 'id' },
+  { name: 'license_products', columns: LICENSE_PRODUCT, seq: false },
+  { name: 'licenses', columns: LICENSE, seq: false },
+  { name: 'license_machines', columns: LICENSE_MACHINE, seq: false },
 ];
 
 const BATCH = 500;
