@@ -211,6 +211,7 @@ export class Bridge {
       signer: licenseSigner,
       log: log.child({ component: 'license' }),
       seatReclaimSeconds: config.licenseSeatReclaimSeconds,
+      metrics: new LicenseMetrics(metrics),
     });
     const licenseDeps = {
       service: license,
@@ -219,7 +220,6 @@ export class Bridge {
       operator: config.licenseOperator,
       version: VERSION,
       metrics,
-      licenseMetrics: new LicenseMetrics(metrics),
     };
     const licenseRoutes: ((router: Router) => void)[] = [...(this.options.licenseRoutes ?? [])];
 

@@ -44,6 +44,8 @@ export interface LicenseStore {
   /** Replace a license (status changes). */
   updateLicense(license: LicenseRecord): Promise<void>;
   getLicense(licenseId: string): Promise<LicenseRecord | undefined>;
+  /** The validate path's one read: a license and, when a fingerprint is given, the seat it holds (one round trip on PostgreSQL). */
+  getForValidate(licenseId: string, fingerprint: string | undefined): Promise<{ license: LicenseRecord; seat: MachineRecord | undefined } | undefined>;
   getLicenseByInvoice(invoiceId: string): Promise<LicenseRecord | undefined>;
   /** A product's licenses, oldest first. */
   listLicenses(productId: string): Promise<LicenseRecord[]>;

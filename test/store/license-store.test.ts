@@ -183,7 +183,15 @@ function contract(engine: Engine): void {
       const two = license(p.product_id, { max_machines: 2 });
       await s.insertLicense(one);
       await s.insertLicense(two);
+      expect(await s.getForValidate(one.license_id, 'a')).toEqual({ license: one, seat: undefined });
+      expect(await s.getForValidate(uuid(), 'a')).toBeUndefined();
       expect(await claim(s, one.license_id, 'a', 0, 1)).toEqual({ outcome: 'bound' });
+      expect(await s.getForValidate(one.license_id, 'a')).toEqual({
+        license: one,
+        seat: { license_id: one.license_id, fingerprint: 'a', activated_at: at(0), last_seen: at(0) },
+      });
+      expect(await s.getForValidate(one.license_id, undefined)).toEqual({ license: one, seat: undefined });
+      expect(await s.getForValidate(one.license_id, 'b')).toEqual({ license: one, seat: undefined });
       expect(await claim(s, one.license_id, 'a', 10, 1)).toEqual({ outcome: 'known' });
       expect(await claim(s, one.license_id, 'b', 10, 1)).toEqual({ outcome: 'full' });
       // Seen at 0; a claim at 10 (touch only before -50) leaves last_seen alone, at 100 refreshes it.

@@ -86,6 +86,12 @@ export class JournalLicenseStore implements LicenseStore {
     return this.journal.get<LicenseRecord>(LICENSES, licenseId);
   }
 
+  async getForValidate(licenseId: string, fingerprint: string | undefined): Promise<{ license: LicenseRecord; seat: MachineRecord | undefined } | undefined> {
+    const license = this.journal.get<LicenseRecord>(LICENSES, licenseId);
+    if (!license) return undefined;
+    return { license, seat: fingerprint === undefined ? undefined : this.journal.get<MachineRecord>(MACHINES, machineId(licenseId, fingerprint)) };
+  }
+
   async getLicenseByInvoice(invoiceId: string): Promise<LicenseRecord | undefined> {
     const id = this.byInvoice.get(invoiceId);
     return id === undefined ? undefined : this.journal.get<LicenseRecord>(LICENSES, id);

@@ -57,6 +57,10 @@ const S = {
   },
   updateLicense: upsert('lic_licenses_put', 'licenses', LICENSE, 'license_id'),
   getLicense: select('lic_licenses_get', 'SELECT * FROM licenses WHERE license_id = $1'),
+  getForValidate: select(
+    'lic_licenses_for_validate',
+    'SELECT l.*, m.activated_at AS seat_activated_at, m.last_seen AS seat_last_seen FROM licenses l LEFT JOIN license_machines m ON m.license_id = l.license_id AND m.fingerprint = $2 WHERE l.license_id = $1',
+  ),
   lockLicense: select('lic_licenses_lock', 'SELECT license_id FROM licenses WHERE license_id = $1 FOR UPDATE'),
   getLicenseByInvoice: select('lic_licenses_by_invoice', 'SELECT * FROM licenses WHERE invoice_id = $1'),
   listLicenses: select('lic_licenses_list', 'SELECT * FROM licenses WHERE product_id = $1 ORDER BY pos'),
@@ -117,6 +121,16 @@ export class PostgresLicenseStore implements LicenseStore {
   async getLicense(licenseId: string): Promise<LicenseRecord | undefined> {
     const row = (await this.db.rows(S.getLicense, [licenseId]))[0];
     return row && fromRow<LicenseRecord>(row, LICENSE);
+  }
+
+  async getForValidate(licenseId: string, fingerprint: string | undefined): Promise<{ license: LicenseRecord; seat: MachineRecord | undefined } | undefined> {
+    const row = (await this.db.rows(S.getForValidate, [licenseId, fingerprint ?? null]))[0];
+    if (!row) return undefined;
+    const license = fromRow<LicenseRecord>(row, LICENSE);
+    const seen = row['seat_last_seen'];
+    if (fingerprint === undefined || seen === null || seen === undefined) return { license, seat: undefined };
+    const seat = fromRow<MachineRecord>({ license_id: licenseId, fingerprint, activated_at: row['seat_activated_at'], last_seen: seen }, LICENSE_MACHINE);
+    return { license, seat };
   }
 
   async getLicenseByInvoice(invoiceId: string): Promise<LicenseRecord | undefined> {
