@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { FLAG_FINGERPRINT, FLAG_TRIAL, ZERO_HASH, type LicensePayload, type LicenseSigner } from './keys.js';
 import type { LicenseMetrics } from './metrics.js';
-import { SlugTakenError, type LicenseStore } from './store.js';
+import { SlugTakenError, type LicensePage, type LicenseStore } from './store.js';
 import type { IssueRequest, LicenseChange, LicenseRecord, MachineRecord, ProductRecord, ValidateAnswer, ValidateInput, ValidateReason } from './types.js';
 
 export interface LicenseServiceOptions {
@@ -181,8 +181,8 @@ export class LicenseService {
     return license;
   }
 
-  listLicenses(productId: string): Promise<LicenseRecord[]> {
-    return this.store.listLicenses(productId);
+  listLicenses(productId: string, page: LicensePage): Promise<{ items: LicenseRecord[]; next: number | null }> {
+    return this.store.listLicenses(productId, page);
   }
 
   machines(licenseId: string): Promise<MachineRecord[]> {

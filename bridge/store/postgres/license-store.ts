@@ -4,7 +4,7 @@
  * one after the other: exactly one wins. A known machine's heartbeat is one primary-key read, and a
  * write only when its last_seen is older than the touch interval.
  */
-import type { LicenseStore, SeatRequest } from '../../license/store.js';
+import type { LicensePage, LicenseStore, SeatRequest } from '../../license/store.js';
 import { SlugTakenError } from '../../license/store.js';
 import type { LicenseRecord, MachineRecord, ProductRecord, SeatClaim } from '../../license/types.js';
 import type { Columns } from './rows.js';
@@ -63,7 +63,7 @@ const S = {
   ),
   lockLicense: select('lic_licenses_lock', 'SELECT license_id FROM licenses WHERE license_id = $1 FOR UPDATE'),
   getLicenseByInvoice: select('lic_licenses_by_invoice', 'SELECT * FROM licenses WHERE invoice_id = $1'),
-  listLicenses: select('lic_licenses_list', 'SELECT * FROM licenses WHERE product_id = $1 ORDER BY pos'),
+  listLicenses: select('lic_licenses_list', 'SELECT * FROM licenses WHERE product_id = $1 AND pos > $2 ORDER BY pos LIMIT $3'),
   listExpiring: select('lic_licenses_expiring', 'SELECT * FROM licenses WHERE expires_at > $1 AND expires_at <= $2 ORDER BY expires_at'),
   hasLicenses: select('lic_licenses_any', 'SELECT EXISTS (SELECT 1 FROM licenses) AS any'),
   getMachine: select('lic_machines_get', 'SELECT * FROM license_machines WHERE license_id = $1 AND fingerprint = $2'),
@@ -138,8 +138,12 @@ export class PostgresLicenseStore implements LicenseStore {
     return row && fromRow<LicenseRecord>(row, LICENSE);
   }
 
-  async listLicenses(productId: string): Promise<LicenseRecord[]> {
-    return (await this.db.rows(S.listLicenses, [productId])).map((r) => fromRow<LicenseRecord>(r, LICENSE));
+  async listLicenses(productId: string, page: LicensePage): Promise<{ items: LicenseRecord[]; next: number | null }> {
+    // One row more than asked says whether another page follows; positions are the rows' pos.
+    const rows = await this.db.rows(S.listLicenses, [productId, page.after ?? 0, page.limit + 1]);
+    const more = rows.length > page.limit;
+    const kept = rows.slice(0, page.limit);
+    return { items: kept.map((r) => fromRow<LicenseRecord>(r, LICENSE)), next: more ? Number(kept[kept.length - 1]?.['pos']) : null };
   }
 
   async listExpiring(from: string, to: string): Promise<LicenseRecord[]> {
