@@ -1,0 +1,27 @@
+/**
+ * The firmware core's host tests (hardware/core/test): built with g++ -Wall -Wextra -Werror and run
+ * under AddressSanitizer and UBSan by `make -C hardware core-test`. Any failed check, sanitizer report
+ * or compiler warning is a non-zero exit, and fails this test.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/process.js';
+
+const run = promisify(execFile);
+
+describe('hardware/core host tests', () => {
+  it('build warning-free and pass under ASan and UBSan', async () => {
+    const result = await run('make', ['-C', 'hardware', 'core-test'], { cwd: ROOT, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }).catch(
+      (err: { stdout?: string; stderr?: string; code?: number }) => err,
+    );
+    const out = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+    expect('code' in result && result.code !== undefined ? out : '').toBe('');
+    const summary = /(\d+) tests, (\d+) checks, (\d+) failed/.exec(out);
+    expect(summary?.[3]).toBe('0');
+    // Every suite ran: topics, json, seen, relay, machine, serial, license.
+    for (const suite of ['topics', 'json', 'seen', 'relay', 'machine', 'serial', 'license']) expect(out).toMatch(new RegExp(`^ok   ${suite}: `, 'm'));
+    expect(out).not.toMatch(/^FAIL /m);
+    expect(Number(summary?.[1])).toBeGreaterThanOrEqual(50);
+  }, 200_000);
+});
