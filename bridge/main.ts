@@ -12,6 +12,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { Broker } from '../broker/broker.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
+import { BitcoinSwitches, BitcoinSwitchIds } from './devices/bitcoinswitch.js';
 import { DeviceCredentials } from './devices/credentials.js';
 import { Dispatcher } from './devices/dispatch.js';
 import { HomeAssistant } from './devices/homeassistant.js';
@@ -76,6 +77,7 @@ interface Running {
   broker: Broker | undefined;
   dispatcher: Dispatcher | undefined;
   homeAssistant: HomeAssistant | undefined;
+  switches: BitcoinSwitches;
   sender: WebhookSender;
   settlement: Settlement;
   bus: EventBus;
@@ -239,6 +241,19 @@ export class Bridge {
         })
       : undefined;
 
+    // LNbits bitcoinSwitch hardware, unmodified: its WebSocket on the HTTP server, with or without the broker.
+    const switchIds = new BitcoinSwitchIds(secrets.sessionSecret);
+    const switches = new BitcoinSwitches({
+      ids: switchIds,
+      devices: devicesStore,
+      machines: store,
+      payments: lightningStore,
+      bus,
+      log: log.child({ component: 'bitcoinswitch' }),
+      replayWindowMs: config.paymentReplayHours * 3_600_000,
+      maxConnections: config.mqttMaxConnections,
+    });
+
     // HTTP: every family, mounted at its prefix.
     const limit = config.bodyLimitBytes;
     const lnurl = { links, bodyLimitBytes: limit, log };
@@ -246,7 +261,7 @@ export class Bridge {
       docsRoutes(config, urls),
       lightningRoutes(deps, { links, wallets, settlement, dev, adminTokenSha256: secrets.adminTokenSha256 }),
       btcpayWebhookRoutes({ store: lightningStore, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) }),
-      deviceRoutes(deps, { credentials, dispatcher, states, urls, mqttPort: () => broker?.port }),
+      deviceRoutes(deps, { credentials, dispatcher, states, urls, mqttPort: () => broker?.port, bitcoinSwitch: (c) => switchIds.deviceString(urls, c) }),
     ];
     const app = createApp(
       [
@@ -286,9 +301,10 @@ export class Bridge {
       app.callback(),
     );
     server.keepAliveTimeout = 5_000;
-    broker?.attachWebSocket(server);
+    broker?.attachWebSocket(server, BitcoinSwitches.claims);
+    switches.attach(server, !broker);
 
-    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics };
+    this.running = { stores, server, broker, dispatcher, homeAssistant, switches, sender, settlement, bus, metrics };
     try {
       const httpPort = await new Promise<number>((resolve, reject) => {
         server.once('error', reject);
@@ -301,6 +317,7 @@ export class Bridge {
       const mqttPort = broker ? await broker.start() : undefined;
       await dispatcher?.start();
       await homeAssistant?.start();
+      switches.start();
       await sender.start();
       settlement.start();
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -362,6 +379,7 @@ export class Bridge {
     // MQTT clients (WebSocket ones too) hold connections the HTTP server waits for: close them first.
     await running.homeAssistant?.stop();
     await running.dispatcher?.stop();
+    await running.switches.stop();
     await running.broker?.stop();
     await closed;
     clearTimeout(grace);
