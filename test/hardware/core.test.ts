@@ -1,7 +1,8 @@
 /**
  * The firmware core's host tests (hardware/core/test): built with g++ -Wall -Wextra -Werror and run
  * under AddressSanitizer and UBSan by `make -C hardware core-test`. Any failed check, sanitizer report
- * or compiler warning is a non-zero exit, and fails this test.
+ * or compiler warning is a non-zero exit, and fails this test. `core-portable` compiles the core as
+ * C++11 and with avr-g++ (the sketches' compilers).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -12,7 +13,7 @@ const run = promisify(execFile);
 
 describe('hardware/core host tests', () => {
   it('build warning-free and pass under ASan and UBSan', async () => {
-    const result = await run('make', ['-C', 'hardware', 'core-test'], { cwd: ROOT, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }).catch(
+    const result = await run('make', ['-C', 'hardware', 'core-test', 'core-portable'], { cwd: ROOT, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }).catch(
       (err: { stdout?: string; stderr?: string; code?: number }) => err,
     );
     const out = `${result.stdout ?? ''}${result.stderr ?? ''}`;
@@ -23,5 +24,7 @@ describe('hardware/core host tests', () => {
     for (const suite of ['topics', 'json', 'seen', 'relay', 'machine', 'serial', 'license']) expect(out).toMatch(new RegExp(`^ok   ${suite}: `, 'm'));
     expect(out).not.toMatch(/^FAIL /m);
     expect(Number(summary?.[1])).toBeGreaterThanOrEqual(50);
+    // And it builds where the sketches build: C++11, and avr-g++ for the Uno.
+    expect(out).toContain('core builds as C++11 on the host and on AVR');
   }, 200_000);
 });
