@@ -50,7 +50,7 @@ static void draw(bool running, bool online) {
     oled.setFont(u8g2_font_ncenB14_tr);
     oled.drawStr(20, 38, "Paid!");
   } else {
-    // Version 6 (41x41 modules) holds ~150 alphanumeric characters at ECC low: a Paywire LNURL fits.
+    // Version 6 (41x41 modules) holds 195 alphanumeric characters at ECC low: an uppercase LNURL fits.
     static uint8_t buffer[256];
     QRCode qr;
     if (qrcode_initText(&qr, buffer, 6, ECC_LOW, PW_LNURL) == 0) {
