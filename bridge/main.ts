@@ -358,6 +358,12 @@ export class Bridge {
     return this.running.metrics;
   }
 
+  /** The running bridge's embedded broker, when MQTT is on (the device tests and bench publish through it). */
+  get broker(): Broker | undefined {
+    if (!this.running) throw new Error('bridge is not running');
+    return this.running.broker;
+  }
+
   /** Stop in reverse order: no new requests, let in-flight ones finish, then the store. */
   async stop(): Promise<void> {
     const running = this.running;
