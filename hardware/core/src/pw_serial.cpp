@@ -199,7 +199,9 @@ size_t Peripheral::handle_line(const char* line, size_t len, char* reply, size_t
     strcat(body, frame_error_name(e));
     return encode_frame(reply, cap, SEQ_UNTRUSTED, body);
   }
-  // Only the host's numbered commands are answered with their seq; a `~~` or `--` frame sent to the peripheral is not a command.
+  // A NAK and an event are never answered, by either side: no NAK storms (PROTOCOL.md "Framing").
+  if (f.seq == SEQ_EVENT || frame_is(f, "NAK")) return 0;
+  // Only the host's numbered commands are answered with their seq; any other `--` frame is not a command.
   if (f.seq < 0) return encode_frame(reply, cap, SEQ_UNTRUSTED, "NAK:FMT");
   uint8_t seq = static_cast<uint8_t>(f.seq);
   if (have_last_ && seq == last_seq_ && f.crc == last_crc_) return encode_frame(reply, cap, seq, "ACK");
@@ -278,6 +280,12 @@ HostLink::Reply HostLink::on_line(const char* line, size_t len, uint32_t now) {
     return Reply::Acked;
   }
   if (!nak) return Reply::Nothing;
+  // A NAK CMD or ARG is final: the same frame would be refused again (PROTOCOL.md "Host timing").
+  bool final_nak = f.arg_len == 3 && (memcmp(f.arg, "CMD", 3) == 0 || memcmp(f.arg, "ARG", 3) == 0);
+  if (final_nak) {
+    state_ = State::Failed;
+    return Reply::Failed;
+  }
   return retry(now) ? Reply::Resend : Reply::Failed;
 }
 

@@ -81,7 +81,7 @@ struct CommandArgs {
 
 /**
  * The peripheral's side: feed it bytes, it answers each command line with exactly one reply and calls
- * `execute` for commands carried out. A command with the seq and CRC of the last one carried out is a
+ * `execute` for commands carried out; events and NAKs it receives are never answered. A command with the seq and CRC of the last one carried out is a
  * retry after a lost ACK: it is ACKed again and not carried out again.
  */
 class Peripheral {
@@ -111,13 +111,19 @@ class Peripheral {
 
 /**
  * The host's side, one command outstanding at a time (device/PROTOCOL.md "Host timing"): send(), then
- * feed every received line to on_line() and call poll() often. A timeout, a NAK, or a `--:NAK` while a
- * command is outstanding sends the same frame again (same seq), up to `retries` times.
+ * feed every received line to on_line() and call poll() often. A timeout, a NAK CRC/FMT/LEN, or a
+ * `--:NAK` while a command is outstanding sends the same frame again (same seq), up to `retries` times;
+ * a NAK CMD or ARG fails the command at once. The host never answers a line.
  */
 class HostLink {
  public:
   enum class State : uint8_t { Idle, Waiting, Acked, Failed };
-  explicit HostLink(uint32_t timeout_ms = 250, uint8_t retries = 3) : timeout_(timeout_ms), retries_(retries), state_(State::Idle), next_seq_(0), seq_(0), attempts_(0), sent_at_(0), len_(0) {}
+  /**
+   * `first_seq`: a session starts at a random seq (esp_random(), an unconnected analogRead()), and its
+   * first command is a PING (PROTOCOL.md "Sessions"), so a restarted host is never taken for a retry.
+   */
+  explicit HostLink(uint32_t timeout_ms = 250, uint8_t retries = 3, uint8_t first_seq = 0)
+      : timeout_(timeout_ms), retries_(retries), state_(State::Idle), next_seq_(first_seq), seq_(first_seq), attempts_(0), sent_at_(0), len_(0) {}
 
   /** Frame a command with the next seq; returns the frame to write (0 when busy or the body is invalid). */
   size_t send(const char* body, uint32_t now);

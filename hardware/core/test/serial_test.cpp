@@ -150,7 +150,11 @@ static void naks_broken_lines() {
   corrupt[4] = 'X';  // "01:RXY..." keeps the CRC of "01:RLY..."
   CHECK(feed(p, corrupt) == std::vector<std::string>{frame(SEQ_UNTRUSTED, "NAK:CRC")});
   CHECK(feed(p, "line noise\n") == std::vector<std::string>{frame(SEQ_UNTRUSTED, "NAK:FMT")});
-  CHECK(feed(p, frame(SEQ_EVENT, "EVT:BOOT")) == std::vector<std::string>{frame(SEQ_UNTRUSTED, "NAK:FMT")});
+  // Events and NAKs are never answered (no NAK storms); another `--` frame is not a command.
+  CHECK(feed(p, frame(SEQ_EVENT, "EVT:BOOT")).empty());
+  CHECK(feed(p, frame(SEQ_UNTRUSTED, "NAK:CRC")).empty());
+  CHECK(feed(p, frame(5, "NAK:FMT")).empty());
+  CHECK(feed(p, frame(SEQ_UNTRUSTED, "PING")) == std::vector<std::string>{frame(SEQ_UNTRUSTED, "NAK:FMT")});
   CHECK(feed(p, frame(2, "NOPE")) == std::vector<std::string>{frame(2, "NAK:CMD")});
   CHECK(feed(p, frame(3, "PING:x")) == std::vector<std::string>{frame(3, "NAK:ARG")});
   CHECK(feed(p, frame(4, "CLR:")) == std::vector<std::string>{frame(4, "NAK:ARG")});
@@ -231,10 +235,19 @@ static void host_retries_then_gives_up() {
   CHECK(!h.poll(560) && h.state() == HostLink::State::Failed);  // 4 attempts, no more
   h.done();
   CHECK(h.send("PING", 600) > 0 && h.seq() == 1);
-  CHECK(host_reply(h, frame(1, "NAK:CMD"), 610) == HostLink::Reply::Resend);
+  CHECK(host_reply(h, frame(1, "NAK:FMT"), 610) == HostLink::Reply::Resend);
+  // NAK CMD and ARG are final: no resend, the command fails at once.
+  CHECK(host_reply(h, frame(1, "NAK:CMD"), 620) == HostLink::Reply::Failed && h.state() == HostLink::State::Failed);
+  h.done();
+  h.send("RLY:x", 700);
+  CHECK(host_reply(h, frame(2, "NAK:ARG"), 701) == HostLink::Reply::Failed && h.attempts() == 1);
   HostLink once(100, 0);
   once.send("PING", 0);
-  CHECK(host_reply(once, frame(0, "NAK:ARG"), 1) == HostLink::Reply::Failed);
+  CHECK(host_reply(once, frame(0, "NAK:LEN"), 1) == HostLink::Reply::Failed);
+  // A session starts where it is told (a random seq).
+  HostLink random_start(250, 3, 0xC3);
+  CHECK(random_start.send("PING", 0) > 0 && random_start.seq() == 0xC3);
+  CHECK(std::string(random_start.frame(), random_start.frame_length()) == frame(0xC3, "PING"));
   // seq wraps at 256.
   HostLink w(10, 0);
   for (int i = 0; i < 256; i++) {
@@ -277,7 +290,7 @@ void serial_tests() {
                                    {"overlong lines are discarded to the newline", overlong_lines_are_discarded_to_the_newline},
                                    {"builds events", builds_events},
                                    {"the host ACKs and uses the next seq", host_acks_and_uses_the_next_seq},
-                                   {"the host retries 3 times, then gives up", host_retries_then_gives_up},
+                                   {"the host retries 3 times, then gives up; CMD/ARG are final", host_retries_then_gives_up},
                                    {"host and peripheral: NAK and retry, lost ACK", host_and_peripheral_talk}};
   run_suite("serial", cases, sizeof cases / sizeof cases[0]);
 }
