@@ -252,6 +252,7 @@ export class Bridge {
       log: log.child({ component: 'bitcoinswitch' }),
       replayWindowMs: config.paymentReplayHours * 3_600_000,
       maxConnections: config.mqttMaxConnections,
+      metrics,
     });
 
     // HTTP: every family, mounted at its prefix.
@@ -288,6 +289,7 @@ export class Bridge {
       mqttClients: () => broker?.connectedClients ?? 0,
       outbox: () => lightningStore.outboxDepth?.() ?? 0,
       webhookPending: async () => (await store.pendingDeliveries()).length,
+      bitcoinSwitches: () => switches.connected,
     });
     const server = createServer(
       {

@@ -27,6 +27,7 @@ import type { EventBus } from '../events.js';
 import type { LightningStore } from '../lightning/store.js';
 import type { PaymentRecord } from '../lightning/types.js';
 import type { MachinesStore } from '../machines/store.js';
+import type { Metrics } from '../metrics.js';
 import type { PublicUrls } from '../urls.js';
 import type { DevicesStore } from './store.js';
 import type { DeviceCredentialRecord } from './types.js';
@@ -85,6 +86,8 @@ export interface BitcoinSwitchOptions {
   replayWindowMs: number;
   /** Connections in all (MQTT_MAX_CONNECTIONS: switches count like machines). */
   maxConnections: number;
+  /** Refused connections are counted in paywire_refusals_total{component="bitcoinswitch"}. */
+  metrics?: Metrics;
 }
 
 interface Switch {
@@ -166,6 +169,7 @@ export class BitcoinSwitches {
   }
 
   private refuse(socket: Duplex, status: string): void {
+    this.options.metrics?.refuse('bitcoinswitch', status.startsWith('404') ? 'unknown_switch' : status.startsWith('400') ? 'bad_pin' : 'connection_limit');
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   }
 

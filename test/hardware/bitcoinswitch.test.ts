@@ -168,6 +168,21 @@ describe('LNbits bitcoinSwitch on a Paywire asset', () => {
     expect(await refusal(`${url.origin.replace('http', 'ws')}/nope`)).toBe('HTTP 404');
   });
 
+  it('counts connected switches and refusals in /metrics', async () => {
+    const scrape = async () => (await t.request('GET', '/metrics', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text;
+    const sample = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const refused = (text: string) => Number(/^paywire_refusals_total\{component="bitcoinswitch",reason="unknown_switch"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    const before = await scrape();
+    const { deviceString: s } = await deviceString();
+    const sw = await connect(s);
+    const during = await scrape();
+    expect(sample(during, 'paywire_bitcoinswitch_connections')).toBe(sample(before, 'paywire_bitcoinswitch_connections') + 1);
+    expect(await refusal(s.replace('/api/v1/ws/', '/api/v1/ws/x'))).toBe('HTTP 404');
+    expect(refused(await scrape())).toBe(refused(before) + 1);
+    sw.ws.close();
+    await sw.closed;
+  });
+
   it('revoking the credential disconnects the switch and refuses it from then on', async () => {
     const { deviceString: s, credentialId } = await deviceString();
     const sw = await connect(s);
