@@ -3,6 +3,7 @@
  * for the hardware tests. It prints, one line each, on stdout:
  *   PTY <path>                      the pty the host opens (115200 8N1, like the Uno's USB serial)
  *   PIN <arduino pin> <0|1> <ms>    a change of the relay pin (D7), at the simulated time in ms
+ *   TX <line> <ms>                  a line the Uno wrote on its UART, when its `\n` left
  *   DISPLAY <command> <ms>          a Nextion command the sketch sent on D11 (SoftwareSerial), decoded,
  *                                   with the simulated time its first byte began
  *   EXIT <reason>
@@ -35,10 +36,22 @@ static size_t input_head, input_len;
 
 static double sim_ms(void) { return (double)avr->cycle * 1000.0 / (double)avr->frequency; }
 
+/* The line the Uno is writing, echoed on stdout with the simulated time of its `\n`. */
+static char tx_line[256];
+static size_t tx_len;
+
 static void uart_output(struct avr_irq_t* irq, uint32_t value, void* param) {
   (void)irq;
   (void)param;
   uint8_t byte = (uint8_t)value;
+  if (byte == '\n') {
+    tx_line[tx_len] = '\0';
+    printf("TX %s %.3f\n", tx_line, sim_ms());
+    fflush(stdout);
+    tx_len = 0;
+  } else if (tx_len + 1 < sizeof tx_line) {
+    tx_line[tx_len++] = (byte >= 0x20 && byte < 0x7f) ? (char)byte : '?';
+  }
   // The host reads as fast as the bytes come; a full pty buffer drops (a real cable would too).
   if (write(master, &byte, 1) < 0 && errno != EAGAIN) perror("write pty");
 }

@@ -34,6 +34,8 @@ let corruptNext: ((frame: Buffer) => Buffer) | undefined;
 const pins: PinChange[] = [];
 const display: DisplayCommand[] = [];
 const simLines: string[] = [];
+/** Lines the Uno wrote on its UART, with the simulated time each ended. */
+const tx: Array<{ line: string; ms: number }> = [];
 const uart: string[] = [];
 const events: string[] = [];
 
@@ -69,6 +71,8 @@ beforeAll(async () => {
       if (m) ptyPath(m[1] as string);
       const pin = /^PIN 7 ([01]) ([\d.]+)$/.exec(l);
       if (pin) pins.push({ level: Number(pin[1]), ms: Number(pin[2]) });
+      const sent = /^TX (.*) ([\d.]+)$/.exec(l);
+      if (sent) tx.push({ line: sent[1] as string, ms: Number(sent[2]) });
       const cmd = /^DISPLAY (.*) ([\d.]+)$/.exec(l);
       if (cmd) display.push({ command: cmd[1] as string, ms: Number(cmd[2]) });
     }
@@ -159,10 +163,16 @@ describe('the Uno serial peripheral in simavr, driven by the device daemon', () 
     await quiet();
     const from = pins.length;
     const seen = events.length;
+    const sentFrom = tx.length;
     await peripheral.pulse(750);
-    // For RLY the relay is on when the ACK is sent: the pin changed before it.
-    await until(() => pins.length >= from + 1);
+    // For RLY the relay is on when the ACK is sent: in simulated time the pin changed before the ACK left.
+    await until(() => pins.length >= from + 1 && tx.slice(sentFrom).some((t) => t.line.includes('EVT:RLY:1')));
     expect(pins[from]?.level).toBe(1);
+    const ack = tx.slice(sentFrom).find((t) => /^[0-9A-F]{2}:ACK\*/.test(t.line));
+    const onEvent = tx.slice(sentFrom).find((t) => t.line.startsWith('~~:EVT:RLY:1*'));
+    expect(ack).toBeDefined();
+    expect(pins[from]!.ms).toBeLessThan(ack!.ms);
+    expect(ack!.ms).toBeLessThan(onEvent!.ms);
     await until(() => events.slice(seen).includes('RLY:0') && pins.length >= from + 2, 3_000);
     expect(events.slice(seen)).toEqual(['RLY:1', 'RLY:0']);
     const [[on, off]] = runsSince(from) as [[number, number]];
