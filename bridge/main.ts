@@ -13,6 +13,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { Broker } from '../broker/broker.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
+import { BitcoinSwitches, BitcoinSwitchIds } from './devices/bitcoinswitch.js';
 import { DeviceCredentials } from './devices/credentials.js';
 import { Dispatcher } from './devices/dispatch.js';
 import { HomeAssistant } from './devices/homeassistant.js';
@@ -93,6 +94,7 @@ interface Running {
   broker: Broker | undefined;
   dispatcher: Dispatcher | undefined;
   homeAssistant: HomeAssistant | undefined;
+  switches: BitcoinSwitches;
   sender: WebhookSender;
   settlement: Settlement;
   bus: EventBus;
@@ -254,7 +256,6 @@ export class Bridge {
       licenses: license,
       bus,
       log: log.child({ component: 'license-devices' }),
-      validations: licenseDeps.licenseMetrics,
       republished: purchaseMetrics,
     });
     const licenseRoutes: ((router: Router) => void)[] = [
@@ -371,6 +372,20 @@ export class Bridge {
       metrics,
     });
 
+    // LNbits bitcoinSwitch hardware, unmodified: its WebSocket on the HTTP server, with or without the broker.
+    const switchIds = new BitcoinSwitchIds(secrets.sessionSecret);
+    const switches = new BitcoinSwitches({
+      ids: switchIds,
+      devices: devicesStore,
+      machines: store,
+      payments: lightningStore,
+      bus,
+      log: log.child({ component: 'bitcoinswitch' }),
+      replayWindowMs: config.paymentReplayHours * 3_600_000,
+      maxConnections: config.mqttMaxConnections,
+      metrics,
+    });
+
     // HTTP: every family, mounted at its prefix.
     const limit = config.bodyLimitBytes;
     const lnurl = { links, bodyLimitBytes: limit, log };
@@ -378,7 +393,7 @@ export class Bridge {
       docsRoutes(config, urls),
       lightningRoutes(deps, { links, wallets, settlement, dev, adminTokenSha256: secrets.adminTokenSha256 }),
       btcpayWebhookRoutes({ store: lightningStore, wallets, settlement, log: log.child({ component: 'btcpay-webhook' }) }),
-      deviceRoutes(deps, { credentials, dispatcher, states, urls, mqttPort: () => broker?.port }),
+      deviceRoutes(deps, { credentials, dispatcher, states, urls, mqttPort: () => broker?.port, bitcoinSwitch: (c) => switchIds.deviceString(urls, c) }),
       agentSales.routes,
     ];
     const app = createApp(
@@ -406,6 +421,7 @@ export class Bridge {
       mqttClients: () => broker?.connectedClients ?? 0,
       outbox: () => lightningStore.outboxDepth?.() ?? 0,
       webhookPending: async () => (await store.pendingDeliveries()).length,
+      bitcoinSwitches: () => switches.connected,
     });
     const server = createServer(
       {
@@ -419,9 +435,10 @@ export class Bridge {
       app.callback(),
     );
     server.keepAliveTimeout = 5_000;
-    broker?.attachWebSocket(server);
+    broker?.attachWebSocket(server, BitcoinSwitches.claims);
+    switches.attach(server, !broker);
 
-    this.running = { stores, server, broker, dispatcher, homeAssistant, sender, settlement, bus, metrics, x402, license, purchases, deviceLicenses };
+    this.running = { stores, server, broker, dispatcher, homeAssistant, switches, sender, settlement, bus, metrics, x402, license, purchases, deviceLicenses };
     try {
       await x402.start();
       const httpPort = await new Promise<number>((resolve, reject) => {
@@ -435,6 +452,7 @@ export class Bridge {
       const mqttPort = broker ? await broker.start() : undefined;
       await dispatcher?.start();
       await homeAssistant?.start();
+      switches.start();
       await sender.start();
       deviceLicenses.start(broker);
       // Before the settlement's first poll, so every purchase it settles is heard.
@@ -512,6 +530,7 @@ export class Bridge {
     // MQTT clients (WebSocket ones too) hold connections the HTTP server waits for: close them first.
     await running.homeAssistant?.stop();
     await running.dispatcher?.stop();
+    await running.switches.stop();
     await running.broker?.stop();
     await closed;
     clearTimeout(grace);

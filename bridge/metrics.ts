@@ -25,7 +25,7 @@ export class Metrics {
   readonly settleToPublish: Histogram;
   readonly storeCommit: Histogram;
   readonly webhookFailures: Counter<'outcome'>;
-  private readonly sources: { mqttClients?: Source; outbox?: Source; webhookPending?: Source } = {};
+  private readonly sources: { mqttClients?: Source; outbox?: Source; webhookPending?: Source; bitcoinSwitches?: Source } = {};
 
   constructor() {
     const registers = [this.registry];
@@ -85,6 +85,7 @@ export class Metrics {
       });
     gauge('paywire_mqtt_clients', 'MQTT clients connected to the embedded broker (TCP and WebSocket)', 'mqttClients');
     gauge('paywire_outbox_payments', 'Settled payments no machine has acknowledged yet (the MQTT outbox)', 'outbox');
+    gauge('paywire_bitcoinswitch_connections', 'LNbits bitcoinSwitch devices connected to their WebSocket (devices/bitcoinswitch.ts)', 'bitcoinSwitches');
     gauge('paywire_webhook_deliveries_pending', 'Webhook deliveries waiting for their first or next attempt (the webhook queue)', 'webhookPending');
   }
 
@@ -138,7 +139,7 @@ export class Metrics {
   }
 
   /** Where the gauges read their figures when scraped. */
-  observe(sources: { mqttClients?: Source; outbox?: Source; webhookPending?: Source }): void {
+  observe(sources: { mqttClients?: Source; outbox?: Source; webhookPending?: Source; bitcoinSwitches?: Source }): void {
     Object.assign(this.sources, sources);
   }
 }

@@ -292,12 +292,13 @@ export class Broker {
     return this.boundPort;
   }
 
-  /** Serve MQTT over WebSocket at `/mqtt` on the bridge's HTTP server. */
-  attachWebSocket(http: HttpServer): void {
+  /** Serve MQTT over WebSocket at `/mqtt` on the bridge's HTTP server; `claimed` paths are another handler's (bitcoinSwitch). */
+  attachWebSocket(http: HttpServer, claimed: (path: string) => boolean = () => false): void {
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WEBSOCKET_FRAME_BYTES });
     this.wss = wss;
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const path = (req.url ?? '').split('?')[0];
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      if (claimed(path)) return;
       if (path !== WEBSOCKET_PATH || !this.aedes) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;

@@ -28,6 +28,8 @@ export interface DevicesDeps {
   urls: PublicUrls;
   /** The broker's TCP port, once it listens. */
   mqttPort: () => number | undefined;
+  /** The bitcoinSwitch device string of a credential (`devices/bitcoinswitch.ts`). */
+  bitcoinSwitch: (credential: DeviceCredentialRecord) => string;
 }
 
 export const credentialBody = z.strictObject({
@@ -72,6 +74,8 @@ export function deviceRoutes(machines: MachinesDeps, deps: DevicesDeps): (router
           subscribe: [topic('payment'), topic('action/set'), topic('license'), topic('stats'), BRIDGE_STATE_TOPIC],
           publish: [topic('action'), topic('status'), topic('license/request')],
         },
+        // LNbits bitcoinSwitch firmware, unmodified: its device string (a secret like the password).
+        bitcoinswitch: { device_string: deps.bitcoinSwitch(credential) },
       };
     });
 

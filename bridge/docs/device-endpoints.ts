@@ -32,6 +32,9 @@ export const exCredentialIssued = {
     subscribe: [topic('payment'), topic('action/set'), topic('license')],
     publish: [topic('action'), topic('status'), topic('license/request')],
   },
+  bitcoinswitch: {
+    device_string: `${EXAMPLE.publicUrl.replace(/^http/, 'ws')}/api/v1/ws/${EXAMPLE.credentialId}5f0c2a9e41d7b3c86e1f0a4d92b7c3e1?pin=4`,
+  },
 };
 
 /** Every Devices endpoint of the family, in the order the PDF lists them. */
@@ -40,7 +43,7 @@ export const DEVICE_ENDPOINTS: Endpoint[] = [
     operationId: 'createDeviceCredential', method: 'post', path: '/api/v1/assets/{id}/device-credentials', tag: 'Devices', auth: 'bearer', writes: true,
     summary: 'Issue an MQTT login for one asset',
     description:
-      'Makes a device credential: an MQTT login for a machine that should not hold the account\u2019s API key. The username is `dev_<credential_id>`, the password `dpw_` and 48 hex digits, shown once and stored only as its sha256. The login may use only the asset\u2019s own topics (`paywire/<user_id>/<asset_id>/\u2026`) and read `paywire/bridge/state`; while it is connected the asset counts as online. `mqtt` says where to connect and which topics to use. An asset may have several, one per device, up to MAX_DEVICE_CREDENTIALS_PER_ASSET live ones (10 by default; past that 409 credential_limit_reached until one is revoked). The body is optional.',
+      'Makes a device credential: an MQTT login for a machine that should not hold the account\u2019s API key. The username is `dev_<credential_id>`, the password `dpw_` and 48 hex digits, shown once and stored only as its sha256. The login may use only the asset\u2019s own topics (`paywire/<user_id>/<asset_id>/\u2026`) and read `paywire/bridge/state`; while it is connected the asset counts as online. `mqtt` says where to connect and which topics to use; `bitcoinswitch.device_string` is what LNbits bitcoinSwitch firmware needs to run on the asset\u2019s payments instead. An asset may have several, one per device, up to MAX_DEVICE_CREDENTIALS_PER_ASSET live ones (10 by default; past that 409 credential_limit_reached until one is revoked). The body is optional.',
     params: assetParam,
     body: input('DeviceCredentialRequest', credentialBody, {
       label: 'Your name for the device, 1-64 characters without control characters, bidirectional overrides or lone surrogates (default null).',

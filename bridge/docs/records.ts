@@ -247,6 +247,14 @@ const DeviceCredentialIssued = z.strictObject({
   password: z.string().meta({ description: 'The MQTT password (dpw_ + 48 hex digits). Shown once, never again.' }),
   warning: z.string().meta({ description: 'Reminder that the password is shown only once' }),
   mqtt: MqttConnection,
+  bitcoinswitch: z
+    .strictObject({
+      device_string: z.string().meta({
+        description:
+          'For LNbits bitcoinSwitch firmware, unmodified: paste it as the device string. wss://<host>/api/v1/ws/<id>?pin=4, the id derived from this credential (revoking it stops the switch); change pin to the GPIO the relay is on. As secret as the password.',
+      }),
+    })
+    .meta({ description: 'The WebSocket a bitcoinSwitch connects to: each payment sends it `<pin>-<duration ms>`' }),
 });
 
 const TriggerAccepted = z.strictObject({

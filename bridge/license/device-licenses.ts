@@ -37,8 +37,6 @@ export interface DeviceLicensesOptions {
   licenses: LicenseService;
   bus: EventBus;
   log: Logger;
-  /** MQTT validations count with the HTTP ones (`paywire_license_validations_total`). */
-  validations?: LicenseMetrics | undefined;
   republished?: PurchaseMetrics | undefined;
   /** Bindings kept at most (the oldest is forgotten first). */
   maxBindings?: number;
@@ -98,7 +96,6 @@ export class DeviceLicenses {
       key: request.key,
       ...(request.fingerprint === undefined ? {} : { fingerprint: request.fingerprint }),
     });
-    this.options.validations?.validations.inc({ result: answer.ok ? 'ok' : answer.reason });
     return { request_id: request.request_id, ...answer };
   }
 
