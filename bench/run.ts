@@ -6,6 +6,7 @@
 import * as events from './events.js';
 import * as lnurl from './lnurl.js';
 import * as mqtt from './mqtt.js';
+import * as x402Verify from './x402-verify.js';
 
 interface Benchmark {
   name: string;
@@ -18,6 +19,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'events', description: 'event appends per second with 1,000 and with 100,000 events stored', run: events.run },
   { name: 'lnurl', description: 'LNURL callback invoices per second (dev backend) and settle -> bus latency', run: lnurl.run },
   { name: 'mqtt', description: 'settle -> device latency with 1,000 devices, and QoS 1 msg/s: embedded broker vs Mosquitto', run: mqtt.run },
+  { name: 'x402-verify', description: 'x402 verify in process on the local chain (with the nonce check), and one signature recovery', run: x402Verify.run },
 ];
 
 function header(bench: Benchmark): void {

@@ -12,6 +12,7 @@ import * as C from './columns.js';
 import type { Statement } from './database.js';
 import { openPostgres } from './engine.js';
 import { columnList, type Columns } from './rows.js';
+import { X402_SETTLEMENT } from './x402-settlements-store.js';
 import * as X from './x402-store.js';
 
 interface TableCopy {
@@ -39,6 +40,7 @@ const TABLES: TableCopy[] = [
   { name: 'dev_invoices', columns: C.DEV_INVOICE, seq: false },
   { name: 'device_credentials', columns: C.CREDENTIAL, seq: false },
   { name: 'asset_states', columns: C.ASSET_STATE, seq: false },
+  { name: 'x402_settlements', columns: X402_SETTLEMENT, seq: false },
   // The x402 facilitator's store (migration 002).
   { name: 'x402_users', columns: X.USER_ROW, seq: false, identity: 'id' },
   { name: 'x402_refresh_tokens', columns: X.REFRESH, seq: false },

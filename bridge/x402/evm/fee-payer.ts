@@ -5,10 +5,12 @@
  * refused for its nonce is retried once with the fresh count. Transactions are signed locally (EIP-1559) and sent
  * raw; fees are read at most once a second.
  */
-import { BaseError, type Address, type Hex } from 'viem';
+import { BaseError, HttpRequestError, TimeoutError, type Address, type Hex } from 'viem';
 import type { EvmNetwork } from './network.js';
 
 const FEE_CACHE_MS = 1_000;
+/** Submissions one fee payer holds waiting at most; more are refused (the RPC is not keeping up). */
+export const MAX_QUEUED = 1_000;
 
 /** The account cannot pay for gas (the node's wording varies: geth, Hardhat/EDR, anvil). */
 export function isOutOfGasFunds(err: unknown): boolean {
@@ -20,6 +22,12 @@ function isNonceError(err: unknown): boolean {
   return /nonce too low|nonce too high|nonce has already been used|already known|replacement transaction underpriced|invalid nonce/i.test(errorText(err));
 }
 
+/** The RPC did not answer (connection refused, timeout, HTTP error): not a verdict on the transaction. */
+export function isTransportError(err: unknown): boolean {
+  if (err instanceof BaseError) return err.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError) !== null;
+  return false;
+}
+
 export function errorText(err: unknown): string {
   if (err instanceof BaseError) return [err.shortMessage, err.details, err.message].filter(Boolean).join(' | ');
   return err instanceof Error ? err.message : String(err);
@@ -29,6 +37,7 @@ export class FeePayer {
   private readonly network: EvmNetwork;
   private nextNonce: number | undefined;
   private tail: Promise<unknown> = Promise.resolve();
+  private queued = 0;
   private fees: { at: number; value: Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }> } | undefined;
 
   constructor(network: EvmNetwork) {
@@ -51,9 +60,11 @@ export class FeePayer {
     return this.fees.value;
   }
 
-  /** Run `fn` after every submission queued before it (one at a time per fee payer). */
+  /** Run `fn` after every submission queued before it (one at a time per fee payer), at most MAX_QUEUED waiting. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
+    if (this.queued >= MAX_QUEUED) return Promise.reject(new Error(`fee payer queue full (${MAX_QUEUED} submissions waiting)`));
+    this.queued++;
+    const run = this.tail.then(fn, fn).finally(() => this.queued--);
     this.tail = run.catch(() => undefined);
     return run;
   }

@@ -7,6 +7,7 @@ import { createPublicClient, defineChain, http, type Address, type Chain, type H
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Logger } from 'pino';
 import { EIP3009_ABI } from './abi.js';
+import { domainSeparator } from './digest.js';
 import { caip2, PRIVATE_KEY, type X402NetworkConfig } from './networks.js';
 
 export interface Eip712Domain {
@@ -37,6 +38,7 @@ export class EvmNetwork {
   readonly pollingIntervalMs: number;
   private readonly factories: Set<string>;
   private readonly domains = new Map<string, Promise<Eip712Domain | undefined>>();
+  private readonly separators = new Map<string, Uint8Array>();
   private readonly log: Logger;
 
   constructor(config: X402NetworkConfig, options: NetworkOptions) {
@@ -105,6 +107,31 @@ export class EvmNetwork {
     if (onChain) return onChain;
     if (typeof extra?.['name'] === 'string' && typeof extra['version'] === 'string') return { name: extra['name'], version: extra['version'] };
     return undefined;
+  }
+
+  /** The EIP-712 domain separator of a token's domain on this chain, computed once. */
+  separator(token: Address, domain: Eip712Domain): Uint8Array {
+    const key = `${token.toLowerCase()}|${domain.name}|${domain.version}`;
+    let separator = this.separators.get(key);
+    if (!separator) {
+      separator = domainSeparator(domain.name, domain.version, this.chainId, token);
+      if (this.separators.size > 1_000) this.separators.clear();
+      this.separators.set(key, separator);
+    }
+    return separator;
+  }
+
+  /**
+   * The signer of `digest` by the node's `ecrecover` precompile (address 0x01) in an `eth_call`, batched with the
+   * other reads of the verification; undefined when it recovers nobody. The signature's form (length, `v`, low
+   * `s`) is checked by the caller first: the precompile takes high-s signatures the token refuses.
+   */
+  async ecrecover(digest: Uint8Array, signature: string): Promise<string | undefined> {
+    const v = Number.parseInt(signature.slice(130, 132), 16);
+    const data = `0x${Buffer.from(digest).toString('hex')}${(v < 27 ? v + 27 : v).toString(16).padStart(64, '0')}${signature.slice(2, 130)}` as Hex;
+    const { data: out } = await this.client.call({ to: '0x0000000000000000000000000000000000000001', data });
+    if (!out || out.length !== 66 || /^0x0+$/.test(out)) return undefined;
+    return `0x${out.slice(26)}`;
   }
 
   /** The payer's token balance and whether the authorization's nonce is used (EIP-3009 `authorizationState`), read together. */

@@ -26,6 +26,11 @@ export interface X402NetworkConfig {
   erc6492Factories?: `0x${string}`[];
   /** How long settle waits for a receipt before answering pending (default 20 000 ms). */
   receiptTimeoutMs?: number;
+  /**
+   * Where an EOA signature's signer is recovered: `rpc` (default) by the node's `ecrecover` precompile in an
+   * `eth_call` batched with the balance and nonce reads, `local` in JavaScript (@noble/curves).
+   */
+  ecrecover?: 'rpc' | 'local';
 }
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address') as unknown as z.ZodType<`0x${string}`>;
@@ -52,6 +57,7 @@ const networkSchema = z.object({
   assets: z.array(assetSchema).max(100).optional(),
   erc6492Factories: z.array(address).max(100).optional(),
   receiptTimeoutMs: z.number().int().min(100).max(600_000).optional(),
+  ecrecover: z.enum(['rpc', 'local']).optional(),
 });
 
 export const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;

@@ -1,7 +1,7 @@
 /**
  * The `invalidReason` / `errorReason` strings the facilitator answers: the reference facilitators' (`x402` 1.x
  * `ErrorReasons`, x402 v2 §9), plus the two v2 facilitators report (`nonce_already_used`, `settlement_pending`)
- * and one of ours (`fee_payer_out_of_gas`). README § x402 lists them.
+ * and one of ours (`fee_payer_out_of_gas`). docs/x402-facilitator.md lists them.
  */
 export const REASON = {
   unsupportedScheme: 'unsupported_scheme',

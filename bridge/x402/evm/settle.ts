@@ -15,7 +15,7 @@ import { encodeFunctionData, WaitForTransactionReceiptTimeoutError, type Hex } f
 import type { X402SettlementRecord } from '../ledger.js';
 import type { FacilitatorRequest, SettleAnswer } from '../types.js';
 import { EIP3009_ABI } from './abi.js';
-import { errorText, isOutOfGasFunds, type FeePayer } from './fee-payer.js';
+import { errorText, isOutOfGasFunds, isTransportError, type FeePayer } from './fee-payer.js';
 import type { X402Metrics } from './metrics.js';
 import { REASON, type Reason } from './reasons.js';
 import { revertReason } from './revert.js';
@@ -32,6 +32,11 @@ export interface SettleContext extends VerifyContext {
 
 const iso = (): string => new Date().toISOString();
 
+/** The transfer's hash once it is sent (the deploy step of ERC-6492 wallets does not count). */
+interface Progress {
+  sent?: Hex;
+}
+
 function answer(network: string, payer: string, fields: Partial<SettleAnswer>): SettleAnswer {
   return {
     success: false,
@@ -46,12 +51,12 @@ function answer(network: string, payer: string, fields: Partial<SettleAnswer>): 
 }
 
 /** The answer for a row someone else holds: settled → refused with its transaction; in flight → pending. */
-function answerForRow(network: string, row: X402SettlementRecord): SettleAnswer {
+function answerForRow(network: string, row: X402SettlementRecord, payer: string): SettleAnswer {
   if (row.state === 'settled') {
-    return answer(network, row.payer, { errorReason: REASON.nonceUsed, transaction: row.tx_hash ?? '', blockNumber: row.block_number ?? 0 });
+    return answer(network, payer, { errorReason: REASON.nonceUsed, transaction: row.tx_hash ?? '', blockNumber: row.block_number ?? 0 });
   }
-  if (row.state === 'failed') return answer(network, row.payer, { errorReason: row.error_reason ?? REASON.settleError, transaction: row.tx_hash ?? '' });
-  return answer(network, row.payer, { errorReason: REASON.pending, transaction: row.tx_hash ?? '', pending: true });
+  if (row.state === 'failed') return answer(network, payer, { errorReason: row.error_reason ?? REASON.settleError, transaction: row.tx_hash ?? '' });
+  return answer(network, payer, { errorReason: REASON.pending, transaction: row.tx_hash ?? '', pending: true });
 }
 
 export class Settler {
@@ -86,7 +91,7 @@ export class Settler {
   private async run(request: FacilitatorRequest, network: string, located: Checked): Promise<SettleAnswer> {
     const { ledger, log } = this.ctx;
     const existing = await ledger.get(located.key);
-    if (existing && existing.state !== 'failed') return answerForRow(network, existing);
+    if (existing && existing.state !== 'failed') return this.held(network, located, existing);
     const outcome = await verifyExact(this.ctx, request, { ledger: false });
     if (!outcome.valid) {
       this.ctx.metrics?.settlement(located.network.network, 'refused');
@@ -115,17 +120,44 @@ export class Settler {
       created: now,
       updated: now,
     });
-    if (!claim.claimed) return answerForRow(network, claim.record);
+    if (!claim.claimed) return this.held(network, checked, claim.record);
     this.ctx.onClaim?.(checked.key);
+    const progress: Progress = {};
     try {
-      return await this.send(network, checked, feePayer);
+      return await this.send(network, checked, feePayer, progress);
     } catch (err) {
-      // Whatever failed before the transaction was accepted: nothing was charged; the row may be claimed again.
+      if (progress.sent) {
+        // The transfer is out (the store or the RPC failed after): pending, never a failure that invites a second signature.
+        log.error({ err: errorText(err), network: checked.network.network, transaction: progress.sent }, 'x402 settlement sent, then an error; left pending');
+        this.ctx.metrics?.settlement(checked.network.network, 'pending');
+        return answer(network, a.from, { errorReason: REASON.pending, transaction: progress.sent, pending: true });
+      }
+      // Nothing was sent: nothing charged; the row may be claimed again.
       log.error({ err: errorText(err), network: checked.network.network, payer: a.from }, 'x402 settlement failed unexpectedly');
       await ledger.update(checked.key, { state: 'failed', error_reason: REASON.settleError, updated: iso() }, 'sending').catch(() => undefined);
       this.ctx.metrics?.settlement(checked.network.network, 'error');
       return answer(network, a.from, { errorReason: REASON.settleError });
     }
+  }
+
+  /**
+   * The key is held by another settle (another bridge on the same database, or one before a restart). Done
+   * already: refused with its transaction. Still in flight: a concurrent duplicate, which waits for it (up to the
+   * receipt timeout) and gets its outcome, the same transaction.
+   */
+  private async held(network: string, checked: Checked, row: X402SettlementRecord): Promise<SettleAnswer> {
+    const payer = checked.payload.authorization.from;
+    if (row.state === 'settled' || row.state === 'failed') return answerForRow(network, row, payer);
+    const deadline = Date.now() + checked.network.receiptTimeoutMs;
+    let current: X402SettlementRecord | undefined = row;
+    while (current && (current.state === 'sending' || current.state === 'pending') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(20, checked.network.pollingIntervalMs)));
+      current = await this.ctx.ledger.get(checked.key);
+    }
+    if (current?.state === 'settled') {
+      return answer(network, payer, { success: true, transaction: current.tx_hash ?? '', blockNumber: current.block_number ?? 0 });
+    }
+    return answerForRow(network, current ?? row, payer);
   }
 
   private async fail(network: string, checked: Checked, reason: Reason, tx: string | null = null): Promise<SettleAnswer> {
@@ -134,7 +166,7 @@ export class Settler {
     return answer(network, checked.payload.authorization.from, { errorReason: reason, transaction: tx ?? '' });
   }
 
-  private async send(network: string, checked: Checked, feePayer: FeePayer): Promise<SettleAnswer> {
+  private async send(network: string, checked: Checked, feePayer: FeePayer, progress: Progress): Promise<SettleAnswer> {
     const { ledger, log } = this.ctx;
     const net = checked.network;
     const a = checked.payload.authorization;
@@ -143,7 +175,7 @@ export class Settler {
     if (checked.erc6492) {
       signature = checked.erc6492.inner;
       if (!(await net.hasCode(a.from))) {
-        const deployed = await this.transact(network, checked, feePayer, checked.erc6492.factory, checked.erc6492.data, false);
+        const deployed = await this.transact(network, checked, feePayer, checked.erc6492.factory, checked.erc6492.data, false, progress);
         if (deployed !== true) return deployed;
       }
     }
@@ -152,7 +184,7 @@ export class Settler {
       functionName: 'transferWithAuthorization',
       args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, signature],
     });
-    const sent = await this.transact(network, checked, feePayer, checked.token, data, true);
+    const sent = await this.transact(network, checked, feePayer, checked.token, data, true, progress);
     if (sent === true) throw new Error('unreachable');
     if (sent.success) {
       log.info({ network: net.network, payer: a.from, transaction: sent.transaction, block: sent.blockNumber }, 'x402 payment settled');
@@ -164,7 +196,15 @@ export class Settler {
    * Simulate, send and await one fee-payer transaction. For the deploy step (`final` false) success is `true`;
    * for the transfer it is the settle answer (and the ledger row is moved accordingly).
    */
-  private async transact(network: string, checked: Checked, feePayer: FeePayer, to: Hex, data: Hex, final: boolean): Promise<SettleAnswer | true> {
+  private async transact(
+    network: string,
+    checked: Checked,
+    feePayer: FeePayer,
+    to: Hex,
+    data: Hex,
+    final: boolean,
+    progress: Progress,
+  ): Promise<SettleAnswer | true> {
     const net = checked.network;
     const { ledger } = this.ctx;
     let gas: bigint;
@@ -172,6 +212,8 @@ export class Settler {
       gas = await net.client.estimateGas({ account: feePayer.address, to, data });
     } catch (err) {
       if (isOutOfGasFunds(err)) return this.outOfGas(network, checked, err);
+      // The RPC did not answer: unexpected, not a revert (run() marks the row failed, retryable).
+      if (isTransportError(err)) throw err;
       return this.fail(network, checked, final ? revertReason(err) : REASON.transactionState);
     }
     let hash: Hex;
@@ -182,7 +224,10 @@ export class Settler {
       if (isOutOfGasFunds(err)) return this.outOfGas(network, checked, err);
       throw err;
     }
-    if (final) await ledger.update(checked.key, { state: 'pending', tx_hash: hash, error_reason: REASON.pending, updated: iso() });
+    if (final) {
+      progress.sent = hash;
+      await ledger.update(checked.key, { state: 'pending', tx_hash: hash, error_reason: REASON.pending, updated: iso() });
+    }
     const payer = checked.payload.authorization.from;
     let receipt;
     try {

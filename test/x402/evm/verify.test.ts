@@ -195,6 +195,29 @@ describe('verify: rules across versions and configurations', () => {
     }
   });
 
+  it('refuses the malleable high-s twin of a valid signature (the precompile would take it, the token does not)', async () => {
+    const payment = await pay();
+    const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const sig = payment.signature;
+    const s = BigInt(`0x${sig.slice(66, 130)}`);
+    const v = Number.parseInt(sig.slice(130), 16);
+    payment.signature = `${sig.slice(0, 66)}${(N - s).toString(16).padStart(64, '0')}${(v === 27 ? 28 : 27).toString(16)}` as Hex;
+    const r = { asset: h.chain.token, payTo: h.chain.accounts.merchant.address, amount: PRICE };
+    expect((await h.facilitator.verify(request(v2Body(payment, r)))).invalidReason).toBe('invalid_exact_evm_payload_signature');
+  });
+
+  it('recovers signers in JavaScript too (ecrecover: local)', async () => {
+    const f = await startFacilitator(h.chain, { network: { ecrecover: 'local' } });
+    try {
+      const r = { asset: h.chain.token, payTo: h.chain.accounts.merchant.address, amount: PRICE };
+      expect((await f.facilitator.verify(request(v2Body(await pay(), r)))).isValid).toBe(true);
+      const forged = await pay({ key: h.chain.keys.payer2, from: h.chain.accounts.payer.address });
+      expect((await f.facilitator.verify(request(v2Body(forged, r)))).invalidReason).toBe('invalid_exact_evm_payload_signature');
+    } finally {
+      await f.stop();
+    }
+  });
+
   it('lists both versions of the network as supported, with its latest block and fee payer', async () => {
     expect(await h.facilitator.supported()).toEqual([
       { x402Version: 1, scheme: 'exact', network: 'base-sepolia' },

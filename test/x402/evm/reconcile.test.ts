@@ -1,0 +1,210 @@
+/**
+ * What happens around a settlement: the reconciler resolves rows a crash left `sending` (by the token's
+ * `authorizationState`) and pending rows whose transaction reverted; a verify answer cached before a settle is
+ * not served after it; the metrics count verifications and settlements; the fee payer's key never reaches a log.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFunctionData } from 'viem';
+import { Metrics } from '../../../bridge/metrics.js';
+import { settlementKey, type X402SettlementLedger, type X402SettlementRecord } from '../../../bridge/x402/ledger.js';
+import { startChain, TOKEN_ABI, type TestChain } from '../../helpers/chain.js';
+import { signAuthorization, v1Body, v2Body, type SignedPayment } from '../../helpers/eip3009.js';
+import { captureLog } from '../../helpers/log-capture.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
+import { request, startFacilitator } from './setup.js';
+
+let chain: TestChain;
+beforeAll(async () => {
+  chain = await startChain();
+});
+afterAll(async () => {
+  await chain?.stop();
+});
+
+const PRICE = 7_000n;
+const pay = () => signAuthorization({ key: chain.keys.payer, token: chain.token, to: chain.accounts.merchant.address, value: PRICE });
+const reqs = () => ({ asset: chain.token, payTo: chain.accounts.merchant.address, amount: PRICE });
+
+function row(payment: SignedPayment, extra: Partial<X402SettlementRecord>): X402SettlementRecord {
+  const a = payment.authorization;
+  const old = new Date(Date.now() - 3_600_000).toISOString();
+  return {
+    key: settlementKey(chain.chainId, chain.token, a.from, a.nonce),
+    chain_id: chain.chainId,
+    network: 'base-sepolia',
+    token: chain.token.toLowerCase(),
+    payer: a.from.toLowerCase(),
+    nonce: a.nonce,
+    pay_to: a.to.toLowerCase(),
+    value: a.value,
+    x402_version: 2,
+    fee_payer: chain.accounts.feePayer.address.toLowerCase(),
+    state: 'sending',
+    tx_hash: null,
+    block_number: null,
+    error_reason: null,
+    created: old,
+    updated: old,
+    ...extra,
+  };
+}
+
+const useOnChain = async (payment: SignedPayment) => {
+  const a = payment.authorization;
+  return chain.send(
+    chain.token,
+    encodeFunctionData({
+      abi: TOKEN_ABI,
+      functionName: 'transferWithAuthorization',
+      args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
+    }),
+  );
+};
+
+describe('the reconciler', () => {
+  it('resolves rows a crash left sending: failed when the nonce is unused (and the payload settles again), settled when it is used', async () => {
+    const f = await startFacilitator(chain, { sendingGraceMs: 1_000 });
+    try {
+      const unused = await pay();
+      const used = await pay();
+      const fresh = await pay();
+      await f.ledger.claim(row(unused, {}));
+      await f.ledger.claim(row(used, {}));
+      await f.ledger.claim(row(fresh, { created: new Date().toISOString(), updated: new Date().toISOString() }));
+      await useOnChain(used);
+      // While sending, the payload is pending for verify and settle.
+      expect((await f.facilitator.verify(request(v2Body(unused, reqs())))).invalidReason).toBe('settlement_pending');
+      expect(await f.facilitator.reconcile()).toBe(2);
+      expect(await f.ledger.get(row(unused, {}).key)).toMatchObject({ state: 'failed', error_reason: 'unexpected_settle_error' });
+      expect(await f.ledger.get(row(used, {}).key)).toMatchObject({ state: 'settled' });
+      expect(await f.ledger.get(row(fresh, {}).key)).toMatchObject({ state: 'sending' });
+      expect(await f.facilitator.settle(request(v2Body(unused, reqs())))).toMatchObject({ success: true });
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it('marks a pending row whose transaction reverted as failed', async () => {
+    const f = await startFacilitator(chain);
+    try {
+      const payment = await pay();
+      // A transaction that reverts: the same authorization submitted twice; the second one reverts.
+      await useOnChain(payment);
+      const { createWalletClient, http } = await import('viem');
+      const wallet = createWalletClient({ chain: chain.chain, account: chain.accounts.deployer, transport: http(chain.url, { retryCount: 0 }) });
+      const a = payment.authorization;
+      const hash = await wallet.sendTransaction({
+        to: chain.token,
+        gas: 200_000n,
+        chain: null,
+        data: encodeFunctionData({
+          abi: TOKEN_ABI,
+          functionName: 'transferWithAuthorization',
+          args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
+        }),
+      });
+      expect((await chain.client.waitForTransactionReceipt({ hash })).status).toBe('reverted');
+      await f.ledger.claim(row(payment, {}));
+      await f.ledger.update(row(payment, {}).key, { state: 'pending', tx_hash: hash, updated: new Date().toISOString() });
+      expect(await f.facilitator.reconcile()).toBe(1);
+      expect(await f.ledger.get(row(payment, {}).key)).toMatchObject({ state: 'failed', error_reason: 'invalid_transaction_state', tx_hash: hash });
+    } finally {
+      await f.stop();
+    }
+  });
+});
+
+describe('around settle', () => {
+  it('does not serve a cached valid answer once the payload is settled', async () => {
+    const f = await startFacilitator(chain);
+    try {
+      const payment = await pay();
+      expect(await f.facilitator.verify(request(v1Body(payment, reqs())))).toMatchObject({ isValid: true, cachedResult: false });
+      expect(await f.facilitator.verify(request(v1Body(payment, reqs())))).toMatchObject({ isValid: true, cachedResult: true });
+      expect((await f.facilitator.settle(request(v1Body(payment, reqs())))).success).toBe(true);
+      expect(await f.facilitator.verify(request(v1Body(payment, reqs())))).toMatchObject({
+        isValid: false,
+        invalidReason: 'nonce_already_used',
+        cachedResult: false,
+      });
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it('counts verifications and settlements, and never logs the fee payer key', async () => {
+    const metrics = new Metrics();
+    const captured = captureLog('trace');
+    const f = await startFacilitator(chain, { metrics, log: captured.log });
+    try {
+      const payment = await pay();
+      await f.facilitator.verify(request(v2Body(payment, reqs())));
+      await f.facilitator.settle(request(v2Body(payment, reqs())));
+      await f.facilitator.settle(request(v2Body(payment, reqs())));
+      const text = await metrics.registry.metrics();
+      expect(text).toContain('paywire_x402_verifications_total{network="eip155:84532",result="valid"} 1');
+      expect(text).toContain('paywire_x402_settlements_total{network="base-sepolia",outcome="settled"} 1');
+      expect(captured.find('x402 payment settled')).toHaveLength(1);
+      const all = captured.lines.join('\n').toLowerCase();
+      expect(all).toContain(chain.accounts.feePayer.address.toLowerCase());
+      expect(all).not.toContain(chain.keys.feePayer.slice(2).toLowerCase());
+    } finally {
+      await f.stop();
+    }
+  });
+});
+
+describe('a store failure after the transfer was sent', () => {
+  it('answers pending with the hash (never a failure), and the reconciler settles the row later', async () => {
+    const f0 = await startFacilitator(chain);
+    const inner = f0.ledger;
+    let failPending = true;
+    const ledger: X402SettlementLedger = {
+      claim: (r) => inner.claim(r),
+      get: (k) => inner.get(k),
+      listUnfinished: (n) => inner.listUnfinished(n),
+      update: (k, patch, expect) => (failPending && patch.state === 'pending' ? Promise.reject(new Error('store down')) : inner.update(k, patch, expect)),
+    };
+    const f = await startFacilitator(chain, { ledger, sendingGraceMs: 0 });
+    try {
+      const payment = await pay();
+      const before = await chain.balanceOf(chain.accounts.payer.address);
+      const answer = await f.facilitator.settle(request(v2Body(payment, reqs())));
+      expect(answer).toMatchObject({
+        success: false,
+        pending: true,
+        errorReason: 'settlement_pending',
+        transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+      });
+      expect(await chain.balanceOf(chain.accounts.payer.address)).toBe(before - PRICE);
+      failPending = false;
+      expect(await f.facilitator.reconcile()).toBe(1);
+      expect(await ledger.get(row(payment, {}).key)).toMatchObject({ state: 'settled' });
+    } finally {
+      await f.stop();
+      await f0.stop();
+    }
+  });
+});
+
+describe('an RPC outage', () => {
+  it('verify and settle fail loudly (the routes answer 500) and charge nothing; after it, the payload settles', async () => {
+    const port = Number(new URL(chain.url).port);
+    const proxy = await startTcpProxy('127.0.0.1', port);
+    const f = await startFacilitator(chain, { network: { rpcUrl: `http://127.0.0.1:${proxy.port}` } });
+    try {
+      const payment = await pay();
+      expect((await f.facilitator.verify(request(v2Body(payment, reqs())))).isValid).toBe(true);
+      proxy.cut();
+      const fresh = await pay();
+      await expect(f.facilitator.verify(request(v2Body(fresh, reqs())))).rejects.toThrow();
+      await expect(f.facilitator.settle(request(v2Body(fresh, reqs())))).rejects.toThrow();
+      expect(await f.ledger.listUnfinished(10)).toEqual([]);
+      proxy.restore();
+      expect(await f.facilitator.settle(request(v2Body(fresh, reqs())))).toMatchObject({ success: true });
+    } finally {
+      await f.stop();
+      await proxy.close();
+    }
+  });
+});
