@@ -217,6 +217,7 @@ export class Bridge {
       signer: licenseSigner,
       log: log.child({ component: 'license' }),
       seatReclaimSeconds: config.licenseSeatReclaimSeconds,
+      metrics: new LicenseMetrics(metrics),
     });
     const licenseDeps = {
       service: license,
@@ -225,7 +226,6 @@ export class Bridge {
       operator: config.licenseOperator,
       version: VERSION,
       metrics,
-      licenseMetrics: new LicenseMetrics(metrics),
     };
     // License purchases (settled like asset payments, for the LICENSE_VENDOR_ACCOUNT), and licenses on devices.
     const purchaseMetrics = new PurchaseMetrics(metrics);

@@ -34,7 +34,11 @@ export const statusBody = z.strictObject({ reason: z.string().max(500).nullable(
 
 export const reinstateBody = z.strictObject({});
 
-export const listLicensesQuery = z.strictObject({ product_id: uuidParam });
+export const listLicensesQuery = z.strictObject({
+  product_id: uuidParam,
+  limit: z.coerce.number().int().min(1).max(1_000).optional(),
+  cursor: z.string().max(64).optional(),
+});
 
 export const noQuery = z.strictObject({});
 

@@ -8,7 +8,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
 import { FLAG_FINGERPRINT, FLAG_TRIAL, ZERO_HASH, type LicensePayload, type LicenseSigner } from './keys.js';
-import { SlugTakenError, type LicenseStore } from './store.js';
+import type { LicenseMetrics } from './metrics.js';
+import { SlugTakenError, type LicensePage, type LicenseStore } from './store.js';
 import type { IssueRequest, LicenseChange, LicenseRecord, MachineRecord, ProductRecord, ValidateAnswer, ValidateInput, ValidateReason } from './types.js';
 
 export interface LicenseServiceOptions {
@@ -20,6 +21,8 @@ export interface LicenseServiceOptions {
   /** How often expiries are looked for (they are announced within this time). */
   expiryCheckMs?: number;
   now?: () => number;
+  /** Counts validations by result (HTTP and MQTT alike). */
+  metrics?: LicenseMetrics | undefined;
 }
 
 export interface NewProduct {
@@ -48,6 +51,7 @@ export class LicenseService {
   private readonly touchMs: number;
   private readonly expiryCheckMs: number;
   private readonly now: () => number;
+  private readonly metrics: LicenseMetrics | undefined;
   private readonly listeners = new Set<LicenseListener>();
   private readonly verified = new Map<string, LicensePayload>();
   private readonly productSlugs = new Map<string, string>();
@@ -63,6 +67,7 @@ export class LicenseService {
     this.touchMs = this.reclaimMs > 0 ? Math.min(MAX_TOUCH_MS, Math.floor(this.reclaimMs / 4)) : MAX_TOUCH_MS;
     this.expiryCheckMs = options.expiryCheckMs ?? 1_000;
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics;
   }
 
   get publicKeyPem(): string {
@@ -176,8 +181,8 @@ export class LicenseService {
     return license;
   }
 
-  listLicenses(productId: string): Promise<LicenseRecord[]> {
-    return this.store.listLicenses(productId);
+  listLicenses(productId: string, page: LicensePage): Promise<{ items: LicenseRecord[]; next: number | null }> {
+    return this.store.listLicenses(productId, page);
   }
 
   machines(licenseId: string): Promise<MachineRecord[]> {
@@ -269,10 +274,23 @@ export class LicenseService {
 
   /** `POST /v1/validate`'s answer (and MQTT's): never throws for a bad key, only when the store fails. */
   async validate(input: ValidateInput): Promise<ValidateAnswer> {
+    const answer = await this.check(input);
+    this.metrics?.validations.inc({ result: answer.ok ? 'ok' : answer.reason });
+    return answer;
+  }
+
+  /** A validate request that does not parse (HTTP body, MQTT payload) is `bad_format`, counted like the rest. */
+  badFormat(): ValidateAnswer {
+    this.metrics?.validations.inc({ result: 'bad_format' });
+    return { ok: false, reason: 'bad_format' };
+  }
+
+  private async check(input: ValidateInput): Promise<ValidateAnswer> {
     const payload = this.verify(input.key);
     if (typeof payload === 'string') return { ok: false, reason: payload };
-    const license = await this.store.getLicense(payload.licenseUuid);
-    if (!license || license.product_id !== payload.productUuid) return fail('not_found');
+    const found = await this.store.getForValidate(payload.licenseUuid, input.fingerprint);
+    if (!found || found.license.product_id !== payload.productUuid) return fail('not_found');
+    const { license, seat } = found;
     if (license.status === 'revoked') return fail('revoked');
     if (license.status === 'suspended') return fail('suspended');
     const now = this.now();
@@ -283,14 +301,16 @@ export class LicenseService {
     if (license.fingerprint_hash !== null && (input.fingerprint === undefined || sha256Hex(input.fingerprint) !== license.fingerprint_hash)) {
       return fail('fingerprint_mismatch');
     }
-    if (input.fingerprint !== undefined) {
+    // A machine already holding a seat, seen recently: nothing to write (the common heartbeat).
+    const touchBefore = new Date(now - this.touchMs).toISOString();
+    if (input.fingerprint !== undefined && !(seat && seat.last_seen >= touchBefore)) {
       const claim = await this.store.claimSeat({
         licenseId: license.license_id,
         fingerprint: input.fingerprint,
         now: new Date(now).toISOString(),
         maxMachines: license.max_machines,
         staleBefore: this.reclaimMs > 0 ? new Date(now - this.reclaimMs).toISOString() : undefined,
-        touchBefore: new Date(now - this.touchMs).toISOString(),
+        touchBefore,
       });
       // One seat: trust-on-first-use, a second machine is a fingerprint mismatch; more: the cap.
       if (claim.outcome === 'full') return fail(license.max_machines === 1 ? 'fingerprint_mismatch' : 'too_many_machines');

@@ -13,6 +13,12 @@ export class SlugTakenError extends Error {
   }
 }
 
+export interface LicensePage {
+  limit: number;
+  /** Where the previous page ended (its `next`). */
+  after?: number | undefined;
+}
+
 export interface SeatRequest {
   licenseId: string;
   fingerprint: string;
@@ -44,9 +50,11 @@ export interface LicenseStore {
   /** Replace a license (status changes). */
   updateLicense(license: LicenseRecord): Promise<void>;
   getLicense(licenseId: string): Promise<LicenseRecord | undefined>;
+  /** The validate path's one read: a license and, when a fingerprint is given, the seat it holds (one round trip on PostgreSQL). */
+  getForValidate(licenseId: string, fingerprint: string | undefined): Promise<{ license: LicenseRecord; seat: MachineRecord | undefined } | undefined>;
   getLicenseByInvoice(invoiceId: string): Promise<LicenseRecord | undefined>;
-  /** A product's licenses, oldest first. */
-  listLicenses(productId: string): Promise<LicenseRecord[]>;
+  /** A product's licenses, oldest first, a page at a time (`next`: the opaque position to pass as `after`, null at the end). */
+  listLicenses(productId: string, page: LicensePage): Promise<{ items: LicenseRecord[]; next: number | null }>;
   /** Licenses whose expires_at is in (from, to], for the expiry notices. */
   listExpiring(from: string, to: string): Promise<LicenseRecord[]>;
   /** Whether any license exists (the signing key must then not be replaced). */

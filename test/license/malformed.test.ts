@@ -252,6 +252,16 @@ add('list licenses: product_id not a UUID', () => admin('GET', '/v1/admin/licens
 add('list licenses: product_id twice', (fx) => admin('GET', `/v1/admin/licenses?product_id=${fx.productId}&product_id=${fx.productId}`), BAD_REQUEST);
 add('list licenses: unknown parameter', (fx) => admin('GET', `/v1/admin/licenses?product_id=${fx.productId}&zz=1`), BAD_REQUEST);
 add('list licenses: empty product_id', () => admin('GET', '/v1/admin/licenses?product_id='), BAD_REQUEST);
+for (const [what, q] of [
+  ['limit 0', 'limit=0'],
+  ['limit 1001', 'limit=1001'],
+  ['limit x', 'limit=x'],
+  ['limit 1.5', 'limit=1.5'],
+  ['cursor not ours', 'cursor=nope'],
+  ['cursor of 0', `cursor=${Buffer.from('s0').toString('base64url')}`],
+] as const) {
+  add(`list licenses: ${what}`, (fx) => admin('GET', `/v1/admin/licenses?product_id=${fx.productId}&${q}`), BAD_REQUEST);
+}
 add('list licenses: unknown product', () => admin('GET', `/v1/admin/licenses?product_id=${UNKNOWN_UUID}`), NOT_FOUND);
 
 // --- The admin token on every admin route ---------------------------------------------------------------

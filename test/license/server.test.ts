@@ -148,6 +148,14 @@ describe('issuing', () => {
     const one = await t.admin('GET', `/v1/admin/licenses/${b.license_id}`);
     expect(one.body.machines.map((m: any) => m.fingerprint)).toEqual(['m1']);
     expect((await t.admin('GET', '/v1/admin/licenses?product_id=00000000-0000-0000-0000-000000000000')).status).toBe(404);
+    const c = await t.issue('listed');
+    const page1 = await t.admin('GET', `/v1/admin/licenses?product_id=${p.product_id}&limit=2`);
+    expect(page1.body.licenses.map((l: any) => l.license_id)).toEqual([a.license_id, b.license_id]);
+    expect(page1.body.next_cursor).toEqual(expect.any(String));
+    const page2 = await t.admin('GET', `/v1/admin/licenses?product_id=${p.product_id}&limit=2&cursor=${page1.body.next_cursor}`);
+    expect(page2.body).toMatchObject({ licenses: [{ license_id: c.license_id }], next_cursor: null });
+    expect((await t.admin('GET', `/v1/admin/licenses?product_id=${p.product_id}&limit=0`)).status).toBe(400);
+    expect((await t.admin('GET', `/v1/admin/licenses?product_id=${p.product_id}&cursor=nope`)).status).toBe(400);
     expect((await t.admin('GET', '/v1/admin/licenses')).status).toBe(400);
   });
 });

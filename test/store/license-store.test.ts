@@ -80,6 +80,7 @@ function postgresEngine(): Engine {
 }
 
 const T0 = '2026-01-01T00:00:00.000Z';
+const ALL = { limit: 1_000 };
 const at = (seconds: number) => new Date(Date.parse(T0) + seconds * 1000).toISOString();
 let n = 0;
 const uuid = () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
@@ -163,8 +164,15 @@ function contract(engine: Engine): void {
       expect(await s.getLicenseByInvoice('inv-2')).toBeUndefined();
       const l3 = license(p.product_id, { expires_at: at(200) });
       await s.insertLicense(l3);
-      expect((await s.listLicenses(p.product_id)).map((l) => l.license_id)).toEqual([l1.license_id, paid.license_id, l3.license_id]);
-      expect(await s.listLicenses(uuid())).toEqual([]);
+      expect((await s.listLicenses(p.product_id, ALL)).items.map((l) => l.license_id)).toEqual([l1.license_id, paid.license_id, l3.license_id]);
+      expect(await s.listLicenses(uuid(), ALL)).toEqual({ items: [], next: null });
+      // Pages of 2: the cursor carries on where the last page ended, null at the end.
+      const first = await s.listLicenses(p.product_id, { limit: 2 });
+      expect(first.items.map((l) => l.license_id)).toEqual([l1.license_id, paid.license_id]);
+      expect(first.next).not.toBeNull();
+      const second = await s.listLicenses(p.product_id, { limit: 2, after: first.next as number });
+      expect(second).toEqual({ items: [l3], next: null });
+      expect((await s.listLicenses(p.product_id, { limit: 3 })).next).toBeNull();
       expect((await s.listExpiring(at(0), at(100))).map((l) => l.license_id)).toEqual([l1.license_id]);
       expect((await s.listExpiring(at(100), at(300))).map((l) => l.license_id)).toEqual([l3.license_id]);
       expect(await s.listExpiring(at(300), at(400))).toEqual([]);
@@ -183,7 +191,15 @@ function contract(engine: Engine): void {
       const two = license(p.product_id, { max_machines: 2 });
       await s.insertLicense(one);
       await s.insertLicense(two);
+      expect(await s.getForValidate(one.license_id, 'a')).toEqual({ license: one, seat: undefined });
+      expect(await s.getForValidate(uuid(), 'a')).toBeUndefined();
       expect(await claim(s, one.license_id, 'a', 0, 1)).toEqual({ outcome: 'bound' });
+      expect(await s.getForValidate(one.license_id, 'a')).toEqual({
+        license: one,
+        seat: { license_id: one.license_id, fingerprint: 'a', activated_at: at(0), last_seen: at(0) },
+      });
+      expect(await s.getForValidate(one.license_id, undefined)).toEqual({ license: one, seat: undefined });
+      expect(await s.getForValidate(one.license_id, 'b')).toEqual({ license: one, seat: undefined });
       expect(await claim(s, one.license_id, 'a', 10, 1)).toEqual({ outcome: 'known' });
       expect(await claim(s, one.license_id, 'b', 10, 1)).toEqual({ outcome: 'full' });
       // Seen at 0; a claim at 10 (touch only before -50) leaves last_seen alone, at 100 refreshes it.
@@ -237,7 +253,7 @@ function contract(engine: Engine): void {
       const s = await h.reopen();
       expect(await s.getProductBySlug('kept')).toEqual(p);
       expect(await s.getLicenseByInvoice('inv-kept')).toEqual(lic);
-      expect((await s.listLicenses(p.product_id)).map((l) => l.license_id)).toEqual([lic.license_id]);
+      expect((await s.listLicenses(p.product_id, ALL)).items.map((l) => l.license_id)).toEqual([lic.license_id]);
       expect((await s.listExpiring(at(0), at(60))).map((l) => l.license_id)).toEqual([lic.license_id]);
       expect((await s.listMachines(lic.license_id)).map((m) => m.fingerprint)).toEqual(['a']);
       await expect(s.createProduct(product('kept'))).rejects.toBeInstanceOf(SlugTakenError);
@@ -284,7 +300,7 @@ describe('paywire migrate --from-journal copies the license store', () => {
       await expect(pg.license.createProduct(product('moved'))).rejects.toBeInstanceOf(SlugTakenError);
       const later = license(p.product_id);
       await pg.license.insertLicense(later);
-      expect((await pg.license.listLicenses(p.product_id)).map((l) => l.license_id)).toEqual([lic.license_id, later.license_id]);
+      expect((await pg.license.listLicenses(p.product_id, ALL)).items.map((l) => l.license_id)).toEqual([lic.license_id, later.license_id]);
     } finally {
       await pg.close();
       await rm(dir, { recursive: true, force: true });

@@ -5,11 +5,14 @@
  */
 import type { Router } from '@koa/router';
 import { adminOnly } from '../../http/admin.js';
-import { body, query } from '../../http/params.js';
+import { body, decodeCursor, encodeCursor, query } from '../../http/params.js';
 import { AppError } from '../../errors.js';
 import { createProductBody, issueBody, listLicensesQuery, productActiveBody, reinstateBody, statusBody, uuidParam } from '../schemas.js';
 import { licenseView, machineView, productView } from '../views.js';
 import { param, type LicenseDeps } from './shared.js';
+
+/** Licenses per page of the admin list (`limit` up to 1,000). */
+const DEFAULT_LIMIT = 100;
 
 export function adminRoutes(router: Router, deps: LicenseDeps): void {
   const { service } = deps;
@@ -30,7 +33,8 @@ export function adminRoutes(router: Router, deps: LicenseDeps): void {
   router.get('/v1/admin/licenses', admin, async (ctx) => {
     const q = query(ctx, listLicensesQuery);
     await service.product(q.product_id);
-    ctx.body = { licenses: (await service.listLicenses(q.product_id)).map((l) => licenseView(l, service.keyOf(l))) };
+    const page = await service.listLicenses(q.product_id, { limit: q.limit ?? DEFAULT_LIMIT, after: decodeCursor(q.cursor) });
+    ctx.body = { licenses: page.items.map((l) => licenseView(l, service.keyOf(l))), next_cursor: encodeCursor(page.next) };
   });
 
   router.post('/v1/admin/licenses', admin, async (ctx) => {

@@ -5,7 +5,6 @@ import { AppError } from '../../errors.js';
 import type { RateLimiter } from '../../http/rate-limit.js';
 import type { Metrics } from '../../metrics.js';
 import type { LicenseService } from '../service.js';
-import type { LicenseMetrics } from '../metrics.js';
 
 export interface LicenseDeps {
   service: LicenseService;
@@ -15,7 +14,6 @@ export interface LicenseDeps {
   operator: string;
   version: string;
   metrics?: Metrics | undefined;
-  licenseMetrics?: LicenseMetrics | undefined;
 }
 
 /** A path parameter checked against its schema: 400 bad_request when it cannot name anything. */

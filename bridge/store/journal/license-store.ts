@@ -4,7 +4,7 @@
  * Each check and its write happen in one synchronous step, so a slug, an invoice or the last seat
  * cannot be taken twice by concurrent calls.
  */
-import type { LicenseStore, SeatRequest } from '../../license/store.js';
+import type { LicensePage, LicenseStore, SeatRequest } from '../../license/store.js';
 import { SlugTakenError } from '../../license/store.js';
 import type { LicenseRecord, MachineRecord, ProductRecord, SeatClaim } from '../../license/types.js';
 import type { Journal } from './engine.js';
@@ -86,13 +86,23 @@ export class JournalLicenseStore implements LicenseStore {
     return this.journal.get<LicenseRecord>(LICENSES, licenseId);
   }
 
+  async getForValidate(licenseId: string, fingerprint: string | undefined): Promise<{ license: LicenseRecord; seat: MachineRecord | undefined } | undefined> {
+    const license = this.journal.get<LicenseRecord>(LICENSES, licenseId);
+    if (!license) return undefined;
+    return { license, seat: fingerprint === undefined ? undefined : this.journal.get<MachineRecord>(MACHINES, machineId(licenseId, fingerprint)) };
+  }
+
   async getLicenseByInvoice(invoiceId: string): Promise<LicenseRecord | undefined> {
     const id = this.byInvoice.get(invoiceId);
     return id === undefined ? undefined : this.journal.get<LicenseRecord>(LICENSES, id);
   }
 
-  async listLicenses(productId: string): Promise<LicenseRecord[]> {
-    return (this.byProduct.get(productId) ?? []).map((id) => this.journal.get<LicenseRecord>(LICENSES, id) as LicenseRecord);
+  async listLicenses(productId: string, page: LicensePage): Promise<{ items: LicenseRecord[]; next: number | null }> {
+    // Positions are 1-based indexes in the product's list (append-only: licenses are never deleted).
+    const ids = this.byProduct.get(productId) ?? [];
+    const from = page.after ?? 0;
+    const items = ids.slice(from, from + page.limit).map((id) => this.journal.get<LicenseRecord>(LICENSES, id) as LicenseRecord);
+    return { items, next: from + items.length < ids.length ? from + items.length : null };
   }
 
   async listExpiring(from: string, to: string): Promise<LicenseRecord[]> {

@@ -4,7 +4,7 @@
  * one after the other: exactly one wins. A known machine's heartbeat is one primary-key read, and a
  * write only when its last_seen is older than the touch interval.
  */
-import type { LicenseStore, SeatRequest } from '../../license/store.js';
+import type { LicensePage, LicenseStore, SeatRequest } from '../../license/store.js';
 import { SlugTakenError } from '../../license/store.js';
 import type { LicenseRecord, MachineRecord, ProductRecord, SeatClaim } from '../../license/types.js';
 import type { Columns } from './rows.js';
@@ -57,9 +57,13 @@ const S = {
   },
   updateLicense: upsert('lic_licenses_put', 'licenses', LICENSE, 'license_id'),
   getLicense: select('lic_licenses_get', 'SELECT * FROM licenses WHERE license_id = $1'),
+  getForValidate: select(
+    'lic_licenses_for_validate',
+    'SELECT l.*, m.activated_at AS seat_activated_at, m.last_seen AS seat_last_seen FROM licenses l LEFT JOIN license_machines m ON m.license_id = l.license_id AND m.fingerprint = $2 WHERE l.license_id = $1',
+  ),
   lockLicense: select('lic_licenses_lock', 'SELECT license_id FROM licenses WHERE license_id = $1 FOR UPDATE'),
   getLicenseByInvoice: select('lic_licenses_by_invoice', 'SELECT * FROM licenses WHERE invoice_id = $1'),
-  listLicenses: select('lic_licenses_list', 'SELECT * FROM licenses WHERE product_id = $1 ORDER BY pos'),
+  listLicenses: select('lic_licenses_list', 'SELECT * FROM licenses WHERE product_id = $1 AND pos > $2 ORDER BY pos LIMIT $3'),
   listExpiring: select('lic_licenses_expiring', 'SELECT * FROM licenses WHERE expires_at > $1 AND expires_at <= $2 ORDER BY expires_at'),
   hasLicenses: select('lic_licenses_any', 'SELECT EXISTS (SELECT 1 FROM licenses) AS any'),
   getMachine: select('lic_machines_get', 'SELECT * FROM license_machines WHERE license_id = $1 AND fingerprint = $2'),
@@ -119,13 +123,27 @@ export class PostgresLicenseStore implements LicenseStore {
     return row && fromRow<LicenseRecord>(row, LICENSE);
   }
 
+  async getForValidate(licenseId: string, fingerprint: string | undefined): Promise<{ license: LicenseRecord; seat: MachineRecord | undefined } | undefined> {
+    const row = (await this.db.rows(S.getForValidate, [licenseId, fingerprint ?? null]))[0];
+    if (!row) return undefined;
+    const license = fromRow<LicenseRecord>(row, LICENSE);
+    const seen = row['seat_last_seen'];
+    if (fingerprint === undefined || seen === null || seen === undefined) return { license, seat: undefined };
+    const seat = fromRow<MachineRecord>({ license_id: licenseId, fingerprint, activated_at: row['seat_activated_at'], last_seen: seen }, LICENSE_MACHINE);
+    return { license, seat };
+  }
+
   async getLicenseByInvoice(invoiceId: string): Promise<LicenseRecord | undefined> {
     const row = (await this.db.rows(S.getLicenseByInvoice, [invoiceId]))[0];
     return row && fromRow<LicenseRecord>(row, LICENSE);
   }
 
-  async listLicenses(productId: string): Promise<LicenseRecord[]> {
-    return (await this.db.rows(S.listLicenses, [productId])).map((r) => fromRow<LicenseRecord>(r, LICENSE));
+  async listLicenses(productId: string, page: LicensePage): Promise<{ items: LicenseRecord[]; next: number | null }> {
+    // One row more than asked says whether another page follows; positions are the rows' pos.
+    const rows = await this.db.rows(S.listLicenses, [productId, page.after ?? 0, page.limit + 1]);
+    const more = rows.length > page.limit;
+    const kept = rows.slice(0, page.limit);
+    return { items: kept.map((r) => fromRow<LicenseRecord>(r, LICENSE)), next: more ? Number(kept[kept.length - 1]?.['pos']) : null };
   }
 
   async listExpiring(from: string, to: string): Promise<LicenseRecord[]> {
