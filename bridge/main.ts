@@ -246,7 +246,6 @@ export class Bridge {
       licenses: license,
       bus,
       log: log.child({ component: 'license-devices' }),
-      validations: licenseDeps.licenseMetrics,
       republished: purchaseMetrics,
     });
     const licenseRoutes: ((router: Router) => void)[] = [

@@ -16,7 +16,6 @@ import { decodeLic1 } from '../../device/license/lic1.js';
 import { sendToAsset } from '../devices/publish.js';
 import type { LicenseAnswerer } from '../devices/handlers/license-request.js';
 import type { EventBus } from '../events.js';
-import type { LicenseMetrics } from './metrics.js';
 import type { PurchaseMetrics } from './purchase-metrics.js';
 import type { LicenseService } from './service.js';
 import type { LicenseChange, ValidateAnswer } from './types.js';
@@ -37,8 +36,6 @@ export interface DeviceLicensesOptions {
   licenses: LicenseService;
   bus: EventBus;
   log: Logger;
-  /** MQTT validations count with the HTTP ones (`paywire_license_validations_total`). */
-  validations?: LicenseMetrics | undefined;
   republished?: PurchaseMetrics | undefined;
   /** Bindings kept at most (the oldest is forgotten first). */
   maxBindings?: number;
@@ -98,7 +95,6 @@ export class DeviceLicenses {
       key: request.key,
       ...(request.fingerprint === undefined ? {} : { fingerprint: request.fingerprint }),
     });
-    this.options.validations?.validations.inc({ result: answer.ok ? 'ok' : answer.reason });
     return { request_id: request.request_id, ...answer };
   }
 
