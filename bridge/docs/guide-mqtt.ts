@@ -27,7 +27,7 @@ export const MQTT_EXAMPLES = {
   action: { type: 'action', external_id: `vend-${EXAMPLE.paymentId}`, payment_id: EXAMPLE.paymentId, data: { cups: 1 } },
   'action/set': { trigger_id: EXAMPLE.triggerId, duration_ms: 5000, reason: 'test vend' },
   'license/request': { request_id: 'boot-0001', key: 'LIC1-AAAA-BBBB', fingerprint: 'esp32-a4cf12f3b8e0' },
-  license: { request_id: 'boot-0001', ok: false, reason: 'not_available', message: 'This bridge has no license server yet' },
+  license: { request_id: 'boot-0001', ok: false, reason: 'revoked' },
   status: 'online',
   trigger: 'PRESS',
   stats: { sales: 42, revenue_sats: 63000, last_paid_at: EXAMPLE.settledAt },
@@ -39,7 +39,11 @@ const TOPIC_ROWS: Record<AssetTopic, { from: string; payload: string }> = {
   action: { from: 'machine -> bridge', payload: '{type: action, error or custom, external_id?, payment_id?, data?}: stored as an event; with payment_id it acknowledges that payment' },
   'action/set': { from: 'bridge -> machine', payload: '{trigger_id, duration_ms, reason}: run now, without a payment (the manual trigger)' },
   'license/request': { from: 'machine -> bridge', payload: '{request_id, key, fingerprint?}: check a license key' },
-  license: { from: 'bridge -> machine', payload: '{request_id, ok, ...}: the answer (today always ok false, reason not_available: no license server yet)' },
+  license: {
+    from: 'bridge -> machine',
+    payload:
+      '{request_id, ok, ...}: the license server\u2019s POST /v1/validate answer for that key and fingerprint; sent again when the license is revoked, suspended, reinstated or expires',
+  },
   status: { from: 'machine -> bridge', payload: 'online or offline, plain text; also the last will' },
   trigger: { from: 'any client -> bridge', payload: 'anything: asks for a test vend, sent as action/set with the asset\u2019s duration_ms' },
   stats: { from: 'bridge -> clients', payload: '{sales, revenue_sats, last_paid_at}: the asset\u2019s settled payments so far, updated on each one (for dashboards and Home Assistant)' },

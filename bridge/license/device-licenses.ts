@@ -16,7 +16,6 @@ import { decodeLic1 } from '../../device/license/lic1.js';
 import { sendToAsset } from '../devices/publish.js';
 import type { LicenseAnswerer } from '../devices/handlers/license-request.js';
 import type { EventBus } from '../events.js';
-import type { LicenseMetrics } from './metrics.js';
 import type { PurchaseMetrics } from './purchase-metrics.js';
 import type { LicenseService } from './service.js';
 import type { LicenseChange, ValidateAnswer } from './types.js';
