@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ActionMessage, LicenseMessage } from '../broker/topics.js';
 import type { AssetConfig } from './config.js';
-import type { Ledger, LedgerEntry } from './ledger.js';
+import type { Ledger } from './ledger.js';
 import type { LicenseGuard } from './license/guard.js';
 import type { Display, FaultSource, Relay } from './outputs/types.js';
 
@@ -78,7 +78,6 @@ export class AssetMachine {
   private readonly faulty = new Set<string>();
   private idleWaiters: (() => void)[] = [];
   private runTimer: NodeJS.Timeout | undefined;
-  private wake: (() => void) | undefined;
 
   constructor(private readonly deps: MachineDeps) {
     for (const o of new Set<unknown>([deps.relay, ...deps.displays])) {
@@ -254,7 +253,6 @@ export class AssetMachine {
         this.deps.log.info({ asset_id: assetId, id: job.id, duration_ms: job.durationMs, ...timing }, 'vend');
         // The relay is busy for its time; the next payment waits for it.
         this.runTimer = setTimeout(() => this.done(), job.durationMs);
-        this.wake = () => this.done();
       },
       (err: Error) => {
         this.stats.faults += 1;
@@ -273,7 +271,6 @@ export class AssetMachine {
 
   private done(): void {
     clearTimeout(this.runTimer);
-    this.wake = undefined;
     this.busy = false;
     this.next();
   }
@@ -372,5 +369,3 @@ function paymentIdOf(payload: Buffer): string | undefined {
     return undefined;
   }
 }
-
-export type { LedgerEntry };
