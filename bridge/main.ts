@@ -259,8 +259,15 @@ export class Bridge {
       networks: config.x402Networks,
       facilitator:
         this.options.x402Facilitator ??
-        ((registry) =>
-          createFacilitator({ networks: config.x402Networks, registry, ledger: stores.x402Settlements, log: log.child({ component: 'x402' }), metrics })),
+        ((registry, hooks) =>
+          createFacilitator({
+            networks: config.x402Networks,
+            registry,
+            ledger: stores.x402Settlements,
+            log: log.child({ component: 'x402' }),
+            metrics,
+            onSettled: hooks.onSettled,
+          })),
       parse: parseFacilitatorRequest,
       signupLimiter: deps.signupLimiter,
       metrics,

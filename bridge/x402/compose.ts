@@ -28,6 +28,12 @@ export interface X402Parts {
   stop(): Promise<void>;
 }
 
+/** What the facilitator tells the REST layer. */
+export interface FacilitatorHooks {
+  /** A settlement's transaction is confirmed (also one first answered pending). */
+  onSettled(record: { tx_hash: string | null }): void;
+}
+
 export interface X402ComposeOptions {
   config: Config;
   store: X402Store;
@@ -37,8 +43,8 @@ export interface X402ComposeOptions {
   adminTokenSha256: string;
   /** The configured networks (X402_NETWORKS): the registry's config tokens and CAIP-2 names. */
   networks: RegistryNetwork[];
-  /** Builds the facilitator over the registry (x402-evm's `createFacilitator`). */
-  facilitator: (registry: StoreAssetRegistry) => Facilitator;
+  /** Builds the facilitator over the registry (x402-evm's `createFacilitator`), with the hooks it should call. */
+  facilitator: (registry: StoreAssetRegistry, hooks: FacilitatorHooks) => Facilitator;
   parse: (body: unknown) => FacilitatorRequest | FacilitatorRequestProblem;
   /** Shared with the machine-payments signup: one allowance of signups per IP. */
   signupLimiter: RateLimiter;
@@ -50,7 +56,12 @@ export interface X402ComposeOptions {
 export function composeX402(o: X402ComposeOptions): X402Parts {
   const { config, store, log } = o;
   const registry = new StoreAssetRegistry(store, o.networks);
-  const facilitator = o.facilitator(registry);
+  const settlements = new SettlementMetrics(store, log);
+  const facilitator = o.facilitator(registry, {
+    onSettled: (record) => {
+      if (record.tx_hash) void settlements.confirmed(record.tx_hash);
+    },
+  });
   const requests = new RequestMetrics(store, log);
   const deps: X402Deps = {
     store,
@@ -67,7 +78,7 @@ export function composeX402(o: X402ComposeOptions): X402Parts {
     clients: new ClientKeys(store, o.sessionSecret, config.x402MaxClientsPerUser),
     resources: new ResourcesService(store, config.x402MaxResourcesPerUser),
     requests,
-    settlements: new SettlementMetrics(store, log),
+    settlements,
     adminTokenSha256: o.adminTokenSha256,
     signupLimiter: o.signupLimiter,
     loginLimiter: new RateLimiter(config.x402LoginsPerMinute, 60_000),

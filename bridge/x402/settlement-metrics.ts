@@ -71,6 +71,15 @@ export class SettlementMetrics {
     }
   }
 
+  /** The facilitator confirmed a transaction (at settle, or later for one answered pending): a pending record becomes a success. */
+  async confirmed(transaction: string): Promise<void> {
+    try {
+      await this.store.confirmSettlement(transaction.toLowerCase());
+    } catch (err) {
+      this.log.warn({ err, transaction }, 'could not mark an x402 settlement confirmed in the metrics');
+    }
+  }
+
   list(userId: number | undefined, from: string, to: string): Promise<SettlementMetricRecord[]> {
     return this.store.settlements(userId, from, to);
   }

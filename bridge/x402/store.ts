@@ -162,6 +162,8 @@ export interface X402Store {
 
   /** False (nothing written) when a record with this id exists. */
   addSettlement(record: SettlementMetricRecord): Promise<boolean>;
+  /** A pending settlement's transaction was confirmed later: mark it succeeded (false when no pending record has this id). */
+  confirmSettlement(id: string): Promise<boolean>;
   /** Records with `from <= created < to` (ISO instants), of one user or of everyone. */
   settlements(userId: number | undefined, from: string, to: string): Promise<SettlementMetricRecord[]>;
 

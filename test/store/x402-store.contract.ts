@@ -257,8 +257,15 @@ export function describeX402Store(name: string, open: () => Promise<X402StoreHar
         ]);
         expect(await h.store.settlements(2, '2026-01-01T00:00:00.000Z', '2026-02-01T00:00:00.000Z')).toHaveLength(1);
         expect(await h.store.settlements(undefined, '2026-01-02T00:00:00.000Z', '2026-01-02T10:00:00.000Z')).toEqual([]);
+        // A pending one is confirmed later, once; a settled or unknown one is not touched.
+        await h.store.addSettlement({ ...settlement('0xcc', 1, '2026-01-03T10:00:00.000Z'), success: false, pending: true });
+        expect(await h.store.confirmSettlement('0xcc')).toBe(true);
+        expect(await h.store.confirmSettlement('0xcc')).toBe(false);
+        expect(await h.store.confirmSettlement('0xaa')).toBe(false);
+        expect(await h.store.confirmSettlement('0xnone')).toBe(false);
         const again = await h.reopen();
         expect((await again.settlements(2, T0, '2027-01-01T00:00:00.000Z'))[0]?.amount).toBe(huge);
+        expect((await again.settlements(1, '2026-01-03T00:00:00.000Z', '2026-01-04T00:00:00.000Z'))[0]).toMatchObject({ success: true, pending: false });
       }),
     );
 

@@ -240,6 +240,13 @@ export class JournalX402Store implements X402Store {
     return true;
   }
 
+  async confirmSettlement(id: string): Promise<boolean> {
+    const s = this.journal.get<SettlementMetricRecord>(SETTLEMENTS, id);
+    if (!s || !s.pending) return false;
+    await this.journal.commit([{ c: SETTLEMENTS, id, doc: { ...s, success: true, pending: false } }]);
+    return true;
+  }
+
   async settlements(userId: number | undefined, from: string, to: string): Promise<SettlementMetricRecord[]> {
     const out: SettlementMetricRecord[] = [];
     for (const id of this.settlementIds) {

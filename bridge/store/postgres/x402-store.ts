@@ -130,6 +130,10 @@ const S = {
     `INSERT INTO x402_settlement_metrics (id, user_id, client_id, network, asset, amount, fee, success, pending, created)
       VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING id`,
   ),
+  confirmSettlement: select(
+    'x402_settlement_metrics_confirm',
+    'UPDATE x402_settlement_metrics SET success = true, pending = false WHERE id = $1 AND pending RETURNING id',
+  ),
   settlementsAll: select(
     'x402_settlement_metrics_all',
     'SELECT id, user_id, client_id, network, asset, amount::text AS amount, fee::text AS fee, success, pending, created FROM x402_settlement_metrics WHERE created >= $1 AND created < $2 ORDER BY created, id',
@@ -288,6 +292,10 @@ export class PostgresX402Store implements X402Store {
   async addSettlement(r: SettlementMetricRecord): Promise<boolean> {
     const rows = await this.db.rows(S.addSettlement, [r.id, r.user_id, r.client_id, r.network, r.asset, r.amount, r.fee, r.success, r.pending, r.created]);
     return rows.length > 0;
+  }
+
+  async confirmSettlement(id: string): Promise<boolean> {
+    return (await this.db.rows(S.confirmSettlement, [id])).length > 0;
   }
 
   settlements(userId: number | undefined, from: string, to: string): Promise<SettlementMetricRecord[]> {

@@ -32,6 +32,11 @@ export interface SettleContext extends VerifyContext {
 
 const iso = (): string => new Date().toISOString();
 
+/** The transfer's hash once it is sent (the deploy step of ERC-6492 wallets does not count). */
+interface Progress {
+  sent?: Hex;
+}
+
 function answer(network: string, payer: string, fields: Partial<SettleAnswer>): SettleAnswer {
   return {
     success: false,
@@ -117,10 +122,17 @@ export class Settler {
     });
     if (!claim.claimed) return this.held(network, checked, claim.record);
     this.ctx.onClaim?.(checked.key);
+    const progress: Progress = {};
     try {
-      return await this.send(network, checked, feePayer);
+      return await this.send(network, checked, feePayer, progress);
     } catch (err) {
-      // Whatever failed before the transaction was accepted: nothing was charged; the row may be claimed again.
+      if (progress.sent) {
+        // The transfer is out (the store or the RPC failed after): pending, never a failure that invites a second signature.
+        log.error({ err: errorText(err), network: checked.network.network, transaction: progress.sent }, 'x402 settlement sent, then an error; left pending');
+        this.ctx.metrics?.settlement(checked.network.network, 'pending');
+        return answer(network, a.from, { errorReason: REASON.pending, transaction: progress.sent, pending: true });
+      }
+      // Nothing was sent: nothing charged; the row may be claimed again.
       log.error({ err: errorText(err), network: checked.network.network, payer: a.from }, 'x402 settlement failed unexpectedly');
       await ledger.update(checked.key, { state: 'failed', error_reason: REASON.settleError, updated: iso() }, 'sending').catch(() => undefined);
       this.ctx.metrics?.settlement(checked.network.network, 'error');
@@ -154,7 +166,7 @@ export class Settler {
     return answer(network, checked.payload.authorization.from, { errorReason: reason, transaction: tx ?? '' });
   }
 
-  private async send(network: string, checked: Checked, feePayer: FeePayer): Promise<SettleAnswer> {
+  private async send(network: string, checked: Checked, feePayer: FeePayer, progress: Progress): Promise<SettleAnswer> {
     const { ledger, log } = this.ctx;
     const net = checked.network;
     const a = checked.payload.authorization;
@@ -163,7 +175,7 @@ export class Settler {
     if (checked.erc6492) {
       signature = checked.erc6492.inner;
       if (!(await net.hasCode(a.from))) {
-        const deployed = await this.transact(network, checked, feePayer, checked.erc6492.factory, checked.erc6492.data, false);
+        const deployed = await this.transact(network, checked, feePayer, checked.erc6492.factory, checked.erc6492.data, false, progress);
         if (deployed !== true) return deployed;
       }
     }
@@ -172,7 +184,7 @@ export class Settler {
       functionName: 'transferWithAuthorization',
       args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, signature],
     });
-    const sent = await this.transact(network, checked, feePayer, checked.token, data, true);
+    const sent = await this.transact(network, checked, feePayer, checked.token, data, true, progress);
     if (sent === true) throw new Error('unreachable');
     if (sent.success) {
       log.info({ network: net.network, payer: a.from, transaction: sent.transaction, block: sent.blockNumber }, 'x402 payment settled');
@@ -184,7 +196,15 @@ export class Settler {
    * Simulate, send and await one fee-payer transaction. For the deploy step (`final` false) success is `true`;
    * for the transfer it is the settle answer (and the ledger row is moved accordingly).
    */
-  private async transact(network: string, checked: Checked, feePayer: FeePayer, to: Hex, data: Hex, final: boolean): Promise<SettleAnswer | true> {
+  private async transact(
+    network: string,
+    checked: Checked,
+    feePayer: FeePayer,
+    to: Hex,
+    data: Hex,
+    final: boolean,
+    progress: Progress,
+  ): Promise<SettleAnswer | true> {
     const net = checked.network;
     const { ledger } = this.ctx;
     let gas: bigint;
@@ -204,7 +224,10 @@ export class Settler {
       if (isOutOfGasFunds(err)) return this.outOfGas(network, checked, err);
       throw err;
     }
-    if (final) await ledger.update(checked.key, { state: 'pending', tx_hash: hash, error_reason: REASON.pending, updated: iso() });
+    if (final) {
+      progress.sent = hash;
+      await ledger.update(checked.key, { state: 'pending', tx_hash: hash, error_reason: REASON.pending, updated: iso() });
+    }
     const payer = checked.payload.authorization.from;
     let receipt;
     try {

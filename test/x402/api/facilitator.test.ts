@@ -256,3 +256,48 @@ describe('the registry decides what the facilitator accepts', () => {
     expect(res.body.isValid).toBe(false);
   });
 });
+
+describe('a settlement answered pending', () => {
+  it('is counted pending, then as settled once the facilitator confirms it (its reconciler, after the block is mined)', async () => {
+    // A bridge of its own, with a short receipt wait and its own fee payer (the deployer, funded with ETH).
+    process.env['TEST_X402_API_FEE_PAYER_KEY_2'] = chain.keys.deployer;
+    const slow = await startX402Bridge({
+      X402_NETWORKS: JSON.stringify([
+        {
+          network: 'base-sepolia',
+          chainId: chain.chainId,
+          rpcUrl: chain.url,
+          feePayerKeyEnv: 'TEST_X402_API_FEE_PAYER_KEY_2',
+          receiptTimeoutMs: 300,
+          assets: [{ address: chain.token, symbol: 'USDC', decimals: 6, name: 'USDC', version: '2' }],
+        },
+      ]),
+    });
+    await chain.setAutomine(false);
+    try {
+      const merchant = await person(slow);
+      const c = await client(slow, merchant);
+      const payment = await pay(777n);
+      const answer = await slow.request('POST', '/x402/api/v1/settle', {
+        headers: clientHeaders(c),
+        body: v1Body(payment, { asset: chain.token, payTo: chain.accounts.merchant.address, amount: 777n }),
+      });
+      expect(answer.status, answer.text).toBe(200);
+      expect(answer.body).toMatchObject({ success: false, pending: true, transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+      const summary = () => slow.request('GET', '/x402/api/v1/x402-metrics/summary', { token: merchant.access });
+      expect((await summary()).body.data).toMatchObject({ settlements: 1, succeeded: 0, pending: 1, failed: 0 });
+      expect((await summary()).body.data.networks[0].amount).toBe('777');
+      await chain.mine();
+      const deadline = Date.now() + 20_000;
+      let data = (await summary()).body.data;
+      while (data.succeeded === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        data = (await summary()).body.data;
+      }
+      expect(data).toMatchObject({ settlements: 1, succeeded: 1, pending: 0, failed: 0 });
+    } finally {
+      await chain.setAutomine(true);
+      await slow.close();
+    }
+  }, 45_000);
+});

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeFunctionData } from 'viem';
 import { Metrics } from '../../../bridge/metrics.js';
-import { settlementKey, type X402SettlementRecord } from '../../../bridge/x402/ledger.js';
+import { settlementKey, type X402SettlementLedger, type X402SettlementRecord } from '../../../bridge/x402/ledger.js';
 import { startChain, TOKEN_ABI, type TestChain } from '../../helpers/chain.js';
 import { signAuthorization, v1Body, v2Body, type SignedPayment } from '../../helpers/eip3009.js';
 import { captureLog } from '../../helpers/log-capture.js';
@@ -150,6 +150,39 @@ describe('around settle', () => {
       expect(all).not.toContain(chain.keys.feePayer.slice(2).toLowerCase());
     } finally {
       await f.stop();
+    }
+  });
+});
+
+describe('a store failure after the transfer was sent', () => {
+  it('answers pending with the hash (never a failure), and the reconciler settles the row later', async () => {
+    const f0 = await startFacilitator(chain);
+    const inner = f0.ledger;
+    let failPending = true;
+    const ledger: X402SettlementLedger = {
+      claim: (r) => inner.claim(r),
+      get: (k) => inner.get(k),
+      listUnfinished: (n) => inner.listUnfinished(n),
+      update: (k, patch, expect) => (failPending && patch.state === 'pending' ? Promise.reject(new Error('store down')) : inner.update(k, patch, expect)),
+    };
+    const f = await startFacilitator(chain, { ledger, sendingGraceMs: 0 });
+    try {
+      const payment = await pay();
+      const before = await chain.balanceOf(chain.accounts.payer.address);
+      const answer = await f.facilitator.settle(request(v2Body(payment, reqs())));
+      expect(answer).toMatchObject({
+        success: false,
+        pending: true,
+        errorReason: 'settlement_pending',
+        transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+      });
+      expect(await chain.balanceOf(chain.accounts.payer.address)).toBe(before - PRICE);
+      failPending = false;
+      expect(await f.facilitator.reconcile()).toBe(1);
+      expect(await ledger.get(row(payment, {}).key)).toMatchObject({ state: 'settled' });
+    } finally {
+      await f.stop();
+      await f0.stop();
     }
   });
 });
