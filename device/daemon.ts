@@ -91,9 +91,11 @@ export class Daemon {
       );
       this.units.set(asset.asset_id, { machine, link });
     }
-    // Outputs first (the QR is up and unfinished work resumes), then the connections.
+    // Outputs first (the QR is up), then the connections, then what the last run left unfinished.
     await Promise.all([...this.units.values()].map((u) => u.machine.start()));
     await Promise.all([...this.units.values()].map((u) => u.link.start()));
+    // Reports of what the last run left go out on the connections (queued by the client while offline).
+    for (const u of this.units.values()) u.machine.resume();
     this.log.info({ assets: c.assets.length, remembered: ledger.size }, 'paywire-device running');
   }
 

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ActionMessage, LicenseMessage } from '../broker/topics.js';
 import type { AssetConfig } from './config.js';
-import type { Ledger } from './ledger.js';
+import type { Ledger, LedgerEntry } from './ledger.js';
 import type { LicenseGuard } from './license/guard.js';
 import type { Display, FaultSource, Relay } from './outputs/types.js';
 
@@ -78,6 +78,7 @@ export class AssetMachine {
   private readonly faulty = new Set<string>();
   private idleWaiters: (() => void)[] = [];
   private runTimer: NodeJS.Timeout | undefined;
+  private leftOver: LedgerEntry[] = [];
 
   constructor(private readonly deps: MachineDeps) {
     for (const o of new Set<unknown>([deps.relay, ...deps.displays])) {
@@ -99,7 +100,7 @@ export class AssetMachine {
     return this.queue.length;
   }
 
-  /** Start the outputs (a failing one is reported, not fatal), show the QR, finish what the ledger left open. */
+  /** Start the outputs (a failing one is reported, not fatal) and show the QR. */
   async start(): Promise<void> {
     const outputs = new Set([this.deps.relay, ...this.deps.displays]);
     await Promise.all(
@@ -111,13 +112,18 @@ export class AssetMachine {
     );
     const v = this.deps.license.verdict;
     this.eachDisplay((d) => (v.ok ? d.showQr(this.deps.asset.qr) : d.showText(v.message ?? 'License refused - vending stopped')));
-    this.resume();
+    // What the last run left, taken now: work this run takes meanwhile is not in it.
+    this.leftOver = this.deps.ledger.unfinished().filter((e) => e.asset === this.assetId);
   }
 
-  /** What a previous run left: queued work runs, an interrupted run is reported (never run twice), reports are sent again. */
-  private resume(): void {
-    for (const e of this.deps.ledger.unfinished()) {
-      if (e.asset !== this.assetId) continue;
+  /**
+   * What a previous run left (called once the MQTT client exists): queued work runs, an interrupted
+   * run is reported (never run twice), reports are sent again.
+   */
+  resume(): void {
+    const entries = this.leftOver;
+    this.leftOver = [];
+    for (const e of entries) {
       if (e.state === 'queued' && e.data) this.enqueue(e.data as Job);
       else if (e.state === 'running') {
         const job = e.data as Job | undefined;

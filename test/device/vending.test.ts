@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { assetTopic } from '../../broker/topics.js';
 import { Daemon } from '../../device/daemon.js';
+import { Ledger } from '../../device/ledger.js';
 import { ADMIN_TOKEN, startBridge, type TestBridge } from '../helpers/bridge.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { allEvents, allPayments, createMachine, deviceLogin, pay, type DeviceLogin, type Machine } from '../helpers/machine.js';
@@ -170,5 +171,35 @@ describe('a full queue', () => {
     expect(relay.ons).toBe(4);
     expect(new Set((await vendEvents(m)).map((e: any) => e.data.payment_id))).toEqual(new Set(ids));
     expect(daemon.units.get(m.assetId)!.link.connects).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('what a killed daemon left in its ledger', () => {
+  it('at start: a queued payment runs, one that was running is reported as interrupted (never run again), an unsent report goes out', async () => {
+    const { m, login, dir } = await setup({ duration_ms: 100 });
+    const ledger = Ledger.open(dir, 100);
+    const job = (id: string) => ({ id: `p:${id}`, durationMs: 100, paymentId: id, amountSats: 10, rail: 'lightning' });
+    ledger.set({ asset: m.assetId, id: 'p:pqueued', state: 'queued', data: job('pqueued') }, true);
+    ledger.set({ asset: m.assetId, id: 'p:prunning', state: 'running', data: job('prunning') }, true);
+    ledger.set(
+      {
+        asset: m.assetId,
+        id: 'p:pdone',
+        state: 'done',
+        report: { type: 'action', payment_id: 'pdone', external_id: 'vend-pdone', data: { duration_ms: 100 } },
+      },
+      true,
+    );
+    ledger.close();
+    const { relay } = await run(m, login, dir);
+    const events = await waitFor('three reports', async () => {
+      const all = await allEvents(m);
+      return all.length >= 3 && all;
+    });
+    const byId = new Map(events.map((e: any) => [e.external_id, e]));
+    expect(byId.get('vend-pqueued')).toMatchObject({ type: 'action', data: { payment_id: 'pqueued' } });
+    expect(byId.get('interrupted-prunning')).toMatchObject({ type: 'error', data: { payment_id: 'prunning', fault: 'interrupted' } });
+    expect(byId.get('vend-pdone')).toMatchObject({ type: 'action', data: { payment_id: 'pdone' } });
+    expect(relay.ons).toBe(1);
   });
 });
