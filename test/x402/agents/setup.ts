@@ -37,7 +37,12 @@ export async function startWorld(overrides: Record<string, unknown> = {}, networ
       ...network,
     },
   ];
-  const t = await startBridge({ X402_NETWORKS: JSON.stringify(networks), ...overrides }, { env: { [FEE_PAYER_ENV]: chain.keys.feePayer } });
+  // One test file buys many runs from 127.0.0.1 within a minute: the purchase route's per-address limit
+  // (LNURL_CALLBACKS_PER_MINUTE, 120 by default) is not what these tests are about.
+  const t = await startBridge(
+    { X402_NETWORKS: JSON.stringify(networks), LNURL_CALLBACKS_PER_MINUTE: '100000', ...overrides },
+    { env: { [FEE_PAYER_ENV]: chain.keys.feePayer } },
+  );
   const clients: TestClient[] = [];
   return {
     chain,
