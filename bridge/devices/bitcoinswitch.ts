@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { EventBus } from '../events.js';
 import type { LightningStore } from '../lightning/store.js';
-import type { PaymentRecord } from '../lightning/types.js';
+import { runsMachine, type PaymentRecord } from '../lightning/types.js';
 import type { MachinesStore } from '../machines/store.js';
 import type { Metrics } from '../metrics.js';
 import type { PublicUrls } from '../urls.js';
@@ -228,7 +228,7 @@ export class BitcoinSwitches {
 
   private async settled(payment: PaymentRecord): Promise<void> {
     // A purchase that runs no machine (a license) drives no pin.
-    if (payment.asset_id === null) return;
+    if (!runsMachine(payment)) return;
     const set = this.byAsset.get(payment.asset_id);
     if (!set || set.size === 0) return;
     const sent = await Promise.all([...set].filter((s) => s.userId === payment.user_id).map((s) => this.send(s, payment)));
