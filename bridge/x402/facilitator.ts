@@ -141,6 +141,7 @@ export function createFacilitator(options: FacilitatorOptions): EvmFacilitator {
 
     async stop(): Promise<void> {
       await reconciler.stop();
+      for (const n of networks) n.close();
     },
   };
 }

@@ -1,12 +1,15 @@
 /**
- * One configured EVM network: its RPC client (JSON-RPC requests issued together go out as one batch), the fee
+ * One configured EVM network: its RPC client (viem; JSON-RPC requests issued together go out as one batch), the fee
  * payer's account (key read from the named environment variable, never logged), the per-token EIP-712 domains
- * (read once and cached), and the reads verify needs.
+ * (read once and cached), and the reads verify needs — gathered across the verifications in flight into one
+ * deployless `eth_call` over a lean JSON-RPC client (batch-reads.ts, json-rpc.ts).
  */
 import { createPublicClient, defineChain, http, type Address, type Chain, type Hex, type PublicClient } from 'viem';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Logger } from 'pino';
 import { EIP3009_ABI } from './abi.js';
+import { BatchReads, type TokenReads } from './batch-reads.js';
+import { JsonRpcHttp } from './json-rpc.js';
 import { domainSeparator } from './digest.js';
 import { caip2, PRIVATE_KEY, type X402NetworkConfig } from './networks.js';
 
@@ -40,6 +43,9 @@ export class EvmNetwork {
   private readonly domains = new Map<string, Promise<Eip712Domain | undefined>>();
   private readonly separators = new Map<string, Uint8Array>();
   private readonly log: Logger;
+  /** The verifications' chain reads, gathered into shared calls (batch-reads.ts). */
+  readonly batch: BatchReads;
+  private readonly rpc: JsonRpcHttp;
 
   constructor(config: X402NetworkConfig, options: NetworkOptions) {
     this.config = config;
@@ -61,6 +67,8 @@ export class EvmNetwork {
       transport: http(config.rpcUrl, { batch: { wait: 0, batchSize: 200 }, retryCount: options.retryCount ?? 2, timeout: 10_000 }),
       pollingInterval: this.pollingIntervalMs,
     }) as PublicClient;
+    this.rpc = new JsonRpcHttp(config.rpcUrl, { timeoutMs: 10_000 });
+    this.batch = new BatchReads(this.rpc);
     const key = options.env[config.feePayerKeyEnv]?.trim();
     if (key && PRIVATE_KEY.test(key)) {
       this.account = privateKeyToAccount(key as Hex);
@@ -122,25 +130,22 @@ export class EvmNetwork {
   }
 
   /**
-   * The signer of `digest` by the node's `ecrecover` precompile (address 0x01) in an `eth_call`, batched with the
-   * other reads of the verification; undefined when it recovers nobody. The signature's form (length, `v`, low
-   * `s`) is checked by the caller first: the precompile takes high-s signatures the token refuses.
+   * The signer of `digest` by the node's `ecrecover` precompile, in the call that carries the other reads of the
+   * verifications in flight; undefined when it recovers nobody. The signature's form (length, `v`, low `s`) is
+   * checked by the caller first: the precompile takes high-s signatures the token refuses.
    */
-  async ecrecover(digest: Uint8Array, signature: string): Promise<string | undefined> {
-    const v = Number.parseInt(signature.slice(130, 132), 16);
-    const data = `0x${Buffer.from(digest).toString('hex')}${(v < 27 ? v + 27 : v).toString(16).padStart(64, '0')}${signature.slice(2, 130)}` as Hex;
-    const { data: out } = await this.client.call({ to: '0x0000000000000000000000000000000000000001', data });
-    if (!out || out.length !== 66 || /^0x0+$/.test(out)) return undefined;
-    return `0x${out.slice(26)}`;
+  ecrecover(digest: Uint8Array, signature: string): Promise<string | undefined> {
+    return this.batch.recover(digest, signature);
   }
 
   /** The payer's token balance and whether the authorization's nonce is used (EIP-3009 `authorizationState`), read together. */
-  async reads(token: Address, from: Address, nonce: Hex): Promise<{ balance: bigint; used: boolean }> {
-    const [balance, used] = await Promise.all([
-      this.client.readContract({ address: token, abi: EIP3009_ABI, functionName: 'balanceOf', args: [from] }),
-      this.client.readContract({ address: token, abi: EIP3009_ABI, functionName: 'authorizationState', args: [from, nonce] }),
-    ]);
-    return { balance, used };
+  reads(token: Address, from: Address, nonce: Hex): Promise<TokenReads> {
+    return this.batch.read(token, from, nonce);
+  }
+
+  /** Close the kept-alive RPC sockets. */
+  close(): void {
+    this.rpc.close();
   }
 
   async hasCode(address: Address): Promise<boolean> {

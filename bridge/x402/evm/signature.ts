@@ -1,9 +1,9 @@
 /**
  * Checking an authorization's signature (EIP-712 over EIP-3009 `TransferWithAuthorization`). An EOA's: the
  * digest is computed here (digest.ts), its form checked as USDC checks it (low `s`, `v` 27/28), and the signer
- * recovered by the node's `ecrecover` precompile in an `eth_call` batched with the verification's other reads
- * (`ecrecover: 'rpc'`, the default: ~5× the verifications per second of recovering in JavaScript, see
- * bench/x402-verify.ts) or locally with @noble/curves (`ecrecover: 'local'`). Anything else — an ERC-1271
+ * recovered by the node's `ecrecover` precompile in the `eth_call` that carries the reads of the verifications in
+ * flight (batch-reads.ts; `ecrecover: 'rpc'`, the default: several times the verifications per second of recovering
+ * in JavaScript, see bench/x402-verify.ts) or locally with @noble/curves (`ecrecover: 'local'`). Anything else — an ERC-1271
  * contract wallet, or an ERC-6492 wrapper of a wallet not deployed yet — is checked on chain by viem's
  * `verifyTypedData` (the ERC-6492 universal validator, run deployless in an `eth_call`).
  */

@@ -1,0 +1,142 @@
+/**
+ * The verifications' chain reads gathered into one deployless eth_call (bridge/x402/evm/batch-reads.ts running
+ * contracts/VerifyReads.sol), against the local chain: balances and `authorizationState` as the token answers them,
+ * signers as the ecrecover precompile (and our local recovery) finds them, many verifications in one call with a
+ * payer's balance asked once, calls split at the size limit, a token that does not answer failing only its own
+ * reads, and an RPC that does not answer failing every read in the call.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeFunctionData, type Address, type Hex } from 'viem';
+import { BatchReads, TokenReadError } from '../../../bridge/x402/evm/batch-reads.js';
+import { authorizationDigest, domainSeparator, recoverSigner } from '../../../bridge/x402/evm/digest.js';
+import { JsonRpcHttp } from '../../../bridge/x402/evm/json-rpc.js';
+import { startChain, TOKEN_ABI, TOKEN_NAME, TOKEN_VERSION, type TestChain } from '../../helpers/chain.js';
+import { randomNonce, signAuthorization } from '../../helpers/eip3009.js';
+
+let chain: TestChain;
+let rpc: JsonRpcHttp;
+
+beforeAll(async () => {
+  chain = await startChain();
+  rpc = new JsonRpcHttp(chain.url, { timeoutMs: 5_000 });
+}, 120_000);
+
+afterAll(async () => {
+  rpc?.close();
+  await chain?.stop();
+});
+
+const digestOf = (payment: { authorization: Parameters<typeof authorizationDigest>[1] }): Uint8Array =>
+  authorizationDigest(domainSeparator(TOKEN_NAME, TOKEN_VERSION, chain.chainId, chain.token), payment.authorization);
+
+describe('BatchReads against the local chain', () => {
+  it('reads balances and nonce states as the token answers them, before and after a transfer uses the nonce', async () => {
+    const reads = new BatchReads(rpc);
+    const payer = chain.accounts.payer.address;
+    const payment = await signAuthorization({ key: chain.keys.payer, token: chain.token, to: chain.accounts.merchant.address, value: 1234n });
+    const before = await reads.read(chain.token, payer, payment.authorization.nonce);
+    expect(before).toEqual({ balance: await chain.balanceOf(payer), used: false });
+
+    const a = payment.authorization;
+    await chain.send(
+      chain.token,
+      encodeFunctionData({
+        abi: TOKEN_ABI,
+        functionName: 'transferWithAuthorization',
+        args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
+      }),
+    );
+    const after = await reads.read(chain.token, payer, payment.authorization.nonce);
+    expect(after.used).toBe(true);
+    expect(after.balance).toBe(before.balance - 1234n);
+    // The merchant's balance and a nonce nobody used, in the same call.
+    const [merchant, fresh] = await Promise.all([
+      reads.read(chain.token, chain.accounts.merchant.address, randomNonce()),
+      reads.read(chain.token, payer, randomNonce()),
+    ]);
+    expect(merchant).toEqual({ balance: await chain.balanceOf(chain.accounts.merchant.address), used: false });
+    expect(fresh.used).toBe(false);
+  });
+
+  it('recovers each signer as the precompile does, the same as the local recovery; a digest nobody signed recovers someone else', async () => {
+    const reads = new BatchReads(rpc);
+    const payments = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        signAuthorization({ key: i % 2 ? chain.keys.payer : chain.keys.payer2, token: chain.token, to: chain.accounts.merchant.address, value: BigInt(i + 1) }),
+      ),
+    );
+    const signers = await Promise.all(payments.map((p) => reads.recover(digestOf(p), p.signature)));
+    signers.forEach((signer, i) => {
+      expect(signer).toBe((i % 2 ? chain.accounts.payer : chain.accounts.payer2).address.toLowerCase());
+      expect(signer).toBe(recoverSigner(digestOf(payments[i]!), payments[i]!.signature));
+    });
+    const tampered = { ...payments[0]!, authorization: { ...payments[0]!.authorization, value: '999999' } };
+    const other = await reads.recover(digestOf(tampered), payments[0]!.signature);
+    expect(other).not.toBe(chain.accounts.payer2.address.toLowerCase());
+    // r = 0 is no signature at all: the precompile answers nothing.
+    expect(await reads.recover(digestOf(payments[0]!), `0x${'00'.repeat(64)}1b`)).toBeUndefined();
+  });
+
+  it('answers the verifications of one turn of the event loop in one call, asking a payer’s balance once', async () => {
+    const reads = new BatchReads(rpc);
+    const payer = chain.accounts.payer.address;
+    const payments = await Promise.all(
+      Array.from({ length: 30 }, () => signAuthorization({ key: chain.keys.payer, token: chain.token, to: chain.accounts.merchant.address, value: 1n })),
+    );
+    const balance = await chain.balanceOf(payer);
+    const results = await Promise.all(
+      payments.map((p) => Promise.all([reads.read(chain.token, payer, p.authorization.nonce), reads.recover(digestOf(p), p.signature)])),
+    );
+    for (const r of results) expect(r).toEqual([{ balance, used: false }, payer.toLowerCase()]);
+    // 1 balance + 30 nonces + 30 recoveries, in one eth_call.
+    expect(reads.stats).toEqual({ calls: 1, queries: 61 });
+  });
+
+  it('splits what waits into calls of at most maxPerCall queries, and every answer still lands where it belongs', async () => {
+    const reads = new BatchReads(rpc, { maxPerCall: 10, maxInflight: 1 });
+    const keys = [chain.keys.payer, chain.keys.payer2] as const;
+    const payments = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => signAuthorization({ key: keys[i % 2]!, token: chain.token, to: chain.accounts.merchant.address, value: 5n })),
+    );
+    const balances = [await chain.balanceOf(chain.accounts.payer.address), await chain.balanceOf(chain.accounts.payer2.address)];
+    const results = await Promise.all(
+      payments.map((p) => Promise.all([reads.read(chain.token, p.authorization.from, p.authorization.nonce), reads.recover(digestOf(p), p.signature)])),
+    );
+    results.forEach(([r, signer], i) => {
+      expect(r).toEqual({ balance: balances[i % 2], used: false });
+      expect(signer).toBe(payments[i]!.authorization.from.toLowerCase());
+    });
+    expect(reads.stats.calls).toBeGreaterThanOrEqual(Math.ceil(reads.stats.queries / 10));
+    expect(reads.stats.queries).toBe(2 + 24 + 24);
+  });
+
+  it('fails the reads of a token that does not answer (an address without code), not the others in the same call', async () => {
+    const reads = new BatchReads(rpc);
+    const nowhere = `0x${'ab'.repeat(20)}` as Address;
+    const [bad, good] = await Promise.allSettled([
+      reads.read(nowhere, chain.accounts.payer.address, randomNonce()),
+      reads.read(chain.token, chain.accounts.payer.address, randomNonce()),
+    ]);
+    expect(bad.status).toBe('rejected');
+    expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(TokenReadError);
+    expect(String((bad as PromiseRejectedResult).reason)).toContain(nowhere);
+    expect(good).toEqual({ status: 'fulfilled', value: { balance: await chain.balanceOf(chain.accounts.payer.address), used: false } });
+    expect(reads.stats.calls).toBe(1);
+  });
+
+  it('fails every read of a call the RPC does not answer, and the next call goes out again', async () => {
+    let answer = true;
+    const flaky = {
+      request: (method: string, params: unknown[]) => (answer ? rpc.request(method, params) : Promise.reject(new Error('connection refused'))),
+    };
+    const reads = new BatchReads(flaky);
+    answer = false;
+    const failed = await Promise.allSettled([
+      reads.read(chain.token, chain.accounts.payer.address, randomNonce()),
+      reads.recover(new Uint8Array(32).fill(1), `0x${'11'.repeat(64)}1b` as Hex),
+    ]);
+    expect(failed.map((f) => f.status)).toEqual(['rejected', 'rejected']);
+    answer = true;
+    expect((await reads.read(chain.token, chain.accounts.payer.address, randomNonce())).used).toBe(false);
+  });
+});
