@@ -81,6 +81,9 @@ const requirementsV2Schema = z.object({
   extra,
 });
 
+// v1 PaymentPayload, apart from its `payload` (exactPayload below).
+const payloadHeadV1Schema = z.object({ scheme: text(64).min(1), network: text(128).min(1) });
+
 const resourceV2Schema = z.object({ url: text(4096), description: text(4096).optional(), mimeType: text(256).optional() });
 
 type Problem = FacilitatorRequestProblem;
@@ -155,7 +158,7 @@ export function parseFacilitatorRequest(body: unknown): FacilitatorRequest | Fac
 function parseV1(rawPayload: Record<string, unknown>, rawRequirements: Record<string, unknown>): FacilitatorRequest | Problem {
   const requirements = requirementsV1Schema.safeParse(rawRequirements);
   if (!requirements.success) return problem('INVALID_REQUEST', describe(requirements.error, 'paymentRequirements'));
-  const head = z.object({ scheme: text(64).min(1), network: text(128).min(1) }).safeParse(rawPayload);
+  const head = payloadHeadV1Schema.safeParse(rawPayload);
   if (!head.success) return problem('INVALID_REQUEST', describe(head.error, 'paymentPayload'));
   const payload = exactPayload(rawPayload['payload']);
   if ('error' in payload) return problem('INVALID_PAYLOAD', payload.error);
