@@ -63,8 +63,8 @@ export async function run(): Promise<void> {
     );
 
     for (const [mode, f] of [
-      ['ecrecover by the node (eth_call, batched with the reads)', rpc],
-      ['ecrecover in JavaScript (@noble/curves)', local],
+      ['digest and ecrecover by the node (in the eth_call that carries the reads)', rpc],
+      ['digest and ecrecover in JavaScript (@noble/hashes, @noble/curves)', local],
     ] as const) {
       // Warm up (domain cache, connections), then verify every payload once at CONCURRENCY in flight.
       for (const r of requests.slice(0, 20)) await f.facilitator.verify(r);

@@ -1,7 +1,8 @@
 /**
  * The chain reads of verifications in flight, gathered into one `eth_call` (contracts/VerifyReads.sol, run
  * deployless). Each verification needs the payer's balance, its nonce's `authorizationState` and, for an EOA, the
- * signer the `ecrecover` precompile recovers. Asked one by one that is three calls per verification, and the node's
+ * signer of the authorization — whose EIP-712 digest the node computes too (two keccaks in the EVM cost less than
+ * one in JavaScript) before its `ecrecover` precompile recovers the signer. Asked one by one that is three calls per verification, and the node's
  * cost per call bounds the rate; gathered, the reads of every verification that arrives in one turn of the event
  * loop share one call — at most `maxPerCall` queries in it and `maxInflight` calls at once, the rest waiting for
  * the next free slot, which gathers them too. The same query twice in one call is asked once (many payments of one
@@ -10,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Address, Hex } from 'viem';
+import type { ExactEvmAuthorization } from '../types.js';
 
 const ARTIFACT = JSON.parse(readFileSync(new URL('./contracts/artifacts.json', import.meta.url), 'utf8')) as Record<string, { bytecode: Hex }>;
 const BYTECODE = (ARTIFACT['VerifyReads'] as { bytecode: Hex }).bytecode;
@@ -26,7 +28,7 @@ interface Query<T> {
 }
 
 export interface BatchReadsOptions {
-  /** Queries (balances, nonces and recoveries) in one call (default 96: three per verification). */
+  /** Queries (balances, nonces and authorizations) in one call (default 96: up to three per verification). */
   maxPerCall?: number;
   /** Calls in flight at once (default 2). */
   maxInflight?: number;
@@ -41,6 +43,7 @@ export class TokenReadError extends Error {
 }
 
 const word = (hex: string): string => hex.slice(2).toLowerCase().padStart(64, '0');
+const uint = (decimal: string): string => BigInt(decimal).toString(16).padStart(64, '0');
 
 /** One kind of query, deduplicated while it waits for a call. */
 class Pending<T> {
@@ -82,7 +85,7 @@ export class BatchReads {
   private readonly maxInflight: number;
   private readonly balances = new Pending<bigint>();
   private readonly nonces = new Pending<boolean>();
-  private readonly recoveries = new Pending<string | undefined>();
+  private readonly authorizations = new Pending<string | undefined>();
   private scheduled = false;
   private inflight = 0;
   /** Calls made and queries answered by them (after deduplication), for the bench and the tests. */
@@ -104,29 +107,41 @@ export class BatchReads {
   }
 
   /**
-   * Who signed `digest` with a 65-byte `signature` according to the `ecrecover` precompile (lowercase 0x address),
-   * or undefined. The precompile takes high-s signatures the token refuses: the caller checks the form first.
+   * Who signed an EIP-3009 `TransferWithAuthorization` under a token's EIP-712 domain separator with a 65-byte
+   * `signature`, according to the `ecrecover` precompile (lowercase 0x address), or undefined. The precompile takes
+   * high-s signatures the token refuses: the caller checks the form first.
    */
-  recover(digest: Uint8Array, signature: string): Promise<string | undefined> {
+  recoverAuthorization(separator: Uint8Array, a: ExactEvmAuthorization, signature: string): Promise<string | undefined> {
     const v = Number.parseInt(signature.slice(130, 132), 16);
-    const words = Buffer.from(digest).toString('hex') + (v < 27 ? v + 27 : v).toString(16).padStart(64, '0') + signature.slice(2, 130).toLowerCase();
+    const words =
+      Buffer.from(separator).toString('hex') +
+      word(a.from) +
+      word(a.to) +
+      uint(a.value) +
+      uint(a.validAfter) +
+      uint(a.validBefore) +
+      word(a.nonce) +
+      (v < 27 ? v + 27 : v).toString(16).padStart(64, '0') +
+      signature.slice(2, 130).toLowerCase();
     return new Promise((resolve, reject) => {
-      this.recoveries.add(words, resolve, reject);
+      this.authorizations.add(words, resolve, reject);
       this.schedule();
     });
   }
 
   private get waiting(): number {
-    return this.balances.size + this.nonces.size + this.recoveries.size;
+    return this.balances.size + this.nonces.size + this.authorizations.size;
   }
 
   private schedule(): void {
     if (this.scheduled || this.inflight >= this.maxInflight) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const go = () => {
       this.scheduled = false;
       this.flush();
-    });
+    };
+    if (process.env['DI']) setImmediate(() => setImmediate(go));
+    else setImmediate(go);
   }
 
   private flush(): void {
@@ -134,23 +149,23 @@ export class BatchReads {
     // A verification's balance and nonce go out together: take the nonces first, then their balances.
     const nonces = this.nonces.take(Math.floor((this.maxPerCall * 2) / 3));
     const balances = this.balances.take(this.maxPerCall - nonces.length);
-    const recoveries = this.recoveries.take(this.maxPerCall - nonces.length - balances.length);
+    const authorizations = this.authorizations.take(this.maxPerCall - nonces.length - balances.length);
     this.inflight++;
     this.stats.calls++;
-    this.stats.queries += balances.length + nonces.length + recoveries.length;
-    void this.call(balances, nonces, recoveries).finally(() => {
+    this.stats.queries += balances.length + nonces.length + authorizations.length;
+    void this.call(balances, nonces, authorizations).finally(() => {
       this.inflight--;
       if (this.waiting > 0) this.schedule();
     });
     if (this.waiting > 0) this.schedule();
   }
 
-  private async call(balances: Query<bigint>[], nonces: Query<boolean>[], recoveries: Query<string | undefined>[]): Promise<void> {
-    const all = [...balances, ...nonces, ...recoveries] as Query<unknown>[];
-    const count = balances.length * 2 + nonces.length + recoveries.length;
+  private async call(balances: Query<bigint>[], nonces: Query<boolean>[], authorizations: Query<string | undefined>[]): Promise<void> {
+    const all = [...balances, ...nonces, ...authorizations] as Query<unknown>[];
+    const count = balances.length * 2 + nonces.length + authorizations.length;
     let answer: string;
     try {
-      const data = `${BYTECODE}${all.map((q) => q.words).join('')}${[balances.length, nonces.length, recoveries.length]
+      const data = `${BYTECODE}${all.map((q) => q.words).join('')}${[balances.length, nonces.length, authorizations.length]
         .map((n) => n.toString(16).padStart(64, '0'))
         .join('')}` as Hex;
       const out = await this.rpc.request('eth_call', [{ data }, 'latest']);
@@ -175,7 +190,7 @@ export class BatchReads {
       for (const w of q.waiters)
         state.endsWith('2') ? w.reject(new TokenReadError(tokenOf(q as Query<unknown>), 'authorizationState')) : w.resolve(state.endsWith('1'));
     }
-    for (const q of recoveries) {
+    for (const q of authorizations) {
       const signer = at(index++).slice(24);
       for (const w of q.waiters) w.resolve(/^0+$/.test(signer) ? undefined : `0x${signer}`);
     }

@@ -8,6 +8,7 @@ import { createPublicClient, defineChain, http, type Address, type Chain, type H
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import type { Logger } from 'pino';
 import { EIP3009_ABI } from './abi.js';
+import type { ExactEvmAuthorization } from '../types.js';
 import { BatchReads, type TokenReads } from './batch-reads.js';
 import { JsonRpcHttp } from './json-rpc.js';
 import { domainSeparator } from './digest.js';
@@ -130,12 +131,13 @@ export class EvmNetwork {
   }
 
   /**
-   * The signer of `digest` by the node's `ecrecover` precompile, in the call that carries the other reads of the
-   * verifications in flight; undefined when it recovers nobody. The signature's form (length, `v`, low `s`) is
-   * checked by the caller first: the precompile takes high-s signatures the token refuses.
+   * The signer of an authorization under the token's domain, by the node (EIP-712 digest and `ecrecover` precompile)
+   * in the call that carries the other reads of the verifications in flight; undefined when it recovers nobody.
+   * The signature's form (length, `v`, low `s`) is checked by the caller first: the precompile takes high-s
+   * signatures the token refuses.
    */
-  ecrecover(digest: Uint8Array, signature: string): Promise<string | undefined> {
-    return this.batch.recover(digest, signature);
+  recoverAuthorization(token: Address, domain: Eip712Domain, a: ExactEvmAuthorization, signature: string): Promise<string | undefined> {
+    return this.batch.recoverAuthorization(this.separator(token, domain), a, signature);
   }
 
   /** The payer's token balance and whether the authorization's nonce is used (EIP-3009 `authorizationState`), read together. */

@@ -1,9 +1,9 @@
 /**
- * Checking an authorization's signature (EIP-712 over EIP-3009 `TransferWithAuthorization`). An EOA's: the
- * digest is computed here (digest.ts), its form checked as USDC checks it (low `s`, `v` 27/28), and the signer
- * recovered by the node's `ecrecover` precompile in the `eth_call` that carries the reads of the verifications in
- * flight (batch-reads.ts; `ecrecover: 'rpc'`, the default: several times the verifications per second of recovering
- * in JavaScript, see bench/x402-verify.ts) or locally with @noble/curves (`ecrecover: 'local'`). Anything else — an ERC-1271
+ * Checking an authorization's signature (EIP-712 over EIP-3009 `TransferWithAuthorization`). An EOA's: its form
+ * checked as USDC checks it (low `s`, `v` 27/28), then the digest computed and the signer recovered by the node —
+ * keccak and the `ecrecover` precompile in the `eth_call` that carries the reads of the verifications in flight
+ * (batch-reads.ts; `ecrecover: 'rpc'`, the default: several times the verifications per second of doing it in
+ * JavaScript, see bench/x402-verify.ts) — or both locally (digest.ts, @noble/curves; `ecrecover: 'local'`). Anything else — an ERC-1271
  * contract wallet, or an ERC-6492 wrapper of a wallet not deployed yet — is checked on chain by viem's
  * `verifyTypedData` (the ERC-6492 universal validator, run deployless in an `eth_call`).
  */
@@ -59,8 +59,10 @@ export async function checkSignature(
   }
   // An EOA: ECDSA recovery (digest.ts), by the node's ecrecover precompile or locally.
   if (wellFormedSignature(signature)) {
-    const digest = authorizationDigest(network.separator(token, domain), a);
-    const signer = network.config.ecrecover === 'local' ? recoverSigner(digest, signature) : await network.ecrecover(digest, signature);
+    const signer =
+      network.config.ecrecover === 'local'
+        ? recoverSigner(authorizationDigest(network.separator(token, domain), a), signature)
+        : await network.recoverAuthorization(token, domain, a, signature);
     if (signer === a.from.toLowerCase()) return { ok: true };
   }
   // ERC-1271: only a contract can vouch for a signature recovery did not match.

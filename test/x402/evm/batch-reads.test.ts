@@ -11,7 +11,7 @@ import { BatchReads, TokenReadError } from '../../../bridge/x402/evm/batch-reads
 import { authorizationDigest, domainSeparator, recoverSigner } from '../../../bridge/x402/evm/digest.js';
 import { JsonRpcHttp } from '../../../bridge/x402/evm/json-rpc.js';
 import { startChain, TOKEN_ABI, TOKEN_NAME, TOKEN_VERSION, type TestChain } from '../../helpers/chain.js';
-import { randomNonce, signAuthorization } from '../../helpers/eip3009.js';
+import { randomNonce, signAuthorization, type SignedPayment } from '../../helpers/eip3009.js';
 
 let chain: TestChain;
 let rpc: JsonRpcHttp;
@@ -26,8 +26,11 @@ afterAll(async () => {
   await chain?.stop();
 });
 
-const digestOf = (payment: { authorization: Parameters<typeof authorizationDigest>[1] }): Uint8Array =>
-  authorizationDigest(domainSeparator(TOKEN_NAME, TOKEN_VERSION, chain.chainId, chain.token), payment.authorization);
+const separator = (): Uint8Array => domainSeparator(TOKEN_NAME, TOKEN_VERSION, chain.chainId, chain.token);
+const digestOf = (payment: { authorization: Parameters<typeof authorizationDigest>[1] }): Uint8Array => authorizationDigest(separator(), payment.authorization);
+/** The signer the node recovers from the payment's EIP-712 digest, which it computes too. */
+const recover = (reads: BatchReads, payment: SignedPayment, signature: string = payment.signature): Promise<string | undefined> =>
+  reads.recoverAuthorization(separator(), payment.authorization, signature);
 
 describe('BatchReads against the local chain', () => {
   it('reads balances and nonce states as the token answers them, before and after a transfer uses the nonce', async () => {
@@ -58,23 +61,33 @@ describe('BatchReads against the local chain', () => {
     expect(fresh.used).toBe(false);
   });
 
-  it('recovers each signer as the precompile does, the same as the local recovery; a digest nobody signed recovers someone else', async () => {
+  it('recovers each signer from the digest the node computes, the same as the local digest and recovery; a changed authorization recovers someone else', async () => {
     const reads = new BatchReads(rpc);
     const payments = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
         signAuthorization({ key: i % 2 ? chain.keys.payer : chain.keys.payer2, token: chain.token, to: chain.accounts.merchant.address, value: BigInt(i + 1) }),
       ),
     );
-    const signers = await Promise.all(payments.map((p) => reads.recover(digestOf(p), p.signature)));
+    const signers = await Promise.all(payments.map((p) => recover(reads, p)));
     signers.forEach((signer, i) => {
       expect(signer).toBe((i % 2 ? chain.accounts.payer : chain.accounts.payer2).address.toLowerCase());
       expect(signer).toBe(recoverSigner(digestOf(payments[i]!), payments[i]!.signature));
     });
     const tampered = { ...payments[0]!, authorization: { ...payments[0]!.authorization, value: '999999' } };
-    const other = await reads.recover(digestOf(tampered), payments[0]!.signature);
+    const other = await recover(reads, tampered);
     expect(other).not.toBe(chain.accounts.payer2.address.toLowerCase());
+    expect(other).toBe(recoverSigner(digestOf(tampered), tampered.signature));
+    // Each field is in the digest: changing any one changes the signer.
+    for (const field of ['from', 'to', 'value', 'validAfter', 'validBefore', 'nonce'] as const) {
+      const a = payments[1]!.authorization;
+      const changed = {
+        ...payments[1]!,
+        authorization: { ...a, [field]: field === 'from' || field === 'to' ? chain.token : field === 'nonce' ? randomNonce() : String(BigInt(a[field]) + 1n) },
+      };
+      expect(await recover(reads, changed)).not.toBe(chain.accounts.payer.address.toLowerCase());
+    }
     // r = 0 is no signature at all: the precompile answers nothing.
-    expect(await reads.recover(digestOf(payments[0]!), `0x${'00'.repeat(64)}1b`)).toBeUndefined();
+    expect(await recover(reads, payments[0]!, `0x${'00'.repeat(64)}1b`)).toBeUndefined();
   });
 
   it('answers the verifications of one turn of the event loop in one call, asking a payer’s balance once', async () => {
@@ -84,11 +97,9 @@ describe('BatchReads against the local chain', () => {
       Array.from({ length: 30 }, () => signAuthorization({ key: chain.keys.payer, token: chain.token, to: chain.accounts.merchant.address, value: 1n })),
     );
     const balance = await chain.balanceOf(payer);
-    const results = await Promise.all(
-      payments.map((p) => Promise.all([reads.read(chain.token, payer, p.authorization.nonce), reads.recover(digestOf(p), p.signature)])),
-    );
+    const results = await Promise.all(payments.map((p) => Promise.all([reads.read(chain.token, payer, p.authorization.nonce), recover(reads, p)])));
     for (const r of results) expect(r).toEqual([{ balance, used: false }, payer.toLowerCase()]);
-    // 1 balance + 30 nonces + 30 recoveries, in one eth_call.
+    // 1 balance + 30 nonces + 30 authorizations, in one eth_call.
     expect(reads.stats).toEqual({ calls: 1, queries: 61 });
   });
 
@@ -100,7 +111,7 @@ describe('BatchReads against the local chain', () => {
     );
     const balances = [await chain.balanceOf(chain.accounts.payer.address), await chain.balanceOf(chain.accounts.payer2.address)];
     const results = await Promise.all(
-      payments.map((p) => Promise.all([reads.read(chain.token, p.authorization.from, p.authorization.nonce), reads.recover(digestOf(p), p.signature)])),
+      payments.map((p) => Promise.all([reads.read(chain.token, p.authorization.from, p.authorization.nonce), recover(reads, p)])),
     );
     results.forEach(([r, signer], i) => {
       expect(r).toEqual({ balance: balances[i % 2], used: false });
@@ -133,7 +144,11 @@ describe('BatchReads against the local chain', () => {
     answer = false;
     const failed = await Promise.allSettled([
       reads.read(chain.token, chain.accounts.payer.address, randomNonce()),
-      reads.recover(new Uint8Array(32).fill(1), `0x${'11'.repeat(64)}1b` as Hex),
+      reads.recoverAuthorization(
+        new Uint8Array(32).fill(1),
+        (await signAuthorization({ key: chain.keys.payer, token: chain.token, to: chain.token, value: 1n })).authorization,
+        `0x${'11'.repeat(64)}1b`,
+      ),
     ]);
     expect(failed.map((f) => f.status)).toEqual(['rejected', 'rejected']);
     answer = true;

@@ -8,9 +8,11 @@
 //                                                          one word), balanceOf(owner)
 //   ns nonce queries     (token, authorizer, nonce)     → 1 word each: authorizationState — 0 unused, 1 used,
 //                                                          2 the token did not answer
-//   nr recoveries        (digest, v, r, s)              → 1 word each: the signer the ecrecover precompile
-//                                                          recovers (0: nobody)
-//   then nb, ns, nr.
+//   na authorizations    (domainSeparator, from, to, value, validAfter, validBefore, nonce, v, r, s)
+//                                                        → 1 word each: the signer the ecrecover precompile recovers
+//                                                          from the EIP-712 digest of the EIP-3009
+//                                                          TransferWithAuthorization (0: nobody)
+//   then nb, ns, na.
 // The answer is the words in that order, nothing around them. A token that reverts or answers nonsense fails its
 // own queries, not the call. It is written in assembly because every opcode counts when a node traces calls (a
 // Solidity ABI decoder of struct arrays costs several times the calls themselves); bridge/x402/evm/batch-reads.ts
@@ -24,10 +26,11 @@ contract VerifyReads {
             codecopy(0, sub(size, 96), 96)
             let nb := mload(0)
             let ns := mload(32)
-            let nr := mload(64)
-            let inLen := mul(32, add(add(mul(nb, 2), mul(ns, 3)), mul(nr, 4)))
+            let na := mload(64)
+            let inLen := mul(32, add(add(mul(nb, 2), mul(ns, 3)), mul(na, 10)))
             if gt(add(inLen, 96), size) { revert(0, 0) }
-            // 0x100..0x144: outgoing call data; 0x180: a call's answer; the queries from 0x200, the answer after them.
+            // 0x100..0x1e0: outgoing call data and hashing; 0x180: a call's answer (used after the hashing); the
+            // queries from 0x200, the answer after them.
             let p := 0x200
             codecopy(p, sub(sub(size, 96), inLen), inLen)
             let out := add(p, inLen)
@@ -54,11 +57,31 @@ contract VerifyReads {
                 p := add(p, 96)
                 o := add(o, 32)
             }
-            for { let i := 0 } lt(i, nr) { i := add(i, 1) } {
+            for { let i := 0 } lt(i, na) { i := add(i, 1) } {
+                // hashStruct = keccak256(TRANSFER_WITH_AUTHORIZATION_TYPEHASH ‖ from ‖ to ‖ value ‖ validAfter ‖
+                // validBefore ‖ nonce): the six words after the separator.
+                mstore(0x100, 0x7c7c6cdb67a18743f49ec6fa9b35f50d52ed05cbed4cc592e13b44501c1a2267)
+                // (word by word, not mcopy: nodes before Cancun run this too)
+                mstore(0x120, mload(add(p, 32)))
+                mstore(0x140, mload(add(p, 64)))
+                mstore(0x160, mload(add(p, 96)))
+                mstore(0x180, mload(add(p, 128)))
+                mstore(0x1a0, mload(add(p, 160)))
+                mstore(0x1c0, mload(add(p, 192)))
+                let structHash := keccak256(0x100, 224)
+                // digest = keccak256(0x1901 ‖ domainSeparator ‖ hashStruct)
+                mstore(0x100, shl(240, 0x1901))
+                mstore(0x102, mload(p))
+                mstore(0x122, structHash)
+                let digest := keccak256(0x100, 66)
+                mstore(0x100, digest)
+                mstore(0x120, mload(add(p, 224))) // v
+                mstore(0x140, mload(add(p, 256))) // r
+                mstore(0x160, mload(add(p, 288))) // s
                 mstore(0x180, 0)
-                pop(staticcall(gas(), 1, p, 128, 0x180, 0x20))
+                pop(staticcall(gas(), 1, 0x100, 128, 0x180, 0x20))
                 mstore(o, mload(0x180))
-                p := add(p, 128)
+                p := add(p, 320)
                 o := add(o, 32)
             }
             return(out, sub(o, out))
