@@ -48,7 +48,7 @@ import { startLoad, type Load } from './http-load.js';
 /** Authorizations verified by each implementation per round, and how many are in flight at once. */
 const VERIFY_COUNT = 400;
 const CONCURRENCY = 16;
-const ROUNDS = 3;
+const ROUNDS = 5;
 /** Rounds run first and not reported: with one short warm-up round the rates still climbed from round to round. */
 const WARMUP_ROUNDS = 2;
 const SETTLE_COUNT = 200;
@@ -296,7 +296,10 @@ async function verifyPhase(
   for (let round = 1 - WARMUP_ROUNDS; round <= ROUNDS; round++) {
     // The same signed authorizations for all, fresh each round (ours would serve repeats from its cache).
     const payments = await sign(chain, terms, VERIFY_COUNT, chain.keys.payer);
-    for (const [i, [, runner]] of impls.entries()) {
+    // Each round starts one implementation later, so none always runs first (or right after another).
+    for (let k = 0; k < impls.length; k++) {
+      const i = (k + round + impls.length * WARMUP_ROUNDS) % impls.length;
+      const runner = (impls[i] as [string, Runner])[1];
       const loop = performance.eventLoopUtilization();
       const perSecond = await runner(payments, CONCURRENCY);
       if (round > 0) figures[i]?.busy.push(performance.eventLoopUtilization(loop).utilization);
