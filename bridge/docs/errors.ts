@@ -39,7 +39,7 @@ export const ERRORS = [
   { code: 'lookup_failed', statuses: [500], meaning: 'Transient backend error. Retry with exponential backoff.' },
   { code: 'backend_unavailable', statuses: [500, 503], meaning: 'The store or the Lightning backend is unavailable; nothing was written. Retry with exponential backoff. (503: the store is unreachable, or the BTCPay webhook could not re-check the invoice and BTCPay delivers again.)' },
   { code: 'internal_error', statuses: [500], meaning: 'Unexpected server error. Retry with exponential backoff.' },
-  { code: 'device_offline', statuses: [503], meaning: 'The machine is offline and its asset refuses payments meanwhile (refuse_when_offline). Try again later.' },
+  { code: 'device_offline', statuses: [409], meaning: 'The machine is offline and its asset refuses payments meanwhile (refuse_when_offline); nothing was charged. Try again later (Retry-After).' },
   { code: 'x402_unavailable', statuses: [503], meaning: 'GET /api/v1/assets/{id}/x402: the asset has no x402 price on a network this bridge runs and no Lightning invoice could be made (the owner\u2019s Lightning backend failed, or too many invoices for this asset this minute). Try again later.' },
   { code: 'mqtt_disabled', statuses: [503], meaning: 'This bridge runs without its MQTT broker (MQTT_ENABLED=false): there is no machine to send a command to.' },
 ] as const satisfies readonly ErrorCodeDoc[];

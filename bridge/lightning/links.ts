@@ -359,7 +359,8 @@ export class PaymentLinks {
 
   private refuseOffline(asset: AssetRecord): void {
     if (asset.refuse_when_offline && this.options.deviceState.isOnline(asset.asset_id) === false) {
-      throw new AppError(503, 'device_offline', `${asset.name} is offline right now; try again later`);
+      // 409: the machine's state (offline) refuses the run; the request itself is fine and may be repeated later.
+      throw new AppError(409, 'device_offline', `${asset.name} is offline right now; try again later`, { headers: { 'Retry-After': '30' } });
     }
   }
 

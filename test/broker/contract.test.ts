@@ -277,11 +277,11 @@ describe('the bridge state and WebSocket transport', () => {
 });
 
 describe('refusing invoices while the machine is offline, from the broker', () => {
-  it('answers the LNURL callback 503 once the device said offline, and invoices again when it is back', async () => {
+  it('answers the LNURL callback 409 once the device said offline, and invoices again when it is back', async () => {
     const m = await machine('Picky', { refuse_when_offline: true });
     const device = await client(m.userId, m.key);
     await device.client.publishAsync(m.topic('status'), 'offline', { qos: 1, retain: true });
-    await until(async () => (await fetch(`${m.link.url}/callback?amount=10000`)).status === 503, 3000, '503 while offline');
+    await until(async () => (await fetch(`${m.link.url}/callback?amount=10000`)).status === 409, 3000, '409 while offline');
     await device.client.publishAsync(m.topic('status'), 'online', { qos: 1, retain: true });
     await until(async () => (await fetch(`${m.link.url}/callback?amount=10000`)).status === 200, 3000, 'invoices again');
   });

@@ -7,8 +7,8 @@
  *   BTCPay webhook, the new asset pricing fields): a 4xx with exactly `{error, message}` and one of
  *   the codes of `bridge/docs/errors.ts`;
  * - LNURL (public; `/lnurl/…` and `/.well-known/lnurlp/…`): a 4xx with exactly
- *   `{status: "ERROR", reason}` (LUD-06). A 503 would be right only for an offline machine or a
- *   failing backend, which no case here sets up.
+ *   `{status: "ERROR", reason}` (LUD-06). A 503 would be right only for a failing backend, which no
+ *   case here sets up.
  *
  * None may get a 5xx, hang or take the server down. Between batches a machine-payments request must
  * answer 200 and an LNURL callback for a valid amount must still answer `{pr, routes, successAction,

@@ -33,12 +33,12 @@ describe('refusing invoices while the machine is offline', () => {
     await t.close();
   });
 
-  it('answers 503 {status: ERROR} while the device is offline, and invoices again once it is back', async () => {
+  it('answers 409 {status: ERROR} (Retry-After) while the device is offline, and invoices again once it is back', async () => {
     const { assetId, link } = await machine(t, { name: 'Locker', price_sats: 10, refuse_when_offline: true });
     online.set(assetId, false);
     for (const url of [link.url, `${link.url}/callback?amount=10000`]) {
       const res = await fetch(url);
-      expect(res.status).toBe(503);
+      expect([res.status, res.headers.get('retry-after')]).toEqual([409, '30']);
       expect(await res.json()).toEqual({ status: 'ERROR', reason: 'Locker is offline right now; try again later' });
     }
     online.set(assetId, true);

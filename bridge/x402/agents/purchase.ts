@@ -11,7 +11,7 @@
  * Either way the `payment.settled` bus event runs the machine over MQTT exactly as a Lightning payment
  * does, and the answer is 200 with the settlement in `X-PAYMENT-RESPONSE` / `PAYMENT-RESPONSE`.
  * A machine known to be offline whose asset refuses payments then is refused before anything is
- * charged (503 device_offline): no invoice is issued, no authorization settled.
+ * charged (409 device_offline): no invoice is issued, no authorization settled.
  */
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
@@ -325,7 +325,7 @@ export class AgentPurchases {
   private refuseOffline(asset: AssetRecord): void {
     if (asset.refuse_when_offline && this.options.deviceState.isOnline(asset.asset_id) === false) {
       this.count('any', 'offline');
-      throw new AppError(503, 'device_offline', `${asset.name} is offline right now; try again later. Nothing was charged.`, {
+      throw new AppError(409, 'device_offline', `${asset.name} is offline right now; try again later. Nothing was charged.`, {
         headers: { 'Retry-After': '30' },
       });
     }

@@ -162,7 +162,7 @@ describe('the x402 v2 client buys a run', () => {
     );
     const before = await w.chain.balanceOf(w.chain.accounts.payer.address);
     const refused = await get(m.path, http.encodePaymentSignatureHeader(payload));
-    expect([refused.status, refused.body.error]).toEqual([503, 'device_offline']);
+    expect([refused.status, refused.body.error, refused.headers.get('retry-after')]).toEqual([409, 'device_offline', '30']);
     expect(await w.chain.balanceOf(w.chain.accounts.payer.address)).toBe(before);
     // Back online: the same signed payload still buys the run.
     await m.device.client.publishAsync(`paywire/${m.userId}/${m.assetId}/status`, 'online', { qos: 1, retain: true });

@@ -173,7 +173,7 @@ describe('x402 over Lightning', () => {
     expect(m.device.on(m.topic)).toEqual([]);
   });
 
-  it('answers 404 for an unknown or deleted asset, and 503 device_offline (no invoice made) while the machine is offline', async () => {
+  it('answers 404 for an unknown or deleted asset, and 409 device_offline (no invoice made) while the machine is offline', async () => {
     expect((await t.request('GET', '/api/v1/assets/nosuchasset0000/x402')).body.error).toBe('asset_not_found');
     const m = await machine({ refuse_when_offline: true });
     // The device announces it is going away: the broker marks the asset offline.
@@ -184,7 +184,7 @@ describe('x402 over Lightning', () => {
       'offline',
     );
     const refused = await t.request('GET', m.path);
-    expect(refused.status).toBe(503);
+    expect(refused.status).toBe(409);
     expect(refused.body.error).toBe('device_offline');
     expect(refused.headers.get('retry-after')).toBe('30');
     expect((await t.request('GET', `/api/v1/assets/${m.assetId}/payments`, { token: m.key })).body.payments).toEqual([]);
