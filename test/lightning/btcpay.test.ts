@@ -415,7 +415,7 @@ describe('POST /api/v1/assets/:id/checkout', () => {
     const offline = await machine(hooked, { name: 'Locker', price_sats: 10, refuse_when_offline: true });
     online.set(offline.assetId, false);
     const refused = await checkout(hooked, offline.key, offline.assetId);
-    expect(refused.status).toBe(503);
+    expect([refused.status, refused.headers.get('retry-after')]).toEqual([409, '30']);
     expect(refused.body).toEqual({ error: 'device_offline', message: 'Locker is offline right now; try again later' });
     online.set(offline.assetId, true);
     expect((await checkout(hooked, offline.key, offline.assetId)).status).toBe(201);
