@@ -344,6 +344,7 @@ export class Bridge {
             log: log.child({ component: 'x402' }),
             metrics,
             onSettled: hooks.onSettled,
+            onFailed: hooks.onFailed,
           })),
       parse: parseFacilitatorRequest,
       signupLimiter: deps.signupLimiter,

@@ -30,8 +30,10 @@ export interface X402Parts {
 
 /** What the facilitator tells the REST layer. */
 export interface FacilitatorHooks {
-  /** A settlement's transaction is confirmed (also one first answered pending). */
-  onSettled(record: { tx_hash: string | null }): void;
+  /** A settlement's transaction is confirmed (also one first answered pending), with its gas (wei) when known. */
+  onSettled(record: { tx_hash: string | null }, fee?: string): void;
+  /** A settlement answered pending turned out failed (reverted, or never mined). */
+  onFailed(record: { tx_hash: string | null }): void;
 }
 
 export interface X402ComposeOptions {
@@ -58,8 +60,11 @@ export function composeX402(o: X402ComposeOptions): X402Parts {
   const registry = new StoreAssetRegistry(store, o.networks);
   const settlements = new SettlementMetrics(store, log);
   const facilitator = o.facilitator(registry, {
-    onSettled: (record) => {
-      if (record.tx_hash) void settlements.confirmed(record.tx_hash);
+    onSettled: (record, fee) => {
+      if (record.tx_hash) void settlements.resolved(record.tx_hash, { success: true, ...(fee !== undefined ? { fee } : {}) });
+    },
+    onFailed: (record) => {
+      if (record.tx_hash) void settlements.resolved(record.tx_hash, { success: false });
     },
   });
   const requests = new RequestMetrics(store, log);

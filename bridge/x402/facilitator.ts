@@ -41,7 +41,9 @@ export interface FacilitatorOptions {
   reconcileIntervalMs?: number;
   sendingGraceMs?: number;
   /** Called once per authorization when its settlement is confirmed (at settle or later by the reconciler). */
-  onSettled?: (record: X402SettlementRecord) => void;
+  onSettled?: (record: X402SettlementRecord, fee?: string) => void;
+  /** Called once per authorization whose settlement, answered pending, turned out failed. */
+  onFailed?: (record: X402SettlementRecord) => void;
 }
 
 /** The facilitator plus what tests and operators reach for. */
@@ -83,6 +85,7 @@ export function createFacilitator(options: FacilitatorOptions): EvmFacilitator {
     ...(options.reconcileIntervalMs !== undefined ? { intervalMs: options.reconcileIntervalMs } : {}),
     ...(options.sendingGraceMs !== undefined ? { sendingGraceMs: options.sendingGraceMs } : {}),
     ...(options.onSettled ? { onSettled: options.onSettled } : {}),
+    ...(options.onFailed ? { onFailed: options.onFailed } : {}),
   });
   reconciler.start();
   if (networks.length === 0) log.info('x402: no network configured (X402_NETWORKS): the facilitator has no active network');

@@ -2,8 +2,9 @@
  * x402 settlement metrics (`/x402-metrics/daily|monthly|summary`): what each `/settle` answered,
  * recorded once per transaction (a repeated settle of one payload answers the first transaction
  * again and is not counted twice), summed by day or month, network and asset. Amounts are atomic
- * units (decimal strings, summed as bigints); fees are the gas the facilitator paid, in wei, when the
- * answer says (`fee`), else 0.
+ * units (decimal strings, summed as bigints); fees are the gas the facilitator paid, in wei (gasUsed ×
+ * effectiveGasPrice of the settlement's transactions, known once mined). A settlement answered pending is
+ * resolved later, when the facilitator sees it mined (succeeded, with its fee) or failed.
  */
 import type { Logger } from 'pino';
 import { getAddress, isAddress } from 'viem';
@@ -71,12 +72,15 @@ export class SettlementMetrics {
     }
   }
 
-  /** The facilitator confirmed a transaction (at settle, or later for one answered pending): a pending record becomes a success. */
-  async confirmed(transaction: string): Promise<void> {
+  /** A transaction answered pending was mined (or failed): its record is no longer pending. */
+  async resolved(transaction: string, outcome: { success: boolean; fee?: string }): Promise<void> {
     try {
-      await this.store.confirmSettlement(transaction.toLowerCase());
+      await this.store.resolveSettlement(transaction.toLowerCase(), {
+        success: outcome.success,
+        ...(outcome.fee !== undefined && DECIMAL.test(outcome.fee) ? { fee: outcome.fee } : {}),
+      });
     } catch (err) {
-      this.log.warn({ err, transaction }, 'could not mark an x402 settlement confirmed in the metrics');
+      this.log.warn({ err, transaction }, 'could not resolve an x402 settlement in the metrics');
     }
   }
 

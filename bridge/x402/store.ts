@@ -162,8 +162,11 @@ export interface X402Store {
 
   /** False (nothing written) when a record with this id exists. */
   addSettlement(record: SettlementMetricRecord): Promise<boolean>;
-  /** A pending settlement's transaction was confirmed later: mark it succeeded (false when no pending record has this id). */
-  confirmSettlement(id: string): Promise<boolean>;
+  /**
+   * A pending settlement's transaction was mined later (succeeded, with the gas it cost when known) or failed: the
+   * record stops being pending. False when no pending record has this id.
+   */
+  resolveSettlement(id: string, outcome: { success: boolean; fee?: string }): Promise<boolean>;
   /** Records with `from <= created < to` (ISO instants), of one user or of everyone. */
   settlements(userId: number | undefined, from: string, to: string): Promise<SettlementMetricRecord[]>;
 

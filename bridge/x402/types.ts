@@ -106,6 +106,11 @@ export interface SettleAnswer {
   timestamp: string;
   /** The transaction was sent but its receipt had not arrived in time: not a failure, reconciled later. */
   pending?: boolean;
+  /**
+   * What the fee payer paid in gas for a settled payment (wei, decimal: gasUsed × effectiveGasPrice of its
+   * transactions). For the settlement metrics; never sent on the wire (the route drops it).
+   */
+  fee?: string;
 }
 
 /** One kind of payment the facilitator takes (`/supported`, `/networks`). */

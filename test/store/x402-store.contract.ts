@@ -257,15 +257,22 @@ export function describeX402Store(name: string, open: () => Promise<X402StoreHar
         ]);
         expect(await h.store.settlements(2, '2026-01-01T00:00:00.000Z', '2026-02-01T00:00:00.000Z')).toHaveLength(1);
         expect(await h.store.settlements(undefined, '2026-01-02T00:00:00.000Z', '2026-01-02T10:00:00.000Z')).toEqual([]);
-        // A pending one is confirmed later, once; a settled or unknown one is not touched.
-        await h.store.addSettlement({ ...settlement('0xcc', 1, '2026-01-03T10:00:00.000Z'), success: false, pending: true });
-        expect(await h.store.confirmSettlement('0xcc')).toBe(true);
-        expect(await h.store.confirmSettlement('0xcc')).toBe(false);
-        expect(await h.store.confirmSettlement('0xaa')).toBe(false);
-        expect(await h.store.confirmSettlement('0xnone')).toBe(false);
+        // A pending one is resolved later, once (mined: succeeded with its fee; or failed: no amount); a settled or
+        // unknown one is not touched.
+        await h.store.addSettlement({ ...settlement('0xcc', 1, '2026-01-03T10:00:00.000Z'), fee: '0', success: false, pending: true });
+        await h.store.addSettlement({ ...settlement('0xdd', 1, '2026-01-03T11:00:00.000Z'), fee: '0', success: false, pending: true });
+        expect(await h.store.resolveSettlement('0xcc', { success: true, fee: '31000000000000' })).toBe(true);
+        expect(await h.store.resolveSettlement('0xcc', { success: false })).toBe(false);
+        expect(await h.store.resolveSettlement('0xdd', { success: false })).toBe(true);
+        expect(await h.store.resolveSettlement('0xaa', { success: true, fee: '1' })).toBe(false);
+        expect(await h.store.resolveSettlement('0xnone', { success: true })).toBe(false);
         const again = await h.reopen();
         expect((await again.settlements(2, T0, '2027-01-01T00:00:00.000Z'))[0]?.amount).toBe(huge);
-        expect((await again.settlements(1, '2026-01-03T00:00:00.000Z', '2026-01-04T00:00:00.000Z'))[0]).toMatchObject({ success: true, pending: false });
+        const resolved = await again.settlements(1, '2026-01-03T00:00:00.000Z', '2026-01-04T00:00:00.000Z');
+        expect(resolved.map((r) => [r.id, r.success, r.pending, r.fee, r.amount])).toEqual([
+          ['0xcc', true, false, '31000000000000', '1000000'],
+          ['0xdd', false, false, '0', '0'],
+        ]);
       }),
     );
 

@@ -240,10 +240,17 @@ export class JournalX402Store implements X402Store {
     return true;
   }
 
-  async confirmSettlement(id: string): Promise<boolean> {
+  async resolveSettlement(id: string, outcome: { success: boolean; fee?: string }): Promise<boolean> {
     const s = this.journal.get<SettlementMetricRecord>(SETTLEMENTS, id);
     if (!s || !s.pending) return false;
-    await this.journal.commit([{ c: SETTLEMENTS, id, doc: { ...s, success: true, pending: false } }]);
+    const doc: SettlementMetricRecord = {
+      ...s,
+      success: outcome.success,
+      pending: false,
+      ...(outcome.fee !== undefined ? { fee: outcome.fee } : {}),
+      ...(outcome.success ? {} : { amount: '0' }),
+    };
+    await this.journal.commit([{ c: SETTLEMENTS, id, doc }]);
     return true;
   }
 

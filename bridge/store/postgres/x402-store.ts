@@ -130,9 +130,10 @@ const S = {
     `INSERT INTO x402_settlement_metrics (id, user_id, client_id, network, asset, amount, fee, success, pending, created)
       VALUES ($1, $2, $3, $4, $5, $6::numeric, $7::numeric, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING id`,
   ),
-  confirmSettlement: select(
-    'x402_settlement_metrics_confirm',
-    'UPDATE x402_settlement_metrics SET success = true, pending = false WHERE id = $1 AND pending RETURNING id',
+  resolveSettlement: select(
+    'x402_settlement_metrics_resolve',
+    `UPDATE x402_settlement_metrics SET success = $2::boolean, pending = false, fee = COALESCE($3::numeric, fee),
+      amount = CASE WHEN $2::boolean THEN amount ELSE 0 END WHERE id = $1 AND pending RETURNING id`,
   ),
   settlementsAll: select(
     'x402_settlement_metrics_all',
@@ -294,8 +295,8 @@ export class PostgresX402Store implements X402Store {
     return rows.length > 0;
   }
 
-  async confirmSettlement(id: string): Promise<boolean> {
-    return (await this.db.rows(S.confirmSettlement, [id])).length > 0;
+  async resolveSettlement(id: string, outcome: { success: boolean; fee?: string }): Promise<boolean> {
+    return (await this.db.rows(S.resolveSettlement, [id, outcome.success, outcome.fee ?? null])).length > 0;
   }
 
   settlements(userId: number | undefined, from: string, to: string): Promise<SettlementMetricRecord[]> {

@@ -102,3 +102,8 @@ export class FeePayer {
     });
   }
 }
+
+/** What a mined transaction cost its sender (wei). */
+export function gasFee(receipt: { gasUsed: bigint; effectiveGasPrice?: bigint | undefined }): bigint {
+  return receipt.gasUsed * (receipt.effectiveGasPrice ?? 0n);
+}

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { TransactionNotFoundError, TransactionReceiptNotFoundError, type Address, type Hex } from 'viem';
 import type { X402SettlementLedger, X402SettlementRecord } from '../ledger.js';
-import { errorText } from './fee-payer.js';
+import { errorText, gasFee } from './fee-payer.js';
 import type { X402Metrics } from './metrics.js';
 import type { EvmNetwork } from './network.js';
 import { REASON } from './reasons.js';
@@ -23,7 +23,9 @@ export interface ReconcilerOptions {
   dropAfterMs?: number;
   batch?: number;
   metrics?: X402Metrics | undefined;
-  onSettled?: (record: X402SettlementRecord) => void;
+  /** A pending settlement is confirmed (`fee`: its gas, wei, decimal, when the receipt said), or failed. */
+  onSettled?: (record: X402SettlementRecord, fee?: string) => void;
+  onFailed?: (record: X402SettlementRecord) => void;
 }
 
 export class Reconciler {
@@ -80,7 +82,7 @@ export class Reconciler {
       const hash = row.tx_hash as Hex;
       try {
         const receipt = await network.client.getTransactionReceipt({ hash });
-        if (receipt.status === 'success') return this.settle(row, hash, Number(receipt.blockNumber));
+        if (receipt.status === 'success') return this.settle(row, hash, Number(receipt.blockNumber), gasFee(receipt).toString());
         return this.finish(row, { state: 'failed', error_reason: REASON.transactionState });
       } catch (err) {
         if (!(err instanceof TransactionReceiptNotFoundError)) throw err;
@@ -114,7 +116,7 @@ export class Reconciler {
     return this.finish(row, { state: 'failed', error_reason: row.state === 'pending' ? REASON.transactionState : REASON.settleError });
   }
 
-  private async settle(row: X402SettlementRecord, hash: string | null, block: number): Promise<boolean> {
+  private async settle(row: X402SettlementRecord, hash: string | null, block: number, fee?: string): Promise<boolean> {
     const updated = await this.o.ledger.update(
       row.key,
       { state: 'settled', tx_hash: hash, block_number: block, error_reason: null, updated: new Date().toISOString() },
@@ -123,7 +125,7 @@ export class Reconciler {
     if (!updated) return false;
     this.o.metrics?.settlement(row.network, 'settled');
     this.o.log.info({ network: row.network, payer: row.payer, transaction: hash, block }, 'x402 pending settlement confirmed');
-    this.o.onSettled?.(updated);
+    this.o.onSettled?.(updated, fee);
     return true;
   }
 
@@ -132,6 +134,7 @@ export class Reconciler {
     if (!updated) return false;
     this.o.metrics?.settlement(row.network, 'failed');
     this.o.log.warn({ network: row.network, payer: row.payer, transaction: row.tx_hash, reason: patch.error_reason }, 'x402 pending settlement failed');
+    this.o.onFailed?.(updated);
     return true;
   }
 }

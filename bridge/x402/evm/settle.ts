@@ -15,7 +15,7 @@ import { encodeFunctionData, WaitForTransactionReceiptTimeoutError, type Hex } f
 import type { X402SettlementRecord } from '../ledger.js';
 import type { FacilitatorRequest, SettleAnswer } from '../types.js';
 import { EIP3009_ABI } from './abi.js';
-import { errorText, isOutOfGasFunds, isTransportError, type FeePayer } from './fee-payer.js';
+import { errorText, isOutOfGasFunds, isTransportError, type FeePayer, gasFee } from './fee-payer.js';
 import type { X402Metrics } from './metrics.js';
 import { REASON, type Reason } from './reasons.js';
 import { revertReason } from './revert.js';
@@ -27,7 +27,8 @@ export interface SettleContext extends VerifyContext {
   /** Called when a claim is made (the verify cache forgets the authorization). */
   onClaim?: (key: string) => void;
   /** Called once a row is settled (here or by the reconciler). */
-  onSettled?: (record: X402SettlementRecord) => void;
+  /** A settlement is confirmed; `fee` is the gas it cost (wei, decimal) when known. */
+  onSettled?: (record: X402SettlementRecord, fee?: string) => void;
 }
 
 const iso = (): string => new Date().toISOString();
@@ -35,6 +36,8 @@ const iso = (): string => new Date().toISOString();
 /** The transfer's hash once it is sent (the deploy step of ERC-6492 wallets does not count). */
 interface Progress {
   sent?: Hex;
+  /** Gas paid so far (wei): a wallet's deployment, then the transfer. */
+  feeWei?: bigint;
 }
 
 function answer(network: string, payer: string, fields: Partial<SettleAnswer>): SettleAnswer {
@@ -241,12 +244,14 @@ export class Settler {
       // Sent, not confirmed in time: pending, reconciled later. Never a failure that invites a second signature.
       return answer(network, payer, { errorReason: REASON.pending, transaction: hash, pending: true });
     }
+    progress.feeWei = (progress.feeWei ?? 0n) + gasFee(receipt);
     if (receipt.status !== 'success') return this.fail(network, checked, REASON.transactionState, hash);
     if (!final) return true;
     const row = await ledger.update(checked.key, { state: 'settled', block_number: Number(receipt.blockNumber), error_reason: null, updated: iso() });
     this.ctx.metrics?.settlement(net.network, 'settled');
-    if (row) this.ctx.onSettled?.(row);
-    return answer(network, payer, { success: true, transaction: hash, blockNumber: Number(receipt.blockNumber) });
+    const fee = progress.feeWei.toString();
+    if (row) this.ctx.onSettled?.(row, fee);
+    return answer(network, payer, { success: true, transaction: hash, blockNumber: Number(receipt.blockNumber), fee });
   }
 
   private async outOfGas(network: string, checked: Checked, err: unknown): Promise<SettleAnswer> {

@@ -48,7 +48,9 @@ export function facilitatorRoutes(router: Router, deps: X402Deps): void {
       });
     }
     await deps.settlements.record(currentClient(ctx), request, answer);
-    ctx.body = answer;
+    // The gas it cost is for the settlement metrics, not part of x402's settle response.
+    const { fee: _fee, ...wire } = answer;
+    ctx.body = wire;
   });
 
   router.get('/api/v1/supported', clientAuth(deps, 'supported'), async (ctx) => {

@@ -84,8 +84,9 @@ describe('the reconciler', () => {
     }
   });
 
-  it('marks a pending row whose transaction reverted as failed', async () => {
-    const f = await startFacilitator(chain);
+  it('marks a pending row whose transaction reverted as failed, and tells whoever counts settlements', async () => {
+    const failed: (string | null)[] = [];
+    const f = await startFacilitator(chain, { onFailed: (r) => failed.push(r.tx_hash) });
     try {
       const payment = await pay();
       // A transaction that reverts: the same authorization submitted twice; the second one reverts.
@@ -108,6 +109,7 @@ describe('the reconciler', () => {
       await f.ledger.update(row(payment, {}).key, { state: 'pending', tx_hash: hash, updated: new Date().toISOString() });
       expect(await f.facilitator.reconcile()).toBe(1);
       expect(await f.ledger.get(row(payment, {}).key)).toMatchObject({ state: 'failed', error_reason: 'invalid_transaction_state', tx_hash: hash });
+      expect(failed).toEqual([hash]);
     } finally {
       await f.stop();
     }
@@ -165,7 +167,8 @@ describe('a store failure after the transfer was sent', () => {
       listUnfinished: (n) => inner.listUnfinished(n),
       update: (k, patch, expect) => (failPending && patch.state === 'pending' ? Promise.reject(new Error('store down')) : inner.update(k, patch, expect)),
     };
-    const f = await startFacilitator(chain, { ledger, sendingGraceMs: 0 });
+    const settled: { tx: string | null; fee: string | undefined }[] = [];
+    const f = await startFacilitator(chain, { ledger, sendingGraceMs: 0, onSettled: (r, fee) => settled.push({ tx: r.tx_hash, fee }) });
     try {
       const payment = await pay();
       const before = await chain.balanceOf(chain.accounts.payer.address);
@@ -180,6 +183,9 @@ describe('a store failure after the transfer was sent', () => {
       failPending = false;
       expect(await f.facilitator.reconcile()).toBe(1);
       expect(await ledger.get(row(payment, {}).key)).toMatchObject({ state: 'settled' });
+      // Confirmed by the reconciler from the nonce's state on chain: the store never took the hash, so neither the
+      // transaction nor its gas is known here (a row marked pending carries both: see the API test).
+      expect(settled).toEqual([{ tx: null, fee: undefined }]);
     } finally {
       await f.stop();
       await f0.stop();

@@ -43,11 +43,14 @@ describe.each([
       payer,
       blockNumber: expect.any(Number),
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      fee: expect.stringMatching(/^[1-9]\d*$/),
     });
     expect(await h.chain.balanceOf(payer)).toBe(payerBefore - PRICE);
     expect(await h.chain.balanceOf(merchant)).toBe(merchantBefore + PRICE);
     const receipt = await h.chain.client.getTransactionReceipt({ hash: answer.transaction as `0x${string}` });
     expect(receipt.status).toBe('success');
+    // The fee is what the fee payer paid for the transaction: its gas at its price.
+    expect(answer.fee).toBe((receipt.gasUsed * receipt.effectiveGasPrice).toString());
     expect(Number(receipt.blockNumber)).toBe(answer.blockNumber);
     expect(receipt.from.toLowerCase()).toBe(h.chain.accounts.feePayer.address.toLowerCase());
     expect(await h.ledger.get(`84532:${h.chain.token.toLowerCase()}:${payer.toLowerCase()}:${payment.authorization.nonce}`)).toMatchObject({
