@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { encodeFunctionData, serializeErc6492Signature, type Address, type Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { artifact, CHAIN_ID, TOKEN_NAME, TOKEN_VERSION, type TestChain } from './chain.js';
+import { artifact, CHAIN_ID, TOKEN_ABI, TOKEN_NAME, TOKEN_VERSION, type TestChain } from './chain.js';
 
 export interface AuthorizationInput {
   /** The signing key (the wallet's owner for smart wallets). */
@@ -140,4 +140,17 @@ export function v2Body(payment: SignedPayment, r: RequirementsInput): Record<str
     },
     paymentRequirements: requirements,
   };
+}
+
+/** Use an authorization on chain directly (the deployer submits `transferWithAuthorization`), as another facilitator would. */
+export function transferOnChain(chain: TestChain, payment: SignedPayment): Promise<Hex> {
+  const a = payment.authorization;
+  return chain.send(
+    chain.token,
+    encodeFunctionData({
+      abi: TOKEN_ABI,
+      functionName: 'transferWithAuthorization',
+      args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
+    }),
+  );
 }

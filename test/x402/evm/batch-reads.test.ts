@@ -6,12 +6,12 @@
  * reads, and an RPC that does not answer failing every read in the call.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFunctionData, type Address, type Hex } from 'viem';
+import type { Address } from 'viem';
 import { BatchReads, TokenReadError } from '../../../bridge/x402/evm/batch-reads.js';
 import { authorizationDigest, domainSeparator, recoverSigner } from '../../../bridge/x402/evm/digest.js';
 import { JsonRpcHttp } from '../../../bridge/x402/evm/json-rpc.js';
-import { startChain, TOKEN_ABI, TOKEN_NAME, TOKEN_VERSION, type TestChain } from '../../helpers/chain.js';
-import { randomNonce, signAuthorization, type SignedPayment } from '../../helpers/eip3009.js';
+import { startChain, TOKEN_NAME, TOKEN_VERSION, type TestChain } from '../../helpers/chain.js';
+import { randomNonce, signAuthorization, transferOnChain, type SignedPayment } from '../../helpers/eip3009.js';
 
 let chain: TestChain;
 let rpc: JsonRpcHttp;
@@ -40,15 +40,7 @@ describe('BatchReads against the local chain', () => {
     const before = await reads.read(chain.token, payer, payment.authorization.nonce);
     expect(before).toEqual({ balance: await chain.balanceOf(payer), used: false });
 
-    const a = payment.authorization;
-    await chain.send(
-      chain.token,
-      encodeFunctionData({
-        abi: TOKEN_ABI,
-        functionName: 'transferWithAuthorization',
-        args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
-      }),
-    );
+    await transferOnChain(chain, payment);
     const after = await reads.read(chain.token, payer, payment.authorization.nonce);
     expect(after.used).toBe(true);
     expect(after.balance).toBe(before.balance - 1234n);

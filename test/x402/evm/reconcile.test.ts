@@ -8,7 +8,7 @@ import { encodeFunctionData } from 'viem';
 import { Metrics } from '../../../bridge/metrics.js';
 import { settlementKey, type X402SettlementLedger, type X402SettlementRecord } from '../../../bridge/x402/ledger.js';
 import { startChain, TOKEN_ABI, type TestChain } from '../../helpers/chain.js';
-import { signAuthorization, v1Body, v2Body, type SignedPayment } from '../../helpers/eip3009.js';
+import { signAuthorization, transferOnChain, v1Body, v2Body, type SignedPayment } from '../../helpers/eip3009.js';
 import { captureLog } from '../../helpers/log-capture.js';
 import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 import { request, startFacilitator } from './setup.js';
@@ -49,17 +49,7 @@ function row(payment: SignedPayment, extra: Partial<X402SettlementRecord>): X402
   };
 }
 
-const useOnChain = async (payment: SignedPayment) => {
-  const a = payment.authorization;
-  return chain.send(
-    chain.token,
-    encodeFunctionData({
-      abi: TOKEN_ABI,
-      functionName: 'transferWithAuthorization',
-      args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
-    }),
-  );
-};
+const useOnChain = (payment: SignedPayment) => transferOnChain(chain, payment);
 
 describe('the reconciler', () => {
   it('resolves rows a crash left sending: failed when the nonce is unused (and the payload settles again), settled when it is used', async () => {

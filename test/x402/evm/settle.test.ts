@@ -5,10 +5,9 @@
  * a fee payer without gas money; a reverted transaction.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeFunctionData } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { TOKEN_ABI, testKey } from '../../helpers/chain.js';
-import { counterfactualWallet, signAuthorization, v1Body, v2Body } from '../../helpers/eip3009.js';
+import { testKey } from '../../helpers/chain.js';
+import { counterfactualWallet, signAuthorization, transferOnChain, v1Body, v2Body } from '../../helpers/eip3009.js';
 import { request, startFacilitator, startHarness, type Harness } from './setup.js';
 
 let h: Harness;
@@ -190,15 +189,7 @@ describe('settle: smart wallets, late receipts, failures', () => {
   it('refuses at simulation, sending nothing, when the authorization was used on chain since verify', async () => {
     const payment = await pay();
     expect((await h.facilitator.verify(request(v2Body(payment, reqs())))).isValid).toBe(true);
-    const a = payment.authorization;
-    await h.chain.send(
-      h.chain.token,
-      encodeFunctionData({
-        abi: TOKEN_ABI,
-        functionName: 'transferWithAuthorization',
-        args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
-      }),
-    );
+    await transferOnChain(h.chain, payment);
     const nonce = await feePayerNonce();
     expect(await h.facilitator.settle(request(v2Body(payment, reqs())))).toMatchObject({ success: false, errorReason: 'nonce_already_used', transaction: '' });
     expect(await feePayerNonce()).toBe(nonce);

@@ -5,8 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Address, Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { TOKEN_ABI } from '../../helpers/chain.js';
-import { counterfactualWallet, nowSeconds, randomNonce, signAuthorization, v1Body, v2Body, type SignedPayment } from '../../helpers/eip3009.js';
+import {
+  counterfactualWallet,
+  nowSeconds,
+  randomNonce,
+  signAuthorization,
+  transferOnChain,
+  v1Body,
+  v2Body,
+  type SignedPayment,
+} from '../../helpers/eip3009.js';
 import { request, startFacilitator, startHarness, type Harness } from './setup.js';
 
 let h: Harness;
@@ -93,16 +101,7 @@ describe.each(versions)('verify, x402 $name', ({ body, network }) => {
   it('refuses a nonce the token has already used', async () => {
     const payment = await pay();
     // The payer's authorization is used on chain by someone else (here: the deployer, submitting it directly).
-    const { encodeFunctionData } = await import('viem');
-    const a = payment.authorization;
-    await h.chain.send(
-      h.chain.token,
-      encodeFunctionData({
-        abi: TOKEN_ABI,
-        functionName: 'transferWithAuthorization',
-        args: [a.from, a.to, BigInt(a.value), BigInt(a.validAfter), BigInt(a.validBefore), a.nonce, payment.signature],
-      }),
-    );
+    await transferOnChain(h.chain, payment);
     expect((await verify(payment)).invalidReason).toBe('nonce_already_used');
   });
 
