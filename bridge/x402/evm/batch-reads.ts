@@ -146,10 +146,16 @@ export class BatchReads {
 
   private flush(): void {
     if (this.waiting === 0) return;
-    // A verification's balance and nonce go out together: take the nonces first, then their balances.
-    const nonces = this.nonces.take(Math.floor((this.maxPerCall * 2) / 3));
-    const balances = this.balances.take(this.maxPerCall - nonces.length);
-    const authorizations = this.authorizations.take(this.maxPerCall - nonces.length - balances.length);
+    // A verification needs one of each kind, so each kind gets a third of the call, oldest first, and what one
+    // kind leaves (a balance many payments share) goes to the others: under a backlog no kind waits behind
+    // another, and the verifications that came first are answered first.
+    const third = Math.floor(this.maxPerCall / 3);
+    const nonces = this.nonces.take(third);
+    const balances = this.balances.take(third);
+    const authorizations = this.authorizations.take(third);
+    nonces.push(...this.nonces.take(this.maxPerCall - nonces.length - balances.length - authorizations.length));
+    authorizations.push(...this.authorizations.take(this.maxPerCall - nonces.length - balances.length - authorizations.length));
+    balances.push(...this.balances.take(this.maxPerCall - nonces.length - balances.length - authorizations.length));
     this.inflight++;
     this.stats.calls++;
     this.stats.queries += balances.length + nonces.length + authorizations.length;

@@ -147,3 +147,46 @@ describe('BatchReads against the local chain', () => {
     expect((await reads.read(chain.token, chain.accounts.payer.address, randomNonce())).used).toBe(false);
   });
 });
+
+describe('BatchReads under a backlog', () => {
+  it('gives each kind of query its share of every call, so no verification waits behind the others’ reads', async () => {
+    const calls: [number, number, number][] = [];
+    // A node that answers every query: balance 7, nonce unused, signer 0x…01; it records each call's counts.
+    const node = {
+      request: async (_method: string, params: unknown[]) => {
+        const data = (params[0] as { data: string }).data;
+        const [nb, ns, na] = [0, 1, 2].map((i) => Number.parseInt(data.slice(data.length - 64 * (3 - i), data.length - 64 * (2 - i)), 16)) as [
+          number,
+          number,
+          number,
+        ];
+        calls.push([nb, ns, na]);
+        const words = [
+          ...Array.from({ length: nb }, () => ['1', '7']).flat(),
+          ...Array.from({ length: ns }, () => '0'),
+          ...Array.from({ length: na }, () => '1'),
+        ];
+        return `0x${words.map((w) => w.padStart(64, '0')).join('')}`;
+      },
+    };
+    const reads = new BatchReads(node, { maxPerCall: 9, maxInflight: 1 });
+    const sep = new Uint8Array(32);
+    const payments = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        signAuthorization({ key: i % 2 ? chain.keys.payer : chain.keys.payer2, token: chain.token, to: chain.token, value: 1n }),
+      ),
+    );
+    const results = await Promise.all(
+      payments.map((p, i) =>
+        Promise.all([
+          // Distinct owners: no balance is shared.
+          reads.read(chain.token, `0x${(i + 1).toString(16).padStart(40, '0')}` as Address, p.authorization.nonce),
+          reads.recoverAuthorization(sep, p.authorization, p.signature),
+        ]),
+      ),
+    );
+    for (const [r, signer] of results) expect([r, signer]).toEqual([{ balance: 7n, used: false }, '0x0000000000000000000000000000000000000001']);
+    // 12 verifications × 3 queries in calls of 9: three of each kind in every call.
+    expect(calls).toEqual(Array.from({ length: 4 }, () => [3, 3, 3]));
+  });
+});
