@@ -136,12 +136,10 @@ export class BatchReads {
   private schedule(): void {
     if (this.scheduled || this.inflight >= this.maxInflight) return;
     this.scheduled = true;
-    const go = () => {
+    setImmediate(() => {
       this.scheduled = false;
       this.flush();
-    };
-    if (process.env['DI']) setImmediate(() => setImmediate(go));
-    else setImmediate(go);
+    });
   }
 
   private flush(): void {
