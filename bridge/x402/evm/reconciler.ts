@@ -6,12 +6,17 @@
  * the same way. Rows are changed only from the state they were read in.
  */
 import type { Logger } from 'pino';
-import { TransactionNotFoundError, TransactionReceiptNotFoundError, type Address, type Hex } from 'viem';
+import { parseAbiItem, TransactionNotFoundError, TransactionReceiptNotFoundError, type Address, type Hex } from 'viem';
 import type { X402SettlementLedger, X402SettlementRecord } from '../ledger.js';
 import { errorText, gasFee } from './fee-payer.js';
 import type { X402Metrics } from './metrics.js';
 import type { EvmNetwork } from './network.js';
 import { REASON } from './reasons.js';
+
+// EIP-3009: emitted once per authorization, by the transaction that used it.
+const AUTHORIZATION_USED = parseAbiItem('event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)');
+/** How far back the reconciler looks for that log (~5.5 hours of Base's 2-second blocks; rows wait minutes). */
+const USED_LOOKBACK_BLOCKS = 10_000n;
 
 export interface ReconcilerOptions {
   ledger: X402SettlementLedger;
@@ -112,8 +117,41 @@ export class Reconciler {
       functionName: 'authorizationState',
       args: [row.payer as Address, row.nonce as Hex],
     });
-    if (used) return this.settle(row, row.tx_hash, row.block_number ?? 0);
+    if (used) {
+      // Which transaction used it: ours whose hash the store never took, or another's.
+      const found = await this.whoUsed(network, row);
+      return this.settle(row, found?.hash ?? row.tx_hash, found?.block ?? row.block_number ?? 0, found?.fee);
+    }
     return this.finish(row, { state: 'failed', error_reason: row.state === 'pending' ? REASON.transactionState : REASON.settleError });
+  }
+
+  /**
+   * The transaction that used the row's authorization, from the token's EIP-3009 `AuthorizationUsed` log in the
+   * last USED_LOOKBACK_BLOCKS blocks, with what it cost when the fee payer sent it; undefined when the log is not
+   * found or the RPC does not answer (the row is then settled without it, as before).
+   */
+  private async whoUsed(network: EvmNetwork, row: X402SettlementRecord): Promise<{ hash: Hex; block: number; fee?: string } | undefined> {
+    try {
+      const latest = await network.client.getBlockNumber({ cacheTime: 0 });
+      const logs = await network.client.getLogs({
+        address: row.token as Address,
+        event: AUTHORIZATION_USED,
+        args: { authorizer: row.payer as Address, nonce: row.nonce as Hex },
+        fromBlock: latest > USED_LOOKBACK_BLOCKS ? latest - USED_LOOKBACK_BLOCKS : 0n,
+        toBlock: latest,
+      });
+      const hash = logs.at(-1)?.transactionHash;
+      if (!hash) return undefined;
+      const receipt = await network.client.getTransactionReceipt({ hash });
+      const ours = network.feePayer !== '' && receipt.from.toLowerCase() === network.feePayer.toLowerCase();
+      return { hash, block: Number(receipt.blockNumber), ...(ours ? { fee: gasFee(receipt).toString() } : {}) };
+    } catch (err) {
+      this.o.log.warn(
+        { err: errorText(err), network: row.network, payer: row.payer },
+        'x402 reconcile: could not find the transaction that used an authorization',
+      );
+      return undefined;
+    }
   }
 
   private async settle(row: X402SettlementRecord, hash: string | null, block: number, fee?: string): Promise<boolean> {

@@ -53,7 +53,8 @@ const useOnChain = (payment: SignedPayment) => transferOnChain(chain, payment);
 
 describe('the reconciler', () => {
   it('resolves rows a crash left sending: failed when the nonce is unused (and the payload settles again), settled when it is used', async () => {
-    const f = await startFacilitator(chain, { sendingGraceMs: 1_000 });
+    const settled: { tx: string | null; fee: string | undefined }[] = [];
+    const f = await startFacilitator(chain, { sendingGraceMs: 1_000, onSettled: (r, fee) => settled.push({ tx: r.tx_hash, fee }) });
     try {
       const unused = await pay();
       const used = await pay();
@@ -61,12 +62,15 @@ describe('the reconciler', () => {
       await f.ledger.claim(row(unused, {}));
       await f.ledger.claim(row(used, {}));
       await f.ledger.claim(row(fresh, { created: new Date().toISOString(), updated: new Date().toISOString() }));
-      await useOnChain(used);
+      const usedBy = await useOnChain(used);
       // While sending, the payload is pending for verify and settle.
       expect((await f.facilitator.verify(request(v2Body(unused, reqs())))).invalidReason).toBe('settlement_pending');
       expect(await f.facilitator.reconcile()).toBe(2);
       expect(await f.ledger.get(row(unused, {}).key)).toMatchObject({ state: 'failed', error_reason: 'unexpected_settle_error' });
-      expect(await f.ledger.get(row(used, {}).key)).toMatchObject({ state: 'settled' });
+      // Settled with the transaction that used it, found by its AuthorizationUsed log.
+      expect(await f.ledger.get(row(used, {}).key)).toMatchObject({ state: 'settled', tx_hash: usedBy });
+      // Another account sent it: its gas is not ours to count.
+      expect(settled).toEqual([{ tx: usedBy, fee: undefined }]);
       expect(await f.ledger.get(row(fresh, {}).key)).toMatchObject({ state: 'sending' });
       expect(await f.facilitator.settle(request(v2Body(unused, reqs())))).toMatchObject({ success: true });
     } finally {
@@ -173,9 +177,11 @@ describe('a store failure after the transfer was sent', () => {
       failPending = false;
       expect(await f.facilitator.reconcile()).toBe(1);
       expect(await ledger.get(row(payment, {}).key)).toMatchObject({ state: 'settled' });
-      // Confirmed by the reconciler from the nonce's state on chain: the store never took the hash, so neither the
-      // transaction nor its gas is known here (a row marked pending carries both: see the API test).
-      expect(settled).toEqual([{ tx: null, fee: undefined }]);
+      // Confirmed by the reconciler from the nonce's state on chain. The store never took the hash: the token's
+      // AuthorizationUsed log gives the transaction, and its receipt the gas our fee payer paid.
+      const receipt = await chain.client.getTransactionReceipt({ hash: answer.transaction as `0x${string}` });
+      expect(settled).toEqual([{ tx: answer.transaction, fee: (receipt.gasUsed * receipt.effectiveGasPrice).toString() }]);
+      expect(await ledger.get(row(payment, {}).key)).toMatchObject({ state: 'settled', tx_hash: answer.transaction });
     } finally {
       await f.stop();
       await f0.stop();
