@@ -33,6 +33,7 @@ import { Bridge } from '../bridge/main.js';
 import { Journal } from '../bridge/store/journal/engine.js';
 import { JournalLightningStore } from '../bridge/store/journal/lightning-store.js';
 import { JournalMachinesStore } from '../bridge/store/journal/machines-store.js';
+import { pendingLightningPayment } from '../bridge/lightning/types.js';
 import { send, type BenchReply } from './http.js';
 
 const ROUNDS = 3;
@@ -456,28 +457,20 @@ async function breakdown(counts: typeof COUNTS, dirs: string[], say: ((row: stri
     const op = async (): Promise<void> => {
       const paymentId = `bench${String(n++).padStart(10, '0')}`;
       const created = await dev.createInvoice(request(paymentId));
-      await store.createPayment({
-        payment_id: paymentId,
-        user_id: 'benchuser000000',
-        asset_id: 'benchasset00000',
-        link_id: 'benchlink000000',
-        amount_sats: PRICE_SATS,
-        duration_ms: 30_000,
-        payment_hash: created.paymentHash,
-        pr: created.pr,
-        status: 'pending',
-        rail: 'lightning',
-        backend: 'dev',
-        backend_ref: created.ref,
-        wallet_version: 'server:bench',
-        device_acked_at: null,
-        comment: null,
-        preimage: null,
-        expires_at: created.expiresAt,
-        created: new Date().toISOString(),
-        settled_at: null,
-        event_id: null,
-      });
+      await store.createPayment(
+        pendingLightningPayment({
+          paymentId,
+          userId: 'benchuser000000',
+          assetId: 'benchasset00000',
+          linkId: 'benchlink000000',
+          amountSats: PRICE_SATS,
+          durationMs: 30_000,
+          backend: 'dev',
+          walletVersion: 'server:bench',
+          created,
+          comment: null,
+        }),
+      );
     };
     say?.('  sign + 2 durable commits (no HTTP), c1', await closedLoop(counts.c1, 1, op));
     say?.(`  sign + 2 durable commits (no HTTP), c${CONCURRENCY}`, await closedLoop(counts.c32, CONCURRENCY, op));

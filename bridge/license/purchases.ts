@@ -17,7 +17,7 @@ import type { CreatedInvoice } from '../lightning/backends/backend.js';
 import { metadataHash, payMetadata } from '../lightning/lnurl.js';
 import type { Settlement } from '../lightning/settlement.js';
 import type { LightningStore } from '../lightning/store.js';
-import type { PaymentRecord } from '../lightning/types.js';
+import { pendingLightningPayment, type PaymentRecord } from '../lightning/types.js';
 import type { Wallets } from '../lightning/wallets.js';
 import type { MachinesStore } from '../machines/store.js';
 import type { AccountRecord } from '../machines/types.js';
@@ -161,29 +161,21 @@ export class Purchases {
       this.options.log.warn({ err: (err as Error).message, backend: backend.kind }, 'could not make a purchase invoice');
       throw new AppError(503, 'backend_unavailable', 'The Lightning backend could not make an invoice; try again later', { cause: err });
     }
-    const payment = await this.options.payments.createPayment({
-      payment_id: purchaseId,
-      user_id: vendor.user_id,
-      asset_id: null,
-      link_id: '',
-      purchase: { kind: 'license', product_id: product.product_id, purchase_id: purchaseId },
-      amount_sats: product.price_sats,
-      duration_ms: 0,
-      payment_hash: created.paymentHash,
-      pr: created.pr,
-      status: 'pending',
-      rail: 'lightning',
-      backend: backend.kind,
-      backend_ref: created.ref,
-      wallet_version: walletVersion,
-      comment: buyerComment(input),
-      preimage: null,
-      expires_at: created.expiresAt,
-      created: new Date().toISOString(),
-      settled_at: null,
-      event_id: null,
-      device_acked_at: null,
-    });
+    const payment = await this.options.payments.createPayment(
+      pendingLightningPayment({
+        paymentId: purchaseId,
+        userId: vendor.user_id,
+        assetId: null,
+        linkId: '',
+        purchase: { kind: 'license', product_id: product.product_id, purchase_id: purchaseId },
+        amountSats: product.price_sats,
+        durationMs: 0,
+        backend: backend.kind,
+        walletVersion,
+        created,
+        comment: buyerComment(input),
+      }),
+    );
     this.options.metrics?.purchases.inc({ event: 'started' });
     this.options.log.info({ purchaseId, productId: product.product_id, amountSats: product.price_sats, backend: backend.kind }, 'license purchase started');
     return {

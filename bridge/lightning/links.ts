@@ -19,7 +19,7 @@ import { qrContent } from './qr.js';
 import { PAYMENT_HASH } from './schemas.js';
 import type { Settlement } from './settlement.js';
 import type { LightningStore, PutLinkResult } from './store.js';
-import type { PaymentLinkRecord, PaymentRecord, PaymentStatus } from './types.js';
+import { pendingLightningPayment, type PaymentLinkRecord, type PaymentRecord, type PaymentStatus } from './types.js';
 import type { Wallets } from './wallets.js';
 
 /** Where the MQTT broker reports whether an asset's device is connected; undefined = unknown. */
@@ -376,28 +376,20 @@ export class PaymentLinks {
     created: CreatedInvoice;
     comment: string | null;
   }): Promise<PaymentRecord> {
-    return this.options.store.createPayment({
-      payment_id: p.paymentId,
-      user_id: p.account.user_id,
-      asset_id: p.asset.asset_id,
-      link_id: p.link.link_id,
-      amount_sats: p.amountSats,
-      duration_ms: runTime(p.asset, p.amountSats),
-      payment_hash: p.created.paymentHash,
-      pr: p.created.pr,
-      status: 'pending',
-      rail: 'lightning',
-      backend: p.backend.kind,
-      backend_ref: p.created.ref,
-      wallet_version: p.walletVersion,
-      comment: p.comment,
-      preimage: null,
-      expires_at: p.created.expiresAt,
-      created: new Date().toISOString(),
-      settled_at: null,
-      event_id: null,
-      device_acked_at: null,
-    });
+    return this.options.store.createPayment(
+      pendingLightningPayment({
+        paymentId: p.paymentId,
+        userId: p.account.user_id,
+        assetId: p.asset.asset_id,
+        linkId: p.link.link_id,
+        amountSats: p.amountSats,
+        durationMs: runTime(p.asset, p.amountSats),
+        backend: p.backend.kind,
+        walletVersion: p.walletVersion,
+        created: p.created,
+        comment: p.comment,
+      }),
+    );
   }
 
   private async demoteOthers(primary: PaymentLinkRecord): Promise<void> {

@@ -1,5 +1,6 @@
 /** Records of the Lightning rail, as stored. */
 import { createHash } from 'node:crypto';
+import type { CreatedInvoice } from './backends/backend.js';
 
 export const BACKEND_KINDS = ['dev', 'lnbits', 'lnd', 'btcpay', 'lnaddress'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -120,6 +121,50 @@ export interface DevInvoiceRecord {
 
 /** A payment that runs a machine (every payment but a purchase such as a license). */
 export type MachinePayment = PaymentRecord & { asset_id: string };
+
+/**
+ * A pending Lightning payment for an invoice a backend just made: what an LNURL callback, an x402 Lightning
+ * offer and a license purchase each store before the invoice is paid.
+ */
+export function pendingLightningPayment(p: {
+  paymentId: string;
+  userId: string;
+  /** Null for a purchase that runs no machine (see `purchase`). */
+  assetId: string | null;
+  /** The LNURL-pay link it came through, '' when none. */
+  linkId: string;
+  amountSats: number;
+  durationMs: number;
+  backend: BackendKind;
+  walletVersion: string;
+  created: CreatedInvoice;
+  comment: string | null;
+  purchase?: PaymentPurchase;
+}): Omit<PaymentRecord, 'seq'> {
+  return {
+    payment_id: p.paymentId,
+    user_id: p.userId,
+    asset_id: p.assetId,
+    link_id: p.linkId,
+    ...(p.purchase ? { purchase: p.purchase } : {}),
+    amount_sats: p.amountSats,
+    duration_ms: p.durationMs,
+    payment_hash: p.created.paymentHash,
+    pr: p.created.pr,
+    status: 'pending',
+    rail: 'lightning',
+    backend: p.backend,
+    backend_ref: p.created.ref,
+    wallet_version: p.walletVersion,
+    comment: p.comment,
+    preimage: null,
+    expires_at: p.created.expiresAt,
+    created: new Date().toISOString(),
+    settled_at: null,
+    event_id: null,
+    device_acked_at: null,
+  };
+}
 
 export function runsMachine(payment: PaymentRecord): payment is MachinePayment {
   return payment.asset_id !== null;

@@ -10,7 +10,7 @@ import type { RateLimiter } from '../../http/rate-limit.js';
 import { newId } from '../../ids.js';
 import { metadataHash, payMetadata } from '../../lightning/lnurl.js';
 import type { LightningStore } from '../../lightning/store.js';
-import type { PaymentRecord } from '../../lightning/types.js';
+import { pendingLightningPayment } from '../../lightning/types.js';
 import type { Wallets } from '../../lightning/wallets.js';
 import type { AccountRecord, AssetRecord } from '../../machines/types.js';
 import { lightningRequirement } from './lightning.js';
@@ -61,29 +61,20 @@ export class X402Invoices {
         expirySeconds: this.options.expirySeconds,
         paymentId,
       });
-      const payment: Omit<PaymentRecord, 'seq'> = {
-        payment_id: paymentId,
-        user_id: account.user_id,
-        asset_id: asset.asset_id,
-        link_id: '',
-        amount_sats: amountSats,
-        duration_ms: asset.duration_ms,
-        payment_hash: created.paymentHash,
-        pr: created.pr,
-        status: 'pending',
-        rail: 'lightning',
-        backend: backend.kind,
-        backend_ref: created.ref,
-        wallet_version: walletVersion,
-        comment: null,
-        preimage: null,
-        expires_at: created.expiresAt,
-        created: new Date().toISOString(),
-        settled_at: null,
-        event_id: null,
-        device_acked_at: null,
-      };
-      await store.createPayment(payment);
+      await store.createPayment(
+        pendingLightningPayment({
+          paymentId,
+          userId: account.user_id,
+          assetId: asset.asset_id,
+          linkId: '',
+          amountSats,
+          durationMs: asset.duration_ms,
+          backend: backend.kind,
+          walletVersion,
+          created,
+          comment: null,
+        }),
+      );
       return lightningRequirement({ pr: created.pr, paymentHash: created.paymentHash, amountMsat, expiresAt: created.expiresAt });
     } catch (err) {
       log.warn({ err: (err as Error).message, assetId: asset.asset_id }, 'x402: no Lightning invoice for this offer');
