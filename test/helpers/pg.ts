@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 export const TEST_DATABASE_URL = process.env['PAYWIRE_TEST_DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -62,5 +63,23 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       return u.toString();
     },
     drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+  };
+}
+
+/**
+ * This file's (or describe's) test database: created before its tests, dropped after. Call it at the top level
+ * of a file or inside a describe; the getter throws when the database is not made yet (called outside a test).
+ */
+export function useTestDatabase(): () => TestDatabase {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  return () => {
+    if (!db) throw new Error('no test database (was useTestDatabase() called inside a describe, and used inside a test?)');
+    return db;
   };
 }

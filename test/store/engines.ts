@@ -6,7 +6,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
 import type { DevicesStore } from '../../bridge/devices/store.js';
 import type { LightningStore } from '../../bridge/lightning/store.js';
 import type { MachinesStore } from '../../bridge/machines/store.js';
@@ -17,7 +16,7 @@ import { JournalLightningStore } from '../../bridge/store/journal/lightning-stor
 import { JournalMachinesStore } from '../../bridge/store/journal/machines-store.js';
 import { JournalX402Store } from '../../bridge/store/journal/x402-store.js';
 import { openPostgres } from '../../bridge/store/postgres/engine.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
 
 export interface EngineStores {
   machines: MachinesStore;
@@ -78,18 +77,11 @@ export function journalEngine(options: { compactBeforeReopen?: boolean; name?: s
 
 /** Registers the test file's database (created before its tests, dropped after); call inside a describe. */
 export function postgresEngine(): Engine {
-  let db: TestDatabase | undefined;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const db = useTestDatabase();
   return {
     name: 'PostgreSQL',
     async open() {
-      if (!db) throw new Error('postgresEngine(): no test database (was it called inside a describe?)');
-      const url = await db.schemaUrl();
+      const url = await db().schemaUrl();
       let pg = await openPostgres({ url, poolSize: 5 });
       const harness = {
         machines: pg.machines as MachinesStore,

@@ -6,14 +6,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SlugTakenError, type LicenseStore } from '../../bridge/license/store.js';
 import type { LicenseRecord, ProductRecord } from '../../bridge/license/types.js';
 import { Journal } from '../../bridge/store/journal/engine.js';
 import { JournalLicenseStore } from '../../bridge/store/journal/license-store.js';
 import { openPostgres } from '../../bridge/store/postgres/engine.js';
 import { importJournal } from '../../bridge/store/postgres/import-journal.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
 
 interface Harness {
   store: LicenseStore;
@@ -53,17 +53,11 @@ const journalEngine: Engine = {
 };
 
 function postgresEngine(): Engine {
-  let db: TestDatabase | undefined;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const db = useTestDatabase();
   return {
     name: 'PostgreSQL',
     async open() {
-      const url = await (db as TestDatabase).schemaUrl();
+      const url = await db().schemaUrl();
       let pg = await openPostgres({ url, poolSize: 8 });
       const h: Harness = {
         store: pg.license,
@@ -268,13 +262,7 @@ contract(journalEngine);
 describe('on PostgreSQL', () => contract(postgresEngine()));
 
 describe('paywire migrate --from-journal copies the license store', () => {
-  let db: TestDatabase | undefined;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const db = useTestDatabase();
 
   it('products, licenses and seats read back the same on PostgreSQL', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'paywire-license-import-'));
@@ -288,7 +276,7 @@ describe('paywire migrate --from-journal copies the license store', () => {
     await claim(s, lic.license_id, 'box', 3, 2);
     const machines = await s.listMachines(lic.license_id);
     await journal.close();
-    const url = await (db as TestDatabase).schemaUrl();
+    const url = await db().schemaUrl();
     const counts = await importJournal({ dataDir: dir, url });
     expect(counts).toMatchObject({ license_products: 1, licenses: 1, license_machines: 1 });
     const pg = await openPostgres({ url, poolSize: 2 });

@@ -3,23 +3,17 @@
  * newer schema refused, an unreachable server reported in one line (without the password).
  */
 import { createServer, type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Database } from '../../bridge/store/postgres/database.js';
 import { openPostgres } from '../../bridge/store/postgres/engine.js';
 import { loadMigrations } from '../../bridge/store/postgres/migrate.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db?.drop();
-});
+const db = useTestDatabase();
 
 describe('PostgreSQL engine', () => {
   it('migrates once when two bridges start at the same time', async () => {
-    const url = await db.schemaUrl();
+    const url = await db().schemaUrl();
     const opened = await Promise.all([openPostgres({ url, poolSize: 2 }), openPostgres({ url, poolSize: 2 }), openPostgres({ url, poolSize: 2 })]);
     try {
       const rows = await opened[0].db.exec('SELECT version FROM schema_migrations ORDER BY version');
@@ -48,7 +42,7 @@ describe('PostgreSQL engine', () => {
   });
 
   it('refuses a database migrated by a newer Paywire', async () => {
-    const url = await db.schemaUrl();
+    const url = await db().schemaUrl();
     await (await openPostgres({ url, poolSize: 1 })).close();
     const raw = new Database({ url, poolSize: 1 });
     await raw.exec("INSERT INTO schema_migrations (version, name) VALUES (999, 'future')");

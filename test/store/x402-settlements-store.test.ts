@@ -6,12 +6,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Journal } from '../../bridge/store/journal/engine.js';
 import { JournalX402SettlementsStore } from '../../bridge/store/journal/x402-settlements-store.js';
 import { openPostgres } from '../../bridge/store/postgres/engine.js';
 import { settlementKey, type X402SettlementLedger, type X402SettlementRecord } from '../../bridge/x402/ledger.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { useTestDatabase } from '../helpers/pg.js';
 
 interface Harness {
   ledger: X402SettlementLedger;
@@ -58,18 +58,11 @@ function journalLedger(): LedgerEngine {
 }
 
 function postgresLedger(): LedgerEngine {
-  let db: TestDatabase | undefined;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const db = useTestDatabase();
   return {
     name: 'PostgreSQL',
     async open() {
-      if (!db) throw new Error('no test database');
-      const url = await db.schemaUrl();
+      const url = await db().schemaUrl();
       let a = await openPostgres({ url, poolSize: 5 });
       const b = await openPostgres({ url, poolSize: 5 });
       return {
