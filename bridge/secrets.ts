@@ -11,10 +11,10 @@
  * start, and so does a missing file beside a store that holds data (restore it from a backup).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { writeFileDurably } from './store/durable-file.js';
+import { readFileIfExists, writeFileDurably } from './store/durable-file.js';
 import { tightenFile } from './store/file-modes.js';
 import { sha256Hex } from './ids.js';
 
@@ -84,12 +84,7 @@ export async function loadSecrets(dataDir: string, configuredAdminToken: string 
   const refuse = (why: string) =>
     new Error(`${path} ${why}: the store's sealed wallet credentials and webhook signing key depend on it, so it is not replaced; restore it from a backup`);
   let file: SecretsFile | undefined;
-  let text: string | undefined;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${path}: ${(err as Error).message}`);
-  }
+  const text = await readFileIfExists(path);
   if (text !== undefined) {
     let parsed: Partial<SecretsFile> | null;
     try {

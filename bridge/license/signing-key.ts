@@ -5,10 +5,9 @@
  * instead of making a new one (restore it from a backup).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { writeFileDurably } from '../store/durable-file.js';
+import { readFileIfExists, writeFileDurably } from '../store/durable-file.js';
 import { tightenFile } from '../store/file-modes.js';
 import { LicenseSigner } from './keys.js';
 
@@ -38,12 +37,7 @@ export async function loadSigningKey(options: {
     return new LicenseSigner(parsed.seed);
   }
   const path = join(options.dataDir, SIGNING_KEY_FILE);
-  let text: string | undefined;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${path}: ${(err as Error).message}`);
-  }
+  const text = await readFileIfExists(path);
   if (text !== undefined) {
     await tightenFile(path, options.log);
     const parsed = parseSigningKey(text);

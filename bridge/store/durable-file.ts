@@ -4,9 +4,19 @@
  * process but not a power cut). The temporary file is created afresh (never reused from a crash,
  * whose mode could be looser) with the target's private mode.
  */
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { PRIVATE_FILE_MODE } from './file-modes.js';
+
+/** A UTF-8 file's text, or undefined when there is no such file; any other failure is a clear error. */
+export async function readFileIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
 
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
