@@ -23,7 +23,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'lnurl', description: 'LNURL callback invoices per second (dev backend) and settle -> bus latency', run: lnurl.run },
   { name: 'device', description: 'payment publish -> relay pin write in the device daemon, 50 assets at 50 payments/s, and its memory', run: device.run },
   { name: 'mqtt', description: 'settle -> device latency with 1,000 devices, and QoS 1 msg/s: embedded broker vs Mosquitto', run: mqtt.run },
-  { name: 'x402', description: 'verifications/s: our /verify over HTTP vs the reference facilitators in process; settles/s on a local chain', run: x402.run },
+  { name: 'x402', description: 'verifications/s, ours vs the reference facilitators (HTTP and in process); settles/s on a local chain', run: x402.run },
   { name: 'x402-verify', description: 'x402 verify in process on the local chain (with the nonce check), and one signature recovery', run: x402Verify.run },
   { name: 'license', description: 'license validations per second through POST /v1/validate beside a no-op route, 1 and 32 at a time', run: license.run },
 ];
