@@ -35,6 +35,12 @@ export interface SettlementOptions {
   concurrency?: number;
 }
 
+/**
+ * What became of the transfer of an x402 payment recorded before it was sent: `settled` (with the
+ * transaction that made it), `failed` (nothing was charged), or `waiting` (sent, no receipt yet).
+ */
+export type X402Transfer = { state: 'settled'; transaction: string } | { state: 'failed' } | { state: 'waiting'; transaction?: string };
+
 export interface SettleOutcome {
   payment: PaymentRecord;
   /** False when it was already settled (a repeated report). */
@@ -52,6 +58,7 @@ export class Settlement {
   private polling: Promise<void> | undefined;
   private readonly lastLookup = new Map<string, number>();
   private readonly health: BackendHealth;
+  private x402Transfer: ((payment: PaymentRecord) => Promise<X402Transfer>) | undefined;
 
   constructor(options: SettlementOptions) {
     this.options = options;
@@ -72,6 +79,14 @@ export class Settlement {
     this.timer.unref();
   }
 
+  /**
+   * Where the poll learns what became of the transfers of pending x402 payments: the facilitator's
+   * settlement ledger, through the x402 purchase route (bridge/x402/agents/purchase.ts).
+   */
+  watchX402Transfers(lookup: (payment: PaymentRecord) => Promise<X402Transfer>): void {
+    this.x402Transfer = lookup;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
@@ -83,7 +98,7 @@ export class Settlement {
    * Record that an invoice was paid. Repeated and concurrent reports settle it once; every caller
    * returns only once the settlement is durable. A preimage, when given, must prove the payment.
    */
-  async settle(paymentHash: string, preimage: string | null): Promise<SettleOutcome> {
+  async settle(paymentHash: string, preimage: string | null, facts?: X402PaymentFacts): Promise<SettleOutcome> {
     const { store, events, bus } = this.options;
     const payment = await store.getPaymentByHash(paymentHash);
     if (!payment) throw new AppError(404, 'payment_not_found', `No payment with hash ${paymentHash}`);
@@ -112,7 +127,7 @@ export class Settlement {
           rail: payment.rail,
           payment_hash: payment.payment_hash,
           comment: payment.comment,
-          ...(payment.x402 ? { x402: payment.x402 } : {}),
+          ...((facts ?? payment.x402) ? { x402: facts ?? payment.x402 } : {}),
           ...(payment.purchase ? { purchase: payment.purchase } : {}),
           ...(refundDue ? { refund_due: true, refund_reason: 'asset_deleted' } : {}),
         },
@@ -131,7 +146,7 @@ export class Settlement {
       (settled, stored) => {
         if (!refundDue) bus.emit('payment.settled', { payment: settled, event: stored });
       },
-      refundDue ? { refund_due: true } : {},
+      { ...(refundDue ? { refund_due: true } : {}), ...(facts ? { x402: facts } : {}) },
     );
     if ('missing' in result) throw new AppError(404, 'payment_not_found', `No payment with hash ${paymentHash}`);
     if ('already' in result) return { payment: result.already, newly: false };
@@ -161,45 +176,64 @@ export class Settlement {
   }
 
   /**
-   * An x402 payment for a machine whose transfer is on chain: recorded and settled once, keyed by its
-   * authorization (`x402PaymentKey`), then told to the machine exactly as a Lightning payment is.
-   * Repeated and concurrent calls with one key settle it once. A crash between the record and its
-   * settlement leaves it pending; the next poll settles it (the transfer already happened).
+   * An x402 payment for a machine, recorded (pending) before its transfer is sent, keyed by its
+   * authorization (`x402PaymentKey`): a crash while the transfer is on its way then loses nothing. The
+   * poll settles it once the facilitator's ledger holds the transfer settled (see `watchX402Transfers`),
+   * and expires it when the transfer failed. Resolves with the record (`created`), or the one already under
+   * the key.
+   */
+  async recordX402Pending(input: {
+    userId: string;
+    assetId: string;
+    durationMs: number;
+    key: string;
+    facts: X402PaymentFacts;
+  }): Promise<{ payment: PaymentRecord; created: boolean }> {
+    const { store } = this.options;
+    const earlier = await store.getPaymentByHash(input.key);
+    if (earlier) return { payment: earlier, created: false };
+    const now = new Date().toISOString();
+    try {
+      const payment = await store.createPayment({
+        payment_id: newId(),
+        user_id: input.userId,
+        asset_id: input.assetId,
+        link_id: '',
+        amount_sats: 0,
+        duration_ms: input.durationMs,
+        payment_hash: input.key,
+        pr: '',
+        status: 'pending',
+        rail: 'x402',
+        backend: 'evm',
+        backend_ref: input.facts.transaction,
+        wallet_version: '',
+        comment: null,
+        preimage: null,
+        expires_at: now,
+        created: now,
+        settled_at: null,
+        event_id: null,
+        device_acked_at: null,
+        x402: input.facts,
+      });
+      return { payment, created: true };
+    } catch (err) {
+      // A concurrent call with the same key made it first.
+      const made = await store.getPaymentByHash(input.key);
+      if (!made) throw err;
+      return { payment: made, created: false };
+    }
+  }
+
+  /**
+   * An x402 payment whose transfer is on chain (`facts.transaction`): settled once, and told to the machine
+   * exactly as a Lightning payment is. Recorded first when it was not (`recordX402Pending`). Repeated and
+   * concurrent calls with one key settle it once.
    */
   async recordX402(input: { userId: string; assetId: string; durationMs: number; key: string; facts: X402PaymentFacts }): Promise<SettleOutcome> {
-    const { store } = this.options;
-    if (!(await store.getPaymentByHash(input.key))) {
-      const now = new Date().toISOString();
-      await store
-        .createPayment({
-          payment_id: newId(),
-          user_id: input.userId,
-          asset_id: input.assetId,
-          link_id: '',
-          amount_sats: 0,
-          duration_ms: input.durationMs,
-          payment_hash: input.key,
-          pr: '',
-          status: 'pending',
-          rail: 'x402',
-          backend: 'evm',
-          backend_ref: input.facts.transaction,
-          wallet_version: '',
-          comment: null,
-          preimage: null,
-          expires_at: now,
-          created: now,
-          settled_at: null,
-          event_id: null,
-          device_acked_at: null,
-          x402: input.facts,
-        })
-        // A concurrent call with the same key made it first: settle that one.
-        .catch(async (err: unknown) => {
-          if (!(await store.getPaymentByHash(input.key))) throw err;
-        });
-    }
-    return this.settle(input.key, null);
+    await this.recordX402Pending(input);
+    return this.settle(input.key, null, input.facts);
   }
 
   /**
@@ -241,7 +275,7 @@ export class Settlement {
         // The dev node pushes every settlement through its settle call: it needs a look only when an
         // invoice runs out.
         if (payment.backend !== 'dev' || Date.parse(payment.expires_at) <= now) due.push(payment);
-        // (An x402 payment left pending by a crash is settled by check: its transfer is on chain.)
+        // (An x402 payment waits for its transfer: check looks it up in the facilitator's ledger.)
         if (i % BATCH === BATCH - 1) await new Promise((resolve) => setImmediate(resolve));
       }
       const limit = this.options.concurrency ?? 8;
@@ -265,8 +299,7 @@ export class Settlement {
   private async check(payment: PaymentRecord): Promise<PaymentRecord | undefined> {
     const { machines, wallets } = this.options;
     this.lastLookup.set(payment.payment_hash, Date.now());
-    // Recorded only once its transfer was on chain: a pending one was cut off before its settlement.
-    if (payment.backend === 'evm') return (await this.settle(payment.payment_hash, null)).payment;
+    if (payment.backend === 'evm') return this.checkX402(payment);
     const account = await machines.getAccount(payment.user_id);
     if (!account) return undefined;
     const expired = Date.parse(payment.expires_at) <= Date.now();
@@ -290,6 +323,21 @@ export class Settlement {
     return undefined;
   }
 
+  /**
+   * An x402 payment recorded before its transfer was sent: settled when the facilitator's ledger holds the
+   * transfer settled, expired when it failed (nothing was charged), left alone while it waits. One recorded
+   * before nonces were kept was written only once its transfer was on chain: a crash cut off its settlement.
+   */
+  private async checkX402(payment: PaymentRecord): Promise<PaymentRecord | undefined> {
+    const facts = payment.x402;
+    if (facts && facts.nonce === undefined && facts.transaction !== '') return (await this.settle(payment.payment_hash, null)).payment;
+    if (!facts || !this.x402Transfer) return undefined;
+    const transfer = await this.x402Transfer(payment);
+    if (transfer.state === 'settled') return (await this.settle(payment.payment_hash, null, { ...facts, transaction: transfer.transaction })).payment;
+    if (transfer.state === 'failed') return this.expire(payment);
+    return undefined;
+  }
+
   private async expire(payment: PaymentRecord): Promise<PaymentRecord | undefined> {
     if (await this.options.store.expirePayment(payment.payment_hash)) this.lastLookup.delete(payment.payment_hash);
     return this.options.store.getPaymentByHash(payment.payment_hash);
@@ -299,7 +347,8 @@ export class Settlement {
   private async unreachable(payment: PaymentRecord, err: unknown): Promise<void> {
     // Once per outage at warn (BackendHealth); each failed lookup only at debug.
     this.options.log.debug({ err: (err as Error).message, paymentId: payment.payment_id }, 'invoice lookup failed');
-    if (Date.parse(payment.expires_at) + UNREACHABLE_GRACE_MS <= Date.now()) {
+    // An x402 transfer may have moved the money: only its ledger row may give it up.
+    if (payment.backend !== 'evm' && Date.parse(payment.expires_at) + UNREACHABLE_GRACE_MS <= Date.now()) {
       this.options.log.warn({ paymentId: payment.payment_id }, 'giving up on an invoice whose backend cannot be reached long after its expiry');
       await this.expire(payment);
     }

@@ -48,8 +48,8 @@ export interface LightningStore {
      * resolves (the journal: before its sync; a database: after its commit).
      */
     onVisible?: (settled: PaymentRecord, event: EventRecord) => void,
-    /** Marks written with the settlement (a refund owed because the asset is gone). */
-    marks?: Pick<PaymentRecord, 'refund_due'>,
+    /** Written with the settlement: a refund owed because the asset is gone; an x402 payment's final facts. */
+    marks?: Pick<PaymentRecord, 'refund_due' | 'x402'>,
   ): Promise<SettleResult>;
 
   /**

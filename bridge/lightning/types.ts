@@ -37,7 +37,13 @@ export interface X402PaymentFacts {
   /** In the token's smallest unit, a decimal string. */
   amount: string;
   payer: string;
+  /** The transfer's hash; empty while a payment recorded before its transfer was sent waits for it. */
   transaction: string;
+  /**
+   * The EIP-3009 authorization's nonce (0x, 32 bytes): with the network, token and payer it names the
+   * facilitator's ledger row of the transfer. Absent on payments recorded before it was kept.
+   */
+  nonce?: string;
 }
 
 /** What a payment buys when it is not a machine run: a license (the license server's purchases). */

@@ -230,19 +230,24 @@ function describeLightningStore(engine: Engine): void {
       const x = await s.createPayment(payment('px', 1, { rail: 'x402', backend: 'evm', pr: '', link_id: '', amount_sats: 0, x402: facts }));
       const purchase = { kind: 'license' as const, product_id: 'prod1', purchase_id: 'pur1' };
       const l = await s.createPayment(payment('pl', 2, { asset_id: null, link_id: '', purchase }));
+      // One recorded before its transfer was sent: its facts are completed when it settles.
+      const waiting = { ...facts, transaction: '', nonce: '0x' + 'd'.repeat(64) };
+      const w = await s.createPayment(payment('pw', 3, { rail: 'x402', backend: 'evm', pr: '', link_id: '', amount_sats: 0, x402: waiting }));
       for (const [p, e] of [
         [x, 'ex'],
         [l, 'el'],
       ] as const)
         await s.settlePayment(p.payment_hash, T1, null, paid(e, p), []);
+      await s.settlePayment(w.payment_hash, T1, null, paid('ew', w), [], undefined, { x402: { ...waiting, transaction: facts.transaction } });
       const reopened = (await h.reopen()).lightning;
       expect((await reopened.getPayment('px'))?.x402).toEqual(facts);
+      expect((await reopened.getPayment('pw'))?.x402).toEqual({ ...waiting, transaction: facts.transaction });
       expect((await reopened.getPayment('pl'))?.purchase).toEqual(purchase);
       expect((await reopened.getPayment('pl'))?.asset_id).toBeNull();
       expect((await reopened.getPayment('pl'))?.status).toBe('settled');
       // The x402 payment runs its machine: it waits for a device; the license purchase never does.
-      expect((await reopened.undeliveredPayments('u1')).map((p) => p.payment_id)).toEqual(['px']);
-      expect(await reopened.outboxDepth?.()).toBe(1);
+      expect((await reopened.undeliveredPayments('u1')).map((p) => p.payment_id)).toEqual(['px', 'pw']);
+      expect(await reopened.outboxDepth?.()).toBe(2);
       await h.close();
     });
 

@@ -175,7 +175,7 @@ export class JournalLightningStore implements LightningStore {
     event: Omit<EventRecord, 'seq'>,
     deliveries: Omit<DeliveryRecord, 'seq'>[],
     onVisible?: (settled: PaymentRecord, event: EventRecord) => void,
-    marks: Pick<PaymentRecord, 'refund_due'> = {},
+    marks: Pick<PaymentRecord, 'refund_due' | 'x402'> = {},
   ): Promise<SettleResult> {
     const id = this.paymentByHash.get(paymentHash);
     const payment = id === undefined ? undefined : this.journal.get<PaymentRecord>(PAYMENTS, id);

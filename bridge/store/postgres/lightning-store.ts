@@ -33,7 +33,7 @@ const S = {
     name: 'payments_settle',
     text: `WITH p AS (
         UPDATE payments SET status = 'settled', settled_at = $2::timestamptz, preimage = $3::text, event_id = $4::text,
-          refund_due = $${5 + Object.keys(EVENT).length}::boolean
+          refund_due = $${5 + Object.keys(EVENT).length}::boolean, x402 = COALESCE($${6 + Object.keys(EVENT).length}::jsonb, x402)
         WHERE payment_hash = $1::text AND status <> 'settled' RETURNING *
       ), e AS (
         INSERT INTO events (${columnList(EVENT)}) SELECT ${placeholders(EVENT, 4)}
@@ -163,7 +163,7 @@ export class PostgresLightningStore implements LightningStore {
     event: Omit<EventRecord, 'seq'>,
     deliveries: Omit<DeliveryRecord, 'seq'>[],
     onVisible?: (settled: PaymentRecord, event: EventRecord) => void,
-    marks: Pick<PaymentRecord, 'refund_due'> = {},
+    marks: Pick<PaymentRecord, 'refund_due' | 'x402'> = {},
   ): Promise<SettleResult> {
     const rows = await this.db.rows(S.settlePayment, [
       paymentHash,
@@ -172,6 +172,7 @@ export class PostgresLightningStore implements LightningStore {
       ...toParams(event, EVENT),
       JSON.stringify(deliveries),
       marks.refund_due === true ? true : null,
+      marks.x402 ? JSON.stringify(marks.x402) : null,
     ]);
     const row = rows[0];
     if (!row) {

@@ -68,6 +68,8 @@ export function createAgentSales(options: AgentSalesOptions): { purchases: Agent
     log,
     metrics: options.metrics,
   });
+  // Pending x402 payments are settled (or given up) by the settlement poll, from the facilitator's ledger.
+  options.settlement.watchX402Transfers((payment) => purchases.transferState(payment));
   const routes = agentRoutes({ purchases, limiter: new RateLimiter(options.requestsPerAddressPerMinute, 60_000), metrics: options.metrics });
   return { purchases, routes };
 }

@@ -3,8 +3,13 @@
  * 402 with what the asset takes: its EVM prices (x402 v1 body and v2 `PAYMENT-REQUIRED` header) and a
  * Lightning invoice (v2 only, see lightning.ts). With a payment (`X-PAYMENT`, v1, or `PAYMENT-SIGNATURE`,
  * v2) it is checked against our own terms, never the payer's, then:
- * - EVM: verified and settled in process through the `Facilitator` (no HTTP hop), recorded with
- *   `Settlement.recordX402` (rail `x402`, once per EIP-3009 authorization);
+ * - EVM: verified, recorded as a pending payment (rail `x402`, keyed by the EIP-3009 authorization, durable
+ *   before anything is sent), then settled in process through the `Facilitator` (no HTTP hop). When the
+ *   receipt is late the answer is 202 and the payment stays pending: the settlement poll runs the machine
+ *   once the facilitator's ledger holds the transfer settled (`transferState`), whether or not the payer
+ *   sends the header again, and a crash while the transfer is on its way loses nothing. The same header
+ *   again gets the run it paid for (200) until one 200 was given, then the replay refusal (402); the run is
+ *   answered once per authorization with a `custom` event `x402:receipt:<key>`, as for Lightning;
  * - Lightning: the preimage proves the invoice paid; settled with `Settlement.settle(hash, preimage)`;
  *   each invoice is redeemed once (a `custom` event with external_id `x402:receipt:<payment hash>`,
  *   unique per account on both store engines).
@@ -16,9 +21,9 @@
 import type { Logger } from 'pino';
 import { AppError } from '../../errors.js';
 import type { DeviceStateSource } from '../../lightning/links.js';
-import type { Settlement } from '../../lightning/settlement.js';
+import type { Settlement, X402Transfer } from '../../lightning/settlement.js';
 import type { LightningStore } from '../../lightning/store.js';
-import { x402PaymentKey, type PaymentRecord } from '../../lightning/types.js';
+import { x402PaymentKey, type PaymentRecord, type X402PaymentFacts } from '../../lightning/types.js';
 import type { EventLog } from '../../machines/event-log.js';
 import type { MachinesStore } from '../../machines/store.js';
 import type { AssetRecord } from '../../machines/types.js';
@@ -72,15 +77,14 @@ interface Offers {
   lightning: (PaymentRequirementsV2 & { extra: Record<string, unknown> }) | undefined;
 }
 
-/** How long a purchase whose settlement answered pending is remembered for the payer's retry. */
-const PENDING_MEMORY_MS = 15 * 60_000;
-/** Most pending purchases remembered at once. */
-const MAX_PENDING = 10_000;
+/**
+ * A payment recorded for a transfer the ledger has no row of after this long was never sent (the bridge
+ * stopped between the record and the facilitator's claim, which follows within moments): nothing was charged.
+ */
+const UNSENT_AFTER_MS = 5 * 60_000;
 
 export class AgentPurchases {
   private readonly options: AgentPurchasesOptions;
-  /** Authorizations (ledger keys) this route sent whose receipt was late: the asset each pays, and since when. */
-  private readonly pending = new Map<string, { assetId: string; at: number }>();
 
   constructor(options: AgentPurchasesOptions) {
     this.options = options;
@@ -135,7 +139,7 @@ export class AgentPurchases {
       return this.required(offers, 'this machine takes no x402 payment on that network and token', 'invalid_network');
     }
     // With several tokens on one network a v1 payload does not name its token: the one it verifies for is it.
-    let chosen: { offer: EvmOffer; request: FacilitatorRequest } | undefined;
+    let chosen: { offer: EvmOffer; request: FacilitatorRequest; from: string; nonce: string } | undefined;
     let refusal = { reason: 'invalid_payload', payer: '', details: '' };
     for (const offer of candidates) {
       const request = parseFacilitatorRequest({ x402Version: version, paymentPayload: payment, paymentRequirements: version === 1 ? offer.v1 : offer.v2 });
@@ -144,21 +148,15 @@ export class AgentPurchases {
         continue;
       }
       const authorization = exactEvmPayloadOf(request)?.authorization;
-      if (authorization && (await this.options.payments.getPaymentByHash(this.keyOf(offer, authorization.from, authorization.nonce)))) {
-        refusal = { reason: 'nonce_already_used', payer: authorization.from, details: 'this authorization already paid for a run' };
-        continue;
-      }
+      if (!authorization) continue;
+      // This authorization came here before: answer what became of it, never a second transfer or run.
+      const earlier = await this.options.payments.getPaymentByHash(this.keyOf(offer, authorization.from, authorization.nonce));
+      if (earlier) return this.again(asset, offer, version, offers, earlier);
       this.refuseOffline(asset);
       const verdict = await facilitator.verify(request);
       if (verdict.isValid) {
-        chosen = { offer, request };
+        chosen = { offer, request, from: authorization.from, nonce: authorization.nonce };
         break;
-      }
-      // Used on chain: if this route sent it and answered pending (202), the retry finds it settled now.
-      if ((verdict.invalidReason === 'nonce_already_used' || verdict.invalidReason === 'settlement_pending') && authorization) {
-        const landed = await this.landed(asset, offer, authorization.from, authorization.nonce);
-        if (landed?.state === 'settled') return this.recordRun(asset, offer, version, offers, landed);
-        if (landed?.state === 'pending') return this.pendingAnswer(asset, { ...landed, payer: authorization.from, errorReason: 'settlement_pending' });
       }
       refusal = { reason: verdict.invalidReason || 'invalid_payload', payer: verdict.payer, details: '' };
     }
@@ -166,32 +164,92 @@ export class AgentPurchases {
       this.count('evm', 'refused');
       return this.required(offers, refusal.details || refusal.reason, refusal.reason, refusal.payer);
     }
-    const { offer, request } = chosen;
+    const { offer, request, from, nonce } = chosen;
+    // Recorded before anything is sent: whatever happens to this process, the poll finds the transfer's fate.
+    const key = this.keyOf(offer, from, nonce);
+    const facts: X402PaymentFacts = {
+      network: version === 1 ? offer.v1.network : offer.v2.network,
+      asset: offer.price.asset,
+      amount: offer.price.amount,
+      payer: from,
+      transaction: '',
+      nonce,
+    };
+    const recorded = await this.options.settlement.recordX402Pending({
+      userId: asset.user_id,
+      assetId: asset.asset_id,
+      durationMs: asset.duration_ms,
+      key,
+      facts,
+    });
+    // The same header sent twice at once: the other request sends it.
+    if (!recorded.created) return this.again(asset, offer, version, offers, recorded.payment);
     const settled = await facilitator.settle(request);
     if (!settled.success && (settled.pending || settled.errorReason === 'settlement_pending')) {
-      // Sent, receipt not yet seen: never a failure that invites the payer to sign again. The payer
-      // retries the same header; once the ledger holds it settled, the run is recorded then.
-      const sent = exactEvmPayloadOf(request)?.authorization;
-      if (sent) this.remember(settlementKey(offer.network.chainId, offer.price.asset, sent.from, sent.nonce), asset.asset_id);
+      // Sent, receipt not yet seen: never a failure that invites the payer to sign again. The poll settles
+      // the payment (and runs the machine) once the ledger holds the transfer settled.
       return this.pendingAnswer(asset, settled);
     }
-    if (!settled.success && settled.errorReason === 'nonce_already_used') {
-      this.count('evm', 'refused');
-      return this.required(offers, 'this authorization was already used', 'nonce_already_used', settled.payer);
-    }
     if (!settled.success) {
+      // Nothing was charged by this request: the recorded payment is given up.
+      await this.options.payments.expirePayment(key);
+      if (settled.errorReason === 'nonce_already_used') {
+        this.count('evm', 'refused');
+        return this.required(offers, 'this authorization was already used', 'nonce_already_used', settled.payer);
+      }
       this.count('evm', 'settle_failed');
       log.warn({ assetId: asset.asset_id, reason: settled.errorReason, network: settled.network }, 'x402 settle failed');
       return this.required(offers, settled.errorReason || 'unexpected_settle_error', settled.errorReason || 'unexpected_settle_error', settled.payer);
     }
-    const authorization = exactEvmPayloadOf(request)?.authorization;
-    const payer = settled.payer || authorization?.from || '';
-    return this.recordRun(asset, offer, version, offers, {
-      payer,
-      nonce: authorization?.nonce ?? settled.transaction,
-      transaction: settled.transaction,
-      network: settled.network,
-    });
+    const outcome = await this.options.settlement.settle(key, null, { ...facts, transaction: settled.transaction });
+    return this.answerRun(asset, offers, outcome.payment, settled.network);
+  }
+
+  /**
+   * A header whose authorization this route recorded before: the run it paid for (200, once), the replay
+   * refusal after that (402), 202 while its transfer waits for a block, or 402 when the transfer failed.
+   */
+  private async again(asset: AssetRecord, offer: EvmOffer, version: 1 | 2, offers: Offers, earlier: PaymentRecord): Promise<PurchaseAnswer> {
+    const network = version === 1 ? offer.v1.network : offer.v2.network;
+    const payer = earlier.x402?.payer ?? '';
+    if (earlier.asset_id !== asset.asset_id || earlier.rail !== 'x402' || !earlier.x402) {
+      this.count('evm', 'refused');
+      return this.required(offers, 'this authorization already paid for a run', 'nonce_already_used', payer);
+    }
+    if (earlier.status === 'pending') {
+      // Ask the ledger now rather than wait for the poll.
+      const transfer = await this.transferState(earlier);
+      if (transfer.state === 'settled') {
+        const outcome = await this.options.settlement.settle(earlier.payment_hash, null, { ...earlier.x402, transaction: transfer.transaction });
+        return this.answerRun(asset, offers, outcome.payment, network);
+      }
+      if (transfer.state === 'waiting') {
+        return this.pendingAnswer(asset, { transaction: transfer.transaction ?? earlier.x402.transaction, network, payer, errorReason: 'settlement_pending' });
+      }
+      await this.options.payments.expirePayment(earlier.payment_hash);
+    } else if (earlier.status === 'settled') {
+      return this.answerRun(asset, offers, earlier, network);
+    }
+    this.count('evm', 'settle_failed');
+    return this.required(offers, 'the transfer of this authorization failed and nothing was charged: sign a new one', 'invalid_transaction_state', payer);
+  }
+
+  /**
+   * What the facilitator's ledger says of the transfer of an x402 payment this route recorded (the settlement
+   * poll asks this of every pending one: `Settlement.watchX402Transfers`).
+   */
+  async transferState(payment: PaymentRecord): Promise<X402Transfer> {
+    const facts = payment.x402;
+    const ledger = this.options.ledger;
+    if (!facts || facts.nonce === undefined || !ledger) return { state: 'waiting' };
+    const network = this.options.networks.find((n) => n.network === facts.network || `eip155:${n.chainId}` === facts.network);
+    // A network no longer configured: its payments wait until it is again.
+    if (!network) return { state: 'waiting' };
+    const row = await ledger.get(settlementKey(network.chainId, facts.asset, facts.payer, facts.nonce));
+    if (!row) return Date.now() - Date.parse(payment.created) > UNSENT_AFTER_MS ? { state: 'failed' } : { state: 'waiting' };
+    if (row.state === 'settled') return { state: 'settled', transaction: row.tx_hash ?? '' };
+    if (row.state === 'failed') return { state: 'failed' };
+    return { state: 'waiting', transaction: row.tx_hash ?? '' };
   }
 
   /** 202: the transfer is sent, its receipt not yet seen; the payer sends the same header again later. */
@@ -204,60 +262,30 @@ export class AgentPurchases {
     };
   }
 
-  /** Record the run an on-chain transfer paid, once per authorization, and answer it. */
-  private async recordRun(
-    asset: AssetRecord,
-    offer: EvmOffer,
-    version: 1 | 2,
-    offers: Offers,
-    paid: { payer: string; nonce: string; transaction: string; network: string },
-  ): Promise<PurchaseAnswer> {
-    const { payer, transaction } = paid;
-    const outcome = await this.options.settlement.recordX402({
-      userId: asset.user_id,
-      assetId: asset.asset_id,
-      durationMs: asset.duration_ms,
-      key: this.keyOf(offer, payer, paid.nonce),
-      facts: { network: version === 1 ? offer.v1.network : offer.v2.network, asset: offer.price.asset, amount: offer.price.amount, payer, transaction },
-    });
-    if (!outcome.newly) {
-      // The same authorization sent twice at once: one run, the other answer is the replay refusal.
+  /** Answer the run a settled payment paid for: 200 the first time, the replay refusal after that. */
+  private async answerRun(asset: AssetRecord, offers: Offers, paid: PaymentRecord, network: string): Promise<PurchaseAnswer> {
+    const payer = paid.x402?.payer ?? '';
+    const transaction = paid.x402?.transaction ?? '';
+    const receipt = await this.options.events.append(
+      asset.user_id,
+      {
+        type: 'custom',
+        asset_id: asset.asset_id,
+        external_id: `x402:receipt:${paid.payment_hash}`,
+        data: { kind: 'x402_receipt', rail: 'x402', payment_id: paid.payment_id, transaction, network },
+      },
+      'x402',
+    );
+    if (receipt.duplicate) {
       this.count('evm', 'refused');
       return this.required(offers, 'this authorization already paid for a run', 'nonce_already_used', payer);
     }
     this.count('evm', 'paid');
     return {
       status: 200,
-      body: paidBody(outcome.payment, { network: paid.network, transaction, payer }),
-      headers: this.responseHeaders({ success: true, transaction, network: paid.network, payer, errorReason: '' }),
+      body: paidBody(paid, { network, transaction, payer }),
+      headers: this.responseHeaders({ success: true, transaction, network, payer, errorReason: '' }),
     };
-  }
-
-  /**
-   * A settlement this route left pending, now settled in the ledger, for this asset's terms. Only our own
-   * pending purchases count: an authorization someone settled elsewhere (another resource server using
-   * this facilitator, paying the same address) never buys a run here.
-   */
-  private async landed(asset: AssetRecord, offer: EvmOffer, payer: string, nonce: string) {
-    const key = settlementKey(offer.network.chainId, offer.price.asset, payer, nonce);
-    const mine = this.pending.get(key);
-    if (!mine || mine.assetId !== asset.asset_id || !this.options.ledger) return undefined;
-    const row = await this.options.ledger.get(key);
-    if (!row || row.pay_to.toLowerCase() !== offer.v2.payTo.toLowerCase() || BigInt(row.value) < BigInt(offer.price.amount)) return undefined;
-    const found = { payer, nonce, transaction: row.tx_hash ?? '', network: offer.network.network };
-    if (row.state === 'sending' || row.state === 'pending') return { state: 'pending' as const, ...found };
-    if (row.state !== 'settled' || row.tx_hash === null) return undefined;
-    this.pending.delete(key);
-    return { state: 'settled' as const, ...found };
-  }
-
-  private remember(key: string, assetId: string): void {
-    const now = Date.now();
-    for (const [k, v] of this.pending) {
-      if (this.pending.size < MAX_PENDING && now - v.at < PENDING_MEMORY_MS) break;
-      this.pending.delete(k);
-    }
-    this.pending.set(key, { assetId, at: now });
   }
 
   private keyOf(offer: EvmOffer, payer: string, nonce: string): string {

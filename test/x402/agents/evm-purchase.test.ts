@@ -18,6 +18,7 @@ import {
   x402HTTPClient,
   type PaymentRequirementsV1,
 } from '../../compat/clients.js';
+import { connectMqtt } from '../../helpers/mqtt.js';
 import { until } from '../../helpers/receiver.js';
 import { b64, PRICE, sellingMachine, startWorld, unb64, type AgentWorld } from './setup.js';
 
@@ -142,8 +143,13 @@ describe('the x402 v2 client buys a run', () => {
     const payload = await http.createPaymentPayload(required);
     const headers = http.encodePaymentSignatureHeader(payload);
     const answers = await Promise.all(Array.from({ length: 5 }, () => get(m.path, headers)));
+    // One run: the others are told it is on its way (202) or already answered (402).
     expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
-    expect(answers.filter((a) => a.status !== 200).every((a) => a.status === 402)).toBe(true);
+    expect(
+      answers.filter((a) => a.status !== 200).every((a) => a.status === 202 || a.status === 402),
+      answers.map((a) => a.text).join('\n'),
+    ).toBe(true);
+    expect((await get(m.path, headers)).body.invalidReason).toBe('nonce_already_used');
     await m.nth(1);
     await new Promise((r) => setTimeout(r, 200));
     expect(m.payments()).toHaveLength(1);
@@ -175,39 +181,45 @@ describe('the x402 v2 client buys a run', () => {
     expect(await w.chain.balanceOf(w.chain.accounts.payer.address)).toBe(before - BigInt(PRICE));
   });
 
-  it('answers 202 while the transfer waits for a block, then records the run once the payer sends the same header again', async () => {
+  it('answers 202 while the transfer waits for a block; the machine runs once it lands, and the retry gets the run', async () => {
     const m = await sellingMachine(w);
     const http = v2Client(w.chain.keys.payer2);
     const first = await get(m.path);
     const headers = http.encodePaymentSignatureHeader(
       await http.createPaymentPayload(http.getPaymentRequiredResponse((name) => first.headers.get(name), first.body)),
     );
+    let transaction = '';
     await w.chain.setAutomine(false);
     try {
       const sent = await get(m.path, headers);
       expect(sent.status, sent.text).toBe(202);
       expect(sent.body).toMatchObject({ status: 'pending', transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
       expect(http.getPaymentSettleResponse((name) => sent.headers.get(name))).toMatchObject({ success: false, pending: true });
+      transaction = sent.body.transaction;
       // Still not mined: the same header is answered pending again, never "sign again".
       const again = await get(m.path, headers);
       expect(again.status, again.text).toBe(202);
+      expect(again.body.transaction).toBe(transaction);
+      // Recorded, pending, before anything was mined (beside the Lightning invoice the 402 offered); the machine has not run.
+      const listed = await w.t.request('GET', `/api/v1/assets/${m.assetId}/payments`, { token: m.key });
+      expect(listed.body.payments.filter((p: { rail: string }) => p.rail === 'x402')).toMatchObject([{ status: 'pending' }]);
       expect(m.payments()).toEqual([]);
       await w.chain.mine();
     } finally {
       await w.chain.setAutomine(true);
     }
-    // The facilitator's reconciler marks it settled (every 5 s); the retry then records the run.
-    const paid = await until(
-      async () => {
-        const res = await get(m.path, headers);
-        return res.status === 200 ? res : undefined;
-      },
-      15_000,
-      'the retry after the block',
-    );
-    expect(paid.body).toMatchObject({ status: 'paid', rail: 'x402' });
-    expect(await m.nth(1)).toMatchObject({ payment_id: paid.body.payment_id });
+    // The facilitator's reconciler marks the transfer settled, and the settlement poll runs the machine:
+    // the payer need not come back.
+    const message = await until(() => m.payments()[0], 20_000, 'the machine runs once the block is mined');
+    const listed = await w.t.request('GET', `/api/v1/assets/${m.assetId}/payments?status=settled`, { token: m.key });
+    expect(listed.body.payments).toMatchObject([{ payment_id: message['payment_id'], rail: 'x402' }]);
+    // The payer's retry gets the run it paid for, once; the same header after that is a replay.
+    const paid = await get(m.path, headers);
+    expect(paid.status, paid.text).toBe(200);
+    expect(paid.body).toMatchObject({ status: 'paid', rail: 'x402', payment_id: message['payment_id'], transaction });
     expect((await get(m.path, headers)).status).toBe(402);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(m.payments()).toHaveLength(1);
   });
 
   it('answers a malformed header with 402 invalid_payload, and a foreign network with invalid_network', async () => {
@@ -219,5 +231,36 @@ describe('the x402 v2 client buys a run', () => {
     }
     const foreign = await get(m.path, { 'x-payment': b64({ x402Version: 1, scheme: 'exact', network: 'base', payload: {} }) });
     expect([foreign.status, foreign.body.invalidReason]).toEqual([402, 'invalid_network']);
+  });
+
+  // Last in the file: the world's bridge is a new one afterwards.
+  it('keeps a purchase whose transfer is on its way across a restart: the machine runs once it lands', async () => {
+    const m = await sellingMachine(w);
+    const http = v2Client(w.chain.keys.payer);
+    const first = await get(m.path);
+    const headers = http.encodePaymentSignatureHeader(
+      await http.createPaymentPayload(http.getPaymentRequiredResponse((name) => first.headers.get(name), first.body)),
+    );
+    let transaction = '';
+    await w.chain.setAutomine(false);
+    try {
+      const sent = await get(m.path, headers);
+      expect(sent.status, sent.text).toBe(202);
+      transaction = sent.body.transaction;
+      // Nothing of the purchase lives only in memory: the bridge stops before the block, and starts again.
+      await w.restart();
+      await w.chain.mine();
+    } finally {
+      await w.chain.setAutomine(true);
+    }
+    const device = await connectMqtt(`mqtt://127.0.0.1:${w.t.info.mqttPort}`, { username: m.userId, password: m.key });
+    w.clients.push(device);
+    await device.client.subscribeAsync(m.topic, { qos: 1 });
+    const message = (await until(() => device.on(m.topic)[0], 20_000, 'the machine runs after the restart')) as Record<string, unknown>;
+    expect(message).toMatchObject({ asset_id: m.assetId, rail: 'x402' });
+    const paid = await get(m.path, headers);
+    expect(paid.status, paid.text).toBe(200);
+    expect(paid.body).toMatchObject({ status: 'paid', payment_id: message['payment_id'], transaction });
+    expect((await get(m.path, headers)).status).toBe(402);
   });
 });

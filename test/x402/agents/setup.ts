@@ -3,6 +3,7 @@
  * `base-sepolia` for the v1 client), a bridge whose facilitator runs on it, and a machine: an account, an
  * asset priced in the chain's EIP-3009 token, and a device subscribed to its payments over MQTT.
  */
+import { rm } from 'node:fs/promises';
 import { getAddress } from 'viem';
 import { expect } from 'vitest';
 import { startBridge, type TestBridge } from '../../helpers/bridge.js';
@@ -20,6 +21,8 @@ export interface AgentWorld {
   token: `0x${string}`;
   t: TestBridge;
   clients: TestClient[];
+  /** Stop the bridge and start it again on the same data (directory, or PostgreSQL schema); `t` is the new one. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,22 +42,31 @@ export async function startWorld(overrides: Record<string, unknown> = {}, networ
   ];
   // One test file buys many runs from 127.0.0.1 within a minute: the purchase route's per-address limit
   // (LNURL_CALLBACKS_PER_MINUTE, 120 by default) is not what these tests are about.
-  const t = await startBridge(
-    { X402_NETWORKS: JSON.stringify(networks), LNURL_CALLBACKS_PER_MINUTE: '100000', ...overrides },
-    { env: { [FEE_PAYER_ENV]: chain.keys.feePayer } },
-  );
+  const config = { X402_NETWORKS: JSON.stringify(networks), LNURL_CALLBACKS_PER_MINUTE: '100000', ...overrides };
+  const env = { [FEE_PAYER_ENV]: chain.keys.feePayer };
+  const first = await startBridge(config, { env });
   const clients: TestClient[] = [];
-  return {
+  const world: AgentWorld = {
     chain,
     token: getAddress(chain.token),
-    t,
+    t: first,
     clients,
+    async restart() {
+      await world.t.stop();
+      world.t = await startBridge(config, { env, dataDir: first.dataDir });
+    },
     async close() {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-      await t.close();
+      if (world.t === first) {
+        await first.close();
+      } else {
+        await world.t.stop();
+        await rm(first.dataDir, { recursive: true, force: true });
+      }
       await chain.stop();
     },
   };
+  return world;
 }
 
 export interface Machine {
