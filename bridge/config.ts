@@ -92,6 +92,7 @@ export interface Config {
   mqttMaxQueuedBytesPerSession: number;
   mqttMaxSessionsPerAccount: number;
   mqttRetainedMaxBytes: number;
+  mqttMaxPendingPerAddress: number;
   /** scrypt cost N of the x402 facilitator's password hashes (r = 8, p = 1). */
   x402ScryptN: number;
   x402AccessTokenTtlSeconds: number;
@@ -381,6 +382,13 @@ export const SETTINGS: Setting[] = [
     default: DEFAULT_MQTT_LIMITS.connections,
     parse: int(1, 1_000_000),
     doc: 'open MQTT connections (TCP and WebSocket, logged in or not)',
+  },
+  {
+    name: 'MQTT_MAX_PENDING_PER_ADDRESS',
+    key: 'mqttMaxPendingPerAddress',
+    default: DEFAULT_MQTT_LIMITS.pendingPerAddress,
+    parse: int(1, 1_000_000),
+    doc: 'MQTT connections from one address not logged in yet (more are closed at once)',
   },
   {
     name: 'MQTT_MAX_CONNECTIONS_PER_ACCOUNT',

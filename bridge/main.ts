@@ -282,9 +282,11 @@ export class Bridge {
           portExplicit: config.mqttPortExplicit,
           log: log.child({ component: 'broker' }),
           metrics,
+          trustProxy: config.trustProxy,
           onLoginRefused: (address, username, reason) => logins.refused(address, username, reason),
           limits: {
             connections: config.mqttMaxConnections,
+            pendingPerAddress: config.mqttMaxPendingPerAddress,
             connectionsPerAccount: config.mqttMaxConnectionsPerAccount,
             connectionsPerCredential: config.mqttMaxConnectionsPerCredential,
             subscriptionsPerClient: config.mqttMaxSubscriptionsPerClient,

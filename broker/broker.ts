@@ -64,6 +64,8 @@ export interface BrokerOptions {
   limits?: Partial<MqttLimits>;
   /** Where refusals are counted (the bridge's metrics). */
   metrics?: RefusalCounter;
+  /** Behind a reverse proxy: a WebSocket client's address is the first of X-Forwarded-For (TRUST_PROXY). */
+  trustProxy?: boolean;
   /** A login was refused (no credentials, or wrong ones): for the bridge's log. Must not throw. */
   onLoginRefused?(address: string, username: string | undefined, reason: 'anonymous' | 'bad_credentials'): void;
 }
@@ -141,6 +143,10 @@ export class Broker {
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
   private readonly sockets = new Set<Socket | Duplex>();
+  /** Connections not logged in yet, by address (`limits.pendingPerAddress`). */
+  private readonly pendingByAddress = new Map<string, number>();
+  /** Frees a connection's pending place: at its login or its close, whichever comes first. */
+  private readonly pendingRelease = new WeakMap<Client, () => void>();
   private boundPort = 0;
 
   constructor(options: BrokerOptions) {
@@ -206,6 +212,7 @@ export class Broker {
               return;
             }
             this.identities.set(client, identity);
+            this.pendingRelease.get(client)?.();
             done(null, true);
           })
           .catch((err: unknown) => {
@@ -284,9 +291,12 @@ export class Broker {
     });
 
     this.server = createServer((socket) => {
-      if (!this.roomFor(socket)) return;
+      const address = socket.remoteAddress ?? 'unknown';
+      if (!this.roomFor(socket, address)) return;
       this.track(socket);
-      this.guard(aedes.handle(socket), socket);
+      const client = aedes.handle(socket);
+      this.awaitLogin(client, socket, address);
+      this.guard(client, socket);
     });
     this.boundPort = await this.listen(this.server);
     return this.boundPort;
@@ -304,12 +314,16 @@ export class Broker {
         return;
       }
       // WebSocket clients count against the same caps as TCP ones.
-      if (!this.roomFor(socket, true)) return;
+      const address = this.upgradeAddress(req);
+      if (!this.roomFor(socket, address, true)) return;
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         this.track(stream);
         stream.on('error', () => stream.destroy());
-        if (this.aedes) this.guard(this.aedes.handle(stream, req), stream);
+        if (!this.aedes) return;
+        const client = this.aedes.handle(stream, req);
+        this.awaitLogin(client, stream, address);
+        this.guard(client, stream);
       });
     });
   }
@@ -358,13 +372,40 @@ export class Broker {
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
   }
 
-  /** The cap on open connections, logged in or not (TCP and WebSocket alike): a socket beyond it is closed at once. */
-  private roomFor(socket: Socket | Duplex, websocket = false): boolean {
-    if (this.sockets.size < this.limits.connections) return true;
-    this.refusals.refuse('connections_total', { connections: this.sockets.size, websocket });
+  /**
+   * The caps on open connections, logged in or not, and on those of one address not logged in yet (TCP and
+   * WebSocket alike): a socket beyond either is closed at once (a WebSocket upgrade is answered 503).
+   */
+  private roomFor(socket: Socket | Duplex, address: string, websocket = false): boolean {
+    const pending = this.pendingByAddress.get(address) ?? 0;
+    if (this.sockets.size < this.limits.connections && pending < this.limits.pendingPerAddress) return true;
+    if (this.sockets.size >= this.limits.connections) this.refusals.refuse('connections_total', { connections: this.sockets.size, websocket });
+    else this.refusals.refuse('pending_per_address', { address, pending, websocket });
     if (websocket) socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
     else socket.destroy();
     return false;
+  }
+
+  /** Hold a place of `address` for a connection until it logs in or closes. */
+  private awaitLogin(client: Client, socket: Socket | Duplex, address: string): void {
+    this.pendingByAddress.set(address, (this.pendingByAddress.get(address) ?? 0) + 1);
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      const left = (this.pendingByAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.pendingByAddress.set(address, left);
+      else this.pendingByAddress.delete(address);
+    };
+    this.pendingRelease.set(client, release);
+    socket.once('close', release);
+  }
+
+  /** A WebSocket client's address: the connecting socket's, or behind a trusted proxy the first X-Forwarded-For. */
+  private upgradeAddress(req: IncomingMessage): string {
+    const forwarded = this.options.trustProxy ? req.headers['x-forwarded-for'] : undefined;
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    return first || req.socket.remoteAddress || 'unknown';
   }
 
   /** Fail closed: a client whose packet size cannot be limited is not served. */

@@ -7,6 +7,12 @@
 export interface MqttLimits {
   /** Open MQTT connections (TCP and WebSocket), logged in or not yet. */
   connections: number;
+  /**
+   * Connections from one address that have not logged in yet (TCP and WebSocket). A login frees its
+   * place; a connection that never sends CONNECT is closed after 10 s. Keeps one address from holding
+   * every place of `connections` with sockets that never log in.
+   */
+  pendingPerAddress: number;
   /** Logged-in connections of one account, over all its keys and device credentials. */
   connectionsPerAccount: number;
   /** Logged-in connections of one API key or device credential. */
@@ -25,6 +31,8 @@ export interface MqttLimits {
 
 export const DEFAULT_MQTT_LIMITS: MqttLimits = {
   connections: 20_000,
+  // Generous for a fleet behind one NAT reconnecting at once: a login holds a place only until its CONNACK.
+  pendingPerAddress: 256,
   // A vending operator's fleet is one account: a thousand machines must fit, a tenant still gets a tenth.
   connectionsPerAccount: 2_000,
   connectionsPerCredential: 50,

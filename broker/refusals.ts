@@ -14,6 +14,7 @@ export interface RefusalCounter {
 export type RefusalReason =
   | 'client_id_invalid'
   | 'connections_total'
+  | 'pending_per_address'
   | 'connections_per_account'
   | 'connections_per_credential'
   | 'sessions_per_account'

@@ -1,6 +1,7 @@
 /**
  * The caps a hosted broker holds each tenant to, with small values so a test reaches them: open
- * connections (MQTT_MAX_CONNECTIONS, TCP and WebSocket, logged in or not), connections per account and
+ * connections (MQTT_MAX_CONNECTIONS, TCP and WebSocket, logged in or not), connections of one address not
+ * logged in yet (MQTT_MAX_PENDING_PER_ADDRESS: a login frees its place), connections per account and
  * per credential (CONNACK 3, WebSocket ones counted with TCP ones; a login taking over its own client
  * id replaces its connection and is not counted twice), and topic filters per client (SUBACK 0x80).
  * Each refusal is counted in the metrics.
@@ -178,5 +179,70 @@ describe('open connections (MQTT_MAX_CONNECTIONS)', () => {
       5000,
       'room again',
     );
+  });
+});
+
+describe('connections of one address not logged in yet (MQTT_MAX_PENDING_PER_ADDRESS)', () => {
+  const PENDING = 2;
+  let t: TestBridge;
+  const sockets: Socket[] = [];
+  beforeAll(async () => {
+    t = await startBridge({ MQTT_MAX_PENDING_PER_ADDRESS: PENDING });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await t.close();
+  });
+
+  /** A TCP connection that never logs in; resolves when it is open, with whether the broker closed it at once. */
+  async function idle(): Promise<{ socket: Socket; closedAtOnce: boolean }> {
+    const socket = netConnect(Number(t.info.mqttPort), '127.0.0.1');
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+    const closed = new Promise<boolean>((resolve) => socket.once('close', () => resolve(true)));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // Closed at once, or still open a moment later (the CONNECT deadline is 10 s).
+    const closedAtOnce = await Promise.race([closed, new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 300))]);
+    return { socket, closedAtOnce };
+  }
+
+  it('closes one more from the same address at once, TCP or WebSocket; a login frees its place; counted', async () => {
+    const m = await createMachine(t.url, 'Pending logins');
+    const before = await mqttRefusals(t, 'pending_per_address');
+    const first = await idle();
+    expect(first.closedAtOnce).toBe(false);
+    expect((await idle()).closedAtOnce).toBe(false);
+    expect((await idle()).closedAtOnce).toBe(true);
+    const ws = new WebSocket(`ws://127.0.0.1:${t.info.httpPort}/mqtt`, 'mqtt');
+    const status = await new Promise<number>((resolve) => {
+      ws.once('upgrade', () => resolve(101));
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? -1));
+      ws.once('error', () => resolve(-1));
+    });
+    ws.terminate();
+    expect(status).toBe(503);
+    // A login needs a place too: none while both are held.
+    const refused = await RawMqtt.connect(Number(t.info.mqttPort), { username: m.userId, password: m.key });
+    expect(refused.code).toBe(-1);
+    expect(await mqttRefusals(t, 'pending_per_address')).toBe(before + 3);
+
+    // One goes: a login takes its place, and frees it once logged in.
+    first.socket.destroy();
+    const logged = await until(
+      async () => {
+        const login = await RawMqtt.connect(Number(t.info.mqttPort), { username: m.userId, password: m.key });
+        if (login.code === 0) return login.client;
+        login.client.end();
+        return undefined;
+      },
+      5000,
+      'a login once a place is free',
+    );
+    // Logged in, it no longer counts: one more idle connection fits, then the cap holds again.
+    expect((await idle()).closedAtOnce).toBe(false);
+    expect((await idle()).closedAtOnce).toBe(true);
+    // (A login tried before the broker saw the first socket close was refused too.)
+    expect(await mqttRefusals(t, 'pending_per_address')).toBeGreaterThanOrEqual(before + 4);
+    logged.end();
   });
 });
