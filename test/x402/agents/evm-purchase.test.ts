@@ -20,7 +20,7 @@ import {
 } from '../../compat/clients.js';
 import { connectMqtt } from '../../helpers/mqtt.js';
 import { until } from '../../helpers/receiver.js';
-import { b64, PRICE, sellingMachine, startWorld, unb64, type AgentWorld } from './setup.js';
+import { b64, PRICE, sellingMachine, startWorld, unb64, type AgentWorld, type Machine } from './setup.js';
 
 let w: AgentWorld;
 beforeAll(async () => {
@@ -41,6 +41,38 @@ function v2Client(key: `0x${string}`) {
     spendControls: false,
   });
   return new x402HTTPClient(client);
+}
+
+/** The v2 client's payment for the machine's first price: the headers it sends with the same GET. */
+async function paymentHeaders(http: ReturnType<typeof v2Client>, m: { path: string }): Promise<Record<string, string>> {
+  const required = await get(m.path);
+  return http.encodePaymentSignatureHeader(
+    await http.createPaymentPayload(http.getPaymentRequiredResponse((name) => required.headers.get(name), required.body)),
+  );
+}
+
+/**
+ * A new machine, and a v2 payment for it sent while the chain mines nothing: answered 202 pending; then
+ * `meanwhile`, then a block.
+ */
+async function purchaseBeforeBlock(
+  key: `0x${string}`,
+  meanwhile: (p: { m: Machine; http: ReturnType<typeof v2Client>; headers: Record<string, string>; sent: Awaited<ReturnType<typeof get>> }) => Promise<void>,
+) {
+  const m = await sellingMachine(w);
+  const http = v2Client(key);
+  const headers = await paymentHeaders(http, m);
+  await w.chain.setAutomine(false);
+  try {
+    const sent = await get(m.path, headers);
+    expect(sent.status, sent.text).toBe(202);
+    expect(sent.body).toMatchObject({ status: 'pending', transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+    await meanwhile({ m, http, headers, sent });
+    await w.chain.mine();
+    return { m, headers, transaction: sent.body.transaction as string };
+  } finally {
+    await w.chain.setAutomine(true);
+  }
 }
 
 describe('the x402 v1 client buys a run', () => {
@@ -182,32 +214,17 @@ describe('the x402 v2 client buys a run', () => {
   });
 
   it('answers 202 while the transfer waits for a block; the machine runs once it lands, and the retry gets the run', async () => {
-    const m = await sellingMachine(w);
-    const http = v2Client(w.chain.keys.payer2);
-    const first = await get(m.path);
-    const headers = http.encodePaymentSignatureHeader(
-      await http.createPaymentPayload(http.getPaymentRequiredResponse((name) => first.headers.get(name), first.body)),
-    );
-    let transaction = '';
-    await w.chain.setAutomine(false);
-    try {
-      const sent = await get(m.path, headers);
-      expect(sent.status, sent.text).toBe(202);
-      expect(sent.body).toMatchObject({ status: 'pending', transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+    const { m, headers, transaction } = await purchaseBeforeBlock(w.chain.keys.payer2, async ({ m, http, headers, sent }) => {
       expect(http.getPaymentSettleResponse((name) => sent.headers.get(name))).toMatchObject({ success: false, pending: true });
-      transaction = sent.body.transaction;
       // Still not mined: the same header is answered pending again, never "sign again".
       const again = await get(m.path, headers);
       expect(again.status, again.text).toBe(202);
-      expect(again.body.transaction).toBe(transaction);
+      expect(again.body.transaction).toBe(sent.body.transaction);
       // Recorded, pending, before anything was mined (beside the Lightning invoice the 402 offered); the machine has not run.
       const listed = await w.t.request('GET', `/api/v1/assets/${m.assetId}/payments`, { token: m.key });
       expect(listed.body.payments.filter((p: { rail: string }) => p.rail === 'x402')).toMatchObject([{ status: 'pending' }]);
       expect(m.payments()).toEqual([]);
-      await w.chain.mine();
-    } finally {
-      await w.chain.setAutomine(true);
-    }
+    });
     // The facilitator's reconciler marks the transfer settled, and the settlement poll runs the machine:
     // the payer need not come back.
     const message = await until(() => m.payments()[0], 20_000, 'the machine runs once the block is mined');
@@ -235,24 +252,8 @@ describe('the x402 v2 client buys a run', () => {
 
   // Last in the file: the world's bridge is a new one afterwards.
   it('keeps a purchase whose transfer is on its way across a restart: the machine runs once it lands', async () => {
-    const m = await sellingMachine(w);
-    const http = v2Client(w.chain.keys.payer);
-    const first = await get(m.path);
-    const headers = http.encodePaymentSignatureHeader(
-      await http.createPaymentPayload(http.getPaymentRequiredResponse((name) => first.headers.get(name), first.body)),
-    );
-    let transaction = '';
-    await w.chain.setAutomine(false);
-    try {
-      const sent = await get(m.path, headers);
-      expect(sent.status, sent.text).toBe(202);
-      transaction = sent.body.transaction;
-      // Nothing of the purchase lives only in memory: the bridge stops before the block, and starts again.
-      await w.restart();
-      await w.chain.mine();
-    } finally {
-      await w.chain.setAutomine(true);
-    }
+    // Nothing of the purchase lives only in memory: the bridge stops before the block, and starts again.
+    const { m, headers, transaction } = await purchaseBeforeBlock(w.chain.keys.payer, () => w.restart());
     const device = await connectMqtt(`mqtt://127.0.0.1:${w.t.info.mqttPort}`, { username: m.userId, password: m.key });
     w.clients.push(device);
     await device.client.subscribeAsync(m.topic, { qos: 1 });
