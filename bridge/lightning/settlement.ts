@@ -39,7 +39,11 @@ export interface SettlementOptions {
  * What became of the transfer of an x402 payment recorded before it was sent: `settled` (with the
  * transaction that made it), `failed` (nothing was charged), or `waiting` (sent, no receipt yet).
  */
-export type X402Transfer = { state: 'settled'; transaction: string } | { state: 'failed' } | { state: 'waiting'; transaction?: string };
+export type X402Transfer =
+  | { state: 'settled'; transaction: string }
+  | { state: 'failed' }
+  /** `unsent`: the facilitator has not taken it (yet): nothing was sent. */
+  | { state: 'waiting'; transaction?: string; unsent?: boolean };
 
 export interface SettleOutcome {
   payment: PaymentRecord;

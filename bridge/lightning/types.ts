@@ -32,10 +32,14 @@ export type PaymentRail = (typeof PAYMENT_RAILS)[number];
 export interface X402PaymentFacts {
   /** The network as the payer named it (`base-sepolia` or `eip155:84532`). */
   network: string;
+  /** Its chain id. Absent on payments recorded before it was kept. */
+  chain_id?: number;
   /** The token's address. */
   asset: string;
   /** In the token's smallest unit, a decimal string. */
   amount: string;
+  /** The payee the transfer pays (0x). Absent on payments recorded before it was kept. */
+  pay_to?: string;
   payer: string;
   /** The transfer's hash; empty while a payment recorded before its transfer was sent waits for it. */
   transaction: string;

@@ -149,9 +149,11 @@ export class AgentPurchases {
       }
       const authorization = exactEvmPayloadOf(request)?.authorization;
       if (!authorization) continue;
-      // This authorization came here before: answer what became of it, never a second transfer or run.
+      // This authorization came here before: answer what became of it, never a second transfer or run (unless
+      // nothing was ever sent for it: then it is verified and settled again).
       const earlier = await this.options.payments.getPaymentByHash(this.keyOf(offer, authorization.from, authorization.nonce));
-      if (earlier) return this.again(asset, offer, version, offers, earlier);
+      const answered = earlier && (await this.again(asset, offer, version, offers, earlier));
+      if (answered) return answered;
       this.refuseOffline(asset);
       const verdict = await facilitator.verify(request);
       if (verdict.isValid) {
@@ -168,9 +170,11 @@ export class AgentPurchases {
     // Recorded before anything is sent: whatever happens to this process, the poll finds the transfer's fate.
     const key = this.keyOf(offer, from, nonce);
     const facts: X402PaymentFacts = {
-      network: version === 1 ? offer.v1.network : offer.v2.network,
+      network: network(offer, version),
+      chain_id: offer.network.chainId,
       asset: offer.price.asset,
       amount: offer.price.amount,
+      pay_to: offer.v2.payTo,
       payer: from,
       transaction: '',
       nonce,
@@ -182,8 +186,11 @@ export class AgentPurchases {
       key,
       facts,
     });
-    // The same header sent twice at once: the other request sends it.
-    if (!recorded.created) return this.again(asset, offer, version, offers, recorded.payment);
+    // The same header sent twice at once: the other request sends it (unless it never did).
+    const concurrent = !recorded.created && (await this.again(asset, offer, version, offers, recorded.payment));
+    if (concurrent) return concurrent;
+    // A throw (the RPC did not answer: the route's 500) leaves the payment pending: the same header settles it
+    // again, and the poll gives it up if nothing was ever sent.
     const settled = await facilitator.settle(request);
     if (!settled.success && (settled.pending || settled.errorReason === 'settlement_pending')) {
       // Sent, receipt not yet seen: never a failure that invites the payer to sign again. The poll settles
@@ -191,6 +198,9 @@ export class AgentPurchases {
       return this.pendingAnswer(asset, settled);
     }
     if (!settled.success) {
+      // Settled already by another call with this very payload (the facilitator API): the owner was paid by it.
+      const transfer = await this.transferState(recorded.payment);
+      if (transfer.state === 'settled') return this.runPaid(asset, offers, recorded.payment, network(offer, version), transfer.transaction);
       // Nothing was charged by this request: the recorded payment is given up.
       await this.options.payments.expirePayment(key);
       if (settled.errorReason === 'nonce_already_used') {
@@ -201,16 +211,35 @@ export class AgentPurchases {
       log.warn({ assetId: asset.asset_id, reason: settled.errorReason, network: settled.network }, 'x402 settle failed');
       return this.required(offers, settled.errorReason || 'unexpected_settle_error', settled.errorReason || 'unexpected_settle_error', settled.payer);
     }
-    const outcome = await this.options.settlement.settle(key, null, { ...facts, transaction: settled.transaction });
-    return this.answerRun(asset, offers, outcome.payment, settled.network);
+    return this.runPaid(asset, offers, recorded.payment, settled.network, settled.transaction);
+  }
+
+  /**
+   * The transfer of a recorded payment is on chain: settle the payment (the machine runs) and answer the run.
+   * A store that fails now leaves it pending for the poll, and the answer is 202: the payer must not pay again.
+   */
+  private async runPaid(asset: AssetRecord, offers: Offers, recorded: PaymentRecord, network: string, transaction: string): Promise<PurchaseAnswer> {
+    const facts = { ...(recorded.x402 as X402PaymentFacts), transaction };
+    let outcome;
+    try {
+      outcome = await this.options.settlement.settle(recorded.payment_hash, null, facts);
+    } catch (err) {
+      this.options.log.error(
+        { err, paymentId: recorded.payment_id, transaction },
+        'x402 transfer settled but its payment could not be recorded yet; the poll settles it',
+      );
+      return this.pendingAnswer(asset, { transaction, network, payer: facts.payer, errorReason: 'settlement_pending' });
+    }
+    return this.answerRun(asset, offers, outcome.payment, network);
   }
 
   /**
    * A header whose authorization this route recorded before: the run it paid for (200, once), the replay
    * refusal after that (402), 202 while its transfer waits for a block, or 402 when the transfer failed.
+   * Undefined when nothing was ever sent for it (the facilitator never took it): it may be settled again.
    */
-  private async again(asset: AssetRecord, offer: EvmOffer, version: 1 | 2, offers: Offers, earlier: PaymentRecord): Promise<PurchaseAnswer> {
-    const network = version === 1 ? offer.v1.network : offer.v2.network;
+  private async again(asset: AssetRecord, offer: EvmOffer, version: 1 | 2, offers: Offers, earlier: PaymentRecord): Promise<PurchaseAnswer | undefined> {
+    const net = network(offer, version);
     const payer = earlier.x402?.payer ?? '';
     if (earlier.asset_id !== asset.asset_id || earlier.rail !== 'x402' || !earlier.x402) {
       this.count('evm', 'refused');
@@ -219,16 +248,19 @@ export class AgentPurchases {
     if (earlier.status === 'pending') {
       // Ask the ledger now rather than wait for the poll.
       const transfer = await this.transferState(earlier);
-      if (transfer.state === 'settled') {
-        const outcome = await this.options.settlement.settle(earlier.payment_hash, null, { ...earlier.x402, transaction: transfer.transaction });
-        return this.answerRun(asset, offers, outcome.payment, network);
-      }
+      if (transfer.state === 'settled') return this.runPaid(asset, offers, earlier, net, transfer.transaction);
+      if (transfer.state === 'waiting' && transfer.unsent) return undefined;
       if (transfer.state === 'waiting') {
-        return this.pendingAnswer(asset, { transaction: transfer.transaction ?? earlier.x402.transaction, network, payer, errorReason: 'settlement_pending' });
+        return this.pendingAnswer(asset, {
+          transaction: transfer.transaction ?? earlier.x402.transaction,
+          network: net,
+          payer,
+          errorReason: 'settlement_pending',
+        });
       }
       await this.options.payments.expirePayment(earlier.payment_hash);
     } else if (earlier.status === 'settled') {
-      return this.answerRun(asset, offers, earlier, network);
+      return this.answerRun(asset, offers, earlier, net);
     }
     this.count('evm', 'settle_failed');
     return this.required(offers, 'the transfer of this authorization failed and nothing was charged: sign a new one', 'invalid_transaction_state', payer);
@@ -242,13 +274,15 @@ export class AgentPurchases {
     const facts = payment.x402;
     const ledger = this.options.ledger;
     if (!facts || facts.nonce === undefined || !ledger) return { state: 'waiting' };
-    const network = this.options.networks.find((n) => n.network === facts.network || `eip155:${n.chainId}` === facts.network);
-    // A network no longer configured: its payments wait until it is again.
-    if (!network) return { state: 'waiting' };
-    const row = await ledger.get(settlementKey(network.chainId, facts.asset, facts.payer, facts.nonce));
-    if (!row) return Date.now() - Date.parse(payment.created) > UNSENT_AFTER_MS ? { state: 'failed' } : { state: 'waiting' };
+    const chainId = facts.chain_id ?? this.options.networks.find((n) => n.network === facts.network || `eip155:${n.chainId}` === facts.network)?.chainId;
+    if (chainId === undefined) return { state: 'waiting' };
+    const row = await ledger.get(settlementKey(chainId, facts.asset, facts.payer, facts.nonce));
+    if (!row) return Date.now() - Date.parse(payment.created) > UNSENT_AFTER_MS ? { state: 'failed' } : { state: 'waiting', unsent: true };
+    // Only a transfer of the price to the asset's payee pays for the run: an authorization with the same payer
+    // and nonce that pays someone else (it holds the ledger key, or used the nonce on chain) never does.
+    const ours = facts.pay_to === undefined || (row.pay_to === facts.pay_to.toLowerCase() && BigInt(row.value) >= BigInt(facts.amount));
+    if (!ours || row.state === 'failed') return { state: 'failed' };
     if (row.state === 'settled') return { state: 'settled', transaction: row.tx_hash ?? '' };
-    if (row.state === 'failed') return { state: 'failed' };
     return { state: 'waiting', transaction: row.tx_hash ?? '' };
   }
 
@@ -399,6 +433,11 @@ export class AgentPurchases {
   private count(rail: string, outcome: string): void {
     this.options.metrics?.x402Purchase(rail, outcome);
   }
+}
+
+/** The network as the payer named it: a v1 name, or a CAIP-2 id for v2. */
+function network(offer: EvmOffer, version: 1 | 2): string {
+  return version === 1 ? offer.v1.network : offer.v2.network;
 }
 
 function paidBody(payment: PaymentRecord, settlement: { network: string; transaction: string; payer: string }): Record<string, unknown> {

@@ -5,7 +5,7 @@
  * refused for its nonce is retried once with the fresh count. Transactions are signed locally (EIP-1559) and sent
  * raw; fees are read at most once a second.
  */
-import { BaseError, HttpRequestError, TimeoutError, type Address, type Hex } from 'viem';
+import { BaseError, HttpRequestError, keccak256, TimeoutError, type Address, type Hex } from 'viem';
 import type { EvmNetwork } from './network.js';
 
 const FEE_CACHE_MS = 1_000;
@@ -70,7 +70,11 @@ export class FeePayer {
   }
 
   /** Sign and send one call; resolves with its hash once the node accepted it. */
-  async submit(call: { to: Address; data: Hex; gas: bigint }): Promise<Hex> {
+  /**
+   * Sign and send one transaction from the fee payer, in nonce order. `signed` hears each signed transaction's
+   * hash before it is sent: when the send fails without an answer, the transaction may be out all the same.
+   */
+  async submit(call: { to: Address; data: Hex; gas: bigint }, signed?: (hash: Hex) => void): Promise<Hex> {
     const account = this.network.account;
     if (!account) throw new Error(`network ${this.network.network} has no fee payer`);
     const fees = await this.feesPerGas();
@@ -89,8 +93,10 @@ export class FeePayer {
           value: 0n,
           ...fees,
         });
+        const hash = keccak256(serializedTransaction);
+        signed?.(hash);
         try {
-          const hash = await client.sendRawTransaction({ serializedTransaction });
+          await client.sendRawTransaction({ serializedTransaction });
           this.nextNonce = nonce + 1;
           return hash;
         } catch (err) {

@@ -6,7 +6,7 @@
  * the same way. Rows are changed only from the state they were read in.
  */
 import type { Logger } from 'pino';
-import { parseAbiItem, TransactionNotFoundError, TransactionReceiptNotFoundError, type Address, type Hex } from 'viem';
+import { parseAbiItem, parseEventLogs, TransactionNotFoundError, TransactionReceiptNotFoundError, type Address, type Hex } from 'viem';
 import type { X402SettlementLedger, X402SettlementRecord } from '../ledger.js';
 import { errorText, gasFee } from './fee-payer.js';
 import type { X402Metrics } from './metrics.js';
@@ -15,6 +15,7 @@ import { REASON } from './reasons.js';
 
 // EIP-3009: emitted once per authorization, by the transaction that used it.
 const AUTHORIZATION_USED = parseAbiItem('event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce)');
+const TRANSFER = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)');
 /** How far back the reconciler looks for that log (~5.5 hours of Base's 2-second blocks; rows wait minutes). */
 const USED_LOOKBACK_BLOCKS = 10_000n;
 
@@ -120,6 +121,10 @@ export class Reconciler {
     if (used) {
       // Which transaction used it: ours whose hash the store never took, or another's.
       const found = await this.whoUsed(network, row);
+      // The RPC did not answer: ask again at the next pass rather than settle blind.
+      if (found === 'unknown') return false;
+      // Used by another authorization with the same nonce (paying someone else): nothing was paid to this row's payee.
+      if (found === 'foreign') return this.finish(row, { state: 'failed', error_reason: REASON.nonceUsed });
       return this.settle(row, found?.hash ?? row.tx_hash, found?.block ?? row.block_number ?? 0, found?.fee);
     }
     return this.finish(row, { state: 'failed', error_reason: row.state === 'pending' ? REASON.transactionState : REASON.settleError });
@@ -127,10 +132,15 @@ export class Reconciler {
 
   /**
    * The transaction that used the row's authorization, from the token's EIP-3009 `AuthorizationUsed` log in the
-   * last USED_LOOKBACK_BLOCKS blocks, with what it cost when the fee payer sent it; undefined when the log is not
-   * found or the RPC does not answer (the row is then settled without it, as before).
+   * last USED_LOOKBACK_BLOCKS blocks, with what it cost when the fee payer sent it. `foreign` when that
+   * transaction moved no `value` from the payer to the row's payee (an authorization with the same nonce paid
+   * someone else); undefined when no log is found (the row is then settled without a transaction: the nonce is
+   * used); `unknown` when the RPC does not answer.
    */
-  private async whoUsed(network: EvmNetwork, row: X402SettlementRecord): Promise<{ hash: Hex; block: number; fee?: string } | undefined> {
+  private async whoUsed(
+    network: EvmNetwork,
+    row: X402SettlementRecord,
+  ): Promise<{ hash: Hex; block: number; fee?: string } | 'foreign' | 'unknown' | undefined> {
     try {
       const latest = await network.client.getBlockNumber({ cacheTime: 0 });
       const logs = await network.client.getLogs({
@@ -143,14 +153,23 @@ export class Reconciler {
       const hash = logs.at(-1)?.transactionHash;
       if (!hash) return undefined;
       const receipt = await network.client.getTransactionReceipt({ hash });
+      const transfers = parseEventLogs({ abi: [TRANSFER], logs: receipt.logs, eventName: 'Transfer', strict: true });
+      const paid = transfers.some(
+        (t) =>
+          t.address.toLowerCase() === row.token &&
+          t.args.from.toLowerCase() === row.payer &&
+          t.args.to.toLowerCase() === row.pay_to &&
+          t.args.value === BigInt(row.value),
+      );
+      if (!paid) return 'foreign';
       const ours = network.feePayer !== '' && receipt.from.toLowerCase() === network.feePayer.toLowerCase();
       return { hash, block: Number(receipt.blockNumber), ...(ours ? { fee: gasFee(receipt).toString() } : {}) };
     } catch (err) {
       this.o.log.warn(
         { err: errorText(err), network: row.network, payer: row.payer },
-        'x402 reconcile: could not find the transaction that used an authorization',
+        'x402 reconcile: could not find the transaction that used an authorization; asking again at the next pass',
       );
-      return undefined;
+      return 'unknown';
     }
   }
 

@@ -54,6 +54,12 @@ function answer(network: string, payer: string, fields: Partial<SettleAnswer>): 
 }
 
 /** The answer for a row someone else holds: settled → refused with its transaction; in flight → pending. */
+/** Whether a ledger row is this authorization's: the same payee and value (the key already names token, payer and nonce). */
+function sameTerms(row: X402SettlementRecord, checked: Checked): boolean {
+  const a = checked.payload.authorization;
+  return row.pay_to === a.to.toLowerCase() && BigInt(row.value) === BigInt(a.value);
+}
+
 function answerForRow(network: string, row: X402SettlementRecord, payer: string): SettleAnswer {
   if (row.state === 'settled') {
     return answer(network, payer, { errorReason: REASON.nonceUsed, transaction: row.tx_hash ?? '', blockNumber: row.block_number ?? 0 });
@@ -150,6 +156,9 @@ export class Settler {
    */
   private async held(network: string, checked: Checked, row: X402SettlementRecord): Promise<SettleAnswer> {
     const payer = checked.payload.authorization.from;
+    // Another authorization with the same payer and nonce (to someone else, or for another amount) holds the
+    // key: whatever becomes of it, this one can never be settled, and its outcome is not this one's.
+    if (!sameTerms(row, checked)) return answer(network, payer, { errorReason: REASON.nonceUsed });
     if (row.state === 'settled' || row.state === 'failed') return answerForRow(network, row, payer);
     const deadline = Date.now() + checked.network.receiptTimeoutMs;
     let current: X402SettlementRecord | undefined = row;
@@ -220,11 +229,24 @@ export class Settler {
       return this.fail(network, checked, final ? revertReason(err) : REASON.transactionState);
     }
     let hash: Hex;
+    let signed: Hex | undefined;
     try {
       // 20% headroom over the estimate.
-      hash = await feePayer.submit({ to, data, gas: (gas * 12n) / 10n });
+      hash = await feePayer.submit({ to, data, gas: (gas * 12n) / 10n }, (h) => (signed = h));
     } catch (err) {
       if (isOutOfGasFunds(err)) return this.outOfGas(network, checked, err);
+      // No answer from the RPC: the signed transfer may be out all the same. Pending under its hash (the
+      // reconciler looks it up, then asks the token), never a failure that would let it be sent again.
+      if (final && signed && isTransportError(err)) {
+        progress.sent = signed;
+        await ledger.update(checked.key, { state: 'pending', tx_hash: signed, error_reason: REASON.pending, updated: iso() });
+        this.ctx.log.warn(
+          { err: errorText(err), network: net.network, transaction: signed },
+          'x402 transfer sent without an answer from the RPC; left pending',
+        );
+        this.ctx.metrics?.settlement(net.network, 'pending');
+        return answer(network, checked.payload.authorization.from, { errorReason: REASON.pending, transaction: signed, pending: true });
+      }
       throw err;
     }
     if (final) {

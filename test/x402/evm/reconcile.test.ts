@@ -78,6 +78,47 @@ describe('the reconciler', () => {
     }
   });
 
+  it('never takes the outcome of another authorization with the same nonce, paying someone else, for this one', async () => {
+    const f = await startFacilitator(chain, { sendingGraceMs: 1_000 });
+    try {
+      const ours = await pay();
+      // The payer signs a second authorization with the same nonce: 1 unit to an address of its choosing.
+      const other = await signAuthorization({
+        key: chain.keys.payer,
+        token: chain.token,
+        to: chain.accounts.deployer.address,
+        value: 1n,
+        nonce: ours.authorization.nonce,
+      });
+      const now = new Date().toISOString();
+      // The other one holds the key (a settle of it in flight): ours is refused, never answered with the other's outcome.
+      await f.ledger.claim(row(other, { created: now, updated: now }));
+      expect(await f.facilitator.settle(request(v2Body(ours, reqs())))).toMatchObject({ success: false, errorReason: 'nonce_already_used' });
+      await f.ledger.update(row(other, {}).key, { state: 'settled', tx_hash: '0x' + '1'.repeat(64), block_number: 1, updated: now });
+      expect(await f.facilitator.settle(request(v2Body(ours, reqs())))).toMatchObject({ success: false, errorReason: 'nonce_already_used' });
+    } finally {
+      await f.stop();
+    }
+    // Ours was claimed (a crash left it sending); the other one used the nonce on chain: failed, not settled.
+    const g = await startFacilitator(chain, { sendingGraceMs: 1_000 });
+    try {
+      const ours = await pay();
+      const other = await signAuthorization({
+        key: chain.keys.payer,
+        token: chain.token,
+        to: chain.accounts.deployer.address,
+        value: 1n,
+        nonce: ours.authorization.nonce,
+      });
+      await g.ledger.claim(row(ours, {}));
+      await useOnChain(other);
+      expect(await g.facilitator.reconcile()).toBe(1);
+      expect(await g.ledger.get(row(ours, {}).key)).toMatchObject({ state: 'failed', error_reason: 'nonce_already_used' });
+    } finally {
+      await g.stop();
+    }
+  });
+
   it('marks a pending row whose transaction reverted as failed, and tells whoever counts settlements', async () => {
     const failed: (string | null)[] = [];
     const f = await startFacilitator(chain, { onFailed: (r) => failed.push(r.tx_hash) });
@@ -209,4 +250,71 @@ describe('an RPC outage', () => {
       await proxy.close();
     }
   });
+
+  it('a transfer whose send got no answer (connection lost, or 503) is pending under its hash, then settled: never failed, never sent twice', async () => {
+    for (const how of ['drop', 'busy'] as const) {
+      const rpc = await swallowFirstSend(chain.url, how);
+      const f = await startFacilitator(chain, { network: { rpcUrl: rpc.url } });
+      try {
+        const payment = await pay();
+        const before = await chain.balanceOf(chain.accounts.merchant.address);
+        const answer = await f.facilitator.settle(request(v2Body(payment, reqs())));
+        expect(rpc.swallowed).toBe(1);
+        // The transfer may be out (here it is): pending under the signed transaction's hash, not failed (which
+        // would let the row be claimed and the authorization sent again).
+        expect(answer).toMatchObject({
+          success: false,
+          pending: true,
+          errorReason: 'settlement_pending',
+          transaction: expect.stringMatching(/^0x[0-9a-f]{64}$/),
+        });
+        expect(await f.ledger.get(row(payment, {}).key)).toMatchObject({ state: 'pending', tx_hash: answer.transaction });
+        expect(await f.facilitator.reconcile()).toBe(1);
+        expect(await f.ledger.get(row(payment, {}).key)).toMatchObject({ state: 'settled', tx_hash: answer.transaction });
+        expect(await chain.balanceOf(chain.accounts.merchant.address)).toBe(before + PRICE);
+      } finally {
+        await f.stop();
+        await rpc.close();
+      }
+    }
+  });
 });
+
+/**
+ * A JSON-RPC server in front of the chain that passes the first eth_sendRawTransaction on, then loses its answer:
+ * `drop` closes the connection, `busy` answers 503 (which a transport retries).
+ */
+async function swallowFirstSend(target: string, how: 'drop' | 'busy'): Promise<{ url: string; swallowed: number; close(): Promise<void> }> {
+  const { createServer } = await import('node:http');
+  const state = { swallowed: 0 };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      void fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(async (upstream) => {
+        const text = await upstream.text();
+        if (state.swallowed === 0 && body.includes('eth_sendRawTransaction')) {
+          state.swallowed += 1;
+          if (how === 'drop') req.socket.destroy();
+          else res.writeHead(503).end();
+          return;
+        }
+        res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(text);
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get swallowed() {
+      return state.swallowed;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
