@@ -63,7 +63,9 @@ export interface AppOptions {
 }
 
 export function createApp(families: Family[], options: AppOptions): Koa {
-  const app = new Koa({ proxy: options.trustProxy });
+  // Behind one trusted proxy the client is the last X-Forwarded-For entry, the one the proxy added: the
+  // entries before it are whatever the client sent (Koa takes the first by default).
+  const app = new Koa({ proxy: options.trustProxy, maxIpsCount: 1 });
   // Koa prints every error by default; the families' error middleware already decided what to log.
   app.silent = true;
   app.use(async (ctx, next) => {

@@ -264,7 +264,13 @@ export const SETTINGS: Setting[] = [
     parse: logFormat,
     doc: 'json, pretty (one human-readable line per entry) or auto (pretty when stdout is a terminal)',
   },
-  { name: 'TRUST_PROXY', key: 'trustProxy', default: false, parse: bool, doc: 'trust X-Forwarded-* headers (behind a reverse proxy)' },
+  {
+    name: 'TRUST_PROXY',
+    key: 'trustProxy',
+    default: false,
+    parse: bool,
+    doc: 'trust X-Forwarded-* headers from one reverse proxy (the client is the last X-Forwarded-For entry)',
+  },
   { name: 'RATE_LIMIT_PER_MINUTE', key: 'rateLimitPerMinute', default: 60, parse: int(0, 1_000_000), doc: 'requests per minute per API key (0 = unlimited)' },
   {
     name: 'RATE_LIMIT_PER_ACCOUNT_PER_MINUTE',

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { mayPublish, mayReceive, maySubscribe, retainRefusal, type ClientIdentity } from './acl.js';
 import { Admission, byteLength } from './admission.js';
+import { addressKey } from './address.js';
 import { DEFAULT_MQTT_LIMITS, type MqttLimits } from './limits.js';
 import { MessageRefused, Refusals, type RefusalCounter } from './refusals.js';
 import { Sessions } from './sessions.js';
@@ -64,7 +65,7 @@ export interface BrokerOptions {
   limits?: Partial<MqttLimits>;
   /** Where refusals are counted (the bridge's metrics). */
   metrics?: RefusalCounter;
-  /** Behind a reverse proxy: a WebSocket client's address is the first of X-Forwarded-For (TRUST_PROXY). */
+  /** Behind a reverse proxy: a WebSocket client's address is the last X-Forwarded-For entry (TRUST_PROXY). */
   trustProxy?: boolean;
   /** A login was refused (no credentials, or wrong ones): for the bridge's log. Must not throw. */
   onLoginRefused?(address: string, username: string | undefined, reason: 'anonymous' | 'bad_credentials'): void;
@@ -291,7 +292,7 @@ export class Broker {
     });
 
     this.server = createServer((socket) => {
-      const address = socket.remoteAddress ?? 'unknown';
+      const address = addressKey(socket.remoteAddress ?? 'unknown');
       if (!this.roomFor(socket, address)) return;
       this.track(socket);
       const client = aedes.handle(socket);
@@ -401,11 +402,14 @@ export class Broker {
     socket.once('close', release);
   }
 
-  /** A WebSocket client's address: the connecting socket's, or behind a trusted proxy the first X-Forwarded-For. */
+  /**
+   * A WebSocket client's address key (`addressKey`): the connecting socket's, or behind a trusted proxy the last
+   * X-Forwarded-For entry, the one that proxy added (the ones before it are whatever the client sent).
+   */
   private upgradeAddress(req: IncomingMessage): string {
     const forwarded = this.options.trustProxy ? req.headers['x-forwarded-for'] : undefined;
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    return first || req.socket.remoteAddress || 'unknown';
+    const last = (Array.isArray(forwarded) ? forwarded.join(',') : forwarded)?.split(',').at(-1)?.trim();
+    return addressKey(last || req.socket.remoteAddress || 'unknown');
   }
 
   /** Fail closed: a client whose packet size cannot be limited is not served. */

@@ -18,6 +18,7 @@ import type { LightningStore } from '../lightning/store.js';
 import type { Wallets } from '../lightning/wallets.js';
 import type { Metrics } from '../metrics.js';
 import { isLicensePayment, type Purchases } from './purchases.js';
+import { addressKey } from '../../broker/address.js';
 
 export const LICENSE_WEBHOOK_PATH = '/v1/btcpay/webhook';
 
@@ -70,7 +71,7 @@ export function purchaseRoutes(deps: PurchaseRoutesDeps): (router: Router) => vo
     router.post('/v1/purchase', async (ctx) => {
       const input = validate(purchaseInput, ctx.request.body);
       // A bad body costs nothing; an invoice does. Per address, then per product.
-      take(ctx, deps.ipLimiter, ctx.ip, 'purchases from this address');
+      take(ctx, deps.ipLimiter, addressKey(ctx.ip), 'purchases from this address');
       ctx.body = await purchases.create({
         product: input.product,
         buyer_email: input.buyer_email ?? undefined,

@@ -15,6 +15,7 @@ import type { RateLimiter } from '../http/rate-limit.js';
 import type { Metrics } from '../metrics.js';
 import type { PaymentLinks } from './links.js';
 import { qrPng, qrSvg } from './qr.js';
+import { addressKey } from '../../broker/address.js';
 
 export interface LnurlFamilyOptions {
   links: PaymentLinks;
@@ -54,7 +55,7 @@ export function lnurlFamily(options: LnurlFamilyOptions): Middleware {
     enforce(ctx, decision, what);
   };
   const limited: Middleware = async (ctx, next) => {
-    take(ctx, options.callbackLimiter, ctx.ip, 'invoices from this address', 'rate_limited_address');
+    take(ctx, options.callbackLimiter, addressKey(ctx.ip), 'invoices from this address', 'rate_limited_address');
     await next();
   };
 

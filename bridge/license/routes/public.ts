@@ -9,6 +9,7 @@ import { deactivateInput, slugParam } from '../schemas.js';
 import { validateInput } from '../types.js';
 import { productView } from '../views.js';
 import { param, type LicenseDeps } from './shared.js';
+import { addressKey } from '../../../broker/address.js';
 
 export function publicRoutes(router: Router, deps: LicenseDeps): void {
   const { service } = deps;
@@ -62,7 +63,7 @@ export function publicRoutes(router: Router, deps: LicenseDeps): void {
 const requestBody = (ctx: Context): unknown => (ctx.request as { body?: unknown }).body;
 
 function limit(ctx: Context, deps: LicenseDeps): void {
-  const decision = deps.validateLimiter.take(ctx.ip);
+  const decision = deps.validateLimiter.take(addressKey(ctx.ip));
   if (!decision.allowed) deps.metrics?.refusals.inc({ component: 'license', reason: 'rate_limited' });
   enforce(ctx, decision, 'license checks from this address');
 }

@@ -9,6 +9,7 @@ import { authenticate, chargeRequest, principal } from '../../http/auth.js';
 import { noStore } from '../../http/no-store.js';
 import { body, idParam, query } from '../../http/params.js';
 import { SHOWN_ONCE, type MachinesDeps } from './shared.js';
+import { addressKey } from '../../../broker/address.js';
 
 export function accountRoutes(router: Router, deps: MachinesDeps): void {
   const auth = authenticate(deps, 'read');
@@ -18,7 +19,7 @@ export function accountRoutes(router: Router, deps: MachinesDeps): void {
   router.post('/api/v1/accounts', async (ctx) => {
     query(ctx, noQuery);
     const input = body(ctx, createAccountBody);
-    const signups = deps.signupLimiter.take(ctx.ip);
+    const signups = deps.signupLimiter.take(addressKey(ctx.ip));
     if (!signups.allowed) deps.metrics.refuse('http', 'rate_limited_signup');
     enforce(ctx, signups, 'signups from this address');
     const { account, key, apiKey } = await deps.accounts.signup(input);

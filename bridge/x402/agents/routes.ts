@@ -12,6 +12,7 @@ import { idParam, query } from '../../http/params.js';
 import { noQuery } from '../../machines/schemas.js';
 import type { Metrics } from '../../metrics.js';
 import type { AgentPurchases } from './purchase.js';
+import { addressKey } from '../../../broker/address.js';
 
 export interface AgentRoutesDeps {
   purchases: AgentPurchases;
@@ -30,7 +31,7 @@ export function agentRoutes(deps: AgentRoutesDeps): (router: Router) => void {
   return (router) => {
     router.get('/api/v1/assets/:id/x402', async (ctx) => {
       query(ctx, noQuery);
-      const decision = deps.limiter.take(ctx.ip);
+      const decision = deps.limiter.take(addressKey(ctx.ip));
       if (!decision.allowed) deps.metrics?.refuse('x402', 'rate_limited_address');
       enforce(ctx, decision, 'x402 purchase requests from this address');
       const answer = await deps.purchases.handle(idParam(ctx, 'id'), { v1: header(ctx, 'x-payment'), v2: header(ctx, 'payment-signature') });

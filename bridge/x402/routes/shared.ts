@@ -19,6 +19,7 @@ import type { Facilitator, FacilitatorRequest, FacilitatorRequestProblem } from 
 import type { ResourcesService } from '../resources.js';
 import { TokenRefused } from '../users/tokens.js';
 import type { UsersService } from '../users/service.js';
+import { addressKey } from '../../../broker/address.js';
 
 export interface X402Deps {
   store: X402Store;
@@ -106,7 +107,7 @@ export function clientAuth(deps: X402Deps, operation: ClientScope): Middleware {
 
 /** Charge a request to a per-IP allowance (signups, logins): 429 RATE_LIMITED past it. */
 export function chargeIp(ctx: Context, limiter: RateLimiter, deps: X402Deps, reason: string, what: string): void {
-  const decision = limiter.take(ctx.ip);
+  const decision = limiter.take(addressKey(ctx.ip));
   if (!decision.allowed) deps.metrics.refuse('http', reason);
   enforce(ctx, decision, what);
 }
