@@ -45,7 +45,7 @@ import {
 } from '../test/compat/clients.js';
 import { send } from './http.js';
 import { startLoad, type Load } from './http-load.js';
-import { serveReferenceV1, serveReferenceV2 } from './x402-references.js';
+import { serveReferenceV1, serveReferenceV2, type ReferenceServer } from './x402-references.js';
 
 /** Authorizations verified by each implementation per round, and how many are in flight at once. */
 const VERIFY_COUNT = 400;
@@ -222,14 +222,22 @@ export async function run(): Promise<void> {
       const busy = `event loop busy ${Math.round(median(f.busy) * 100)}%`;
       console.log(`  ${f.name.padEnd(86)} ${fmt(median(f.perSecond)).padStart(7)} verifications/s   (rounds: ${f.perSecond.map(fmt).join(', ')}; ${busy})`);
     }
-    // Like for like first (over HTTP against over HTTP, in process against in process), then ours over HTTP
-    // against the references in process, where ours pays an HTTP round trip and a client key that they do not.
+    // Like for like first (the same transport and the same x402 version), then the rest, each saying what differs:
+    // ours over HTTP against a reference in process pays an HTTP round trip and a client key that it does not.
     const overHttp = (f: Figure) => f.name.includes('over HTTP');
-    const ratios = ours.flatMap((o) => refs.map((r) => ({ o, r, like: overHttp(o) === overHttp(r) })));
-    for (const { o, r, like } of [...ratios.filter((x) => x.like), ...ratios.filter((x) => !x.like)]) {
-      console.log(
-        `  ${o.name.split(':')[0]} / ${r.name.split(':')[0]}: ${(median(o.perSecond) / median(r.perSecond)).toFixed(2)}x${like ? '' : ' (not like for like)'}`,
-      );
+    const v2 = (f: Figure) => /\bv2\b/.test(f.name);
+    const ratios = ours.flatMap((o) =>
+      refs.map((r) => {
+        const differs = [
+          ...(overHttp(o) === overHttp(r) ? [] : [overHttp(o) ? 'ours over HTTP, the reference in process' : 'ours in process, the reference over HTTP']),
+          ...(v2(o) === v2(r) ? [] : [v2(o) ? 'a v2 body against a v1 reference' : 'a v1 body against a v2 reference']),
+        ];
+        return { o, r, differs };
+      }),
+    );
+    for (const { o, r, differs } of [...ratios.filter((x) => x.differs.length === 0), ...ratios.filter((x) => x.differs.length > 0)]) {
+      const note = differs.length === 0 ? ' (like for like)' : ` (${differs.join('; ')})`;
+      console.log(`  ${o.name.split(':')[0]} / ${r.name.split(':')[0]}: ${(median(o.perSecond) / median(r.perSecond)).toFixed(2)}x${note}`);
     }
     console.log(
       `  settle over HTTP (POST /x402/api/v1/settle, ${SETTLE_CONCURRENCY} in flight): ${fmt(settles.perSecond)} settles/s (${settles.count} settled, merchant +${settles.moved} units)`,
@@ -261,8 +269,7 @@ async function verifyPhase(
   const feePayer = privateKeyToAccount(chain.keys.feePayer);
   const wallet = createWalletClient({ account: feePayer, chain: chain.chain as never, transport: viemHttp(chain.url) }).extend(publicActions);
   const v2Reference = new ExactEvmFacilitatorScheme(toFacilitatorEvmSigner({ ...(wallet as never as object), address: feePayer.address } as never));
-  const v1Server = await serveReferenceV1(publicClient);
-  const v2Server = await serveReferenceV2(v2Reference, `eip155:${chain.chainId}`);
+  const servers: ReferenceServer[] = [];
   const requirements = { asset: terms.token, payTo: terms.payTo, amount: PRICE };
 
   const check = (who: string, verdict: Verdict) => {
@@ -292,7 +299,7 @@ async function verifyPhase(
         ),
     ],
     [
-      'ours in process: createFacilitator().verify, v1 body, + nonce check',
+      'ours in process: createFacilitator().verify, v1 body, + nonce check, empty ledger',
       each(async (p) => check('ours in process', await oursInProcess(v1Body(p, requirements)))),
     ],
     [
@@ -313,7 +320,7 @@ async function verifyPhase(
       "x402 1.2.0 (v1 reference): its example facilitator's POST /verify over HTTP",
       (payments, concurrency) =>
         overHttp(
-          v1Server.url,
+          (servers[0] as ReferenceServer).url,
           payments.map((p) => v1Body(p, requirements)),
           concurrency,
         ),
@@ -322,7 +329,7 @@ async function verifyPhase(
       "@x402/evm 2.27 (v2 reference): x402Facilitator's POST /verify over HTTP",
       (payments, concurrency) =>
         overHttp(
-          v2Server.url,
+          (servers[1] as ReferenceServer).url,
           payments.map((p) => v2Body(p, requirements)),
           concurrency,
         ),
@@ -334,6 +341,8 @@ async function verifyPhase(
   const signed: SignedPayment[][] = [];
   for (let round = 1 - WARMUP_ROUNDS; round <= ROUNDS; round++) signed.push(await sign(chain, terms, VERIFY_COUNT, chain.keys.payer));
   try {
+    servers.push(await serveReferenceV1(publicClient));
+    servers.push(await serveReferenceV2(v2Reference, `eip155:${chain.chainId}`));
     // The first WARMUP_ROUNDS rounds warm every implementation (JIT, sockets, caches of the chain); not reported.
     for (let round = 1 - WARMUP_ROUNDS; round <= ROUNDS; round++) {
       const payments = signed[round + WARMUP_ROUNDS - 1] as SignedPayment[];
@@ -348,8 +357,7 @@ async function verifyPhase(
       }
     }
   } finally {
-    await v1Server.close();
-    await v2Server.close();
+    for (const server of servers) await server.close();
   }
   return figures;
 }
