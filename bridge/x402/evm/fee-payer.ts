@@ -100,6 +100,11 @@ export class FeePayer {
           this.nextNonce = nonce + 1;
           return hash;
         } catch (err) {
+          // The node has this very transaction (a retry of a send whose answer was lost): it is sent.
+          if (/already known|known transaction/i.test(errorText(err))) {
+            this.nextNonce = nonce + 1;
+            return hash;
+          }
           this.nextNonce = undefined;
           if (attempt === 0 && isNonceError(err)) continue;
           throw err;

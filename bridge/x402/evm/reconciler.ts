@@ -18,6 +18,8 @@ const AUTHORIZATION_USED = parseAbiItem('event AuthorizationUsed(address indexed
 const TRANSFER = parseAbiItem('event Transfer(address indexed from, address indexed to, uint256 value)');
 /** How far back the reconciler looks for that log (~5.5 hours of Base's 2-second blocks; rows wait minutes). */
 const USED_LOOKBACK_BLOCKS = 10_000n;
+/** Blocks per eth_getLogs call of that look-back. */
+const LOGS_SPAN = 1_000n;
 
 export interface ReconcilerOptions {
   ledger: X402SettlementLedger;
@@ -143,14 +145,21 @@ export class Reconciler {
   ): Promise<{ hash: Hex; block: number; fee?: string } | 'foreign' | 'unknown' | undefined> {
     try {
       const latest = await network.client.getBlockNumber({ cacheTime: 0 });
-      const logs = await network.client.getLogs({
-        address: row.token as Address,
-        event: AUTHORIZATION_USED,
-        args: { authorizer: row.payer as Address, nonce: row.nonce as Hex },
-        fromBlock: latest > USED_LOOKBACK_BLOCKS ? latest - USED_LOOKBACK_BLOCKS : 0n,
-        toBlock: latest,
-      });
-      const hash = logs.at(-1)?.transactionHash;
+      const oldest = latest >= USED_LOOKBACK_BLOCKS ? latest - USED_LOOKBACK_BLOCKS + 1n : 0n;
+      // Newest first, in spans that providers capping eth_getLogs at 1,000 or more blocks accept.
+      let hash: Hex | undefined;
+      for (let to = latest; to >= oldest && !hash; to -= LOGS_SPAN) {
+        const from = to - LOGS_SPAN + 1n > oldest ? to - LOGS_SPAN + 1n : oldest;
+        const logs = await network.client.getLogs({
+          address: row.token as Address,
+          event: AUTHORIZATION_USED,
+          args: { authorizer: row.payer as Address, nonce: row.nonce as Hex },
+          fromBlock: from,
+          toBlock: to,
+        });
+        hash = logs.at(-1)?.transactionHash ?? undefined;
+        if (from === 0n) break;
+      }
       if (!hash) return undefined;
       const receipt = await network.client.getTransactionReceipt({ hash });
       const transfers = parseEventLogs({ abi: [TRANSFER], logs: receipt.logs, eventName: 'Transfer', strict: true });
