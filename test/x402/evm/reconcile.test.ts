@@ -50,6 +50,9 @@ function row(payment: SignedPayment, extra: Partial<X402SettlementRecord>): X402
 }
 
 const useOnChain = (payment: SignedPayment) => transferOnChain(chain, payment);
+/** A second authorization of the payer with the same nonce as `payment`: 1 unit to an address of its choosing. */
+const sameNonce = (payment: SignedPayment) =>
+  signAuthorization({ key: chain.keys.payer, token: chain.token, to: chain.accounts.deployer.address, value: 1n, nonce: payment.authorization.nonce });
 
 describe('the reconciler', () => {
   it('resolves rows a crash left sending: failed when the nonce is unused (and the payload settles again), settled when it is used', async () => {
@@ -82,14 +85,7 @@ describe('the reconciler', () => {
     const f = await startFacilitator(chain, { sendingGraceMs: 1_000 });
     try {
       const ours = await pay();
-      // The payer signs a second authorization with the same nonce: 1 unit to an address of its choosing.
-      const other = await signAuthorization({
-        key: chain.keys.payer,
-        token: chain.token,
-        to: chain.accounts.deployer.address,
-        value: 1n,
-        nonce: ours.authorization.nonce,
-      });
+      const other = await sameNonce(ours);
       const now = new Date().toISOString();
       // The other one holds the key (a settle of it in flight): ours is refused, never answered with the other's outcome.
       await f.ledger.claim(row(other, { created: now, updated: now }));
@@ -103,13 +99,7 @@ describe('the reconciler', () => {
     const g = await startFacilitator(chain, { sendingGraceMs: 1_000 });
     try {
       const ours = await pay();
-      const other = await signAuthorization({
-        key: chain.keys.payer,
-        token: chain.token,
-        to: chain.accounts.deployer.address,
-        value: 1n,
-        nonce: ours.authorization.nonce,
-      });
+      const other = await sameNonce(ours);
       await g.ledger.claim(row(ours, {}));
       await useOnChain(other);
       expect(await g.facilitator.reconcile()).toBe(1);
