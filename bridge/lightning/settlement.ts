@@ -231,16 +231,6 @@ export class Settlement {
   }
 
   /**
-   * An x402 payment whose transfer is on chain (`facts.transaction`): settled once, and told to the machine
-   * exactly as a Lightning payment is. Recorded first when it was not (`recordX402Pending`). Repeated and
-   * concurrent calls with one key settle it once.
-   */
-  async recordX402(input: { userId: string; assetId: string; durationMs: number; key: string; facts: X402PaymentFacts }): Promise<SettleOutcome> {
-    await this.recordX402Pending(input);
-    return this.settle(input.key, null, input.facts);
-  }
-
-  /**
    * Ask the backend about one pending payment now (LUD-21 verify calls this so a payer sees the
    * answer without waiting for the poll). At most once per `minIntervalMs` per payment.
    */
